@@ -1,0 +1,65 @@
+/**
+ * Argument checks with Deno's exact messages: ports as `Deno.listen` and
+ * `Deno.connect` check them, host names as Deno's address parser does.
+ *
+ * @module
+ */
+import { isIP } from "node:net";
+
+/**
+ * The port `value` names, or Deno's error: numbers and numeric strings are
+ * accepted (`Number()` semantics, so `"0x10"` is 16), anything else is a
+ * `TypeError`, and integers outside `min`–65535 a `RangeError`.
+ */
+export function validatePort(value: unknown, min = 0): number {
+  if (typeof value !== "number" && typeof value !== "string") {
+    throw new TypeError(`Invalid port (expected number): ${value}`);
+  }
+  if (value === "") throw new TypeError("Invalid port: ''");
+  const port = Number(value);
+  if (!Number.isInteger(port)) {
+    throw new TypeError(
+      Number.isNaN(port) && typeof value === "string"
+        ? `Invalid port: '${value}'`
+        : `Invalid port: ${value}`,
+    );
+  }
+  if (port < min || port > 65535) {
+    throw new RangeError(`Invalid port (out of range): ${value}`);
+  }
+  return port;
+}
+
+/**
+ * Checks a host name the way Deno does before it resolves one, and strips the
+ * brackets from `[v6]`. Throws `URIError` with Deno's message.
+ */
+export function validateHostname(hostname: string): string {
+  if (hostname.startsWith("[") && hostname.endsWith("]")) {
+    const inner = hostname.slice(1, -1);
+    if (isIP(inner) !== 6) {
+      throw new URIError(`invalid IPv6 address: '${hostname}'`);
+    }
+    return inner;
+  }
+  if (isIP(hostname)) return hostname;
+  if (hostname === "" || hostname === ".") {
+    throw new URIError(`invalid empty host: '${hostname}'`);
+  }
+  if (/[^A-Za-z0-9._#-]/.test(hostname)) {
+    throw new URIError(
+      `invalid host '${hostname}': invalid char found in FQDN`,
+    );
+  }
+  if (hostname.replace(/\.$/, "").split(".").includes("")) {
+    throw new URIError(`invalid host '${hostname}': empty label found in FQDN`);
+  }
+  return hostname;
+}
+
+/** Whether `hostname` needs no resolver: an IP literal, or `localhost`. */
+export function literalAddress(hostname: string): string | undefined {
+  if (isIP(hostname)) return hostname;
+  if (hostname.toLowerCase() === "localhost") return "127.0.0.1";
+  return undefined;
+}

@@ -1,0 +1,110 @@
+/**
+ * Streams in the resource table, and the core-style `read` / `write` /
+ * `shutdown` over them (Deno's `core.read`, `core.write`, `core.shutdown`).
+ *
+ * @module
+ */
+import type { NativeStream } from "../platform/mod.ts";
+import { type Resource, resourceTable } from "./resources.ts";
+
+/** A connected TCP stream in the resource table. */
+export class TcpStreamResource implements Resource {
+  readonly name = "tcpStream";
+  readonly stream: NativeStream;
+
+  constructor(stream: NativeStream) {
+    this.stream = stream;
+  }
+
+  close(): void {
+    this.stream.close();
+  }
+
+  setRef(ref: boolean): void {
+    this.stream.setReadRef(ref);
+  }
+}
+
+/** The stream at `rid`, or a rejection (these ops never throw synchronously). */
+function streamOf(rid: number): NativeStream {
+  return resourceTable.get(rid, TcpStreamResource).stream;
+}
+
+/** Runs `op` on the stream at `rid`; a bad rid becomes a rejected promise, as in Deno. */
+function onStream<T>(
+  rid: number,
+  op: (stream: NativeStream) => Promise<T>,
+): Promise<T> {
+  try {
+    return op(streamOf(rid));
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/**
+ * Reads into `buf`; resolves the byte count, 0 at end of stream.
+ *
+ * @example
+ * ```ts
+ * import { close, op_net_accept_tcp, op_net_connect_tcp, op_net_listen_tcp, read, write } from "@reuseport/net/ops";
+ *
+ * const [lrid, addr] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
+ * const accepted = op_net_accept_tcp(lrid);
+ * const [crid] = await op_net_connect_tcp(addr);
+ * const [srid] = await accepted;
+ * await write(crid, new TextEncoder().encode("hi"));
+ * const buf = new Uint8Array(16);
+ * console.assert((await read(srid, buf)) === 2);
+ * close(crid);
+ * close(srid);
+ * close(lrid);
+ * ```
+ */
+export function read(rid: number, buf: Uint8Array): Promise<number> {
+  return onStream(rid, (stream) => stream.read(buf));
+}
+
+/**
+ * Writes all of `buf`; resolves the byte count once the OS has taken it.
+ *
+ * @example
+ * ```ts
+ * import { close, op_net_accept_tcp, op_net_connect_tcp, op_net_listen_tcp, write } from "@reuseport/net/ops";
+ *
+ * const [lrid, addr] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
+ * const accepted = op_net_accept_tcp(lrid);
+ * const [crid] = await op_net_connect_tcp(addr);
+ * const [srid] = await accepted;
+ * console.assert((await write(crid, new Uint8Array(3))) === 3);
+ * close(crid);
+ * close(srid);
+ * close(lrid);
+ * ```
+ */
+export function write(rid: number, buf: Uint8Array): Promise<number> {
+  return onStream(rid, (stream) => stream.write(buf));
+}
+
+/**
+ * Shuts down the write side of the stream at `rid`: the peer reads end of
+ * stream, reading here goes on.
+ *
+ * @example
+ * ```ts
+ * import { close, op_net_accept_tcp, op_net_connect_tcp, op_net_listen_tcp, read, shutdown } from "@reuseport/net/ops";
+ *
+ * const [lrid, addr] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
+ * const accepted = op_net_accept_tcp(lrid);
+ * const [crid] = await op_net_connect_tcp(addr);
+ * const [srid] = await accepted;
+ * await shutdown(crid);
+ * console.assert((await read(srid, new Uint8Array(8))) === 0);
+ * close(crid);
+ * close(srid);
+ * close(lrid);
+ * ```
+ */
+export function shutdown(rid: number): Promise<void> {
+  return onStream(rid, (stream) => stream.shutdown());
+}

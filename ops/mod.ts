@@ -1,0 +1,42 @@
+/**
+ * Deno's TCP ops over a resource table, for code that wants Deno's op layer
+ * itself: integer rids, `op_net_*` functions, and core-style `read` / `write`
+ * / `close`. Most programs want the classes in the package root instead.
+ *
+ * @example Echo one message
+ * ```ts
+ * import { close, op_net_accept_tcp, op_net_connect_tcp, op_net_listen_tcp, read, write } from "@reuseport/net/ops";
+ *
+ * const [lrid, addr] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
+ * const accepted = op_net_accept_tcp(lrid);
+ * const [crid] = await op_net_connect_tcp(addr);
+ * const [srid] = await accepted;
+ * await write(crid, new TextEncoder().encode("ping"));
+ * const buf = new Uint8Array(4);
+ * await read(srid, buf);
+ * console.assert(new TextDecoder().decode(buf) === "ping");
+ * for (const rid of [crid, srid, lrid]) close(rid);
+ * ```
+ *
+ * @module
+ */
+export {
+  type ConnectTcpOptions,
+  op_net_accept_tcp,
+  op_net_connect_tcp,
+  op_net_listen_tcp,
+  op_set_keepalive,
+  op_set_nodelay,
+  type SocketAddress,
+} from "./net.ts";
+export { read, shutdown, write } from "./io.ts";
+export {
+  close,
+  type Resource,
+  resources,
+  ResourceTable,
+  resourceTable,
+  setRef,
+  tryClose,
+} from "./resources.ts";
+export { Connections, connections } from "./tcp.ts";

@@ -1,0 +1,160 @@
+/**
+ * The TCP ops, with the names and shapes of Deno's `ext/net/ops.rs`.
+ *
+ * @module
+ */
+import { BadResource } from "../errors.ts";
+import {
+  chooseStrategy,
+  runtime,
+  type SocketAddress,
+} from "../platform/mod.ts";
+import { literalAddress, validateHostname, validatePort } from "./_validate.ts";
+import { TcpStreamResource } from "./io.ts";
+import { resourceTable } from "./resources.ts";
+import { connections, TcpListenerResource } from "./tcp.ts";
+
+export type { SocketAddress };
+
+/** Options of `op_net_connect_tcp`. */
+export interface ConnectTcpOptions {
+  /** Aborts the connect; the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** The backlog Deno uses: the kernel rounds it up to 512. */
+const DEFAULT_BACKLOG = 511;
+
+/**
+ * Binds and listens before it returns: a taken address throws `AddrInUse`
+ * here, and port 0 comes back as the port the OS chose. `reusePort` lets
+ * other listeners share the address; `loadBalanced` shares one socket
+ * between the listeners of this process.
+ *
+ * @example
+ * ```ts
+ * import { close, op_net_listen_tcp } from "@reuseport/net/ops";
+ *
+ * const [rid, addr] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
+ * console.assert(addr.port > 0);
+ * close(rid);
+ * ```
+ */
+export function op_net_listen_tcp(
+  addr: { hostname: string; port: number },
+  reusePort = false,
+  loadBalanced = false,
+  tcpBacklog = DEFAULT_BACKLOG,
+): [number, SocketAddress] {
+  const port = validatePort(addr.port);
+  const host = validateHostname(String(addr.hostname));
+  const ip = literalAddress(host) ?? runtime().resolveListenHost(host);
+  const listener = connections.listen(
+    ip,
+    port,
+    chooseStrategy(Boolean(reusePort), Boolean(loadBalanced)),
+    tcpBacklog,
+  );
+  return [resourceTable.add(listener), { ...listener.addr }];
+}
+
+/**
+ * The next connection of the listener `rid`, as `[rid, localAddr, remoteAddr]`.
+ * Rejects with `BadResource: Listener has been closed` when the listener is
+ * (or gets) closed, and with `Busy` while another accept is pending on it.
+ *
+ * @example
+ * ```ts
+ * import { close, op_net_accept_tcp, op_net_connect_tcp, op_net_listen_tcp } from "@reuseport/net/ops";
+ *
+ * const [lrid, addr] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
+ * const accepted = op_net_accept_tcp(lrid);
+ * const [crid] = await op_net_connect_tcp(addr);
+ * const [srid, local] = await accepted;
+ * console.assert(local.port === addr.port);
+ * close(crid);
+ * close(srid);
+ * close(lrid);
+ * ```
+ */
+export async function op_net_accept_tcp(
+  rid: number,
+): Promise<[number, SocketAddress, SocketAddress]> {
+  let listener: TcpListenerResource;
+  try {
+    listener = resourceTable.get(rid, TcpListenerResource);
+  } catch {
+    throw new BadResource("Listener has been closed");
+  }
+  const stream = await listener.accept();
+  const connRid = resourceTable.add(new TcpStreamResource(stream));
+  return [connRid, { ...stream.localAddr }, { ...stream.remoteAddr }];
+}
+
+/**
+ * Connects to `hostname:port` and returns `[rid, localAddr, remoteAddr]`.
+ *
+ * @example
+ * ```ts
+ * import { close, op_net_connect_tcp, op_net_listen_tcp } from "@reuseport/net/ops";
+ *
+ * const [lrid, addr] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
+ * const [crid, , remote] = await op_net_connect_tcp(addr);
+ * console.assert(remote.port === addr.port);
+ * close(crid);
+ * close(lrid);
+ * ```
+ */
+export async function op_net_connect_tcp(
+  addr: { hostname: string; port: number },
+  options: ConnectTcpOptions = {},
+): Promise<[number, SocketAddress, SocketAddress]> {
+  const port = validatePort(addr.port, 1);
+  const host = validateHostname(String(addr.hostname));
+  options.signal?.throwIfAborted();
+  const stream = await runtime().connect(
+    literalAddress(host) ?? host,
+    port,
+    options.signal,
+  );
+  const rid = resourceTable.add(new TcpStreamResource(stream));
+  return [rid, { ...stream.localAddr }, { ...stream.remoteAddr }];
+}
+
+/**
+ * Sets `TCP_NODELAY` on the stream `rid`. Returns `null`, as Deno's op does.
+ *
+ * @example
+ * ```ts
+ * import { close, op_net_accept_tcp, op_net_connect_tcp, op_net_listen_tcp, op_set_nodelay } from "@reuseport/net/ops";
+ *
+ * const [lrid, addr] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
+ * const [crid] = await op_net_connect_tcp(addr);
+ * op_set_nodelay(crid, true);
+ * close(crid);
+ * close(lrid);
+ * ```
+ */
+export function op_set_nodelay(rid: number, nodelay: boolean): null {
+  resourceTable.get(rid, TcpStreamResource).stream.setNoDelay(nodelay);
+  return null;
+}
+
+/**
+ * Sets `SO_KEEPALIVE` on the stream `rid`. Returns `null`, as Deno's op does.
+ *
+ * @example
+ * ```ts
+ * import { close, op_net_connect_tcp, op_net_listen_tcp, op_set_keepalive } from "@reuseport/net/ops";
+ *
+ * const [lrid, addr] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
+ * const [crid] = await op_net_connect_tcp(addr);
+ * op_set_keepalive(crid, true);
+ * close(crid);
+ * close(lrid);
+ * ```
+ */
+export function op_set_keepalive(rid: number, keepalive: boolean): null {
+  resourceTable.get(rid, TcpStreamResource).stream.setKeepAlive(keepalive);
+  return null;
+}

@@ -1,0 +1,215 @@
+/**
+ * Listening sockets and their clones, after Deno's `ext/net/tcp.rs`: a
+ * process-wide `Connections` map from listen address to one pristine socket,
+ * listeners that are clones of it, and the drop logic that frees the address
+ * when the last clone goes.
+ *
+ * Where Deno clones the file descriptor and lets each clone race in the
+ * kernel, the clones here share one socket and this module hands each
+ * connection to exactly one clone that is waiting in `accept()`, in turn.
+ *
+ * @module
+ */
+import { BadResource, Busy } from "../errors.ts";
+import {
+  type NativeListener,
+  type NativeStream,
+  runtime,
+  type SocketAddress,
+  type Strategy,
+} from "../platform/mod.ts";
+import type { Resource } from "./resources.ts";
+
+interface Waiter {
+  listener: TcpListenerResource;
+  resolve(stream: NativeStream): void;
+  reject(err: Error): void;
+}
+
+function listenerClosed(): BadResource {
+  return new BadResource("Listener has been closed");
+}
+
+/**
+ * One listening socket and the listeners that share it. Connections are
+ * pulled from the socket only while a listener waits, so what nobody accepts
+ * stays in the kernel's backlog.
+ */
+export class SharedSocket {
+  readonly native: NativeListener;
+  #key: string | undefined;
+  #listeners = new Set<TcpListenerResource>();
+  #waiters: Waiter[] = [];
+  /** Accepted while its listener left: handed to the next waiter. */
+  #ready: NativeStream[] = [];
+  #pumping = false;
+  #closed = false;
+
+  constructor(native: NativeListener) {
+    this.native = native;
+  }
+
+  /** A new listener on this socket. */
+  join(): TcpListenerResource {
+    const listener = new TcpListenerResource(this);
+    this.#listeners.add(listener);
+    return listener;
+  }
+
+  /** Number of listeners sharing the socket. */
+  get size(): number {
+    return this.#listeners.size;
+  }
+
+  /** Resolves with the next connection for `listener`. */
+  wait(listener: TcpListenerResource): Promise<NativeStream> {
+    const ready = this.#ready.shift();
+    if (ready) return Promise.resolve(ready);
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ listener, resolve, reject });
+      this.updateRef();
+      this.#pump();
+    });
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    while (this.#waiters.length > 0 && !this.#closed) {
+      let stream: NativeStream;
+      try {
+        stream = await this.native.accept();
+      } catch (err) {
+        if (!this.#closed) this.#waiters.shift()?.reject(err as Error);
+        continue;
+      }
+      const waiter = this.#waiters.shift();
+      if (waiter) waiter.resolve(stream);
+      else if (this.#closed) stream.close();
+      else this.#ready.push(stream);
+      this.updateRef();
+    }
+    this.#pumping = false;
+  }
+
+  /** The socket is referenced while any waiting listener is. */
+  updateRef(): void {
+    this.native.setRef(this.#waiters.some((w) => w.listener.refed));
+  }
+
+  /** Removes `listener`; the last one out closes the socket and frees the address. */
+  leave(listener: TcpListenerResource): void {
+    if (!this.#listeners.delete(listener)) return;
+    const index = this.#waiters.findIndex((w) => w.listener === listener);
+    if (index >= 0) this.#waiters.splice(index, 1)[0].reject(listenerClosed());
+    if (this.#listeners.size > 0) return this.updateRef();
+    this.#closed = true;
+    if (this.#key) connections.delete(this.#key, this);
+    this.native.close();
+    for (const stream of this.#ready.splice(0)) stream.close();
+  }
+
+  /** Records the `Connections` key this socket is registered under. */
+  registerAs(key: string): void {
+    this.#key = key;
+  }
+}
+
+/** A listener in the resource table: one clone of a `SharedSocket`. */
+export class TcpListenerResource implements Resource {
+  readonly name = "tcpListener";
+  readonly socket: SharedSocket;
+  refed = true;
+  #accepting = false;
+  #closed = false;
+
+  constructor(socket: SharedSocket) {
+    this.socket = socket;
+  }
+
+  /** The bound address. */
+  get addr(): SocketAddress {
+    return this.socket.native.addr;
+  }
+
+  /** The next connection; one call at a time (`Busy` otherwise). */
+  async accept(): Promise<NativeStream> {
+    if (this.#closed) throw listenerClosed();
+    if (this.#accepting) throw new Busy("Another accept task is ongoing");
+    this.#accepting = true;
+    try {
+      return await this.socket.wait(this);
+    } finally {
+      this.#accepting = false;
+    }
+  }
+
+  setRef(ref: boolean): void {
+    this.refed = ref;
+    this.socket.updateRef();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.socket.leave(this);
+  }
+}
+
+function addressKey(hostname: string, port: number): string {
+  return hostname.includes(":")
+    ? `[${hostname}]:${port}`
+    : `${hostname}:${port}`;
+}
+
+/**
+ * The process's shared listening sockets, by address: the `Connections`
+ * singleton of Deno's `tcp.rs`.
+ */
+export class Connections {
+  #sockets = new Map<string, SharedSocket>();
+
+  /**
+   * A listener on `hostname:port` (an IP literal) with the given strategy.
+   * `emulated` joins the socket already shared for that address or starts
+   * one; `direct` and `kernel` always bind a socket of their own.
+   */
+  listen(
+    hostname: string,
+    port: number,
+    strategy: Strategy,
+    backlog: number,
+  ): TcpListenerResource {
+    if (strategy === "emulated" && port !== 0) {
+      const shared = this.#sockets.get(addressKey(hostname, port));
+      if (shared) return shared.join();
+    }
+    const native = runtime().listen({
+      hostname,
+      port,
+      backlog,
+      reusePort: strategy === "kernel",
+    });
+    const socket = new SharedSocket(native);
+    if (strategy === "emulated") {
+      // Keyed by the bound address, so that `listen({ port: 0 })` followed by
+      // a listen on the port it got joins, as `SO_REUSEPORT` would.
+      const key = addressKey(hostname, native.addr.port);
+      this.#sockets.set(key, socket);
+      socket.registerAs(key);
+    }
+    return socket.join();
+  }
+
+  /** Forgets `key` if it still maps to `socket`. */
+  delete(key: string, socket: SharedSocket): void {
+    if (this.#sockets.get(key) === socket) this.#sockets.delete(key);
+  }
+
+  /** How many shared sockets are open (for tests and diagnostics). */
+  get size(): number {
+    return new Set(this.#sockets.values()).size;
+  }
+}
+
+/** The process-wide registry of shared listening sockets. */
+export const connections: Connections = new Connections();
