@@ -83,13 +83,17 @@ export class SharedSocket {
         if (!this.#closed) this.#waiters.shift()?.reject(err as Error);
         continue;
       }
+      if (this.#closed) {
+        stream.close();
+        break;
+      }
       const waiter = this.#waiters.shift();
       if (waiter) waiter.resolve(stream);
-      else if (this.#closed) stream.close();
       else this.#ready.push(stream);
       this.updateRef();
     }
     this.#pumping = false;
+    if (this.#closed) this.#rejectWaiters();
   }
 
   /** The socket is referenced while any waiting listener is. */
@@ -100,13 +104,26 @@ export class SharedSocket {
   /** Removes `listener`; the last one out closes the socket and frees the address. */
   leave(listener: TcpListenerResource): void {
     if (!this.#listeners.delete(listener)) return;
-    const index = this.#waiters.findIndex((w) => w.listener === listener);
-    if (index >= 0) this.#waiters.splice(index, 1)[0].reject(listenerClosed());
-    if (this.#listeners.size > 0) return this.updateRef();
+    if (this.#listeners.size > 0) {
+      const index = this.#waiters.findIndex((w) => w.listener === listener);
+      if (index >= 0) {
+        this.#waiters.splice(index, 1)[0].reject(listenerClosed());
+      }
+      return this.updateRef();
+    }
     this.#closed = true;
     if (this.#key) connections.delete(this.#key, this);
     this.native.close();
     for (const stream of this.#ready.splice(0)) stream.close();
+    // A pending native accept holds the socket until it settles (in Deno the
+    // port is free only then), so the last waiter hears of the close after it.
+    if (!this.#pumping) this.#rejectWaiters();
+  }
+
+  #rejectWaiters(): void {
+    for (const waiter of this.#waiters.splice(0)) {
+      waiter.reject(listenerClosed());
+    }
   }
 
   /** Records the `Connections` key this socket is registered under. */
