@@ -180,15 +180,23 @@ class NodeStream implements NativeStream {
       return Promise.reject(new BrokenPipe("Broken pipe (os error 32)"));
     }
     if (this.#error) return Promise.reject(this.#error);
+    let done: ((err?: Error | null) => void) | undefined;
+    this.#socket.write(buf, (err) => done?.(err));
+    // Written straight into the kernel (libuv's synchronous try-write): that
+    // is what Deno's write promise reports, so report it now, not a tick later.
+    // A synchronous failure shows in `errored` only; its callback comes later.
+    if (this.#socket.writableLength === 0 && !this.#socket.errored) {
+      return Promise.resolve(buf.byteLength);
+    }
+    this.#writes++;
+    this.#updateRef();
     return new Promise((resolve, reject) => {
-      this.#writes++;
-      this.#updateRef();
-      this.#socket.write(buf, (err) => {
+      done = (err) => {
         this.#writes--;
         this.#updateRef();
         if (err) reject(this.#error ?? socketError(err));
         else resolve(buf.byteLength);
-      });
+      };
     });
   }
 
