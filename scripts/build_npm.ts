@@ -1,0 +1,371 @@
+/**
+ * Builds the npm package into `npm/`, laid out as dnt would lay it out, with
+ * the TypeScript compiler API (dnt itself cannot be installed here).
+ *
+ * - `npm/esm/`     ES modules, `.js` + `.d.ts`
+ * - `npm/script/`  CommonJS, `.js` + `.d.ts`
+ * - `npm/esm/tests/` the test suite compiled to ESM, so it runs under Node
+ *   against the built output (not published)
+ *
+ * Then, unless `--no-test` is given, runs the compiled suite on the system
+ * Node and exits with its exit code.
+ *
+ * Usage: `deno run -A scripts/build_npm.ts [--no-test]`
+ *
+ * @module
+ */
+
+import ts from "typescript";
+import { dirname, join, relative, sep } from "node:path";
+import { ROOT } from "./node_versions.ts";
+
+const OUT = join(ROOT, "npm");
+const ESM = join(OUT, "esm");
+const SCRIPT = join(OUT, "script");
+
+/** Folders (besides the root's own `.ts` files) that hold library code. */
+const LIB_DIRS = ["ops", "platform"];
+const TEST_DIR = "tests";
+const DOCS = ["README.md", "LICENSE", "CHANGELOG.md"];
+const REPOSITORY = {
+  type: "git",
+  url: "git+https://github.com/reuseport/net.git",
+};
+const DEFAULT_DESCRIPTION =
+  "Deno's TCP networking API (Deno.listen, Deno.connect, Deno.Conn, ...) rebuilt in TypeScript, for Deno and Node";
+
+/** Deno's test-module name pattern, so Deno and Node run the same files. */
+const TEST_FILE = /^(?:.*[._])?test\.(?:ts|js)$/;
+
+interface DenoJson {
+  name?: string;
+  version?: string;
+  description?: string;
+  exports?: string | Record<string, string>;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `.ts` files under `dir` (recursively unless `shallow`), absolute paths. */
+function tsFiles(dir: string, shallow = false): string[] {
+  if (!exists(dir)) return [];
+  const found: string[] = [];
+  for (const entry of Deno.readDirSync(dir)) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory && !shallow) {
+      found.push(...tsFiles(path));
+    } else if (
+      entry.isFile && entry.name.endsWith(".ts") &&
+      !entry.name.endsWith(".d.ts")
+    ) {
+      found.push(path);
+    }
+  }
+  return found.sort();
+}
+
+/** Compiled test modules under `dir` (default `npm/esm/tests`), sorted. */
+export function compiledTestFiles(dir: string = join(ESM, TEST_DIR)): string[] {
+  if (!exists(dir)) return [];
+  const found: string[] = [];
+  for (const entry of Deno.readDirSync(dir)) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory) found.push(...compiledTestFiles(path));
+    else if (entry.isFile && TEST_FILE.test(entry.name)) found.push(path);
+  }
+  return found.sort();
+}
+
+/**
+ * Arguments for `node` to run the compiled suite from the repo root. Files
+ * are listed one by one: Node 22+ treats a directory argument as a glob that
+ * matches no test file.
+ */
+export function nodeTestArgs(): string[] {
+  return [
+    "--test",
+    "--test-reporter=spec",
+    ...compiledTestFiles().map((f) => relative(ROOT, f)),
+  ];
+}
+
+/** `./ops/mod.ts` -> `./esm/ops/mod.js` (or `.d.ts`). */
+function outPath(kind: "esm" | "script", src: string, ext: string): string {
+  const rel = relative(ROOT, join(ROOT, src)).split(sep).join("/");
+  return `./${kind}/${rel.replace(/\.ts$/, ext)}`;
+}
+
+const baseOptions = {
+  target: "ES2022",
+  lib: ["ES2022"],
+  types: ["node"],
+  typeRoots: [join(ROOT, "node_modules", "@types")],
+  strict: true,
+  skipLibCheck: true,
+  isolatedModules: true,
+  // Library code imports with `.ts` extensions, as Deno needs; Node needs
+  // `.js` in the output.
+  rewriteRelativeImportExtensions: true,
+  rootDir: ROOT,
+  newLine: "lf",
+};
+
+function options(
+  extra: Record<string, unknown>,
+): ts.CompilerOptions {
+  const { options, errors } = ts.convertCompilerOptionsFromJson(
+    { ...baseOptions, ...extra },
+    ROOT,
+  );
+  if (errors.length) throw new Error(format(errors));
+  return options;
+}
+
+const formatHost: ts.FormatDiagnosticsHost = {
+  getCanonicalFileName: (f) => f,
+  getCurrentDirectory: () => ROOT,
+  getNewLine: () => "\n",
+};
+
+function format(diags: readonly ts.Diagnostic[]): string {
+  return Deno.stderr.isTerminal()
+    ? ts.formatDiagnosticsWithColorAndContext(diags, formatHost)
+    : ts.formatDiagnostics(diags, formatHost);
+}
+
+/**
+ * Compiles `roots` with `opts`, writing only files that `keep` accepts.
+ * Returns the error diagnostics; nothing is written if type checking fails.
+ */
+function compile(
+  roots: string[],
+  opts: ts.CompilerOptions,
+  keep: (file: string) => boolean = () => true,
+): ts.Diagnostic[] {
+  const program = ts.createProgram({ rootNames: roots, options: opts });
+  const pre = ts.getPreEmitDiagnostics(program);
+  if (pre.some((d) => d.category === ts.DiagnosticCategory.Error)) {
+    return [...pre];
+  }
+  const writeFile: ts.WriteFileCallback = (file, text, bom) => {
+    if (!keep(file)) return;
+    if (file.endsWith(".d.ts")) text = rewriteDtsSpecifiers(text);
+    ts.sys.writeFile(file, text, bom);
+  };
+  const emitted = program.emit(undefined, writeFile);
+  return [...pre, ...emitted.diagnostics];
+}
+
+/**
+ * Declaration emit keeps `.ts` in relative specifiers; consumers' tsc would
+ * then look for `.ts` files that aren't shipped.
+ */
+function rewriteDtsSpecifiers(text: string): string {
+  return text.replace(
+    /((?:from|import)\s*\(?\s*["'])(\.{1,2}\/[^"']*?)\.([cm]?)ts(["'])/g,
+    (_m, head, path, c, tail) => `${head}${path}.${c}js${tail}`,
+  );
+}
+
+function copyTree(from: string, to: string, skip: (name: string) => boolean) {
+  if (!exists(from)) return;
+  for (const entry of Deno.readDirSync(from)) {
+    const src = join(from, entry.name);
+    const dst = join(to, entry.name);
+    if (entry.isDirectory) copyTree(src, dst, skip);
+    else if (entry.isFile && !skip(entry.name)) {
+      Deno.mkdirSync(dirname(dst), { recursive: true });
+      Deno.copyFileSync(src, dst);
+    }
+  }
+}
+
+function writeJson(path: string, value: unknown): void {
+  Deno.mkdirSync(dirname(path), { recursive: true });
+  Deno.writeTextFileSync(path, JSON.stringify(value, null, 2) + "\n");
+}
+
+/** Builds `npm/`. Returns false (after printing why) if compilation failed. */
+export function build(): boolean {
+  // Cleaned first so a failed build never leaves an old one looking current.
+  if (exists(OUT)) Deno.removeSync(OUT, { recursive: true });
+  const configPath = join(ROOT, "deno.json");
+  if (!exists(configPath)) {
+    console.error("build_npm: deno.json not found in the repo root");
+    return false;
+  }
+  const config: DenoJson = JSON.parse(Deno.readTextFileSync(configPath));
+  if (!config.name || !config.version) {
+    console.error("build_npm: deno.json needs `name` and `version`");
+    return false;
+  }
+  const rawExports = typeof config.exports === "string"
+    ? { ".": config.exports }
+    : config.exports ?? { ".": "./mod.ts" };
+  const entries = Object.entries(rawExports)
+    .filter(([, file]) => exists(join(ROOT, file)));
+  if (!entries.length) {
+    console.error("build_npm: none of deno.json's exports exist");
+    return false;
+  }
+  const hasBin = exists(join(ROOT, "bin.ts"));
+
+  const libRoots = [
+    ...new Set([
+      ...tsFiles(ROOT, true),
+      ...LIB_DIRS.flatMap((d) => tsFiles(join(ROOT, d))),
+      ...entries.map(([, file]) => join(ROOT, file)),
+    ]),
+  ].filter((f) => !TEST_FILE.test(f.slice(f.lastIndexOf(sep) + 1)));
+  const testRoots = tsFiles(join(ROOT, TEST_DIR));
+  const testOut = join(ESM, TEST_DIR) + sep;
+
+  const builds: [string, () => ts.Diagnostic[]][] = [
+    ["ES module build (npm/esm)", () =>
+      compile(
+        libRoots,
+        options({
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          declaration: true,
+          outDir: ESM,
+        }),
+      )],
+    ["CommonJS build (npm/script)", () =>
+      compile(
+        libRoots,
+        options({
+          module: "CommonJS",
+          moduleResolution: "Node10",
+          esModuleInterop: true,
+          declaration: true,
+          outDir: SCRIPT,
+        }),
+      )],
+    ["test build (npm/esm/tests)", () =>
+      compile(
+        testRoots,
+        options({
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          outDir: ESM,
+        }),
+        // The library half of this program was already written above.
+        (file) => file.startsWith(testOut),
+      )],
+  ];
+  // The test program re-checks the library; report each error once.
+  const seen = new Set<string>();
+  let errors = 0;
+  for (const [label, run] of builds) {
+    const diags = run().filter((d) => {
+      if (d.category !== ts.DiagnosticCategory.Error) return false;
+      const key = `${d.file?.fileName}:${d.start}:${d.code}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+    if (!diags.length) continue;
+    errors += diags.length;
+    console.error(`build_npm: errors in the ${label}:\n`);
+    console.error(format(diags));
+  }
+  if (errors) {
+    console.error(`build_npm: ${errors} TypeScript error(s)`);
+    return false;
+  }
+
+  // Fixtures and other non-TypeScript files the tests read next to them.
+  copyTree(
+    join(ROOT, TEST_DIR),
+    join(ESM, TEST_DIR),
+    (name) => name.endsWith(".ts"),
+  );
+  writeJson(join(ESM, "package.json"), { type: "module" });
+  writeJson(join(SCRIPT, "package.json"), { type: "commonjs" });
+
+  if (hasBin) {
+    // Whatever the source's shebang says (maybe `deno run`), npm's bin runs
+    // under Node.
+    const binJs = join(ESM, "bin.js");
+    const js = Deno.readTextFileSync(binJs).replace(/^#!.*\n/, "");
+    Deno.writeTextFileSync(binJs, "#!/usr/bin/env node\n" + js);
+    Deno.chmodSync(binJs, 0o755);
+  }
+
+  const docs = DOCS.filter((f) => exists(join(ROOT, f)));
+  for (const f of docs) Deno.copyFileSync(join(ROOT, f), join(OUT, f));
+
+  const exportsMap: Record<string, unknown> = {};
+  for (const [key, file] of entries) {
+    exportsMap[key] = {
+      import: {
+        types: outPath("esm", file, ".d.ts"),
+        default: outPath("esm", file, ".js"),
+      },
+      require: {
+        types: outPath("script", file, ".d.ts"),
+        default: outPath("script", file, ".js"),
+      },
+    };
+  }
+  const main = entries.find(([key]) => key === ".")?.[1] ?? entries[0][1];
+  const polyfills = entries
+    .filter(([key, file]) => /polyfill/.test(key) || /polyfill/.test(file))
+    .flatMap(([, file]) => [
+      outPath("esm", file, ".js"),
+      outPath("script", file, ".js"),
+    ]);
+
+  writeJson(join(OUT, "package.json"), {
+    name: config.name,
+    version: config.version,
+    description: config.description ?? DEFAULT_DESCRIPTION,
+    license: "MIT",
+    repository: REPOSITORY,
+    engines: { node: ">=20" },
+    main: outPath("script", main, ".js"),
+    module: outPath("esm", main, ".js"),
+    types: outPath("script", main, ".d.ts"),
+    exports: exportsMap,
+    // The polyfill installs globals on import; nothing else may be dropped
+    // by a bundler's tree shaking.
+    sideEffects: polyfills.length ? polyfills : false,
+    ...(hasBin ? { bin: { reuseport: "./esm/bin.js" } } : {}),
+    files: ["esm/", "script/", "!esm/tests/", ...docs],
+  });
+  return true;
+}
+
+/** Runs the compiled suite on the system Node; returns its exit code. */
+export async function runNodeTests(node = "node"): Promise<number> {
+  const args = nodeTestArgs();
+  if (args.length === 2) {
+    console.error("build_npm: no compiled test files under npm/esm/tests");
+    return 1;
+  }
+  console.log(`$ ${node} ${args.join(" ")}`);
+  const { code } = await new Deno.Command(node, {
+    args,
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  return code;
+}
+
+if (import.meta.main) {
+  const started = performance.now();
+  if (!build()) Deno.exit(1);
+  const secs = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(`build_npm: built ${relative(ROOT, OUT)}/ in ${secs}s`);
+  if (!Deno.args.includes("--no-test")) Deno.exit(await runNodeTests());
+}

@@ -1,0 +1,341 @@
+/**
+ * The whole test run (`npm test`): format, lint, type check, the suite on
+ * Deno, the npm build with the suite on the system Node, then the suite on
+ * the other Node lines. Every step runs even when an earlier one failed; a
+ * summary and a closing `N passed, N failed` line come last.
+ *
+ * Environment:
+ * - `NODE_MAJORS`   extra Node lines to test the build on (default `22,24`;
+ *                   empty for none)
+ * - `RUN_DOC_TESTS` `0` skips `deno test --doc`
+ *
+ * Usage: `deno run -A scripts/test.ts`
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { nodeTestArgs } from "./build_npm.ts";
+import { nodeBinary, ROOT, systemNodeMajor } from "./node_versions.ts";
+
+interface Counts {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+interface StepResult {
+  name: string;
+  status: "pass" | "FAIL" | "skip";
+  counts?: Counts;
+  note?: string;
+  seconds: number;
+}
+
+const DENO = Deno.execPath();
+const results: StepResult[] = [];
+const encoder = new TextEncoder();
+const colorOut = Deno.stdout.isTerminal();
+
+// Children write into pipes, so they'd drop (Node) or keep (Deno) colors on
+// their own; make them agree with our terminal instead.
+const childEnv: Record<string, string> = colorOut
+  ? { FORCE_COLOR: "1" }
+  : { NO_COLOR: "1" };
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface Writer {
+  write(p: Uint8Array): Promise<number>;
+}
+
+async function writeAll(w: Writer, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await w.write(bytes.subarray(off));
+}
+
+/** Copies a child's stream to ours as it comes, and keeps the text. */
+async function tee(
+  stream: ReadableStream<Uint8Array>,
+  to: Writer,
+): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  for await (const chunk of stream) {
+    await writeAll(to, chunk);
+    text += decoder.decode(chunk, { stream: true });
+  }
+  return text + decoder.decode();
+}
+
+function header(title: string): void {
+  const line = "=".repeat(Math.max(8, 72 - title.length - 4));
+  console.log(`\n== ${title} ${line}`);
+}
+
+/** Runs one command from the repo root; returns its exit code and output. */
+async function run(
+  cmd: string,
+  args: string[],
+): Promise<{ code: number; output: string }> {
+  console.log(`$ ${cmd === DENO ? "deno" : cmd} ${args.join(" ")}`);
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(cmd, {
+      args,
+      cwd: ROOT,
+      env: childEnv,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (e) {
+    const msg = `could not start ${cmd}: ${(e as Error).message}`;
+    console.error(msg);
+    return { code: 127, output: msg };
+  }
+  const [out, err, status] = await Promise.all([
+    tee(child.stdout, Deno.stdout),
+    tee(child.stderr, Deno.stderr),
+    child.status,
+  ]);
+  return { code: status.code, output: out + "\n" + err };
+}
+
+function stripAnsi(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/\x1b\[[0-9;]*m/g, "");
+}
+
+/** Totals from Node's spec reporter (`ℹ pass N`); last summary wins. */
+function nodeCounts(output: string): Counts | undefined {
+  const text = stripAnsi(output);
+  const last = (key: string): number | undefined => {
+    const all = [...text.matchAll(new RegExp(`^ℹ ${key} (\\d+)`, "gm"))];
+    return all.length ? Number(all[all.length - 1][1]) : undefined;
+  };
+  const passed = last("pass");
+  const failed = last("fail");
+  if (passed === undefined || failed === undefined) return undefined;
+  return {
+    passed,
+    // Node fails the run for cancelled tests (timeouts, crashed files) too.
+    failed: failed + (last("cancelled") ?? 0),
+    skipped: (last("skipped") ?? 0) + (last("todo") ?? 0),
+  };
+}
+
+/**
+ * Totals from `deno test`. Deno counts a test with steps (a `describe`, a
+ * `t.test` parent) as one more test; Node counts only the leaves, so leaves
+ * are counted here from the per-test lines, with the closing line
+ * (`ok | 3 passed (4 steps) | 1 failed (2s)`) as a floor for failures that
+ * have no line of their own (a module that fails to load).
+ */
+function denoCounts(output: string): Counts | undefined {
+  const lines = stripAnsi(output).split("\n");
+  const closing = lines.findLast((l) => /^(ok|FAILED) \| \d+ passed/.test(l));
+  if (!closing) return undefined;
+  const total = (key: string): number =>
+    Number(new RegExp(`(\\d+) ${key}`).exec(closing)?.[1] ?? 0);
+
+  const counts: Counts = { passed: 0, failed: 0, skipped: 0 };
+  // Tests whose steps are being printed, as indent + name.
+  const parents: string[] = [];
+  let leaves = 0;
+  for (const line of lines) {
+    const open = /^(\s*)(.+) \.\.\.$/.exec(line);
+    if (open) {
+      parents.push(open[1] + open[2]);
+      continue;
+    }
+    const done = /^(\s*)(.+) \.\.\. (ok|FAILED|ignored)\b/.exec(line);
+    if (!done) continue;
+    if (parents.at(-1) === done[1] + done[2]) {
+      parents.pop();
+      continue;
+    }
+    leaves++;
+    if (done[3] === "ok") counts.passed++;
+    else if (done[3] === "FAILED") counts.failed++;
+    else counts.skipped++;
+  }
+  if (!leaves) {
+    return {
+      passed: total("passed"),
+      failed: total("failed"),
+      skipped: total("ignored"),
+    };
+  }
+  counts.failed = Math.max(counts.failed, total("failed"));
+  return counts;
+}
+
+/** Runs one step and records its result. */
+async function step(
+  name: string,
+  cmd: string,
+  args: string[],
+  parse?: (output: string) => Counts | undefined,
+): Promise<StepResult> {
+  header(name);
+  const started = performance.now();
+  const { code, output } = await run(cmd, args);
+  const result: StepResult = {
+    name,
+    status: code === 0 ? "pass" : "FAIL",
+    counts: parse?.(output),
+    seconds: (performance.now() - started) / 1000,
+  };
+  if (code !== 0) result.note = `exit ${code}`;
+  results.push(result);
+  return result;
+}
+
+function skip(name: string, note: string): void {
+  header(name);
+  console.log(`skipped: ${note}`);
+  results.push({ name, status: "skip", note, seconds: 0 });
+}
+
+function existing(...paths: string[]): string[] {
+  return paths.filter((p) => exists(join(ROOT, p)));
+}
+
+function pad(s: string, n: number, right = false): string {
+  return right ? s.padStart(n) : s.padEnd(n);
+}
+
+function summary(): { passed: number; failed: number } {
+  let passed = 0;
+  let failed = 0;
+  const rows = results.map((r) => {
+    const c = r.counts;
+    passed += c?.passed ?? 0;
+    failed += c?.failed ?? 0;
+    // A failed step whose runner reported no failing test (a lint error, a
+    // build error, a crash) still counts as one failure.
+    if (r.status === "FAIL" && !c?.failed) failed += 1;
+    return [
+      r.name,
+      r.status,
+      c ? String(c.passed) : "-",
+      c ? String(c.failed) : "-",
+      c ? String(c.skipped) : "-",
+      r.status === "skip" ? "-" : `${r.seconds.toFixed(1)}s`,
+      r.note ?? "",
+    ];
+  });
+  const head = ["step", "result", "passed", "failed", "skipped", "time", ""];
+  const widths = head.map((h, i) =>
+    Math.max(h.length, ...rows.map((r) => r[i].length))
+  );
+  const fmt = (r: string[]): string =>
+    r.map((cell, i) => pad(cell, widths[i], i >= 2 && i <= 5)).join("  ")
+      .trimEnd();
+  header("summary");
+  console.log(fmt(head));
+  console.log(fmt(widths.map((w, i) => i < 6 ? "-".repeat(w) : "")));
+  for (const r of rows) console.log(fmt(r));
+  return { passed, failed };
+}
+
+async function main(): Promise<number> {
+  await step("deno fmt --check", DENO, ["fmt", "--check"]);
+  await step("deno lint", DENO, ["lint"]);
+
+  const checkTargets = [
+    ...existing("mod.ts", "ops/mod.ts", "polyfill.ts", "bin.ts", "tests"),
+    "scripts",
+  ];
+  await step("deno check", DENO, ["check", ...checkTargets]);
+
+  if (exists(join(ROOT, "tests"))) {
+    await step("deno test", DENO, ["test", "-A", "tests/"], denoCounts);
+  } else {
+    // No suite at all is a failure, not an empty pass.
+    header("deno test");
+    console.error("no tests/ folder");
+    results.push({
+      name: "deno test",
+      status: "FAIL",
+      note: "no tests/ folder",
+      seconds: 0,
+    });
+  }
+
+  if (Deno.env.get("RUN_DOC_TESTS") === "0") {
+    skip("deno test --doc", "RUN_DOC_TESTS=0");
+  } else if (exists(join(ROOT, "mod.ts"))) {
+    await step(
+      "deno test --doc",
+      DENO,
+      ["test", "-A", "--doc", ...existing("mod.ts", "ops/mod.ts")],
+      denoCounts,
+    );
+  } else {
+    skip("deno test --doc", "no mod.ts");
+  }
+
+  const sysMajor = await systemNodeMajor();
+  await step(
+    `build_npm + node ${sysMajor ?? "?"}`,
+    DENO,
+    ["run", "-A", join("scripts", "build_npm.ts")],
+    nodeCounts,
+  );
+  // build_npm writes npm/package.json last, only when compilation succeeded.
+  const built = exists(join(ROOT, "npm", "package.json"));
+
+  const majors = (Deno.env.get("NODE_MAJORS") ?? "22,24")
+    .split(",").map((s) => s.trim()).filter(Boolean);
+  for (const m of majors) {
+    const name = `node ${m}`;
+    if (!built) {
+      skip(name, "npm build failed");
+      continue;
+    }
+    const args = nodeTestArgs();
+    // Without file arguments Node would hunt for tests all over the repo.
+    if (args.length === 2) {
+      skip(name, "no compiled test files");
+      continue;
+    }
+    let bin: string;
+    try {
+      bin = await nodeBinary(Number(m));
+    } catch (e) {
+      header(name);
+      console.error((e as Error).message);
+      results.push({
+        name,
+        status: "FAIL",
+        note: "no Node binary",
+        seconds: 0,
+      });
+      continue;
+    }
+    await step(name, bin, args, nodeCounts);
+  }
+
+  const { passed, failed } = summary();
+  const anyFailed = results.some((r) => r.status === "FAIL");
+  console.log("");
+  // The last line is read by CI: keep it exactly this shape.
+  await writeAll(
+    Deno.stdout,
+    encoder.encode(`${passed} passed, ${failed} failed\n`),
+  );
+  return anyFailed || failed > 0 ? 1 : 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main());
+}
