@@ -15,6 +15,7 @@
  * @module
  */
 
+import { existsSync } from "node:fs";
 import ts from "typescript";
 import { dirname, join, relative, sep } from "node:path";
 import { ROOT } from "./node_versions.ts";
@@ -44,18 +45,9 @@ interface DenoJson {
   exports?: string | Record<string, string>;
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** `.ts` files under `dir` (recursively unless `shallow`), absolute paths. */
 function tsFiles(dir: string, shallow = false): string[] {
-  if (!exists(dir)) return [];
+  if (!existsSync(dir)) return [];
   const found: string[] = [];
   for (const entry of Deno.readDirSync(dir)) {
     const path = join(dir, entry.name);
@@ -73,7 +65,7 @@ function tsFiles(dir: string, shallow = false): string[] {
 
 /** Compiled test modules under `dir` (default `npm/esm/tests`), sorted. */
 export function compiledTestFiles(dir: string = join(ESM, TEST_DIR)): string[] {
-  if (!exists(dir)) return [];
+  if (!existsSync(dir)) return [];
   const found: string[] = [];
   for (const entry of Deno.readDirSync(dir)) {
     const path = join(dir, entry.name);
@@ -175,7 +167,7 @@ function rewriteDtsSpecifiers(text: string): string {
 }
 
 function copyTree(from: string, to: string, skip: (name: string) => boolean) {
-  if (!exists(from)) return;
+  if (!existsSync(from)) return;
   for (const entry of Deno.readDirSync(from)) {
     const src = join(from, entry.name);
     const dst = join(to, entry.name);
@@ -195,9 +187,9 @@ function writeJson(path: string, value: unknown): void {
 /** Builds `npm/`. Returns false (after printing why) if compilation failed. */
 export function build(): boolean {
   // Cleaned first so a failed build never leaves an old one looking current.
-  if (exists(OUT)) Deno.removeSync(OUT, { recursive: true });
+  if (existsSync(OUT)) Deno.removeSync(OUT, { recursive: true });
   const configPath = join(ROOT, "deno.json");
-  if (!exists(configPath)) {
+  if (!existsSync(configPath)) {
     console.error("build_npm: deno.json not found in the repo root");
     return false;
   }
@@ -210,12 +202,12 @@ export function build(): boolean {
     ? { ".": config.exports }
     : config.exports ?? { ".": "./mod.ts" };
   const entries = Object.entries(rawExports)
-    .filter(([, file]) => exists(join(ROOT, file)));
+    .filter(([, file]) => existsSync(join(ROOT, file)));
   if (!entries.length) {
     console.error("build_npm: none of deno.json's exports exist");
     return false;
   }
-  const hasBin = exists(join(ROOT, "bin.ts"));
+  const hasBin = existsSync(join(ROOT, "bin.ts"));
 
   const libRoots = [
     ...new Set([
@@ -300,7 +292,7 @@ export function build(): boolean {
     Deno.chmodSync(binJs, 0o755);
   }
 
-  const docs = DOCS.filter((f) => exists(join(ROOT, f)));
+  const docs = DOCS.filter((f) => existsSync(join(ROOT, f)));
   for (const f of docs) Deno.copyFileSync(join(ROOT, f), join(OUT, f));
 
   const exportsMap: Record<string, unknown> = {};

@@ -14,6 +14,7 @@
  * @module
  */
 
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { nodeTestArgs } from "./build_npm.ts";
 import { nodeBinary, ROOT, systemNodeMajor } from "./node_versions.ts";
@@ -42,15 +43,6 @@ const colorOut = Deno.stdout.isTerminal();
 const childEnv: Record<string, string> = colorOut
   ? { FORCE_COLOR: "1" }
   : { NO_COLOR: "1" };
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 interface Writer {
   write(p: Uint8Array): Promise<number>;
@@ -206,7 +198,7 @@ function skip(name: string, note: string): void {
 }
 
 function existing(...paths: string[]): string[] {
-  return paths.filter((p) => exists(join(ROOT, p)));
+  return paths.filter((p) => existsSync(join(ROOT, p)));
 }
 
 function pad(s: string, n: number, right = false): string {
@@ -257,7 +249,7 @@ async function main(): Promise<number> {
   ];
   await step("deno check", DENO, ["check", ...checkTargets]);
 
-  if (exists(join(ROOT, "tests"))) {
+  if (existsSync(join(ROOT, "tests"))) {
     await step("deno test", DENO, ["test", "-A", "tests/"], denoCounts);
   } else {
     // No suite at all is a failure, not an empty pass.
@@ -273,7 +265,7 @@ async function main(): Promise<number> {
 
   if (Deno.env.get("RUN_DOC_TESTS") === "0") {
     skip("deno test --doc", "RUN_DOC_TESTS=0");
-  } else if (exists(join(ROOT, "mod.ts"))) {
+  } else if (existsSync(join(ROOT, "mod.ts"))) {
     await step(
       "deno test --doc",
       DENO,
@@ -292,7 +284,7 @@ async function main(): Promise<number> {
     nodeCounts,
   );
   // build_npm writes npm/package.json last, only when compilation succeeded.
-  const built = exists(join(ROOT, "npm", "package.json"));
+  const built = existsSync(join(ROOT, "npm", "package.json"));
 
   const majors = (Deno.env.get("NODE_MAJORS") ?? "22,24")
     .split(",").map((s) => s.trim()).filter(Boolean);

@@ -38,6 +38,17 @@ async function connectMany(port: number, n: number): Promise<void> {
 
 const opts = { timeout: 20_000 };
 
+/** Two `loadBalanced` listeners on one new port. */
+function balancedPair(): [Listener, Listener] {
+  const a = listen({ hostname: "127.0.0.1", port: 0, loadBalanced: true });
+  const b = listen({
+    hostname: "127.0.0.1",
+    port: a.addr.port,
+    loadBalanced: true,
+  });
+  return [a, b];
+}
+
 for (const mode of ["loadBalanced", "reusePort"] as const) {
   test(`${mode}: two listeners on one address both serve`, opts, async () => {
     const a = listen({ hostname: "127.0.0.1", port: 0, [mode]: true });
@@ -102,12 +113,7 @@ test(
   "loadBalanced: a connection nobody waited for goes to the next accept, on any listener",
   opts,
   async () => {
-    const a = listen({ hostname: "127.0.0.1", port: 0, loadBalanced: true });
-    const b = listen({
-      hostname: "127.0.0.1",
-      port: a.addr.port,
-      loadBalanced: true,
-    });
+    const [a, b] = balancedPair();
     const pending = a.accept();
     const client = await connect({ port: a.addr.port });
     // `a` waited, so `a` gets it; then `a` closes with nothing pending.
@@ -124,12 +130,7 @@ test(
   "loadBalanced: closing the listener that waits hands the next connection to a sibling",
   opts,
   async () => {
-    const a = listen({ hostname: "127.0.0.1", port: 0, loadBalanced: true });
-    const b = listen({
-      hostname: "127.0.0.1",
-      port: a.addr.port,
-      loadBalanced: true,
-    });
+    const [a, b] = balancedPair();
     const lost = a.accept();
     const kept = b.accept();
     a.close();
