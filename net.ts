@@ -92,7 +92,7 @@ export class Conn implements Disposable {
   #rid: number;
   #remoteAddr: NetAddr;
   #localAddr: NetAddr;
-  #readable: ReadableStream<Uint8Array> | undefined;
+  #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
 
   /** Wraps the stream resource `rid`; made by `connect` and `Listener#accept`. */
@@ -135,7 +135,7 @@ export class Conn implements Disposable {
   }
 
   /** The incoming bytes as a byte stream; it closes the connection at its end. */
-  get readable(): ReadableStream<Uint8Array> {
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
     this.#readable ??= readableStreamForRid(this.#rid);
     return this.#readable;
   }
@@ -342,8 +342,12 @@ export async function connect(options: ConnectOptions): Promise<TcpConn> {
 }
 
 /** A byte stream over `read(rid)`; its end or error closes the rid, as in Deno. */
-function readableStreamForRid(rid: number): ReadableStream<Uint8Array> {
-  return new ReadableStream({
+function readableStreamForRid(
+  rid: number,
+): ReadableStream<Uint8Array<ArrayBuffer>> {
+  // Chunks come from `autoAllocateChunkSize`, so they are ArrayBuffer-backed,
+  // as Deno's types say; Node's typings only know `Uint8Array` here.
+  const stream = new ReadableStream({
     type: "bytes",
     autoAllocateChunkSize: CHUNK_SIZE,
     async pull(controller) {
@@ -367,6 +371,7 @@ function readableStreamForRid(rid: number): ReadableStream<Uint8Array> {
       tryClose(rid);
     },
   });
+  return stream as ReadableStream<Uint8Array<ArrayBuffer>>;
 }
 
 /** A sink over `write(rid)`; closing or aborting it closes the rid, as in Deno. */

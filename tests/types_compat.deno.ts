@@ -1,0 +1,19 @@
+/**
+ * Type compatibility with Deno's own declarations: `deno check` (part of
+ * `npm test`) fails if code written against `Deno.*` types stops accepting
+ * this package's objects. Not a runtime test: nothing here runs.
+ */
+import { connect, listen } from "../mod.ts";
+import type { ConnectOptions, NetAddr, TcpListenOptions } from "../mod.ts";
+
+export async function denoShaped(): Promise<void> {
+  const listenOptions: TcpListenOptions = {} as Deno.TcpListenOptions;
+  const connectOptions: ConnectOptions = {} as Deno.ConnectOptions;
+  const listener: Deno.TcpListener = listen(listenOptions);
+  const conn: Deno.TcpConn = await connect(connectOptions);
+  const addr: Deno.NetAddr = listener.addr;
+  const back: NetAddr = conn.localAddr as NetAddr;
+  const accepted: Deno.Conn = await listener.accept();
+  for await (const c of listener) c.close();
+  void [addr, back, accepted];
+}
