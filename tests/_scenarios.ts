@@ -59,9 +59,14 @@ async function connectOutcome(
   });
 }
 
+/** A listener on 127.0.0.1, on a port the OS picks. */
+function loopback(net: NetApi) {
+  return net.listen({ hostname: "127.0.0.1", port: 0 });
+}
+
 /** A listener on 127.0.0.1 and a connected pair: `[listener, client, server]`. */
 async function pair(net: NetApi) {
-  const listener = net.listen({ hostname: "127.0.0.1", port: 0 });
+  const listener = loopback(net);
   const accepted = listener.accept();
   const client = await net.connect({ port: listener.addr.port });
   const server = await accepted;
@@ -183,7 +188,7 @@ const behaviours: Record<string, Scenario> = {
   "connect hostname example.invalid": (net) =>
     connectOutcome(net, { hostname: "example.invalid", port: 1 }),
   "connect to a closed port": async (net) => {
-    const listener = net.listen({ hostname: "127.0.0.1", port: 0 });
+    const listener = loopback(net);
     const port = listener.addr.port;
     listener.close();
     return await connectOutcome(net, { hostname: "localhost", port });
@@ -207,7 +212,7 @@ const behaviours: Record<string, Scenario> = {
     return Promise.resolve(shape);
   },
   "address in use": async (net) => {
-    const first = net.listen({ hostname: "127.0.0.1", port: 0 });
+    const first = loopback(net);
     const result = await outcome(() =>
       net.listen({ hostname: "127.0.0.1", port: first.addr.port })
     );
@@ -223,7 +228,7 @@ const behaviours: Record<string, Scenario> = {
     return result;
   },
   "close with an accept pending, then listen again": async (net) => {
-    const listener = net.listen({ hostname: "127.0.0.1", port: 0 });
+    const listener = loopback(net);
     const pending = outcome(() => listener.accept());
     listener.close();
     const rejected = await pending;
@@ -235,37 +240,37 @@ const behaviours: Record<string, Scenario> = {
     return { rejected, again };
   },
   "accept after close": async (net) => {
-    const listener = net.listen({ hostname: "127.0.0.1", port: 0 });
+    const listener = loopback(net);
     listener.close();
     return await outcome(() => listener.accept());
   },
   "second concurrent accept": async (net) => {
-    const listener = net.listen({ hostname: "127.0.0.1", port: 0 });
+    const listener = loopback(net);
     const first = outcome(() => listener.accept());
     const second = await outcome(() => listener.accept());
     listener.close();
     return { second, first: await first };
   },
   "close twice": async (net) => {
-    const listener = net.listen({ hostname: "127.0.0.1", port: 0 });
+    const listener = loopback(net);
     listener.close();
     return await outcome(() => listener.close());
   },
   "dispose twice": async (net) => {
-    const listener = net.listen({ hostname: "127.0.0.1", port: 0 });
+    const listener = loopback(net);
     listener[Symbol.dispose]();
     const second = await outcome(() => listener[Symbol.dispose]());
     const accept = await outcome(() => listener.accept());
     return { second, accept };
   },
   "iterator ends when the listener closes": async (net) => {
-    const listener = net.listen({ hostname: "127.0.0.1", port: 0 });
+    const listener = loopback(net);
     const next = listener[Symbol.asyncIterator]().next();
     listener.close();
     return await next;
   },
   "break out of for await closes the listener": async (net) => {
-    const listener = net.listen({ hostname: "127.0.0.1", port: 0 });
+    const listener = loopback(net);
     const client = net.connect({ port: listener.addr.port });
     let served = 0;
     for await (const conn of listener) {
@@ -387,7 +392,7 @@ const behaviours: Record<string, Scenario> = {
     return result;
   },
   "300 clients connect before anyone accepts": async (net) => {
-    const listener = net.listen({ hostname: "127.0.0.1", port: 0 });
+    const listener = loopback(net);
     const clients = await Promise.all(
       Array.from(
         { length: 300 },
