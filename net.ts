@@ -18,7 +18,6 @@ import {
   tryClose,
   write,
 } from "./ops/mod.ts";
-import { validatePort } from "./ops/_validate.ts";
 import { BadResource, Interrupted } from "./errors.ts";
 
 /** A TCP address, as `Deno.NetAddr`. */
@@ -304,7 +303,7 @@ export function listen(options: TcpListenOptions): Listener {
   const [rid, addr] = op_net_listen_tcp(
     {
       hostname: options.hostname ?? "0.0.0.0",
-      port: validatePort(options.port ?? 0),
+      port: options.port ?? 0,
     },
     options.reusePort ?? false,
     options.loadBalanced ?? false,
@@ -334,7 +333,7 @@ export async function connect(options: ConnectOptions): Promise<TcpConn> {
   const [rid, localAddr, remoteAddr] = await op_net_connect_tcp(
     {
       hostname: options.hostname ?? "127.0.0.1",
-      port: validatePort(options.port, 1),
+      port: options.port,
     },
     { signal: options.signal },
   );

@@ -25,7 +25,7 @@ export class TcpStreamResource implements Resource {
   }
 }
 
-/** The stream at `rid`, or a rejection (these ops never throw synchronously). */
+/** The stream at `rid`; throws `BadResource` if there is none. */
 function streamOf(rid: number): NativeStream {
   return resourceTable.get(rid, TcpStreamResource).stream;
 }
