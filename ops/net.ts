@@ -52,7 +52,7 @@ export function op_net_listen_tcp(
   const listener = connections.listen(
     ip,
     port,
-    chooseStrategy(Boolean(reusePort), Boolean(loadBalanced)),
+    chooseStrategy(Boolean(reusePort), Boolean(loadBalanced)).strategy,
     tcpBacklog,
   );
   return [resourceTable.add(listener), { ...listener.addr }];

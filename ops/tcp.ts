@@ -205,6 +205,7 @@ export class Connections {
       port,
       backlog,
       reusePort: strategy === "kernel",
+      shared: strategy === "emulated",
     });
     const socket = new SharedSocket(native);
     if (strategy === "emulated") {

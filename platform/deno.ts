@@ -36,11 +36,21 @@ interface DenoListener {
 }
 
 interface DenoNamespace {
-  listen(options: { hostname: string; port: number }): DenoListener;
+  listen(
+    options: { hostname: string; port: number; reusePort?: boolean },
+  ): DenoListener;
   connect(
     options: { hostname: string; port: number; signal?: AbortSignal },
   ): Promise<DenoConn>;
   errors: Record<string, new (...args: never[]) => Error>;
+  build: { os: string };
+  version: { deno: string };
+  /** Present only with `--unstable-net`: our feature test for that flag. */
+  listenDatagram?: unknown;
+  env: { get(name: string): string | undefined };
+  permissions: {
+    querySync(desc: { name: "env"; variable: string }): { state: string };
+  };
 }
 
 /** The global `Deno`, when this runtime is Deno. */
@@ -162,14 +172,44 @@ class DenoListenerAdapter implements NativeListener {
 export const denoRuntime: Runtime = {
   name: "deno",
 
-  // `Deno.listen({ reusePort })` exits the process unless `--unstable-net` is
-  // given, so the kernel path is never taken through it.
-  kernelReusePort: false,
+  kernelSupport(): { supported: boolean; reason: string } {
+    const deno = denoNamespace()!;
+    const where = `Deno ${deno.version.deno} on ${deno.build.os}`;
+    // Without `--unstable-net`, `Deno.listen({ reusePort })` exits the
+    // process, so the flag is tested for (by an API it enables) first.
+    if (typeof deno.listenDatagram !== "function") {
+      return {
+        supported: false,
+        reason:
+          `${where} binds with SO_REUSEPORT only under --unstable-net (without it Deno exits the process)`,
+      };
+    }
+    if (deno.build.os !== "linux" && deno.build.os !== "android") {
+      return {
+        supported: false,
+        reason: `${where}: Deno ignores reusePort there`,
+      };
+    }
+    return {
+      supported: true,
+      reason: `${where} with --unstable-net binds with SO_REUSEPORT`,
+    };
+  },
 
-  listen({ hostname, port }: BindRequest): NativeListener {
+  env(name: string): string | undefined {
+    const deno = denoNamespace()!;
+    // Asking without permission would prompt or throw; unset is the answer.
+    const state = deno.permissions.querySync({ name: "env", variable: name })
+      .state;
+    return state === "granted" ? deno.env.get(name) : undefined;
+  },
+
+  listen({ hostname, port, reusePort }: BindRequest): NativeListener {
     try {
       return new DenoListenerAdapter(
-        denoNamespace()!.listen({ hostname, port }),
+        denoNamespace()!.listen(
+          reusePort ? { hostname, port, reusePort } : { hostname, port },
+        ),
       );
     } catch (err) {
       rethrow(err);

@@ -6,6 +6,7 @@
  */
 import { denoNamespace, denoRuntime } from "./deno.ts";
 import { nodeRuntime } from "./node.ts";
+import { chooseStrategy as choose, type StrategyChoice } from "./strategy.ts";
 import type { Runtime } from "./types.ts";
 
 export type {
@@ -24,21 +25,18 @@ export function runtime(): Runtime {
   return current;
 }
 
-/**
- * How a listener gets its socket:
- * - `direct`: a socket of its own; a second listener on the address fails.
- * - `kernel`: a socket of its own with `SO_REUSEPORT`; the kernel balances.
- * - `emulated`: a clone of the process's one socket for the address; the
- *   process balances between clones.
- */
-export type Strategy = "direct" | "kernel" | "emulated";
+export {
+  parseStrategySetting,
+  setStrategy,
+  type Strategy,
+  type StrategyChoice,
+  type StrategySetting,
+} from "./strategy.ts";
 
-/** The strategy for a listener with these options on this runtime and OS. */
+/** The strategy for a listener with these options here, and why. */
 export function chooseStrategy(
   reusePort: boolean,
   loadBalanced: boolean,
-): Strategy {
-  if (loadBalanced) return "emulated";
-  if (!reusePort) return "direct";
-  return runtime().kernelReusePort ? "kernel" : "emulated";
+): StrategyChoice {
+  return choose(runtime(), reusePort, loadBalanced);
 }

@@ -20,6 +20,11 @@ export interface BindRequest extends SocketAddress {
   backlog: number;
   /** Set `SO_REUSEPORT` so that the kernel balances between sockets. */
   reusePort: boolean;
+  /**
+   * Join the socket shared for this address by other threads or the
+   * parallel runner's processes, where the runtime can (the emulated strategy).
+   */
+  shared?: boolean;
 }
 
 /** A bound, listening socket. Accepting is pull-based: one pending call at a time. */
@@ -60,8 +65,13 @@ export interface NativeStream {
 export interface Runtime {
   /** `"node"` or `"deno"`: for messages and diagnostics only. */
   readonly name: string;
-  /** Whether this runtime can bind with `SO_REUSEPORT` on this OS. */
-  readonly kernelReusePort: boolean;
+  /**
+   * Whether this runtime can bind with `SO_REUSEPORT` on this OS, where the
+   * kernel then balances, and why (or why not).
+   */
+  kernelSupport(): { supported: boolean; reason: string };
+  /** An environment variable, or `undefined` when unset or not readable. */
+  env(name: string): string | undefined;
   /** Binds and listens synchronously; throws an `errors` class. */
   listen(request: BindRequest): NativeListener;
   /** Resolves a host name synchronously to the IP a listener would bind. */

@@ -1,0 +1,162 @@
+/**
+ * Listening sockets on Node: libuv's TCP handle, bound synchronously, and the
+ * queue of connections libuv accepted.
+ *
+ * @module
+ */
+import { isIP } from "node:net";
+import process from "node:process";
+import { BadResource } from "../errors.ts";
+import { acceptedStream, uvError } from "./_node_stream.ts";
+import type {
+  BindRequest,
+  NativeListener,
+  NativeStream,
+  SocketAddress,
+} from "./types.ts";
+
+/** The parts of libuv's TCP handle (`tcp_wrap`) that a listener needs. */
+export interface TcpHandle {
+  bind(ip: string, port: number, flags?: number): number;
+  bind6(ip: string, port: number, flags: number): number;
+  listen(backlog: number): number;
+  getsockname(out: Record<string, unknown>): number;
+  close(): void;
+  ref(): void;
+  unref(): void;
+  onconnection: ((status: number, client?: object) => void) | null;
+}
+
+interface TcpWrap {
+  TCP: new (type: number) => TcpHandle;
+  constants: { SERVER: number; UV_TCP_REUSEPORT?: number };
+}
+
+let tcpWrap: TcpWrap | undefined;
+
+/**
+ * `net.Server#listen(port, host)` binds only after an asynchronous DNS step,
+ * so its errors and its port arrive a tick later. libuv's TCP handle, which
+ * `net.Server` itself is built on, binds and listens synchronously and returns
+ * the errno, so `listen()` can throw `AddrInUse` and report the real port
+ * before it returns. `process.binding("tcp_wrap")` is on Node's allow-list for
+ * exactly this kind of use (it only warns under `--pending-deprecation`), and
+ * the handle is handed to nothing but this package.
+ */
+export function loadTcpWrap(): TcpWrap {
+  tcpWrap ??= (process as unknown as { binding(name: string): TcpWrap })
+    .binding("tcp_wrap");
+  return tcpWrap;
+}
+
+/** Binds and listens; throws Deno's class for the errno. */
+export function bindTcp(
+  { hostname, port, backlog, reusePort }: BindRequest,
+): { handle: TcpHandle; addr: SocketAddress } {
+  const { TCP, constants } = loadTcpWrap();
+  const handle = new TCP(constants.SERVER);
+  const flags = reusePort ? constants.UV_TCP_REUSEPORT ?? 0 : 0;
+  let status = isIP(hostname) === 6
+    ? handle.bind6(hostname, port, flags)
+    : handle.bind(hostname, port, flags);
+  if (status === 0) status = handle.listen(backlog);
+  const out: Record<string, unknown> = {};
+  if (status === 0) status = handle.getsockname(out);
+  if (status !== 0) {
+    handle.close();
+    throw uvError(status);
+  }
+  return {
+    handle,
+    addr: { hostname: String(out.address), port: Number(out.port) },
+  };
+}
+
+/** A connection libuv accepted: a raw `tcp_wrap` handle nobody reads yet. */
+export type RawConnection = object;
+
+function listenerClosed(): BadResource {
+  return new BadResource("Listener has been closed");
+}
+
+/**
+ * The connections of a listening handle, one `next()` at a time. Node cannot
+ * pause accepting (libuv accepts before JavaScript hears of it), so
+ * connections nobody asked for wait here as raw handles that read nothing.
+ */
+export class RawAcceptor {
+  readonly addr: SocketAddress;
+  readonly handle: TcpHandle;
+  #queue: (RawConnection | Error)[] = [];
+  #waiter: {
+    resolve(raw: RawConnection): void;
+    reject(err: Error): void;
+  } | null = null;
+  #closed = false;
+
+  constructor(handle: TcpHandle, addr: SocketAddress) {
+    this.handle = handle;
+    this.addr = addr;
+    handle.onconnection = (status, client) => {
+      const item = status < 0 || !client ? uvError(status) : client;
+      const waiter = this.#waiter;
+      if (!waiter) return void this.#queue.push(item);
+      this.#waiter = null;
+      if (item instanceof Error) waiter.reject(item);
+      else waiter.resolve(item);
+    };
+    handle.unref();
+  }
+
+  /** The next connection (or accept error). */
+  next(): Promise<RawConnection> {
+    if (this.#closed) return Promise.reject(listenerClosed());
+    const item = this.#queue.shift();
+    if (item instanceof Error) return Promise.reject(item);
+    if (item) return Promise.resolve(item);
+    return new Promise((resolve, reject) => {
+      this.#waiter = { resolve, reject };
+    });
+  }
+
+  setRef(ref: boolean): void {
+    if (ref) this.handle.ref();
+    else this.handle.unref();
+  }
+
+  /** Closes the socket and every connection still queued. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.handle.onconnection = null;
+    this.handle.close();
+    for (const item of this.#queue.splice(0)) {
+      if (!(item instanceof Error)) (item as TcpHandle).close();
+    }
+    this.#waiter?.reject(listenerClosed());
+    this.#waiter = null;
+  }
+}
+
+/** A listening socket of this thread's own. */
+export class NodeListener implements NativeListener {
+  readonly addr: SocketAddress;
+  #acceptor: RawAcceptor;
+
+  constructor(acceptor: RawAcceptor) {
+    this.#acceptor = acceptor;
+    this.addr = acceptor.addr;
+  }
+
+  accept(): Promise<NativeStream> {
+    return this.#acceptor.next().then(acceptedStream);
+  }
+
+  setRef(ref: boolean): void {
+    this.#acceptor.setRef(ref);
+  }
+
+  close(): void {
+    this.#acceptor.close();
+  }
+}

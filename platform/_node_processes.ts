@@ -1,0 +1,182 @@
+/**
+ * Processes of the parallel runner sharing a listening socket. The runner's
+ * primary is the hub: it binds every shared socket and sends each connection
+ * to the child whose listener waits for it, over Node's IPC handle passing.
+ * A child's `listen()` asks the primary through a small control socket, from
+ * a short synchronous helper process, so that it returns or throws before it
+ * returns, as on Deno.
+ *
+ * @module
+ */
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { createInterface } from "node:readline";
+import {
+  type Channel,
+  closeRemotes,
+  hubLeaveAll,
+  hubListen,
+  type HubMessage,
+  hubReceive,
+  type MemberMessage,
+  remoteReceive,
+  revive,
+} from "./_hub.ts";
+import type { RawConnection, TcpHandle } from "./_node_listener.ts";
+import type { BindRequest, SocketAddress } from "./types.ts";
+
+/** Set in the children's environment: the primary's control socket. */
+export const CONTROL_ENV = "REUSEPORT_PRIMARY";
+const TAG = "@reuseport/net";
+
+type Answer =
+  | { key: string; addr: SocketAddress }
+  | { name: string; message: string };
+
+/** What a child sends for a `listen()`, one JSON line on the control socket. */
+interface ListenRequest {
+  listen: BindRequest;
+  member: string;
+}
+
+/** Runs in a helper process: one request to the control socket, the answer on stdout. */
+const ASK = `
+const socket = require("net").connect(process.argv[1]);
+let answer = "";
+socket.setEncoding("utf8");
+socket.on("data", (d) => (answer += d));
+socket.on("end", () => process.stdout.write(answer));
+socket.on("error", (e) => process.stdout.write(JSON.stringify({ name: "AddrInUse", message: "the parallel runner does not answer: " + e.message })));
+socket.end(process.argv[2] + "\\n");
+`;
+
+interface Ipc {
+  send(
+    msg: unknown,
+    handle?: unknown,
+    options?: unknown,
+    done?: (err: Error | null) => void,
+  ): boolean;
+}
+
+/** Sends on an IPC channel; the sender's copy of a handle closes once it went. */
+function sendOn(ipc: Ipc, msg: unknown, raw?: RawConnection): void {
+  ipc.send({ tag: TAG, msg }, raw, {}, () => {
+    (raw as TcpHandle | undefined)?.close();
+  });
+}
+
+function isOurs(value: unknown): value is { tag: string; msg: unknown } {
+  return (value as { tag?: unknown } | null)?.tag === TAG;
+}
+
+let channel: Channel | undefined;
+
+function childChannel(control: string): Channel {
+  const ipc = process as unknown as Ipc;
+  const toHub: Channel = {
+    listen(request: BindRequest, member: string) {
+      const line = JSON.stringify({ listen: request, member } as ListenRequest);
+      const child = spawnSync(process.execPath, ["-e", ASK, control, line], {
+        encoding: "utf8",
+        timeout: 10_000,
+      });
+      let answer: Answer;
+      try {
+        answer = JSON.parse(child.stdout);
+      } catch {
+        answer = {
+          name: "TimedOut",
+          message: "listen(): the parallel runner did not answer",
+        };
+      }
+      if ("name" in answer) throw revive(answer.name, answer.message);
+      return answer;
+    },
+    send(msg: MemberMessage, raw?: RawConnection) {
+      if (process.connected) sendOn(ipc, msg, raw);
+    },
+  };
+  process.on("message", (value: unknown, raw?: RawConnection) => {
+    if (isOurs(value)) remoteReceive(toHub, value.msg as HubMessage, raw);
+  });
+  // Our listener must not hold the child open; pending accepts do that.
+  (process.channel as { unref?(): void } | undefined)?.unref?.();
+  process.once("exit", closeRemotes);
+  return toHub;
+}
+
+/** Member ids of the child `pid` start with this. */
+export function memberPrefix(pid: number | undefined): string {
+  return `p${pid}:`;
+}
+
+/** In a child of the parallel runner: the channel to the primary. */
+export function processChannel(): Channel | undefined {
+  const control = process.env[CONTROL_ENV];
+  if (!control || typeof process.send !== "function") return undefined;
+  channel ??= childChannel(control);
+  return channel;
+}
+
+/** The primary's side: the control socket and the children's messages. */
+export interface ProcessHub {
+  /** Environment for a child, so that its `listen()` finds this hub. */
+  readonly env: Record<string, string>;
+  /** Routes the messages of `child` (a forked process with IPC). */
+  attach(
+    child: Ipc & NodeJS.EventEmitter & { pid?: number; connected: boolean },
+  ): void;
+  /** Stops answering and removes the control socket. */
+  close(): void;
+}
+
+/** Makes this process the hub for the children it will fork. */
+export function startProcessHub(): Promise<ProcessHub> {
+  const name = `reuseport-${process.pid}-${randomBytes(4).toString("hex")}`;
+  const path = process.platform === "win32"
+    ? `\\\\.\\pipe\\${name}`
+    : join(tmpdir(), `${name}.sock`);
+  const server: Server = createServer((socket) => {
+    socket.on("error", () => socket.destroy());
+    createInterface({ input: socket }).once("line", (line) => {
+      let answer: Answer;
+      try {
+        const request = JSON.parse(line) as ListenRequest;
+        answer = hubListen(request.listen, request.member);
+      } catch (err) {
+        answer = { name: (err as Error).name, message: (err as Error).message };
+      }
+      socket.end(JSON.stringify(answer));
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(path, () => {
+      server.unref();
+      resolve({
+        env: { [CONTROL_ENV]: path },
+        attach(child) {
+          child.on("message", (value: unknown, raw?: RawConnection) => {
+            if (!isOurs(value)) return;
+            hubReceive(value.msg as MemberMessage, raw, (reply, r) => {
+              if (child.connected) sendOn(child, reply, r);
+              else (r as TcpHandle | undefined)?.close();
+            });
+          });
+          // A child that dies leaves; what it had not accepted goes to others.
+          child.once("exit", () => hubLeaveAll(memberPrefix(child.pid)));
+        },
+        close() {
+          server.close();
+          if (process.platform !== "win32") rmSync(path, { force: true });
+        },
+      });
+    });
+  });
+}

@@ -1,0 +1,106 @@
+/**
+ * Which way a listener gets its socket, and why. The choice depends on the
+ * options, on what this runtime and OS can do (feature tests, not version
+ * numbers) and on `REUSEPORT_STRATEGY` or `setStrategy()`, which force one.
+ *
+ * @module
+ */
+import { NotSupported } from "../errors.ts";
+import type { Runtime } from "./types.ts";
+
+/**
+ * How a listener gets its socket:
+ * - `direct`: a socket of its own; a second listener on the address fails.
+ * - `kernel`: a socket of its own with `SO_REUSEPORT`; the kernel balances.
+ * - `emulated`: a clone of the one socket shared for the address (by the
+ *   process, its worker threads, or the parallel runner's processes); we
+ *   balance between clones.
+ */
+export type Strategy = "direct" | "kernel" | "emulated";
+
+/** What `REUSEPORT_STRATEGY` and `setStrategy()` accept. */
+export type StrategySetting = "auto" | "kernel" | "emulated";
+
+/** A strategy and the reason it was chosen, for diagnostics and the demo. */
+export interface StrategyChoice {
+  /** The strategy. */
+  strategy: Strategy;
+  /** Why: which option, setting or capability decided. */
+  reason: string;
+}
+
+const SETTINGS: readonly string[] = ["auto", "kernel", "emulated"];
+let programmatic: StrategySetting | undefined;
+
+/** Validates a setting; `source` names where it came from, for the message. */
+export function parseStrategySetting(
+  value: unknown,
+  source: string,
+): StrategySetting {
+  if (typeof value === "string" && SETTINGS.includes(value)) {
+    return value as StrategySetting;
+  }
+  throw new TypeError(
+    `${source} must be one of "auto", "kernel", "emulated": received ${
+      JSON.stringify(value)
+    }`,
+  );
+}
+
+/** Sets the strategy for later `listen()` calls; `undefined` goes back to the environment. */
+export function setStrategy(setting: StrategySetting | undefined): void {
+  programmatic = setting === undefined
+    ? undefined
+    : parseStrategySetting(setting, "setStrategy()");
+}
+
+/** The setting in force: `setStrategy()` first, then `REUSEPORT_STRATEGY`, then `auto`. */
+export function strategySetting(rt: Runtime): {
+  setting: StrategySetting;
+  source: string;
+} {
+  if (programmatic) return { setting: programmatic, source: "setStrategy()" };
+  const env = rt.env("REUSEPORT_STRATEGY");
+  if (env) {
+    return {
+      setting: parseStrategySetting(env, "REUSEPORT_STRATEGY"),
+      source: `REUSEPORT_STRATEGY=${env}`,
+    };
+  }
+  return { setting: "auto", source: "auto" };
+}
+
+/**
+ * The strategy for a listener with these options. Forcing `kernel` where it
+ * cannot work throws `NotSupported` rather than falling back in silence.
+ */
+export function chooseStrategy(
+  rt: Runtime,
+  reusePort: boolean,
+  loadBalanced: boolean,
+): StrategyChoice {
+  if (!reusePort && !loadBalanced) {
+    return { strategy: "direct", reason: "neither reusePort nor loadBalanced" };
+  }
+  const { setting, source } = strategySetting(rt);
+  const kernel = rt.kernelSupport();
+  if (setting === "kernel") {
+    if (!kernel.supported) {
+      throw new NotSupported(
+        `${source}: the kernel strategy cannot work here: ${kernel.reason}`,
+      );
+    }
+    return { strategy: "kernel", reason: `${source}; ${kernel.reason}` };
+  }
+  if (setting === "emulated") return { strategy: "emulated", reason: source };
+  if (loadBalanced) {
+    return {
+      strategy: "emulated",
+      reason: "loadBalanced: one socket shared by the process's listeners",
+    };
+  }
+  return {
+    strategy: kernel.supported ? "kernel" : "emulated",
+    reason: kernel.reason,
+  };
+}
