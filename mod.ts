@@ -34,4 +34,18 @@ export {
   type TcpListener,
   type TcpListenOptions,
 } from "./net.ts";
+export {
+  type ParallelEvent,
+  type ParallelMode,
+  type ParallelOptions,
+  type ParallelServer,
+  serveParallel,
+  strategyFor,
+} from "./parallel.ts";
+export {
+  setStrategy,
+  type Strategy,
+  type StrategyChoice,
+  type StrategySetting,
+} from "./platform/mod.ts";
 export * as errors from "./errors.ts";

@@ -306,7 +306,7 @@ export function listen(options: TcpListenOptions): Listener {
       port: options.port ?? 0,
     },
     options.reusePort ?? false,
-    options.loadBalanced ?? false,
+    options.loadBalanced,
     options.tcpBacklog,
   );
   return new Listener(rid, netAddr(addr));

@@ -29,7 +29,8 @@ const DEFAULT_BACKLOG = 511;
  * Binds and listens before it returns: a taken address throws `AddrInUse`
  * here, and port 0 comes back as the port the OS chose. `reusePort` lets
  * other listeners share the address; `loadBalanced` shares one socket
- * between the listeners of this process.
+ * between the listeners of this process (absent: on in the parallel
+ * runner's workers, off elsewhere).
  *
  * @example
  * ```ts
@@ -43,7 +44,7 @@ const DEFAULT_BACKLOG = 511;
 export function op_net_listen_tcp(
   addr: { hostname: string; port: number },
   reusePort = false,
-  loadBalanced = false,
+  loadBalanced?: boolean,
   tcpBacklog = DEFAULT_BACKLOG,
 ): [number, SocketAddress] {
   const port = validatePort(addr.port);
@@ -52,7 +53,10 @@ export function op_net_listen_tcp(
   const listener = connections.listen(
     ip,
     port,
-    chooseStrategy(Boolean(reusePort), Boolean(loadBalanced)).strategy,
+    chooseStrategy(
+      Boolean(reusePort),
+      loadBalanced === undefined ? undefined : Boolean(loadBalanced),
+    ).strategy,
     tcpBacklog,
   );
   return [resourceTable.add(listener), { ...listener.addr }];

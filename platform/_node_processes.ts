@@ -72,7 +72,8 @@ function sendOn(ipc: Ipc, msg: unknown, raw?: RawConnection): void {
 }
 
 function isOurs(value: unknown): value is { tag: string; msg: unknown } {
-  return (value as { tag?: unknown } | null)?.tag === TAG;
+  const v = value as { tag?: unknown; msg?: unknown } | null;
+  return v?.tag === TAG && typeof v.msg === "object" && v.msg !== null;
 }
 
 let channel: Channel | undefined;

@@ -229,6 +229,13 @@ export const denoRuntime: Runtime = {
     return probe.addr.hostname;
   },
 
+  parallel() {
+    return {
+      reason:
+        "on Deno, run `deno serve --parallel`, which shares one socket between its workers natively; this runner is a Node program",
+    };
+  },
+
   connect(
     hostname: string,
     port: number,

@@ -13,6 +13,10 @@ export type {
   BindRequest,
   NativeListener,
   NativeStream,
+  ParallelEvent,
+  ParallelMode,
+  ParallelOptions,
+  ParallelServer,
   Runtime,
   SocketAddress,
 } from "./types.ts";
@@ -36,7 +40,7 @@ export {
 /** The strategy for a listener with these options here, and why. */
 export function chooseStrategy(
   reusePort: boolean,
-  loadBalanced: boolean,
+  loadBalanced: boolean | undefined,
 ): StrategyChoice {
   return choose(runtime(), reusePort, loadBalanced);
 }

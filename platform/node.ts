@@ -22,6 +22,8 @@ import {
   memberPrefix as processPrefix,
   processChannel,
 } from "./_node_processes.ts";
+import { runParallel } from "./_node_runner.ts";
+import { stoppable } from "./_node_stop.ts";
 import { NodeStream, socketError } from "./_node_stream.ts";
 import {
   isThreadHub,
@@ -97,13 +99,15 @@ export const nodeRuntime: Runtime = {
     if (request.shared) {
       const channel = processChannel() ?? threadChannel();
       if (channel) {
-        return new RemoteMember(channel, request, memberPrefixHere());
+        return stoppable(
+          new RemoteMember(channel, request, memberPrefixHere()),
+        );
       }
-      if (isThreadHub()) return new HubMember(request);
+      if (isThreadHub()) return stoppable(new HubMember(request));
     }
     try {
       const { handle, addr } = bindTcp(request);
-      return new NodeListener(new RawAcceptor(handle, addr));
+      return stoppable(new NodeListener(new RawAcceptor(handle, addr)));
     } catch (err) {
       if (request.shared && !isMainThread && err instanceof AddrInUse) {
         throw new AddrInUse(`${err.message}: ${threadsCannotShare()}`);
@@ -129,6 +133,13 @@ export const nodeRuntime: Runtime = {
     }
     if (answer.address) return answer.address;
     throw lookupError(answer.code);
+  },
+
+  parallel() {
+    return {
+      run: runParallel,
+      reason: `Node ${process.version} runs workers as threads or processes`,
+    };
   },
 
   async connect(

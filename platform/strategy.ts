@@ -47,7 +47,24 @@ export function parseStrategySetting(
   );
 }
 
-/** Sets the strategy for later `listen()` calls; `undefined` goes back to the environment. */
+/**
+ * Forces the strategy of later `listen()` calls with `reusePort` or
+ * `loadBalanced`, as `REUSEPORT_STRATEGY` does (this wins over it);
+ * `undefined` goes back to the environment. Forcing `kernel` makes such a
+ * `listen()` throw `NotSupported` where the kernel cannot balance.
+ *
+ * @example
+ * ```ts
+ * import { listen, setStrategy } from "@reuseport/net";
+ *
+ * setStrategy("emulated");
+ * const a = listen({ hostname: "127.0.0.1", port: 0, reusePort: true });
+ * const b = listen({ hostname: "127.0.0.1", port: a.addr.port, reusePort: true });
+ * a.close();
+ * b.close();
+ * setStrategy(undefined);
+ * ```
+ */
 export function setStrategy(setting: StrategySetting | undefined): void {
   programmatic = setting === undefined
     ? undefined
@@ -77,8 +94,12 @@ export function strategySetting(rt: Runtime): {
 export function chooseStrategy(
   rt: Runtime,
   reusePort: boolean,
-  loadBalanced: boolean,
+  loadBalancedOption: boolean | undefined,
 ): StrategyChoice {
+  // In the parallel runner's workers, sharing is the default, as in
+  // `deno serve --parallel`.
+  const loadBalanced = loadBalancedOption ??
+    rt.env("REUSEPORT_WORKER") !== undefined;
   if (!reusePort && !loadBalanced) {
     return { strategy: "direct", reason: "neither reusePort nor loadBalanced" };
   }

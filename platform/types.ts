@@ -76,10 +76,57 @@ export interface Runtime {
   listen(request: BindRequest): NativeListener;
   /** Resolves a host name synchronously to the IP a listener would bind. */
   resolveListenHost(hostname: string): string;
+  /**
+   * Runs a module in parallel workers, or `undefined` where this runtime has
+   * no runner (the reason says what to use instead).
+   */
+  parallel(): {
+    run?(options: ParallelOptions): Promise<ParallelServer>;
+    reason: string;
+  };
   /** Connects; resolves names asynchronously. */
   connect(
     hostname: string,
     port: number,
     signal?: AbortSignal,
   ): Promise<NativeStream>;
+}
+
+/** How the parallel runner runs its workers. */
+export type ParallelMode = "auto" | "threads" | "processes";
+
+/** Options of the parallel runner. */
+export interface ParallelOptions {
+  /** Path of the module each worker runs. */
+  file: string;
+  /** How many workers. */
+  workers: number;
+  /** Threads, processes, or `auto`: threads where they can share sockets. */
+  mode?: ParallelMode;
+  /** Arguments the module sees in `process.argv`. */
+  args?: string[];
+  /** How long a stopping worker may take before it is killed. Default 5000 ms. */
+  graceMs?: number;
+  /** Hears of workers starting, exiting and being restarted. */
+  onEvent?(event: ParallelEvent): void;
+}
+
+/** Something that happened to a worker. */
+export interface ParallelEvent {
+  /** `start`, `exit`, `restart` (after an exit while running), `give-up` (it keeps dying at start). */
+  type: "start" | "exit" | "restart" | "give-up";
+  /** The worker's number, 1 to N (`REUSEPORT_WORKER` inside it). */
+  worker: number;
+  /** Exit code, for `exit`, `restart` and `give-up`. */
+  code?: number;
+}
+
+/** Running workers. */
+export interface ParallelServer {
+  /** The mode the workers run in. */
+  readonly mode: "threads" | "processes";
+  /** How many workers. */
+  readonly workers: number;
+  /** Stops every worker gracefully (listeners close first); kills after the grace period. */
+  close(): Promise<void>;
 }
