@@ -38,6 +38,7 @@ function listenerClosed(): BadResource {
 export class SharedSocket {
   readonly native: NativeListener;
   #key: string | undefined;
+  #siblings: string | undefined;
   #listeners = new Set<TcpListenerResource>();
   #waiters: Waiter[] = [];
   /** Accepted while its listener left: handed to the next waiter. */
@@ -54,6 +55,11 @@ export class SharedSocket {
     const listener = new TcpListenerResource(this);
     this.#listeners.add(listener);
     return listener;
+  }
+
+  /** Whether a listener waits in `accept()` on this socket. */
+  get waiting(): boolean {
+    return this.#waiters.length > 0;
   }
 
   /** Number of listeners sharing the socket. */
@@ -113,8 +119,16 @@ export class SharedSocket {
     }
     this.#closed = true;
     if (this.#key) connections.delete(this.#key, this);
-    this.native.close();
-    for (const stream of this.#ready.splice(0)) stream.close();
+    // With the kernel strategy, what this socket accepted ahead of time would
+    // be lost with it: a sibling socket of this process on the address gets it.
+    const heir = this.#siblings && connections.heir(this.#siblings, this);
+    const orphans = [...this.#ready.splice(0)];
+    if (heir && this.native.drain) orphans.push(...this.native.drain());
+    else this.native.close();
+    for (const stream of orphans) {
+      if (heir) heir.adopt(stream);
+      else stream.close();
+    }
     // A pending native accept holds the socket until it settles (in Deno the
     // port is free only then), so the last waiter hears of the close after it.
     if (!this.#pumping) this.#rejectWaiters();
@@ -129,6 +143,19 @@ export class SharedSocket {
   /** Records the `Connections` key this socket is registered under. */
   registerAs(key: string): void {
     this.#key = key;
+  }
+
+  /** Records the kernel-strategy group this socket belongs to. */
+  joinSiblings(key: string): void {
+    this.#siblings = key;
+  }
+
+  /** A connection a closing sibling had accepted: served like one of ours. */
+  adopt(stream: NativeStream): void {
+    const waiter = this.#waiters.shift();
+    if (waiter) waiter.resolve(stream);
+    else this.#ready.push(stream);
+    this.updateRef();
   }
 }
 
@@ -184,6 +211,8 @@ function addressKey(hostname: string, port: number): string {
  */
 export class Connections {
   #sockets = new Map<string, SharedSocket>();
+  /** Kernel-strategy sockets of this process, by address. */
+  #kernel = new Map<string, Set<SharedSocket>>();
 
   /**
    * A listener on `hostname:port` (an IP literal) with the given strategy.
@@ -208,6 +237,12 @@ export class Connections {
       shared: strategy === "emulated",
     });
     const socket = new SharedSocket(native);
+    if (strategy === "kernel") {
+      const key = addressKey(hostname, native.addr.port);
+      const group = this.#kernel.get(key) ?? new Set();
+      this.#kernel.set(key, group.add(socket));
+      socket.joinSiblings(key);
+    }
     if (strategy === "emulated") {
       // Keyed by the bound address, so that `listen({ port: 0 })` followed by
       // a listen on the port it got joins, as `SO_REUSEPORT` would.
@@ -216,6 +251,20 @@ export class Connections {
       socket.registerAs(key);
     }
     return socket.join();
+  }
+
+  /**
+   * Takes `socket` out of its kernel group; returns a sibling that stays,
+   * preferring one with a listener waiting.
+   */
+  heir(key: string, socket: SharedSocket): SharedSocket | undefined {
+    const group = this.#kernel.get(key);
+    group?.delete(socket);
+    if (!group?.size) {
+      this.#kernel.delete(key);
+      return undefined;
+    }
+    return [...group].find((s) => s.waiting) ?? group.values().next().value;
   }
 
   /** Forgets `key` if it still maps to `socket`. */

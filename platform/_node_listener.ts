@@ -126,15 +126,18 @@ export class RawAcceptor {
 
   /** Closes the socket and every connection still queued. */
   close(): void {
-    if (this.#closed) return;
+    for (const raw of this.drain()) (raw as TcpHandle).close();
+  }
+
+  /** Closes the socket; returns the connections still queued. */
+  drain(): RawConnection[] {
+    if (this.#closed) return [];
     this.#closed = true;
     this.handle.onconnection = null;
     this.handle.close();
-    for (const item of this.#queue.splice(0)) {
-      if (!(item instanceof Error)) (item as TcpHandle).close();
-    }
     this.#waiter?.reject(listenerClosed());
     this.#waiter = null;
+    return this.#queue.splice(0).filter((item) => !(item instanceof Error));
   }
 }
 
@@ -158,5 +161,9 @@ export class NodeListener implements NativeListener {
 
   close(): void {
     this.#acceptor.close();
+  }
+
+  drain(): NativeStream[] {
+    return this.#acceptor.drain().map(acceptedStream);
   }
 }

@@ -37,6 +37,12 @@ export interface NativeListener {
   setRef(ref: boolean): void;
   /** Closes the socket now (the port is free when this returns). */
   close(): void;
+  /**
+   * Closes the socket like `close()`, and returns the connections it had
+   * accepted that nobody took yet (where the runtime accepts ahead of time),
+   * so that a sibling listener can serve them.
+   */
+  drain?(): NativeStream[];
 }
 
 /** A connected TCP stream. */

@@ -12,12 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { after, test } from "node:test";
+import { modUrl, onDeno } from "./_child.ts";
 import { DENO_BIN } from "./_oracle_client.ts";
 
-const onDeno = "Deno" in globalThis;
-const here = new URL(".", import.meta.url);
-// The tests run from source on Deno and from the build (`.js`) on Node.
-const modUrl = new URL(onDeno ? "../mod.ts" : "../mod.js", here).href;
 const dir = mkdtempSync(join(tmpdir(), "reuseport-lifetime-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 

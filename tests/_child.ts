@@ -1,0 +1,48 @@
+/**
+ * Small programs run in a child process against this package: from source on
+ * Deno, from the build on Node (the tests themselves run from the build there).
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+
+export const onDeno = "Deno" in globalThis;
+const here = new URL(".", import.meta.url);
+
+/** The URL of this package's entry point for a child program. */
+export const modUrl: string =
+  new URL(onDeno ? "../mod.ts" : "../mod.js", here).href;
+
+/** Writes `body` (after an import of `listen`, `connect`, `setStrategy`, `strategyFor`) to a temp file and runs it. */
+export function runSnippet(
+  body: string,
+  env: Record<string, string> = {},
+  denoFlags: string[] = [],
+  timeout = 15_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "reuseport-snippet-"));
+  const file = join(dir, "snippet.mjs");
+  writeFileSync(
+    file,
+    `import { connect, listen, setStrategy, strategyFor } from "${modUrl}";\n${body}`,
+  );
+  const args = onDeno ? ["run", "-A", ...denoFlags, file] : [file];
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      args,
+      { env: { ...process.env, ...env }, timeout },
+      (err, stdout, stderr) => {
+        rmSync(dir, { recursive: true, force: true });
+        const code = (err as { code?: unknown } | null)?.code;
+        resolve({
+          code: typeof code === "number" ? code : err ? 1 : 0,
+          stdout,
+          stderr,
+        });
+      },
+    );
+  });
+}

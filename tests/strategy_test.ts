@@ -1,0 +1,250 @@
+/**
+ * Which strategy a listener gets, why, and what forcing one does: by option,
+ * by `setStrategy()`, by `REUSEPORT_STRATEGY`.
+ */
+import assert from "node:assert/strict";
+import process from "node:process";
+import { afterEach, test } from "node:test";
+import {
+  connect,
+  errors,
+  listen,
+  type Listener,
+  setStrategy,
+  strategyFor,
+} from "../mod.ts";
+import { connections } from "../ops/mod.ts";
+import { onDeno, runSnippet } from "./_child.ts";
+
+/** What the runtime running the tests can do, from documented facts: Node 22.12 added `reusePort`; Deno needs `--unstable-net` (not given to the suite). */
+function kernelExpected(): boolean {
+  if (process.platform !== "linux") return false;
+  if (onDeno) return false;
+  const [major, minor] = process.versions.node.split(".").map(Number);
+  return major > 22 || (major === 22 && minor >= 12);
+}
+
+const opts = { timeout: 20_000 };
+afterEach(() => setStrategy(undefined));
+
+/** Accepts one connection, answers with `tag`, closes. */
+async function answerOnce(listener: Listener, tag: string): Promise<void> {
+  const conn = await listener.accept();
+  await conn.write(new TextEncoder().encode(tag));
+  conn.close();
+}
+
+async function readTag(port: number): Promise<string> {
+  const conn = await connect({ hostname: "127.0.0.1", port });
+  const buf = new Uint8Array(8);
+  const n = await conn.read(buf);
+  conn.close();
+  return new TextDecoder().decode(buf.subarray(0, n ?? 0));
+}
+
+test("no sharing option: direct", () => {
+  assert.deepEqual(strategyFor({}), {
+    strategy: "direct",
+    reason: "neither reusePort nor loadBalanced",
+  });
+});
+
+test("loadBalanced: emulated, whatever the kernel can do", () => {
+  assert.equal(strategyFor({ loadBalanced: true }).strategy, "emulated");
+});
+
+test("reusePort: kernel exactly where the runtime binds with SO_REUSEPORT", () => {
+  const { strategy, reason } = strategyFor({ reusePort: true });
+  assert.equal(strategy, kernelExpected() ? "kernel" : "emulated");
+  assert.match(reason, onDeno ? /--unstable-net/ : /SO_REUSEPORT/);
+});
+
+test(
+  "setStrategy('emulated'): reusePort listeners share one socket",
+  opts,
+  async () => {
+    setStrategy("emulated");
+    const before = connections.size;
+    const a = listen({ hostname: "127.0.0.1", port: 0, reusePort: true });
+    const b = listen({
+      hostname: "127.0.0.1",
+      port: a.addr.port,
+      reusePort: true,
+    });
+    try {
+      assert.equal(connections.size, before + 1);
+      const served = Promise.all([answerOnce(a, "a"), answerOnce(b, "b")]);
+      const tags = [await readTag(a.addr.port), await readTag(a.addr.port)];
+      await served;
+      assert.deepEqual(tags.sort(), ["a", "b"]);
+    } finally {
+      a.close();
+      b.close();
+    }
+    assert.equal(connections.size, before);
+  },
+);
+
+test(
+  "setStrategy('kernel'): own sockets where possible, NotSupported elsewhere",
+  opts,
+  () => {
+    setStrategy("kernel");
+    if (!kernelExpected()) {
+      assert.throws(
+        () => listen({ hostname: "127.0.0.1", port: 0, reusePort: true }),
+        (err: Error) =>
+          err instanceof errors.NotSupported &&
+          /^setStrategy\(\): the kernel strategy cannot work here: /.test(
+            err.message,
+          ),
+      );
+      return;
+    }
+    const before = connections.size;
+    const a = listen({ hostname: "127.0.0.1", port: 0, reusePort: true });
+    const b = listen({
+      hostname: "127.0.0.1",
+      port: a.addr.port,
+      reusePort: true,
+    });
+    assert.equal(b.addr.port, a.addr.port);
+    assert.equal(
+      connections.size,
+      before,
+      "no shared socket for kernel listeners",
+    );
+    a.close();
+    b.close();
+  },
+);
+
+test("a forced strategy leaves listeners without sharing options direct", () => {
+  setStrategy("kernel");
+  const a = listen({ hostname: "127.0.0.1", port: 0 });
+  assert.throws(
+    () => listen({ hostname: "127.0.0.1", port: a.addr.port }),
+    errors.AddrInUse,
+  );
+  a.close();
+});
+
+test("setStrategy rejects an unknown setting, naming it", () => {
+  assert.throws(
+    // @ts-expect-error: not a setting
+    () => setStrategy("fastest"),
+    {
+      name: "TypeError",
+      message:
+        'setStrategy() must be one of "auto", "kernel", "emulated": received "fastest"',
+    },
+  );
+});
+
+const probe = `
+try {
+  const l = listen({ hostname: "127.0.0.1", port: 0, reusePort: true });
+  console.log("listening " + strategyFor({ reusePort: true }).strategy);
+  l.close();
+} catch (e) {
+  console.log(e.name + ": " + e.message);
+}`;
+
+test(
+  "REUSEPORT_STRATEGY=kernel: kernel, or NotSupported saying why",
+  opts,
+  async () => {
+    const { stdout } = await runSnippet(probe, {
+      REUSEPORT_STRATEGY: "kernel",
+    });
+    if (kernelExpected()) assert.equal(stdout.trim(), "listening kernel");
+    else {
+      assert.match(
+        stdout,
+        /^NotSupported: REUSEPORT_STRATEGY=kernel: the kernel strategy cannot work here: /,
+      );
+    }
+  },
+);
+
+test("REUSEPORT_STRATEGY=emulated: emulated", opts, async () => {
+  const { stdout } = await runSnippet(probe, {
+    REUSEPORT_STRATEGY: "emulated",
+  });
+  assert.equal(stdout.trim(), "listening emulated");
+});
+
+test(
+  "REUSEPORT_STRATEGY with a bad value: TypeError naming it",
+  opts,
+  async () => {
+    const { stdout } = await runSnippet(probe, { REUSEPORT_STRATEGY: "turbo" });
+    assert.equal(
+      stdout.trim(),
+      'TypeError: REUSEPORT_STRATEGY must be one of "auto", "kernel", "emulated": received "turbo"',
+    );
+  },
+);
+
+test(
+  "Deno with --unstable-net on Linux: kernel, two sockets on one port",
+  {
+    ...opts,
+    skip: onDeno && process.platform === "linux" ? false : "Deno on Linux only",
+  },
+  async () => {
+    const { stdout } = await runSnippet(
+      `${probe}
+const a = listen({ hostname: "127.0.0.1", port: 0, reusePort: true });
+const b = listen({ hostname: "127.0.0.1", port: a.addr.port, reusePort: true });
+console.log(b.addr.port === a.addr.port ? "shared" : "not shared");
+a.close();
+b.close();`,
+      {},
+      ["--unstable-net"],
+    );
+    assert.equal(stdout.trim(), "listening kernel\nshared");
+  },
+);
+
+test(
+  "kernel: a closing listener hands what it accepted to a sibling",
+  { ...opts, skip: kernelExpected() ? false : "no kernel strategy here" },
+  async () => {
+    const a = listen({ hostname: "127.0.0.1", port: 0, reusePort: true });
+    const b = listen({
+      hostname: "127.0.0.1",
+      port: a.addr.port,
+      reusePort: true,
+    });
+    const COUNT = 40;
+    // Nobody accepts on `a`: what the kernel gives it waits there.
+    const clients = await Promise.all(
+      Array.from(
+        { length: COUNT },
+        () => connect({ hostname: "127.0.0.1", port: a.addr.port }),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    a.close();
+    const served = (async () => {
+      for await (const conn of b) {
+        await conn.write(new TextEncoder().encode("b"));
+        conn.close();
+      }
+    })();
+    const answers = await Promise.all(clients.map(async (c) => {
+      const buf = new Uint8Array(1);
+      try {
+        return (await c.read(buf)) === 1 ? "b" : "eof";
+      } catch (err) {
+        return (err as Error).name;
+      } finally {
+        c.close();
+      }
+    }));
+    b.close();
+    await served;
+    assert.deepEqual(answers, Array(COUNT).fill("b"));
+  },
+);
