@@ -168,6 +168,10 @@ class DenoListenerAdapter implements NativeListener {
   }
 }
 
+/** Why an emulated listener in another Deno worker could not join. */
+const WORKERS_CANNOT_SHARE =
+  "another listener holds this address, and if it is in another worker of this process, Deno's public API cannot share one socket between workers. Run with --unstable-net on Linux (the kernel strategy), or use deno serve --parallel";
+
 /** Deno, through its own TCP ops. */
 export const denoRuntime: Runtime = {
   name: "deno",
@@ -204,7 +208,7 @@ export const denoRuntime: Runtime = {
     return state === "granted" ? deno.env.get(name) : undefined;
   },
 
-  listen({ hostname, port, reusePort }: BindRequest): NativeListener {
+  listen({ hostname, port, reusePort, shared }: BindRequest): NativeListener {
     try {
       return new DenoListenerAdapter(
         denoNamespace()!.listen(
@@ -212,7 +216,11 @@ export const denoRuntime: Runtime = {
         ),
       );
     } catch (err) {
-      rethrow(err);
+      const ours = translate(err);
+      if (shared && ours instanceof errors.AddrInUse) {
+        throw new errors.AddrInUse(`${ours.message}: ${WORKERS_CANNOT_SHARE}`);
+      }
+      throw ours;
     }
   },
 

@@ -14,7 +14,7 @@ import {
   strategyFor,
 } from "../mod.ts";
 import { connections } from "../ops/mod.ts";
-import { onDeno, runSnippet } from "./_child.ts";
+import { modUrl, onDeno, runSnippet } from "./_child.ts";
 
 /** What the runtime running the tests can do, from documented facts: Node 22.12 added `reusePort`; Deno needs `--unstable-net` (not given to the suite). */
 function kernelExpected(): boolean {
@@ -246,5 +246,40 @@ test(
     b.close();
     await served;
     assert.deepEqual(answers, Array(COUNT).fill("b"));
+  },
+);
+
+test(
+  "Deno workers cannot join an emulated socket: AddrInUse says what to use",
+  { ...opts, skip: onDeno ? false : "Deno only (Node: see the threads tests)" },
+  async () => {
+    const a = listen({ hostname: "127.0.0.1", port: 0, loadBalanced: true });
+    const source = `
+import { listen } from "${modUrl}";
+try {
+  listen({ hostname: "127.0.0.1", port: ${a.addr.port}, loadBalanced: true });
+  postMessage("joined");
+} catch (e) {
+  postMessage(e.name + ": " + e.message);
+}`;
+    const WorkerClass = (globalThis as unknown as {
+      Worker: new (url: string, o: { type: string }) => {
+        onmessage: (e: { data: string }) => void;
+        terminate(): void;
+      };
+    }).Worker;
+    const worker = new WorkerClass(
+      `data:application/javascript,${encodeURIComponent(source)}`,
+      { type: "module" },
+    );
+    const answer = await new Promise<string>((r) =>
+      worker.onmessage = (e) => r(e.data)
+    );
+    worker.terminate();
+    a.close();
+    assert.match(
+      answer,
+      /^AddrInUse: .*another worker of this process.*--unstable-net/,
+    );
   },
 );
