@@ -18,18 +18,22 @@ import type {
 /** The parts of libuv's TCP handle (`tcp_wrap`) that a listener needs. */
 export interface TcpHandle {
   bind(ip: string, port: number, flags?: number): number;
+  /** Deno's Node compatibility layer: `bind` ignores flags there, this takes them. */
+  bindWithFlags?(ip: string, port: number, flags: number): number;
   bind6(ip: string, port: number, flags: number): number;
   listen(backlog: number): number;
   getsockname(out: Record<string, unknown>): number;
   close(): void;
   ref(): void;
   unref(): void;
+  /** Deno's Node compatibility layer: fills `client` with the next connection. */
+  accept?(client: TcpHandle): number;
   onconnection: ((status: number, client?: object) => void) | null;
 }
 
 interface TcpWrap {
   TCP: new (type: number) => TcpHandle;
-  constants: { SERVER: number; UV_TCP_REUSEPORT?: number };
+  constants: { SOCKET: number; SERVER: number; UV_TCP_REUSEPORT?: number };
 }
 
 let tcpWrap: TcpWrap | undefined;
@@ -58,6 +62,8 @@ export function bindTcp(
   const flags = reusePort ? constants.UV_TCP_REUSEPORT ?? 0 : 0;
   let status = isIP(hostname) === 6
     ? handle.bind6(hostname, port, flags)
+    : handle.bindWithFlags
+    ? handle.bindWithFlags(hostname, port, flags)
     : handle.bind(hostname, port, flags);
   if (status === 0) status = handle.listen(backlog);
   const out: Record<string, unknown> = {};
@@ -70,6 +76,14 @@ export function bindTcp(
     handle,
     addr: { hostname: String(out.address), port: Number(out.port) },
   };
+}
+
+/** Takes the next connection where the handle wants a client handle to fill. */
+function acceptInto(handle: TcpHandle): TcpHandle | undefined {
+  if (!handle.accept) return undefined;
+  const { TCP, constants } = loadTcpWrap();
+  const client = new TCP(constants.SOCKET);
+  return handle.accept(client) === 0 ? client : undefined;
 }
 
 /** A connection libuv accepted: a raw `tcp_wrap` handle nobody reads yet. */
@@ -97,7 +111,9 @@ export class RawAcceptor {
   constructor(handle: TcpHandle, addr: SocketAddress) {
     this.handle = handle;
     this.addr = addr;
-    handle.onconnection = (status, client) => {
+    handle.onconnection = (status, given) => {
+      // Node passes the accepted handle; Deno's Node layer has it fetched.
+      const client = given ?? (status === 0 ? acceptInto(handle) : undefined);
       const item = status < 0 || !client ? uvError(status) : client;
       const waiter = this.#waiter;
       if (!waiter) return void this.#queue.push(item);

@@ -5,6 +5,12 @@
  * @module
  */
 import * as errors from "../errors.ts";
+import {
+  bindTcp,
+  loadTcpWrap,
+  NodeListener,
+  RawAcceptor,
+} from "./_node_listener.ts";
 import type {
   BindRequest,
   NativeListener,
@@ -36,17 +42,13 @@ interface DenoListener {
 }
 
 interface DenoNamespace {
-  listen(
-    options: { hostname: string; port: number; reusePort?: boolean },
-  ): DenoListener;
+  listen(options: { hostname: string; port: number }): DenoListener;
   connect(
     options: { hostname: string; port: number; signal?: AbortSignal },
   ): Promise<DenoConn>;
   errors: Record<string, new (...args: never[]) => Error>;
   build: { os: string };
   version: { deno: string };
-  /** Present only with `--unstable-net`: our feature test for that flag. */
-  listenDatagram?: unknown;
   env: { get(name: string): string | undefined };
   permissions: {
     querySync(desc: { name: "env"; variable: string }): { state: string };
@@ -170,7 +172,7 @@ class DenoListenerAdapter implements NativeListener {
 
 /** Why an emulated listener in another Deno worker could not join. */
 const WORKERS_CANNOT_SHARE =
-  "another listener holds this address, and if it is in another worker of this process, Deno's public API cannot share one socket between workers. Run with --unstable-net on Linux (the kernel strategy), or use deno serve --parallel";
+  "another listener holds this address, and if it is in another worker of this process, Deno's public API cannot share one socket between workers. On Linux, reusePort without loadBalanced gives each worker a socket of its own (the kernel strategy); or use deno serve --parallel";
 
 /** Deno, through its own TCP ops. */
 export const denoRuntime: Runtime = {
@@ -179,24 +181,23 @@ export const denoRuntime: Runtime = {
   kernelSupport(): { supported: boolean; reason: string } {
     const deno = denoNamespace()!;
     const where = `Deno ${deno.version.deno} on ${deno.build.os}`;
-    // Without `--unstable-net`, `Deno.listen({ reusePort })` exits the
-    // process, so the flag is tested for (by an API it enables) first.
-    if (typeof deno.listenDatagram !== "function") {
-      return {
-        supported: false,
-        reason:
-          `${where} binds with SO_REUSEPORT only under --unstable-net (without it Deno exits the process)`,
-      };
-    }
     if (deno.build.os !== "linux" && deno.build.os !== "android") {
       return {
         supported: false,
-        reason: `${where}: Deno ignores reusePort there`,
+        reason: `${where}: SO_REUSEPORT does not balance connections there`,
+      };
+    }
+    if (typeof loadTcpWrap().TCP.prototype.bindWithFlags !== "function") {
+      return {
+        supported: false,
+        reason:
+          `${where} has no way to bind with SO_REUSEPORT without --unstable-net`,
       };
     }
     return {
       supported: true,
-      reason: `${where} with --unstable-net binds with SO_REUSEPORT`,
+      reason:
+        `${where} binds with SO_REUSEPORT through its Node layer (Deno.listen({ reusePort }) would exit the process without --unstable-net)`,
     };
   },
 
@@ -208,12 +209,17 @@ export const denoRuntime: Runtime = {
     return state === "granted" ? deno.env.get(name) : undefined;
   },
 
-  listen({ hostname, port, reusePort, shared }: BindRequest): NativeListener {
+  listen(request: BindRequest): NativeListener {
+    const { hostname, port, shared } = request;
+    if (request.reusePort) {
+      // The kernel strategy: Deno's own Node layer binds with SO_REUSEPORT
+      // without `--unstable-net` and without any chance of exiting.
+      const { handle, addr } = bindTcp(request);
+      return new NodeListener(new RawAcceptor(handle, addr));
+    }
     try {
       return new DenoListenerAdapter(
-        denoNamespace()!.listen(
-          reusePort ? { hostname, port, reusePort } : { hostname, port },
-        ),
+        denoNamespace()!.listen({ hostname, port }),
       );
     } catch (err) {
       const ours = translate(err);
