@@ -6,7 +6,19 @@
  * @module
  */
 
-/** An IP address and port, as the OS reports them. */
+/**
+ * An IP address and port, as the OS reports them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { close, op_net_listen_tcp, type SocketAddress } from "@reuseport/net/ops";
+ *
+ * const [rid, addr]: [number, SocketAddress] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
+ * assert.equal(addr.hostname, "127.0.0.1");
+ * close(rid);
+ * ```
+ */
 export interface SocketAddress {
   /** IP literal: `127.0.0.1`, `::1`. */
   hostname: string;
