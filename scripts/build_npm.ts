@@ -63,6 +63,17 @@ function tsFiles(dir: string, shallow = false): string[] {
   return found.sort();
 }
 
+/**
+ * The library's source files, absolute: the root's own `.ts` files and those
+ * under `LIB_DIRS`, without tests.
+ */
+export function libraryFiles(): string[] {
+  return [
+    ...tsFiles(ROOT, true),
+    ...LIB_DIRS.flatMap((d) => tsFiles(join(ROOT, d))),
+  ].filter((f) => !TEST_FILE.test(f.slice(f.lastIndexOf(sep) + 1)));
+}
+
 /** Compiled test modules under `dir` (default `npm/esm/tests`), sorted. */
 export function compiledTestFiles(dir: string = join(ESM, TEST_DIR)): string[] {
   if (!existsSync(dir)) return [];
@@ -211,11 +222,10 @@ export function build(): boolean {
 
   const libRoots = [
     ...new Set([
-      ...tsFiles(ROOT, true),
-      ...LIB_DIRS.flatMap((d) => tsFiles(join(ROOT, d))),
+      ...libraryFiles(),
       ...entries.map(([, file]) => join(ROOT, file)),
     ]),
-  ].filter((f) => !TEST_FILE.test(f.slice(f.lastIndexOf(sep) + 1)));
+  ];
   // `*.deno.ts` files need Deno's own types: `deno check` covers them.
   const testRoots = tsFiles(join(ROOT, TEST_DIR)).filter((f) =>
     !f.endsWith(".deno.ts")

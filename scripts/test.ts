@@ -1,7 +1,8 @@
 /**
- * The whole test run (`npm test`): format, lint, type check, the suite on
- * Deno, the npm build with the suite on the system Node, then the suite on
- * the other Node lines. Every step runs even when an earlier one failed; a
+ * The whole test run (`npm test`): format, lint, type check, the JSR checks
+ * (doc lint, an `@example` on every export, publish dry run), the suite on
+ * Deno, the doc examples, the npm build with the suite on the system Node,
+ * then the suite on the other Node lines. Every step runs even when an earlier one failed; a
  * summary and a closing `N passed, N failed` line come last.
  *
  * Environment:
@@ -15,8 +16,9 @@
  */
 
 import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { nodeTestArgs } from "./build_npm.ts";
+import { join, relative } from "node:path";
+import { libraryFiles, nodeTestArgs } from "./build_npm.ts";
+import { exportedModules } from "./doc_check.ts";
 import { nodeBinary, ROOT, systemNodeMajor } from "./node_versions.ts";
 
 interface Counts {
@@ -170,23 +172,29 @@ function denoCounts(output: string): Counts | undefined {
   return counts;
 }
 
-/** Runs one step and records its result. */
+/**
+ * Runs one step and records its result. `problem` may fail a step that
+ * exited 0, by returning what is wrong with its output.
+ */
 async function step(
   name: string,
   cmd: string,
   args: string[],
   parse?: (output: string) => Counts | undefined,
+  problem?: (output: string) => string | undefined,
 ): Promise<StepResult> {
   header(name);
   const started = performance.now();
   const { code, output } = await run(cmd, args);
+  const found = code === 0 ? problem?.(stripAnsi(output)) : undefined;
   const result: StepResult = {
     name,
-    status: code === 0 ? "pass" : "FAIL",
+    status: code === 0 && !found ? "pass" : "FAIL",
     counts: parse?.(output),
     seconds: (performance.now() - started) / 1000,
   };
   if (code !== 0) result.note = `exit ${code}`;
+  else if (found) result.note = found;
   results.push(result);
   return result;
 }
@@ -263,13 +271,32 @@ async function main(): Promise<number> {
     });
   }
 
+  const modules = exportedModules();
+  await step("deno doc --lint", DENO, ["doc", "--lint", ...modules]);
+  await step("doc examples", DENO, [
+    "run",
+    "-A",
+    join("scripts", "doc_check.ts"),
+    ...modules,
+  ]);
+  // Warnings (an unsupported file, a file that should be excluded) are
+  // problems too: JSR would publish with them.
+  await step(
+    "deno publish --dry-run",
+    DENO,
+    ["publish", "--dry-run", "--allow-dirty"],
+    undefined,
+    (output) => /^(warning|error)\[/m.test(output) ? "warnings" : undefined,
+  );
+
   if (Deno.env.get("RUN_DOC_TESTS") === "0") {
     skip("deno test --doc", "RUN_DOC_TESTS=0");
   } else if (existsSync(join(ROOT, "mod.ts"))) {
     await step(
       "deno test --doc",
       DENO,
-      ["test", "-A", "--doc", ...existing("mod.ts", "ops/mod.ts")],
+      // Every library file: examples live where the symbols are declared.
+      ["test", "-A", "--doc", ...libraryFiles().map((f) => relative(ROOT, f))],
       denoCounts,
     );
   } else {
