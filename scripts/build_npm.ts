@@ -35,6 +35,15 @@ const REPOSITORY = {
 const DEFAULT_DESCRIPTION =
   "Deno's TCP networking API (Deno.listen, Deno.connect, Deno.Conn, ...) rebuilt in TypeScript, for Deno and Node";
 
+/**
+ * Global types that a module's `.d.ts` references: the polyfill puts `Deno`
+ * on `globalThis`, which only a global declaration can type (and JSR allows
+ * none, so they live apart from the module).
+ */
+const GLOBAL_TYPES: Record<string, string> = {
+  "polyfill.ts": "_polyfill_global.d.ts",
+};
+
 /** Deno's test-module name pattern, so Deno and Node run the same files. */
 const TEST_FILE = /^(?:.*[._])?test\.(?:ts|js)$/;
 
@@ -42,6 +51,7 @@ interface DenoJson {
   name?: string;
   version?: string;
   description?: string;
+  license?: string;
   exports?: string | Record<string, string>;
 }
 
@@ -296,6 +306,21 @@ export function build(): boolean {
   writeJson(join(ESM, "package.json"), { type: "module" });
   writeJson(join(SCRIPT, "package.json"), { type: "commonjs" });
 
+  for (const [module, types] of Object.entries(GLOBAL_TYPES)) {
+    if (!existsSync(join(ROOT, module))) continue;
+    const text = rewriteDtsSpecifiers(
+      Deno.readTextFileSync(join(ROOT, types)),
+    );
+    for (const dir of [ESM, SCRIPT]) {
+      Deno.writeTextFileSync(join(dir, types), text);
+      const dts = join(dir, module.replace(/\.ts$/, ".d.ts"));
+      Deno.writeTextFileSync(
+        dts,
+        `/// <reference path="./${types}" />\n` + Deno.readTextFileSync(dts),
+      );
+    }
+  }
+
   if (hasBin) {
     // Whatever the source's shebang says (maybe `deno run`), npm's bin runs
     // under Node.
@@ -333,7 +358,7 @@ export function build(): boolean {
     name: config.name,
     version: config.version,
     description: config.description ?? DEFAULT_DESCRIPTION,
-    license: "MIT",
+    license: config.license ?? "MIT",
     repository: REPOSITORY,
     engines: { node: ">=20" },
     main: outPath("script", main, ".js"),
