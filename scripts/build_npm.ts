@@ -306,17 +306,22 @@ export function build(): boolean {
   writeJson(join(ESM, "package.json"), { type: "module" });
   writeJson(join(SCRIPT, "package.json"), { type: "commonjs" });
 
+  // One copy of the global types, in esm/, for both builds: a program that
+  // imports the polyfill and also requires it would otherwise declare the
+  // globals twice, and tsc rejects that.
   for (const [module, types] of Object.entries(GLOBAL_TYPES)) {
     if (!existsSync(join(ROOT, module))) continue;
-    const text = rewriteDtsSpecifiers(
-      Deno.readTextFileSync(join(ROOT, types)),
+    Deno.writeTextFileSync(
+      join(ESM, types),
+      rewriteDtsSpecifiers(Deno.readTextFileSync(join(ROOT, types))),
     );
     for (const dir of [ESM, SCRIPT]) {
-      Deno.writeTextFileSync(join(dir, types), text);
       const dts = join(dir, module.replace(/\.ts$/, ".d.ts"));
+      const ref = relative(dirname(dts), join(ESM, types)).split(sep).join("/");
       Deno.writeTextFileSync(
         dts,
-        `/// <reference path="./${types}" />\n` + Deno.readTextFileSync(dts),
+        `/// <reference path="${ref.startsWith(".") ? ref : `./${ref}`}" />\n` +
+          Deno.readTextFileSync(dts),
       );
     }
   }

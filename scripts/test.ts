@@ -2,8 +2,9 @@
  * The whole test run (`npm test`): format, lint, type check, the JSR checks
  * (doc lint, an `@example` on every export, publish dry run), the suite on
  * Deno, the doc examples, the npm build with the suite on the system Node,
- * then the suite on the other Node lines. Every step runs even when an earlier one failed; a
- * summary and a closing `N passed, N failed` line come last.
+ * the packed tarball installed and used on every Node line, then the suite
+ * on the other Node lines. Every step runs even when an earlier one failed;
+ * a summary and a closing `N passed, N failed` line come last.
  *
  * Environment:
  * - `NODE_MAJORS`   extra Node lines to test the build on (default `22,24`;
@@ -106,6 +107,14 @@ async function run(
 function stripAnsi(text: string): string {
   // deno-lint-ignore no-control-regex
   return text.replace(/\x1b\[[0-9;]*m/g, "");
+}
+
+/** Totals from `scripts/pack_test.ts` (`pack_test: N passed, N failed`). */
+function packCounts(output: string): Counts | undefined {
+  const m = /^pack_test: (\d+) passed, (\d+) failed$/m.exec(stripAnsi(output));
+  return m
+    ? { passed: Number(m[1]), failed: Number(m[2]), skipped: 0 }
+    : undefined;
 }
 
 /** Totals from Node's spec reporter (`ℹ pass N`); last summary wins. */
@@ -315,6 +324,19 @@ async function main(): Promise<number> {
 
   const majors = (Deno.env.get("NODE_MAJORS") ?? "22,24")
     .split(",").map((s) => s.trim()).filter(Boolean);
+
+  // The package as users install it, on every Node line tested.
+  const packMajors = [
+    ...new Set([...(sysMajor ? [String(sysMajor)] : []), ...majors]),
+  ];
+  if (built) {
+    await step(
+      "npm pack + install",
+      DENO,
+      ["run", "-A", join("scripts", "pack_test.ts"), ...packMajors],
+      packCounts,
+    );
+  } else skip("npm pack + install", "npm build failed");
   for (const m of majors) {
     const name = `node ${m}`;
     if (!built) {
