@@ -2,8 +2,10 @@
  * The npm package as a user gets it: `npm pack` in `npm/`, the tarball
  * installed alone into an empty project, then, on each Node line, the
  * package's entry points imported and required and made to echo bytes on
- * loopback, and tsc (moduleResolution `node16` and `bundler`) resolving its
- * types, including the polyfill's global `Deno`. Prints one line per check
+ * loopback, the README's Node example serving a bounded client, and a plain
+ * Deno program run with `node --import @reuseport/net/polyfill`, printing
+ * what it prints on native Deno; and tsc (moduleResolution `node16` and
+ * `bundler`) resolving the types, including the polyfill's global `Deno`. Prints one line per check
  * and `pack_test: N passed, N failed`; exits 1 if any check failed.
  *
  * Needs a fresh build (`deno run -A scripts/build_npm.ts --no-test`).
@@ -19,6 +21,12 @@ import { nodeBinary, ROOT } from "./node_versions.ts";
 
 const NPM_DIR = join(ROOT, "npm");
 const TIMEOUT_MS = 60_000;
+const DENO_BIN = join(ROOT, "node_modules", ".bin", "deno");
+/** Files copied verbatim into the project: what users copy from the README. */
+const COPIED: Record<string, string> = {
+  "echo_node.mjs": join(ROOT, "examples", "echo_node.mjs"),
+  "deno_program.js": join(ROOT, "tests", "fixtures", "deno_echo_program.js"),
+};
 
 interface Check {
   name: string;
@@ -198,6 +206,9 @@ async function installTarball(): Promise<{ project: string; files: string[] }> {
   for (const [name, text] of Object.entries(PROGRAMS)) {
     Deno.writeTextFileSync(join(project, name), text);
   }
+  for (const [name, from] of Object.entries(COPIED)) {
+    Deno.copyFileSync(from, join(project, name));
+  }
   for (
     const [name, text] of Object.entries({
       "typed.mts": TYPED,
@@ -311,6 +322,88 @@ function runtimeChecks(project: string, node: string, major: number): Check[] {
 }
 
 /**
+ * Starts `args` on `node` with `PORT=0`, waits for `echo server on
+ * 127.0.0.1:<port>`, sends `rounds` connections a message each and checks
+ * the echo, then stops the server.
+ */
+async function echoServer(
+  node: string,
+  args: string[],
+  cwd: string,
+  rounds: number,
+): Promise<void> {
+  const child = new Deno.Command(node, {
+    args,
+    cwd,
+    env: { PORT: "0" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(TIMEOUT_MS),
+  }).spawn();
+  const status = child.status;
+  const stderr = new Response(child.stderr).text();
+  try {
+    let seen = "";
+    let port = 0;
+    const dec = new TextDecoder();
+    for await (const chunk of child.stdout) {
+      seen += dec.decode(chunk, { stream: true });
+      const m = /echo server on 127\.0\.0\.1:(\d+)/.exec(seen);
+      if (m) {
+        port = Number(m[1]);
+        break;
+      }
+    }
+    if (!port) {
+      throw new Error(`no port announced: ${seen}${await stderr}`);
+    }
+    for (let i = 0; i < rounds; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      const message = `hello ${i}`;
+      await conn.write(new TextEncoder().encode(message));
+      await conn.closeWrite();
+      const reply = await new Response(conn.readable).text();
+      expect(reply, message, `echo ${i}`);
+    }
+  } finally {
+    try {
+      child.kill();
+    } catch {
+      // Already gone: its status says how.
+    }
+    await status;
+  }
+}
+
+/** The README's Node example and a Deno program through the polyfill. */
+function userChecks(
+  project: string,
+  node: string,
+  major: number,
+  denoOutput: () => Promise<string>,
+): Check[] {
+  return [{
+    name: `node ${major}: examples/echo_node.mjs serves 10 connections`,
+    run: () => echoServer(node, ["echo_node.mjs"], project, 10),
+  }, {
+    name:
+      `node ${major}: node --import @reuseport/net/polyfill <Deno program> prints what Deno prints`,
+    async run() {
+      expect(
+        await sh(node, [
+          "--import",
+          "@reuseport/net/polyfill",
+          "deno_program.js",
+        ], project),
+        await denoOutput(),
+        "output",
+      );
+    },
+  }];
+}
+
+/**
  * Checks of the `reuseport` command on one Node binary. The command comes
  * with bin.ts (`reuseport serve --parallel`); its checks go here once it
  * lands, e.g. serving a module with `npx reuseport serve --parallel`.
@@ -348,6 +441,14 @@ async function main(): Promise<number> {
     return 1;
   }
   const { project, files } = setup;
+  let native: Promise<string> | undefined;
+  // The oracle: the same program on native Deno, run once.
+  const denoOutput = () =>
+    native ??= sh(
+      DENO_BIN,
+      ["run", "-A", "--quiet", "deno_program.js"],
+      project,
+    );
   try {
     const checks = [...packageChecks(project, files), ...typeChecks(project)];
     for (const major of majors) {
@@ -360,6 +461,7 @@ async function main(): Promise<number> {
       }
       checks.push(
         ...runtimeChecks(project, node, major),
+        ...userChecks(project, node, major, denoOutput),
         ...binChecks(project, node, major),
       );
     }
