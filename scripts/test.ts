@@ -261,7 +261,14 @@ async function main(): Promise<number> {
   await step("deno lint", DENO, ["lint"]);
 
   const checkTargets = [
-    ...existing("mod.ts", "ops/mod.ts", "polyfill.ts", "bin.ts", "tests"),
+    ...existing(
+      "mod.ts",
+      "ops/mod.ts",
+      "polyfill.ts",
+      "bin.ts",
+      "tests",
+      "examples",
+    ),
     "scripts",
   ];
   await step("deno check", DENO, ["check", ...checkTargets]);
