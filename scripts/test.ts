@@ -150,24 +150,30 @@ function denoCounts(output: string): Counts | undefined {
     Number(new RegExp(`(\\d+) ${key}`).exec(closing)?.[1] ?? 0);
 
   const counts: Counts = { passed: 0, failed: 0, skipped: 0 };
-  // Tests whose steps are being printed, as indent + name.
-  const parents: string[] = [];
+  // Tests opened on a line of their own, as indent + name: parents whose
+  // steps follow, or tests whose output (`post-test output`) follows. Only
+  // those with a step under them are parents.
+  const open: { key: string; steps: boolean }[] = [];
   let leaves = 0;
   for (const line of lines) {
-    const open = /^(\s*)(.+) \.\.\.$/.exec(line);
-    if (open) {
-      parents.push(open[1] + open[2]);
+    const start = /^(\s*)(.+) \.\.\.$/.exec(line);
+    const done = /^(\s*)(.+) \.\.\. (ok|FAILED|ignored)\b/.exec(line);
+    if (!start && !done) continue;
+    const key = start ? start[1] + start[2] : done![1] + done![2];
+    const top = open.at(-1);
+    if (top && top.key !== key) top.steps = true;
+    if (start) {
+      open.push({ key, steps: false });
       continue;
     }
-    const done = /^(\s*)(.+) \.\.\. (ok|FAILED|ignored)\b/.exec(line);
-    if (!done) continue;
-    if (parents.at(-1) === done[1] + done[2]) {
-      parents.pop();
-      continue;
+    if (top?.key === key) {
+      open.pop();
+      if (top.steps) continue;
     }
     leaves++;
-    if (done[3] === "ok") counts.passed++;
-    else if (done[3] === "FAILED") counts.failed++;
+    const result = done![3];
+    if (result === "ok") counts.passed++;
+    else if (result === "FAILED") counts.failed++;
     else counts.skipped++;
   }
   if (!leaves) {
