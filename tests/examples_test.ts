@@ -26,7 +26,7 @@ function readmeBlocks(): Record<string, string> {
   return blocks;
 }
 
-test("the README shows each example file verbatim", () => {
+test("the README shows each example file verbatim", { timeout: 10_000 }, () => {
   const blocks = readmeBlocks();
   assert.deepEqual(Object.keys(blocks).sort(), [...EXAMPLES].sort());
   for (const file of EXAMPLES) {

@@ -98,7 +98,7 @@ test(
   },
 );
 
-test("a second install changes nothing", () => {
+test("a second install changes nothing", opts, () => {
   const scope: { Deno?: unknown } = {};
   installInto(scope, false, false);
   const before = { ...(scope.Deno as Members) };
@@ -112,7 +112,7 @@ test("a second install changes nothing", () => {
   assert.deepEqual({ ...(scope.Deno as Members) }, before);
 });
 
-test("on native Deno, without override, nothing changes", () => {
+test("on native Deno, without override, nothing changes", opts, () => {
   const deno = fakeDeno();
   const before = { ...deno };
   const errorsBefore = { ...deno.errors };
@@ -173,60 +173,72 @@ test(
   },
 );
 
-test("on another Deno (a shim), known-broken listen/connect are replaced, working ones and other members kept", () => {
-  const deno = fakeDeno();
-  // The shape of @deno/shim-deno's listen, which current Node breaks.
-  deno.listen = function listen(options: { port: number }) {
-    const server = { _handle: null as null | { fd: number } };
-    return { rid: server._handle!.fd, options };
-  };
-  const { connect: theirConnect, version } = deno;
-  const report = installInto({ Deno: deno }, false, false);
-  assert.deepEqual(report.installed.slice(0, 1), ["listen"]);
-  assert.deepEqual(report.kept, ["connect", "errors"]);
-  assert.equal(deno.listen, listen);
-  assert.equal(deno.connect, theirConnect);
-  assert.equal(deno.version, version);
-});
+test(
+  "on another Deno (a shim), known-broken listen/connect are replaced, working ones and other members kept",
+  opts,
+  () => {
+    const deno = fakeDeno();
+    // The shape of @deno/shim-deno's listen, which current Node breaks.
+    deno.listen = function listen(options: { port: number }) {
+      const server = { _handle: null as null | { fd: number } };
+      return { rid: server._handle!.fd, options };
+    };
+    const { connect: theirConnect, version } = deno;
+    const report = installInto({ Deno: deno }, false, false);
+    assert.deepEqual(report.installed.slice(0, 1), ["listen"]);
+    assert.deepEqual(report.kept, ["connect", "errors"]);
+    assert.equal(deno.listen, listen);
+    assert.equal(deno.connect, theirConnect);
+    assert.equal(deno.version, version);
+  },
+);
 
-test("a Deno that cannot be changed (a module namespace, as the shim's) is replaced by a copy with ours added", () => {
-  const fake = fakeDeno();
-  fake.listen = function listen() {
-    const server = { _handle: null as null | { fd: number } };
-    return server._handle!.fd;
-  };
-  const theirs = Object.freeze(fake.errors);
-  const deno = Object.freeze(fake);
-  const scope: { Deno?: unknown } = { Deno: deno };
-  const report = installInto(scope, false, false);
-  assert.equal(report.copied, true);
-  const copy = scope.Deno as typeof fake;
-  assert.notEqual(copy, deno);
-  assert.equal(copy.listen, listen);
-  assert.equal(copy.connect, deno.connect);
-  assert.equal(copy.version, deno.version);
-  assert.equal(copy.readTextFile, deno.readTextFile);
-  assert.equal(copy.errors.AddrInUse, theirs.AddrInUse);
-  assert.equal(copy.errors.Busy, errors.Busy);
-  assert.equal(theirs.Busy, undefined);
-});
+test(
+  "a Deno that cannot be changed (a module namespace, as the shim's) is replaced by a copy with ours added",
+  opts,
+  () => {
+    const fake = fakeDeno();
+    fake.listen = function listen() {
+      const server = { _handle: null as null | { fd: number } };
+      return server._handle!.fd;
+    };
+    const theirs = Object.freeze(fake.errors);
+    const deno = Object.freeze(fake);
+    const scope: { Deno?: unknown } = { Deno: deno };
+    const report = installInto(scope, false, false);
+    assert.equal(report.copied, true);
+    const copy = scope.Deno as typeof fake;
+    assert.notEqual(copy, deno);
+    assert.equal(copy.listen, listen);
+    assert.equal(copy.connect, deno.connect);
+    assert.equal(copy.version, deno.version);
+    assert.equal(copy.readTextFile, deno.readTextFile);
+    assert.equal(copy.errors.AddrInUse, theirs.AddrInUse);
+    assert.equal(copy.errors.Busy, errors.Busy);
+    assert.equal(theirs.Busy, undefined);
+  },
+);
 
-test("on another Deno, missing members are added and the others kept", () => {
-  const deno: Members = { version: { deno: "0.0.0" }, errors: 5 };
-  const report = installInto({ Deno: deno }, false, false);
-  assert.deepEqual(report, {
-    native: false,
-    created: false,
-    copied: false,
-    installed: ["listen", "connect", "errors"],
-    kept: [],
-  });
-  assert.equal(deno.listen, listen);
-  assert.deepEqual(deno.errors, { ...errors });
-  assert.deepEqual(deno.version, { deno: "0.0.0" });
-});
+test(
+  "on another Deno, missing members are added and the others kept",
+  opts,
+  () => {
+    const deno: Members = { version: { deno: "0.0.0" }, errors: 5 };
+    const report = installInto({ Deno: deno }, false, false);
+    assert.deepEqual(report, {
+      native: false,
+      created: false,
+      copied: false,
+      installed: ["listen", "connect", "errors"],
+      kept: [],
+    });
+    assert.equal(deno.listen, listen);
+    assert.deepEqual(deno.errors, { ...errors });
+    assert.deepEqual(deno.version, { deno: "0.0.0" });
+  },
+);
 
-test("what cannot be done is a TypeError that says why", () => {
+test("what cannot be done is a TypeError that says why", opts, () => {
   assert.throws(() => installInto({ Deno: 42 }, false, false), {
     name: "TypeError",
     message: "installPolyfill: globalThis.Deno is a number, not an object",
@@ -252,18 +264,22 @@ test("what cannot be done is a TypeError that says why", () => {
   );
 });
 
-test("importing the polyfill installs on Node and leaves Deno's own alone", () => {
-  const deno = (globalThis as { Deno?: Members }).Deno;
-  assert.ok(deno);
-  if (onDeno) {
-    assert.notEqual(deno.listen, listen);
-    assert.equal(installPolyfill().native, true);
-  } else {
-    assert.equal(deno.listen, listen);
-    assert.equal(deno.connect, connect);
-    assert.equal(installPolyfill().native, false);
-  }
-});
+test(
+  "importing the polyfill installs on Node and leaves Deno's own alone",
+  opts,
+  () => {
+    const deno = (globalThis as { Deno?: Members }).Deno;
+    assert.ok(deno);
+    if (onDeno) {
+      assert.notEqual(deno.listen, listen);
+      assert.equal(installPolyfill().native, true);
+    } else {
+      assert.equal(deno.listen, listen);
+      assert.equal(deno.connect, connect);
+      assert.equal(installPolyfill().native, false);
+    }
+  },
+);
 
 test(
   "an unmodified Deno program prints the same through the polyfill as on native Deno",
