@@ -161,6 +161,14 @@ export const port: number = listen({ port: 0 }).addr.port + Deno.listen({ port: 
 export const wrong: string = listen({ port: 0 }).addr.port;
 `;
 
+// A program started with `node --import @reuseport/net/polyfill` imports
+// nothing from the package: it names the types with a reference.
+const TYPED_REF = `/// <reference types="@reuseport/net/polyfill" />
+const listener: Deno.TcpListener = Deno.listen({ port: 0, reusePort: true });
+// @ts-expect-error: a port is a number
+export const wrong: string = listener.addr.port;
+`;
+
 function tsconfig(
   module: string,
   resolution: string,
@@ -214,11 +222,15 @@ async function installTarball(): Promise<{ project: string; files: string[] }> {
       "typed.mts": TYPED,
       "typed_cjs.cts": TYPED_CJS,
       "typed_bundler.ts": TYPED,
+      "typed_ref.mts": TYPED_REF,
       "tsconfig.node16.json": JSON.stringify(
         tsconfig("node16", "node16", ["typed.mts", "typed_cjs.cts"]),
       ),
       "tsconfig.bundler.json": JSON.stringify(
         tsconfig("ESNext", "bundler", ["typed_bundler.ts"]),
+      ),
+      "tsconfig.reference.json": JSON.stringify(
+        tsconfig("node16", "node16", ["typed_ref.mts"]),
       ),
     })
   ) Deno.writeTextFileSync(join(project, name), text);
@@ -303,10 +315,14 @@ function packageChecks(project: string, files: string[]): Check[] {
 /** tsc over the project's typed files, once per module resolution. */
 function typeChecks(project: string): Check[] {
   const tsc = join(ROOT, "node_modules", "typescript", "bin", "tsc");
-  return ["node16", "bundler"].map((resolution) => ({
-    name: `tsc --noEmit, moduleResolution ${resolution}`,
+  return [
+    ["node16", "moduleResolution node16"],
+    ["bundler", "moduleResolution bundler"],
+    ["reference", "/// <reference types> to the polyfill alone"],
+  ].map(([config, what]) => ({
+    name: `tsc --noEmit, ${what}`,
     async run() {
-      await sh("node", [tsc, "-p", `tsconfig.${resolution}.json`], project);
+      await sh("node", [tsc, "-p", `tsconfig.${config}.json`], project);
     },
   }));
 }
