@@ -45,9 +45,9 @@ export interface PolyfillReport {
   /** Whether there was no global `Deno` and this call created one. */
   created: boolean;
   /**
-   * Whether the existing `Deno` could not take new members (a frozen object,
-   * or a module namespace such as `@deno/shim-deno`'s) and was replaced by a
-   * copy of all its members with ours added.
+   * Whether the existing `Deno` or its `errors` could not take new members (a
+   * frozen object, or a module namespace such as `@deno/shim-deno`'s) and was
+   * replaced by a copy of all its members with ours added.
    */
   copied: boolean;
   /** What this call set: `"listen"`, `"connect"`, `"errors"`, or `"errors.<Class>"` for a class added to an existing `Deno.errors`. */
@@ -166,7 +166,10 @@ export function installInto(
         report.installed.push(`errors.${name}`);
       } else if (link) inherit(cls, theirs[name]);
     }
-    if (!assign(theirs, missing)) changes.errors = { ...theirs, ...missing };
+    if (!assign(theirs, missing)) {
+      changes.errors = { ...theirs, ...missing };
+      report.copied = true;
+    }
   }
 
   if (!assign(deno, changes)) {

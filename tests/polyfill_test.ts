@@ -220,6 +220,20 @@ test(
 );
 
 test(
+  "an errors object that cannot be changed is replaced by a copy with ours added",
+  opts,
+  () => {
+    const fake = fakeDeno();
+    const theirs = Object.freeze(fake.errors);
+    const report = installInto({ Deno: fake }, false, false);
+    assert.equal(report.copied, true);
+    assert.notEqual(fake.errors, theirs);
+    assert.equal(fake.errors.NotFound, theirs.NotFound);
+    assert.equal(fake.errors.Busy, errors.Busy);
+  },
+);
+
+test(
   "on another Deno, missing members are added and the others kept",
   opts,
   () => {
