@@ -20,7 +20,21 @@ import {
 } from "./ops/mod.ts";
 import { BadResource, Interrupted } from "./errors.ts";
 
-/** A TCP address, as `Deno.NetAddr`. */
+/**
+ * A TCP address, as `Deno.NetAddr`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { listen, type NetAddr } from "@reuseport/net";
+ *
+ * const listener = listen({ hostname: "127.0.0.1", port: 0 });
+ * const addr: NetAddr = listener.addr;
+ * assert.equal(addr.transport, "tcp");
+ * assert.equal(addr.hostname, "127.0.0.1");
+ * listener.close();
+ * ```
+ */
 export interface NetAddr {
   /** Always `"tcp"` here. */
   transport: "tcp";
@@ -30,7 +44,22 @@ export interface NetAddr {
   port: number;
 }
 
-/** Options of `listen`, as `Deno.TcpListenOptions`. */
+/**
+ * Options of `listen`, as `Deno.TcpListenOptions`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { listen, type TcpListenOptions } from "@reuseport/net";
+ *
+ * const options: TcpListenOptions = { hostname: "127.0.0.1", port: 0, reusePort: true };
+ * const a = listen(options);
+ * const b = listen({ ...options, port: a.addr.port }); // shares the port
+ * assert.equal(b.addr.port, a.addr.port);
+ * a.close();
+ * b.close();
+ * ```
+ */
 export interface TcpListenOptions {
   /** Port to listen on; 0 or absent lets the OS choose. Numeric strings are accepted. */
   port?: number;
@@ -46,7 +75,24 @@ export interface TcpListenOptions {
   tcpBacklog?: number;
 }
 
-/** Options of `connect`, as `Deno.ConnectOptions`. */
+/**
+ * Options of `connect`, as `Deno.ConnectOptions`.
+ *
+ * @example
+ * ```ts
+ * import { connect, type ConnectOptions, listen } from "@reuseport/net";
+ *
+ * const listener = listen({ hostname: "127.0.0.1", port: 0 });
+ * const options: ConnectOptions = {
+ *   hostname: "127.0.0.1",
+ *   port: listener.addr.port,
+ *   signal: AbortSignal.timeout(5_000),
+ * };
+ * const conn = await connect(options);
+ * conn.close();
+ * listener.close();
+ * ```
+ */
 export interface ConnectOptions {
   /** Port to connect to, 1–65535. */
   port: number;
@@ -278,7 +324,17 @@ export class Listener implements AsyncIterableIterator<TcpConn>, Disposable {
   }
 }
 
-/** `Deno.TcpListener`: a `Listener` of `TcpConn`s. */
+/**
+ * `Deno.TcpListener`: a `Listener` of `TcpConn`s.
+ *
+ * @example
+ * ```ts
+ * import { listen, type TcpListener } from "@reuseport/net";
+ *
+ * const listener: TcpListener = listen({ hostname: "127.0.0.1", port: 0 });
+ * listener.close();
+ * ```
+ */
 export type TcpListener = Listener;
 
 /**

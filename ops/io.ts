@@ -47,6 +47,7 @@ function onStream<T>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { close, op_net_accept_tcp, op_net_connect_tcp, op_net_listen_tcp, read, write } from "@reuseport/net/ops";
  *
  * const [lrid, addr] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
@@ -55,7 +56,7 @@ function onStream<T>(
  * const [srid] = await accepted;
  * await write(crid, new TextEncoder().encode("hi"));
  * const buf = new Uint8Array(16);
- * console.assert((await read(srid, buf)) === 2);
+ * assert((await read(srid, buf)) === 2);
  * close(crid);
  * close(srid);
  * close(lrid);
@@ -70,13 +71,14 @@ export function read(rid: number, buf: Uint8Array): Promise<number> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { close, op_net_accept_tcp, op_net_connect_tcp, op_net_listen_tcp, write } from "@reuseport/net/ops";
  *
  * const [lrid, addr] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
  * const accepted = op_net_accept_tcp(lrid);
  * const [crid] = await op_net_connect_tcp(addr);
  * const [srid] = await accepted;
- * console.assert((await write(crid, new Uint8Array(3))) === 3);
+ * assert((await write(crid, new Uint8Array(3))) === 3);
  * close(crid);
  * close(srid);
  * close(lrid);
@@ -92,6 +94,7 @@ export function write(rid: number, buf: Uint8Array): Promise<number> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { close, op_net_accept_tcp, op_net_connect_tcp, op_net_listen_tcp, read, shutdown } from "@reuseport/net/ops";
  *
  * const [lrid, addr] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
@@ -99,7 +102,7 @@ export function write(rid: number, buf: Uint8Array): Promise<number> {
  * const [crid] = await op_net_connect_tcp(addr);
  * const [srid] = await accepted;
  * await shutdown(crid);
- * console.assert((await read(srid, new Uint8Array(8))) === 0);
+ * assert((await read(srid, new Uint8Array(8))) === 0);
  * close(crid);
  * close(srid);
  * close(lrid);

@@ -5,6 +5,7 @@
  *
  * @example Echo one message
  * ```ts
+ * import assert from "node:assert/strict";
  * import { close, op_net_accept_tcp, op_net_connect_tcp, op_net_listen_tcp, read, write } from "@reuseport/net/ops";
  *
  * const [lrid, addr] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
@@ -14,7 +15,7 @@
  * await write(crid, new TextEncoder().encode("ping"));
  * const buf = new Uint8Array(4);
  * await read(srid, buf);
- * console.assert(new TextDecoder().decode(buf) === "ping");
+ * assert(new TextDecoder().decode(buf) === "ping");
  * for (const rid of [crid, srid, lrid]) close(rid);
  * ```
  *

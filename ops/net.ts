@@ -16,7 +16,18 @@ import { connections, TcpListenerResource } from "./tcp.ts";
 
 export type { SocketAddress };
 
-/** Options of `op_net_connect_tcp`. */
+/**
+ * Options of `op_net_connect_tcp`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ConnectTcpOptions, op_net_connect_tcp } from "@reuseport/net/ops";
+ *
+ * const options: ConnectTcpOptions = { signal: AbortSignal.abort() };
+ * await assert.rejects(op_net_connect_tcp({ hostname: "127.0.0.1", port: 9 }, options));
+ * ```
+ */
 export interface ConnectTcpOptions {
   /** Aborts the connect; the promise rejects with the signal's reason. */
   signal?: AbortSignal;
@@ -34,10 +45,11 @@ const DEFAULT_BACKLOG = 511;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { close, op_net_listen_tcp } from "@reuseport/net/ops";
  *
  * const [rid, addr] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
- * console.assert(addr.port > 0);
+ * assert(addr.port > 0);
  * close(rid);
  * ```
  */
@@ -69,13 +81,14 @@ export function op_net_listen_tcp(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { close, op_net_accept_tcp, op_net_connect_tcp, op_net_listen_tcp } from "@reuseport/net/ops";
  *
  * const [lrid, addr] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
  * const accepted = op_net_accept_tcp(lrid);
  * const [crid] = await op_net_connect_tcp(addr);
  * const [srid, local] = await accepted;
- * console.assert(local.port === addr.port);
+ * assert(local.port === addr.port);
  * close(crid);
  * close(srid);
  * close(lrid);
@@ -100,11 +113,12 @@ export async function op_net_accept_tcp(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { close, op_net_connect_tcp, op_net_listen_tcp } from "@reuseport/net/ops";
  *
  * const [lrid, addr] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
  * const [crid, , remote] = await op_net_connect_tcp(addr);
- * console.assert(remote.port === addr.port);
+ * assert(remote.port === addr.port);
  * close(crid);
  * close(lrid);
  * ```

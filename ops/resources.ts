@@ -6,7 +6,21 @@
  */
 import { BadResource } from "../errors.ts";
 
-/** Anything that lives in the resource table. */
+/**
+ * Anything that lives in the resource table.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Resource, ResourceTable } from "@reuseport/net/ops";
+ *
+ * let closed = false;
+ * const timer: Resource = { name: "timer", close: () => closed = true };
+ * const table = new ResourceTable();
+ * table.close(table.add(timer));
+ * assert.ok(closed);
+ * ```
+ */
 export interface Resource {
   /** Deno's resource name: `"tcpListener"`, `"tcpStream"`. */
   readonly name: string;
@@ -16,7 +30,21 @@ export interface Resource {
   setRef?(ref: boolean): void;
 }
 
-/** A map from small increasing integers to open resources. */
+/**
+ * A map from small increasing integers to open resources.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ResourceTable } from "@reuseport/net/ops";
+ *
+ * const table = new ResourceTable();
+ * const rid = table.add({ name: "example", close() {} });
+ * assert.deepEqual(table.names(), { [rid]: "example" });
+ * table.close(rid);
+ * assert.equal(table.has(rid), false);
+ * ```
+ */
 export class ResourceTable {
   #resources = new Map<number, Resource>();
   // Deno hands out 0–2 for stdio; starting at 3 keeps rids comparable.
@@ -65,7 +93,20 @@ export class ResourceTable {
   }
 }
 
-/** The process's (more exactly: this JavaScript realm's) resource table. */
+/**
+ * The process's (more exactly: this JavaScript realm's) resource table.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { close, op_net_listen_tcp, resourceTable } from "@reuseport/net/ops";
+ *
+ * const [rid] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
+ * assert.ok(resourceTable.has(rid));
+ * close(rid);
+ * assert.equal(resourceTable.has(rid), false);
+ * ```
+ */
 export const resourceTable: ResourceTable = new ResourceTable();
 
 /**
@@ -102,10 +143,11 @@ export function tryClose(rid: number): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { close, op_net_listen_tcp, resources } from "@reuseport/net/ops";
  *
  * const [rid] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
- * console.assert(resources()[rid] === "tcpListener");
+ * assert(resources()[rid] === "tcpListener");
  * close(rid);
  * ```
  */

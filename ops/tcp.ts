@@ -207,7 +207,22 @@ function addressKey(hostname: string, port: number): string {
 
 /**
  * The process's shared listening sockets, by address: the `Connections`
- * singleton of Deno's `tcp.rs`.
+ * singleton of Deno's `tcp.rs`. Its one instance is `connections`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Connections, connections } from "@reuseport/net/ops";
+ * import { listen } from "@reuseport/net";
+ *
+ * const registry: Connections = connections;
+ * const before = registry.size;
+ * const a = listen({ hostname: "127.0.0.1", port: 0, loadBalanced: true });
+ * const b = listen({ hostname: "127.0.0.1", port: a.addr.port, loadBalanced: true });
+ * assert.equal(registry.size, before + 1); // one shared socket for both
+ * a.close();
+ * b.close();
+ * ```
  */
 export class Connections {
   #sockets = new Map<string, SharedSocket>();
@@ -218,6 +233,8 @@ export class Connections {
    * A listener on `hostname:port` (an IP literal) with the given strategy.
    * `emulated` joins the socket already shared for that address or starts
    * one; `direct` and `kernel` always bind a socket of their own.
+   *
+   * @ignore Internal: `op_net_listen_tcp` is the public way in.
    */
   listen(
     hostname: string,
@@ -256,6 +273,8 @@ export class Connections {
   /**
    * Takes `socket` out of its kernel group; returns a sibling that stays,
    * preferring one with a listener waiting.
+   *
+   * @ignore Internal: called by a kernel socket when its last listener closes.
    */
   heir(key: string, socket: SharedSocket): SharedSocket | undefined {
     const group = this.#kernel.get(key);
@@ -267,7 +286,11 @@ export class Connections {
     return [...group].find((s) => s.waiting) ?? group.values().next().value;
   }
 
-  /** Forgets `key` if it still maps to `socket`. */
+  /**
+   * Forgets `key` if it still maps to `socket`.
+   *
+   * @ignore Internal: called by the socket when its last listener closes.
+   */
   delete(key: string, socket: SharedSocket): void {
     if (this.#sockets.get(key) === socket) this.#sockets.delete(key);
   }
@@ -278,5 +301,14 @@ export class Connections {
   }
 }
 
-/** The process-wide registry of shared listening sockets. */
+/**
+ * The process-wide registry of shared listening sockets.
+ *
+ * @example
+ * ```ts
+ * import { connections } from "@reuseport/net/ops";
+ *
+ * console.log(`${connections.size} shared listening socket(s)`);
+ * ```
+ */
 export const connections: Connections = new Connections();

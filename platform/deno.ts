@@ -55,13 +55,41 @@ interface DenoNamespace {
   };
 }
 
-/** The global `Deno`, when this runtime is Deno. */
-export function denoNamespace(): DenoNamespace | undefined {
+/**
+ * Deno's own `listen`, `connect` and `errors`, taken as this module loads,
+ * when this runtime is Deno. A global `Deno` alone proves nothing: a shim
+ * (`@deno/shim-deno`, this package's polyfill) puts one on Node, and on Deno
+ * the polyfill with `override` replaces `Deno.listen` with ours, which must
+ * not end up calling itself.
+ */
+const native: DenoNamespace | undefined = nativeDeno();
+
+function nativeDeno(): DenoNamespace | undefined {
+  // Only Deno itself reports this user agent; shims leave `navigator` alone.
+  const agent = (globalThis as { navigator?: { userAgent?: unknown } })
+    .navigator?.userAgent;
+  if (typeof agent !== "string" || !agent.startsWith("Deno/")) {
+    return undefined;
+  }
   const deno = (globalThis as { Deno?: Partial<DenoNamespace> }).Deno;
-  return typeof deno?.listen === "function" &&
-      typeof deno.connect === "function" && deno.errors
-    ? deno as DenoNamespace
-    : undefined;
+  if (
+    typeof deno?.listen !== "function" ||
+    typeof deno.connect !== "function" || !deno.errors
+  ) return undefined;
+  return {
+    listen: deno.listen.bind(deno),
+    connect: deno.connect.bind(deno),
+    errors: { ...deno.errors },
+    build: deno.build!,
+    version: deno.version!,
+    env: deno.env!,
+    permissions: deno.permissions!,
+  };
+}
+
+/** Deno's own TCP functions and error classes, when this runtime is Deno. */
+export function denoNamespace(): DenoNamespace | undefined {
+  return native;
 }
 
 const ourErrors = errors as unknown as Record<

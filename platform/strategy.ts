@@ -15,13 +15,44 @@ import type { Runtime } from "./types.ts";
  * - `emulated`: a clone of the one socket shared for the address (by the
  *   process, its worker threads, or the parallel runner's processes); we
  *   balance between clones.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Strategy, strategyFor } from "@reuseport/net";
+ *
+ * const strategy: Strategy = strategyFor({}).strategy;
+ * assert.equal(strategy, "direct");
+ * ```
  */
 export type Strategy = "direct" | "kernel" | "emulated";
 
-/** What `REUSEPORT_STRATEGY` and `setStrategy()` accept. */
+/**
+ * What `REUSEPORT_STRATEGY` and `setStrategy()` accept.
+ *
+ * @example
+ * ```ts
+ * import { setStrategy, type StrategySetting } from "@reuseport/net";
+ *
+ * const setting: StrategySetting = "emulated";
+ * setStrategy(setting);
+ * setStrategy(undefined);
+ * ```
+ */
 export type StrategySetting = "auto" | "kernel" | "emulated";
 
-/** A strategy and the reason it was chosen, for diagnostics and the demo. */
+/**
+ * A strategy and the reason it was chosen, for diagnostics and the demo.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type StrategyChoice, strategyFor } from "@reuseport/net";
+ *
+ * const choice: StrategyChoice = strategyFor({ loadBalanced: true });
+ * assert.equal(choice.strategy, "emulated");
+ * ```
+ */
 export interface StrategyChoice {
   /** The strategy. */
   strategy: Strategy;
@@ -59,6 +90,7 @@ export function parseStrategySetting(
  *
  * setStrategy("emulated");
  * const a = listen({ hostname: "127.0.0.1", port: 0, reusePort: true });
+ * // emulated: both listeners share one socket
  * const b = listen({ hostname: "127.0.0.1", port: a.addr.port, reusePort: true });
  * a.close();
  * b.close();

@@ -6,7 +6,19 @@
  * @module
  */
 
-/** An IP address and port, as the OS reports them. */
+/**
+ * An IP address and port, as the OS reports them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { close, op_net_listen_tcp, type SocketAddress } from "@reuseport/net/ops";
+ *
+ * const [rid, addr]: [number, SocketAddress] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
+ * assert.equal(addr.hostname, "127.0.0.1");
+ * close(rid);
+ * ```
+ */
 export interface SocketAddress {
   /** IP literal: `127.0.0.1`, `::1`. */
   hostname: string;
@@ -98,10 +110,30 @@ export interface Runtime {
   ): Promise<NativeStream>;
 }
 
-/** How the parallel runner runs its workers. */
+/**
+ * How the parallel runner runs its workers.
+ *
+ * @example
+ * ```ts
+ * import type { ParallelMode } from "@reuseport/net";
+ *
+ * const mode: ParallelMode = "processes"; // or "threads", or "auto"
+ * console.log(mode);
+ * ```
+ */
 export type ParallelMode = "auto" | "threads" | "processes";
 
-/** Options of the parallel runner. */
+/**
+ * Options of the parallel runner.
+ *
+ * @example
+ * ```ts
+ * import type { ParallelOptions } from "@reuseport/net";
+ *
+ * const options: ParallelOptions = { file: "./app.mjs", workers: 2, mode: "auto" };
+ * console.log(options.workers);
+ * ```
+ */
 export interface ParallelOptions {
   /** Path of the module each worker runs. */
   file: string;
@@ -117,7 +149,19 @@ export interface ParallelOptions {
   onEvent?(event: ParallelEvent): void;
 }
 
-/** Something that happened to a worker. */
+/**
+ * Something that happened to a worker.
+ *
+ * @example
+ * ```ts
+ * import type { ParallelEvent } from "@reuseport/net";
+ *
+ * function report(event: ParallelEvent): void {
+ *   if (event.type === "restart") console.log(`worker ${event.worker} restarted`);
+ * }
+ * report({ type: "restart", worker: 2, code: 1 });
+ * ```
+ */
 export interface ParallelEvent {
   /** `start`, `exit`, `restart` (after an exit while running), `give-up` (it keeps dying at start). */
   type: "start" | "exit" | "restart" | "give-up";
@@ -127,7 +171,20 @@ export interface ParallelEvent {
   code?: number;
 }
 
-/** Running workers. */
+/**
+ * Running workers.
+ *
+ * @example
+ * ```ts
+ * import type { ParallelServer } from "@reuseport/net";
+ *
+ * async function stop(server: ParallelServer): Promise<void> {
+ *   console.log(`stopping ${server.workers} ${server.mode}`);
+ *   await server.close();
+ * }
+ * console.log(typeof stop);
+ * ```
+ */
 export interface ParallelServer {
   /** The mode the workers run in. */
   readonly mode: "threads" | "processes";

@@ -35,6 +35,15 @@ const REPOSITORY = {
 const DEFAULT_DESCRIPTION =
   "Deno's TCP networking API (Deno.listen, Deno.connect, Deno.Conn, ...) rebuilt in TypeScript, for Deno and Node";
 
+/**
+ * Global types that a module's `.d.ts` references: the polyfill puts `Deno`
+ * on `globalThis`, which only a global declaration can type (and JSR allows
+ * none, so they live apart from the module).
+ */
+const GLOBAL_TYPES: Record<string, string> = {
+  "polyfill.ts": "_polyfill_global.d.ts",
+};
+
 /** Deno's test-module name pattern, so Deno and Node run the same files. */
 const TEST_FILE = /^(?:.*[._])?test\.(?:ts|js)$/;
 
@@ -42,6 +51,7 @@ interface DenoJson {
   name?: string;
   version?: string;
   description?: string;
+  license?: string;
   exports?: string | Record<string, string>;
 }
 
@@ -61,6 +71,17 @@ function tsFiles(dir: string, shallow = false): string[] {
     }
   }
   return found.sort();
+}
+
+/**
+ * The library's source files, absolute: the root's own `.ts` files and those
+ * under `LIB_DIRS`, without tests.
+ */
+export function libraryFiles(): string[] {
+  return [
+    ...tsFiles(ROOT, true),
+    ...LIB_DIRS.flatMap((d) => tsFiles(join(ROOT, d))),
+  ].filter((f) => !TEST_FILE.test(f.slice(f.lastIndexOf(sep) + 1)));
 }
 
 /** Compiled test modules under `dir` (default `npm/esm/tests`), sorted. */
@@ -211,11 +232,10 @@ export function build(): boolean {
 
   const libRoots = [
     ...new Set([
-      ...tsFiles(ROOT, true),
-      ...LIB_DIRS.flatMap((d) => tsFiles(join(ROOT, d))),
+      ...libraryFiles(),
       ...entries.map(([, file]) => join(ROOT, file)),
     ]),
-  ].filter((f) => !TEST_FILE.test(f.slice(f.lastIndexOf(sep) + 1)));
+  ];
   // `*.deno.ts` files need Deno's own types: `deno check` covers them.
   const testRoots = tsFiles(join(ROOT, TEST_DIR)).filter((f) =>
     !f.endsWith(".deno.ts")
@@ -286,6 +306,26 @@ export function build(): boolean {
   writeJson(join(ESM, "package.json"), { type: "module" });
   writeJson(join(SCRIPT, "package.json"), { type: "commonjs" });
 
+  // One copy of the global types, in esm/, for both builds: a program that
+  // imports the polyfill and also requires it would otherwise declare the
+  // globals twice, and tsc rejects that.
+  for (const [module, types] of Object.entries(GLOBAL_TYPES)) {
+    if (!existsSync(join(ROOT, module))) continue;
+    Deno.writeTextFileSync(
+      join(ESM, types),
+      rewriteDtsSpecifiers(Deno.readTextFileSync(join(ROOT, types))),
+    );
+    for (const dir of [ESM, SCRIPT]) {
+      const dts = join(dir, module.replace(/\.ts$/, ".d.ts"));
+      const ref = relative(dirname(dts), join(ESM, types)).split(sep).join("/");
+      Deno.writeTextFileSync(
+        dts,
+        `/// <reference path="${ref.startsWith(".") ? ref : `./${ref}`}" />\n` +
+          Deno.readTextFileSync(dts),
+      );
+    }
+  }
+
   if (hasBin) {
     // Whatever the source's shebang says (maybe `deno run`), npm's bin runs
     // under Node.
@@ -323,7 +363,7 @@ export function build(): boolean {
     name: config.name,
     version: config.version,
     description: config.description ?? DEFAULT_DESCRIPTION,
-    license: "MIT",
+    license: config.license ?? "MIT",
     repository: REPOSITORY,
     engines: { node: ">=20" },
     main: outPath("script", main, ".js"),

@@ -1,8 +1,10 @@
 /**
- * The whole test run (`npm test`): format, lint, type check, the suite on
- * Deno, the npm build with the suite on the system Node, then the suite on
- * the other Node lines. Every step runs even when an earlier one failed; a
- * summary and a closing `N passed, N failed` line come last.
+ * The whole test run (`npm test`): format, lint, type check, the JSR checks
+ * (doc lint, an `@example` on every export, publish dry run), the suite on
+ * Deno, the doc examples, the npm build with the suite on the system Node,
+ * the packed tarball installed and used on every Node line, then the suite
+ * on the other Node lines. Every step runs even when an earlier one failed;
+ * a summary and a closing `N passed, N failed` line come last.
  *
  * Environment:
  * - `NODE_MAJORS`   extra Node lines to test the build on (default `22,24`;
@@ -15,8 +17,9 @@
  */
 
 import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { nodeTestArgs } from "./build_npm.ts";
+import { join, relative } from "node:path";
+import { libraryFiles, nodeTestArgs } from "./build_npm.ts";
+import { exportedModules } from "./doc_check.ts";
 import { nodeBinary, ROOT, systemNodeMajor } from "./node_versions.ts";
 
 interface Counts {
@@ -106,6 +109,14 @@ function stripAnsi(text: string): string {
   return text.replace(/\x1b\[[0-9;]*m/g, "");
 }
 
+/** Totals from `scripts/pack_test.ts` (`pack_test: N passed, N failed`). */
+function packCounts(output: string): Counts | undefined {
+  const m = /^pack_test: (\d+) passed, (\d+) failed$/m.exec(stripAnsi(output));
+  return m
+    ? { passed: Number(m[1]), failed: Number(m[2]), skipped: 0 }
+    : undefined;
+}
+
 /** Totals from Node's spec reporter (`ℹ pass N`); last summary wins. */
 function nodeCounts(output: string): Counts | undefined {
   const text = stripAnsi(output);
@@ -139,24 +150,30 @@ function denoCounts(output: string): Counts | undefined {
     Number(new RegExp(`(\\d+) ${key}`).exec(closing)?.[1] ?? 0);
 
   const counts: Counts = { passed: 0, failed: 0, skipped: 0 };
-  // Tests whose steps are being printed, as indent + name.
-  const parents: string[] = [];
+  // Tests opened on a line of their own, as indent + name: parents whose
+  // steps follow, or tests whose output (`post-test output`) follows. Only
+  // those with a step under them are parents.
+  const open: { key: string; steps: boolean }[] = [];
   let leaves = 0;
   for (const line of lines) {
-    const open = /^(\s*)(.+) \.\.\.$/.exec(line);
-    if (open) {
-      parents.push(open[1] + open[2]);
+    const start = /^(\s*)(.+) \.\.\.$/.exec(line);
+    const done = /^(\s*)(.+) \.\.\. (ok|FAILED|ignored)\b/.exec(line);
+    if (!start && !done) continue;
+    const key = start ? start[1] + start[2] : done![1] + done![2];
+    const top = open.at(-1);
+    if (top && top.key !== key) top.steps = true;
+    if (start) {
+      open.push({ key, steps: false });
       continue;
     }
-    const done = /^(\s*)(.+) \.\.\. (ok|FAILED|ignored)\b/.exec(line);
-    if (!done) continue;
-    if (parents.at(-1) === done[1] + done[2]) {
-      parents.pop();
-      continue;
+    if (top?.key === key) {
+      open.pop();
+      if (top.steps) continue;
     }
     leaves++;
-    if (done[3] === "ok") counts.passed++;
-    else if (done[3] === "FAILED") counts.failed++;
+    const result = done![3];
+    if (result === "ok") counts.passed++;
+    else if (result === "FAILED") counts.failed++;
     else counts.skipped++;
   }
   if (!leaves) {
@@ -170,23 +187,29 @@ function denoCounts(output: string): Counts | undefined {
   return counts;
 }
 
-/** Runs one step and records its result. */
+/**
+ * Runs one step and records its result. `problem` may fail a step that
+ * exited 0, by returning what is wrong with its output.
+ */
 async function step(
   name: string,
   cmd: string,
   args: string[],
   parse?: (output: string) => Counts | undefined,
+  problem?: (output: string) => string | undefined,
 ): Promise<StepResult> {
   header(name);
   const started = performance.now();
   const { code, output } = await run(cmd, args);
+  const found = code === 0 ? problem?.(stripAnsi(output)) : undefined;
   const result: StepResult = {
     name,
-    status: code === 0 ? "pass" : "FAIL",
+    status: code === 0 && !found ? "pass" : "FAIL",
     counts: parse?.(output),
     seconds: (performance.now() - started) / 1000,
   };
   if (code !== 0) result.note = `exit ${code}`;
+  else if (found) result.note = found;
   results.push(result);
   return result;
 }
@@ -244,7 +267,14 @@ async function main(): Promise<number> {
   await step("deno lint", DENO, ["lint"]);
 
   const checkTargets = [
-    ...existing("mod.ts", "ops/mod.ts", "polyfill.ts", "bin.ts", "tests"),
+    ...existing(
+      "mod.ts",
+      "ops/mod.ts",
+      "polyfill.ts",
+      "bin.ts",
+      "tests",
+      "examples",
+    ),
     "scripts",
   ];
   await step("deno check", DENO, ["check", ...checkTargets]);
@@ -263,13 +293,32 @@ async function main(): Promise<number> {
     });
   }
 
+  const modules = exportedModules();
+  await step("deno doc --lint", DENO, ["doc", "--lint", ...modules]);
+  await step("doc examples", DENO, [
+    "run",
+    "-A",
+    join("scripts", "doc_check.ts"),
+    ...modules,
+  ]);
+  // Warnings (an unsupported file, a file that should be excluded) are
+  // problems too: JSR would publish with them.
+  await step(
+    "deno publish --dry-run",
+    DENO,
+    ["publish", "--dry-run", "--allow-dirty"],
+    undefined,
+    (output) => /^(warning|error)\[/m.test(output) ? "warnings" : undefined,
+  );
+
   if (Deno.env.get("RUN_DOC_TESTS") === "0") {
     skip("deno test --doc", "RUN_DOC_TESTS=0");
   } else if (existsSync(join(ROOT, "mod.ts"))) {
     await step(
       "deno test --doc",
       DENO,
-      ["test", "-A", "--doc", ...existing("mod.ts", "ops/mod.ts")],
+      // Every library file: examples live where the symbols are declared.
+      ["test", "-A", "--doc", ...libraryFiles().map((f) => relative(ROOT, f))],
       denoCounts,
     );
   } else {
@@ -288,6 +337,19 @@ async function main(): Promise<number> {
 
   const majors = (Deno.env.get("NODE_MAJORS") ?? "22,24")
     .split(",").map((s) => s.trim()).filter(Boolean);
+
+  // The package as users install it, on every Node line tested.
+  const packMajors = [
+    ...new Set([...(sysMajor ? [String(sysMajor)] : []), ...majors]),
+  ];
+  if (built) {
+    await step(
+      "npm pack + install",
+      DENO,
+      ["run", "-A", join("scripts", "pack_test.ts"), ...packMajors],
+      packCounts,
+    );
+  } else skip("npm pack + install", "npm build failed");
   for (const m of majors) {
     const name = `node ${m}`;
     if (!built) {
