@@ -102,6 +102,13 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+  // The workers' output passes through here (threads); a reader that went
+  // away must cost the log, not the server.
+  for (const out of [process.stdout, process.stderr]) {
+    out.on("error", (err: Error & { code?: string }) => {
+      if (err.code !== "EPIPE") throw err;
+    });
+  }
   // The workers keep the process alive; `stop` exits it.
   return await new Promise<number>(() => {});
 }

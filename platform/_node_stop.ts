@@ -15,6 +15,9 @@ export const STOP_MESSAGE: { tag: string; op: "stop" } = {
   op: "stop",
 };
 
+/** How long a worker whose primary died may finish its connections. */
+const ORPHAN_GRACE_MS = 5_000;
+
 const open = new Set<NativeListener>();
 let installed = false;
 
@@ -35,6 +38,11 @@ export function stoppable<T extends NativeListener>(listener: T): T {
     // Neither listener holds the worker open: its own work does that.
     if (threads.isMainThread) {
       process.on("message", (m: unknown) => isStop(m) && stopAll());
+      // A primary that is gone cannot stop us: stop as if it had asked.
+      process.once("disconnect", () => {
+        stopAll();
+        setTimeout(() => process.exit(0), ORPHAN_GRACE_MS).unref();
+      });
       (process.channel as { unref?(): void } | undefined)?.unref?.();
     } else {
       process.on("workerMessage", (m: unknown) => isStop(m) && stopAll());

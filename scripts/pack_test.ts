@@ -16,7 +16,7 @@
  */
 
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { nodeBinary, ROOT } from "./node_versions.ts";
 
 const NPM_DIR = join(ROOT, "npm");
@@ -347,11 +347,14 @@ async function echoServer(
   args: string[],
   cwd: string,
   rounds: number,
+  env: Record<string, string> = { PORT: "0" },
 ): Promise<void> {
-  const child = new Deno.Command(node, {
-    args,
+  // A session of its own, so that the whole group can be stopped at the end
+  // (npx does not pass SIGTERM on to the command it runs).
+  const child = new Deno.Command("setsid", {
+    args: [node, ...args],
     cwd,
-    env: { PORT: "0" },
+    env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -363,14 +366,18 @@ async function echoServer(
     let seen = "";
     let port = 0;
     const dec = new TextDecoder();
-    for await (const chunk of child.stdout) {
-      seen += dec.decode(chunk, { stream: true });
+    const reader = child.stdout.getReader();
+    while (!port) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += dec.decode(value, { stream: true });
       const m = /echo server on 127\.0\.0\.1:(\d+)/.exec(seen);
-      if (m) {
-        port = Number(m[1]);
-        break;
-      }
+      if (m) port = Number(m[1]);
     }
+    // Keep reading: a server whose stdout reader went away may die of EPIPE.
+    (async () => {
+      while (!(await reader.read()).done);
+    })().catch(() => {});
     if (!port) {
       throw new Error(`no port announced: ${seen}${await stderr}`);
     }
@@ -384,7 +391,7 @@ async function echoServer(
     }
   } finally {
     try {
-      child.kill();
+      Deno.kill(-child.pid, "SIGINT");
     } catch {
       // Already gone: its status says how.
     }
@@ -419,13 +426,34 @@ function userChecks(
   }];
 }
 
+/** A port nobody listens on right now. */
+function freePort(): number {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = probe.addr as Deno.NetAddr;
+  probe.close();
+  return port;
+}
+
 /**
- * Checks of the `reuseport` command on one Node binary. The command comes
- * with bin.ts (`reuseport serve --parallel`); its checks go here once it
- * lands, e.g. serving a module with `npx reuseport serve --parallel`.
+ * The `reuseport` command through `npx`, with `node` (the line under test)
+ * first on `PATH`: two workers serve the README's Node example on one port.
  */
-function binChecks(_project: string, _node: string, _major: number): Check[] {
-  return [];
+function binChecks(project: string, node: string, major: number): Check[] {
+  return [{
+    name:
+      `node ${major}: npx reuseport serve --parallel=2 echo_node.mjs serves 10 connections`,
+    run: () =>
+      echoServer(
+        "npx",
+        ["--no-install", "reuseport", "serve", "--parallel=2", "echo_node.mjs"],
+        project,
+        10,
+        {
+          PORT: String(freePort()),
+          PATH: `${dirname(node)}:${Deno.env.get("PATH") ?? ""}`,
+        },
+      ),
+  }];
 }
 
 async function main(): Promise<number> {
