@@ -103,7 +103,7 @@ export function svgChart(
         k.ours === c.label && k.group === c.group
       );
       let value = `${formatValue(c.median!)} ${row.unit}`;
-      if (comparison) value += `  ${comparison.ratio.toFixed(2)}× peer`;
+      if (comparison) value += `, ${comparison.ratio.toFixed(2)}× peer`;
       const peer = comparison &&
         row.candidates.find((p) =>
           p.label === comparison.peer && p.group === comparison.group

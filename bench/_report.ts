@@ -185,7 +185,7 @@ export function markdownTable(rows: RowResult[]): string {
       const ours = find(c.ours, c.group);
       const peer = find(c.peer, c.group);
       const notes = ours.shares || peer.shares
-        ? `requests per worker: ${percentages(ours.shares)} % vs ${
+        ? `per worker: ${percentages(ours.shares)} % vs ${
           percentages(peer.shares)
         } %`
         : "";
@@ -228,7 +228,7 @@ export function markdownTable(rows: RowResult[]): string {
     }
   }
   const notes = rows.filter((r) => r.note).map((r) =>
-    `- ${r.title}: ${r.note}`
+    `- **${r.title}**: ${r.note}`
   );
   return [...lines, ...(notes.length ? ["", ...notes] : [])].join("\n") +
     "\n";

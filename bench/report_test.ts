@@ -85,7 +85,7 @@ test("summarize sets no target where the row has none", opts, () => {
 });
 
 test("summarize gives each worker's share over all rounds", opts, () => {
-  const { candidates } = summarize(ROW, [
+  const result = summarize(ROW, [
     run({ label: "ours", group: "2 workers", role: "ours" }, [1, 1, 1], [
       [30, 10],
       [10, 30],
@@ -96,9 +96,14 @@ test("summarize gives each worker's share over all rounds", opts, () => {
       [75, 25],
     ]),
   ]);
+  const { candidates } = result;
   assert.deepEqual(candidates[0].shares, [0.5, 0.5]);
   assert.deepEqual(candidates[1].shares, [0.75, 0.25]);
   assert.equal(candidates[1].workers?.length, 2);
+  assert.match(
+    markdownTable([result]),
+    /\| per worker: 50\/50 % vs 75\/25 % \|/,
+  );
 });
 
 test(
@@ -135,7 +140,7 @@ test(
       "|  | Node 20 | emulated | not run |  |  |  |  | not writ" +
         "ten yet |",
     );
-    assert.equal(lines[6], "- 1. Keep-alive: a note");
+    assert.equal(lines[6], "- **1. Keep-alive**: a note");
   },
 );
 
