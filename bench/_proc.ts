@@ -163,7 +163,7 @@ export async function startServer(
 }
 
 /** Counters of servers that share a port, as one server's. */
-export function mergeStats(all: Stats[]): Stats {
+function mergeStats(all: Stats[]): Stats {
   return {
     requests: all.flatMap((s) => s.requests),
     connections: all.reduce((sum, s) => sum + s.connections, 0),
