@@ -1,17 +1,73 @@
-// A minimal HTTP/1.1 keep-alive responder, one implementation per API, for
-// `npm run bench`. Plain JavaScript so that Node runs it as is and Deno too.
-//   node bench/server.mjs ours ./npm/esm/mod.js   — this package on Node
-//   node bench/server.mjs raw                     — node:net on Node
-//   deno run -A bench/server.mjs ours ../mod.ts   — this package on Deno
-//   deno run -A bench/server.mjs native           — Deno.listen
-// Prints the port on stdout, then serves until killed.
+// The servers of `npm run bench`: one file, one workload per API, plain
+// JavaScript so that Node and Deno run it as it is.
+//
+//   <runtime> bench/server.mjs <api> <workload> [options]
+//
+// api:      ours   — this package, imported from --module (relative to here)
+//           raw    — node:net
+//           native — Deno.listen
+// workload: http   — minimal keep-alive HTTP/1.1 responder
+//           close  — the same, one request per connection, then close
+//           cpu    — http with 1 ms of CPU burnt per request
+//           echo   — ours/native: read/write loop with a 64 KiB buffer;
+//                    raw: socket.pipe(socket)
+//           pipe   — ours/native: readable.pipeTo(writable);
+//                    raw: socket.pipe(socket)
+// options:  --module=<path>  --port=<n>  --reuse-port  --cluster=<workers>
+//           (--cluster: raw only, node:cluster with that many workers)
+//
+// Prints the port as the first line of stdout, then answers lines on stdin:
+//   stats       → {"requests":[per worker],"connections":n,"rss":bytes}
+//   listen <n>  → opens n more listeners on port 0, then answers as stats
+// `rss` comes after a full GC when the runtime runs with --expose-gc.
+import cluster from "node:cluster";
 import process from "node:process";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
 
+const HOST = "127.0.0.1";
 const BODY = "Hello, World!";
-const RESPONSE = new TextEncoder().encode(
-  "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" +
-    `Content-Length: ${BODY.length}\r\nConnection: keep-alive\r\n\r\n${BODY}`,
-);
+const encoder = new TextEncoder();
+/** Big enough for a pipelined burst of minimal requests. */
+const HTTP_BUFFER = 4 * 1024;
+const ECHO_BUFFER = 64 * 1024;
+const BURN_MS = 1;
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    module: { type: "string" },
+    port: { type: "string", default: "0" },
+    "reuse-port": { type: "boolean", default: false },
+    cluster: { type: "string" },
+  },
+});
+const [api, workload] = positionals;
+const port = Number(values.port);
+const workers = values.cluster === undefined ? 0 : Number(values.cluster);
+if (!["ours", "raw", "native"].includes(api)) {
+  throw new TypeError(`bench/server.mjs: unknown api '${api}'`);
+}
+if (!["http", "close", "cpu", "echo", "pipe"].includes(workload)) {
+  throw new TypeError(`bench/server.mjs: unknown workload '${workload}'`);
+}
+if (api === "ours" && !values.module) {
+  throw new TypeError("bench/server.mjs: api 'ours' needs --module=<path>");
+}
+if (workers && (api !== "raw" || !(workers >= 1))) {
+  throw new TypeError(
+    `bench/server.mjs: --cluster=${values.cluster} needs api 'raw' and a count >= 1`,
+  );
+}
+
+function response(keepAlive) {
+  return encoder.encode(
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" +
+      `Content-Length: ${BODY.length}\r\n` +
+      `Connection: ${keepAlive ? "keep-alive" : "close"}\r\n\r\n${BODY}`,
+  );
+}
+const RESPONSE = response(workload !== "close");
 
 /** Counts requests (ends of headers, `\r\n\r\n`) across chunk boundaries. */
 function requestCounter() {
@@ -32,55 +88,148 @@ function requestCounter() {
   };
 }
 
-function responses(n) {
+let requests = 0;
+let connections = 0;
+
+/** Counts `n` requests, burns their CPU, and returns their responses. */
+function handle(n) {
+  requests += n;
+  if (workload === "cpu") {
+    const end = performance.now() + n * BURN_MS;
+    while (performance.now() < end) {
+      // The handler's work: CPU only.
+    }
+  }
   if (n === 1) return RESPONSE;
   const out = new Uint8Array(RESPONSE.length * n);
   for (let i = 0; i < n; i++) out.set(RESPONSE, i * RESPONSE.length);
   return out;
 }
 
-/** For `Deno.listen` and this package: the same code on both. */
-async function serveDenoShaped(listener) {
-  for await (const conn of listener) {
-    (async () => {
-      const count = requestCounter();
-      const buf = new Uint8Array(64 * 1024);
-      try {
-        for (;;) {
-          const n = await conn.read(buf);
-          if (n === null) break;
-          const requests = count(buf, n);
-          if (requests > 0) await conn.write(responses(requests));
-        }
-      } catch {
-        // The load generator hung up.
+/** One connection on `Deno.listen` or this package: the same code on both. */
+async function serveConn(conn) {
+  connections++;
+  try {
+    if (workload === "pipe") {
+      await conn.readable.pipeTo(conn.writable);
+      return;
+    }
+    const buf = new Uint8Array(workload === "echo" ? ECHO_BUFFER : HTTP_BUFFER);
+    const count = requestCounter();
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      if (workload === "echo") {
+        await conn.write(buf.subarray(0, n));
+        continue;
       }
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
-    })();
+      const got = count(buf, n);
+      if (got === 0) continue;
+      await conn.write(handle(got));
+      if (workload === "close") break;
+    }
+  } catch {
+    // The load generator hung up.
+  } finally {
+    connections--;
+    try {
+      conn.close();
+    } catch {
+      // Already closed (pipeTo closes it at the end).
+    }
   }
 }
 
-const [impl, modulePath] = process.argv.slice(2);
-if (impl === "raw") {
-  const net = await import("node:net");
-  const server = net.createServer((socket) => {
-    const count = requestCounter();
-    socket.on("data", (chunk) => {
-      const requests = count(chunk, chunk.length);
-      if (requests > 0) socket.write(responses(requests));
-    });
-    socket.on("error", () => socket.destroy());
+/** One connection on node:net. */
+function serveSocket(socket) {
+  connections++;
+  socket.on("close", () => connections--);
+  socket.on("error", () => socket.destroy());
+  if (workload === "echo" || workload === "pipe") {
+    socket.pipe(socket);
+    return;
+  }
+  const count = requestCounter();
+  socket.on("data", (chunk) => {
+    const got = count(chunk, chunk.length);
+    if (got === 0) return;
+    if (workload === "close") socket.end(handle(got));
+    else socket.write(handle(got));
   });
-  server.listen(0, "127.0.0.1", () => console.log(server.address().port));
+}
+
+const lib = api === "raw"
+  ? await import("node:net")
+  : api === "native"
+  ? globalThis.Deno
+  : await import(new URL(values.module, import.meta.url).href);
+
+/** Listens on `at` and serves; resolves the port once listening. */
+function serve(at, reusePort) {
+  if (api === "raw") {
+    const server = lib.createServer(serveSocket);
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ port: at, host: HOST }, () => {
+        resolve(server.address().port);
+      });
+    });
+  }
+  const listener = lib.listen({ hostname: HOST, port: at, reusePort });
+  (async () => {
+    for await (const conn of listener) serveConn(conn);
+  })();
+  return Promise.resolve(listener.addr.port);
+}
+
+function stats() {
+  globalThis.gc?.();
+  return { requests: [requests], connections, rss: process.memoryUsage.rss() };
+}
+
+/** Answers the harness's commands on stdin, one JSON line each. */
+function answerCommands(statsOf) {
+  const lines = createInterface({ input: process.stdin });
+  lines.on("line", async (line) => {
+    const [command, arg] = line.trim().split(/\s+/);
+    if (command === "listen") {
+      for (let i = 0; i < Number(arg); i++) await serve(0, false);
+    } else if (command !== "stats") {
+      throw new TypeError(`bench/server.mjs: unknown command '${line}'`);
+    }
+    console.log(JSON.stringify(await statsOf()));
+  });
+}
+
+if (workers && cluster.isPrimary) {
+  // node:cluster as a Node user would set it up: the workers share the port.
+  const forked = Array.from({ length: workers }, () => cluster.fork());
+  const ports = await Promise.all(
+    forked.map((w) =>
+      new Promise((resolve) =>
+        w.once("listening", (address) => resolve(address.port))
+      )
+    ),
+  );
+  cluster.on("exit", () => process.exit(1));
+  console.log(ports[0]);
+  answerCommands(async () => {
+    const each = await Promise.all(forked.map((w) =>
+      new Promise((resolve) => {
+        w.once("message", resolve);
+        w.send("stats");
+      })
+    ));
+    return {
+      requests: each.flatMap((s) => s.requests),
+      connections: each.reduce((sum, s) => sum + s.connections, 0),
+      rss: process.memoryUsage.rss(),
+    };
+  });
+} else if (workers) {
+  await serve(port, false);
+  process.on("message", () => process.send(stats()));
 } else {
-  const api = impl === "native"
-    ? globalThis.Deno
-    : await import(new URL(modulePath, import.meta.url).href);
-  const listener = api.listen({ hostname: "127.0.0.1", port: 0 });
-  console.log(listener.addr.port);
-  await serveDenoShaped(listener);
+  console.log(await serve(port, values["reuse-port"]));
+  answerCommands(stats);
 }

@@ -1,205 +1,162 @@
 /**
- * `npm run bench`: a keep-alive HTTP/1.1 responder on this package against
- * the same responder on the runtime's own API, side by side in one run:
- * - on Node: ours vs raw `node:net` (target: ratio >= 0.9);
- * - on Deno: ours vs native `Deno.listen` (target: ratio >= 0.9).
- * Load comes from `wrk` when installed, else from `bench/load.mjs` in its own
- * process. Server and load are pinned to different cores where `taskset`
- * exists. Candidates alternate within each round; medians over the rounds.
+ * `npm run bench`: this package beside the runtime's own API (and nginx, when
+ * installed, as the machine's ceiling), row by row (see `bench/_rows.ts`):
+ * keep-alive request/response, connection per request, bulk transfer,
+ * multi-core with a CPU-bound handler, memory per connection and listener.
  *
- * Knobs: BENCH_ROUNDS (5), BENCH_SECONDS (3), BENCH_CONNECTIONS (64).
+ * Ratios, never absolute times, are the result: each row runs its candidates
+ * in the same run, alternating, for several rounds, and reports medians and
+ * the median of the per-round ratios ours ÷ peer. Servers and load run in
+ * processes of their own, pinned to different cores where `taskset` exists.
+ *
+ * Writes `bench/results/latest.json` (everything), `latest.md` (the table,
+ * also printed) and `latest.svg` (the chart).
+ *
+ * Knobs: BENCH_ROUNDS (5), BENCH_SECONDS (3), BENCH_CONNECTIONS (64),
+ * BENCH_BULK_MIB (1024), BENCH_IDLE_CONNECTIONS (2000), BENCH_LISTENERS (500),
+ * BENCH_ROWS (all; comma-separated id prefixes: keepalive, close, bulk,
+ * multicore, memory), BENCH_NGINX (/usr/sbin/nginx).
+ *
+ * Usage: `deno run -A scripts/bench.ts`
+ *
+ * @module
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import process from "node:process";
+import { svgChart } from "../bench/_chart.ts";
+import {
+  DENO,
+  inspectMachine,
+  type Machine,
+  readKnobs,
+} from "../bench/_env.ts";
+import type { Bench } from "../bench/_measure.ts";
+import {
+  formatValue,
+  markdownTable,
+  type RowResult,
+  type Sample,
+  summarize,
+} from "../bench/_report.ts";
+import { type Candidate, type Row, rows } from "../bench/_rows.ts";
+import { ROOT } from "./node_versions.ts";
 
-const DENO = "node_modules/.bin/deno";
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
-const WARMUP_SECONDS = 1;
+const RESULTS = join(ROOT, "bench", "results");
 
-function has(command: string): boolean {
-  try {
-    execFileSync("which", [command], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
+/** Runs a row: every round, each candidate once, the order reversed every other round. */
+async function runRow(row: Row, rounds: number): Promise<RowResult> {
+  console.log(`\n${row.title} (${row.unit})`);
+  const runnable = row.candidates.filter((c) => !c.unavailable);
+  const samples = new Map<Candidate, Sample[]>(runnable.map((c) => [c, []]));
+  for (let round = 1; round <= rounds; round++) {
+    // Neither side always goes first, or always runs on a warmer machine.
+    const order = round % 2 ? runnable : [...runnable].reverse();
+    for (const c of order) {
+      const sample = await c.measure();
+      samples.get(c)!.push(sample);
+      const workers = sample.workers ? ` (workers: ${sample.workers})` : "";
+      console.log(
+        `  round ${round}/${rounds}  ${c.label} (${c.group}): ` +
+          `${formatValue(sample.value)} ${row.unit}${workers}`,
+      );
+    }
   }
-}
-
-const pin = has("taskset");
-const wrk = has("wrk");
-
-/** `command` pinned to `cpu` when `taskset` exists. */
-function pinned(cpu: number, command: string[]): string[] {
-  return pin ? ["taskset", "-c", String(cpu), ...command] : command;
-}
-
-interface Candidate {
-  pair: string;
-  label: string;
-  server: string[];
-}
-
-const candidates: Candidate[] = [
-  {
-    pair: "Node",
-    label: "ours on Node",
-    server: ["node", "bench/server.mjs", "ours", "../npm/esm/mod.js"],
-  },
-  {
-    pair: "Node",
-    label: "raw node:net",
-    server: ["node", "bench/server.mjs", "raw"],
-  },
-  {
-    pair: "Deno",
-    label: "ours on Deno",
-    server: [DENO, "run", "-A", "bench/server.mjs", "ours", "../mod.ts"],
-  },
-  {
-    pair: "Deno",
-    label: "native Deno.listen",
-    server: [DENO, "run", "-A", "bench/server.mjs", "native"],
-  },
-];
-
-function startServer(command: string[]): Promise<[ChildProcess, number]> {
-  const [cmd, ...args] = pinned(0, command);
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (chunk) => {
-      out += chunk;
-      const line = out.split("\n")[0];
-      if (out.includes("\n")) resolve([child, Number(line)]);
-    });
-    child.on("exit", (code) => reject(new Error(`server exited: ${code}`)));
-  });
-}
-
-function run(command: string[]): Promise<string> {
-  const [cmd, ...args] = pinned(1, command);
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    child.stdout.on("data", (chunk) => out += chunk);
-    child.on(
-      "exit",
-      (code) =>
-        code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}`)),
-    );
-  });
-}
-
-/** Requests per second against `port` for `seconds`. */
-async function load(port: number, seconds: number): Promise<number> {
-  if (wrk) {
-    const out = await run([
-      "wrk",
-      "-t1",
-      `-c${CONNECTIONS}`,
-      `-d${seconds}s`,
-      `http://127.0.0.1:${port}/`,
-    ]);
-    return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  for (const c of row.candidates.filter((c) => c.unavailable)) {
+    console.log(`  not run: ${c.label} (${c.group}): ${c.unavailable}`);
   }
-  const out = await run([
-    "node",
-    "bench/load.mjs",
-    String(port),
-    String(CONNECTIONS),
-    String(seconds * 1000),
-  ]);
-  const { requests, seconds: took } = JSON.parse(out);
-  return requests / took;
+  return summarize(
+    row,
+    row.candidates.map((c) => ({ spec: c, samples: samples.get(c) ?? [] })),
+  );
 }
 
-async function measure(candidate: Candidate): Promise<number> {
-  const [server, port] = await startServer(candidate.server);
-  try {
-    await load(port, WARMUP_SECONDS);
-    return await load(port, SECONDS);
-  } finally {
-    server.kill("SIGKILL");
-  }
+/** The command that made the results, with the knobs that were set. */
+function command(): string {
+  const set = Object.entries(process.env)
+    .filter(([name]) => name.startsWith("BENCH_"))
+    .map(([name, value]) => `${name}=${value} `)
+    .sort();
+  return `${set.join("")}npm run bench`;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+/** The run in two lines: how long and with what; on which machine. */
+function describe(machine: Machine, bench: Bench): [string, string] {
+  const { knobs } = bench;
+  const tools = [
+    `Node ${machine.node.version ?? "?"}`,
+    `Deno ${machine.deno.version ?? "?"}`,
+    machine.nodeKernel.version && `Node ${machine.nodeKernel.version} (row 4)`,
+    machine.nginx.version && `nginx ${machine.nginx.version}`,
+    machine.wrk ? "wrk" : "bench/load.mjs (no wrk)",
+  ].filter(Boolean).join(", ");
+  const pinning = machine.serverCpus === undefined
+    ? "not pinned"
+    : `server on cpu ${machine.serverCpus}, load on cpu ${machine.loadCpus}`;
+  return [
+    `${knobs.rounds} rounds, ${knobs.seconds} s per request rate; ${tools}`,
+    `${machine.cores} × ${machine.cpu}, ${machine.os}; ${pinning}`,
+  ];
 }
 
-if (!existsSync("npm/esm/mod.js")) {
+async function main(): Promise<void> {
+  process.chdir(ROOT);
+  const knobs = readKnobs();
+  const machine = await inspectMachine(knobs);
+  const bench: Bench = { knobs, machine };
+  // Always rebuilt: a stale build would measure old code.
   execFileSync(DENO, ["run", "-A", "scripts/build_npm.ts", "--no-test"], {
     stdio: "inherit",
   });
-}
-
-console.log(
-  `keep-alive HTTP/1.1, ${CONNECTIONS} connections, ${ROUNDS} rounds of ` +
-    `${SECONDS}s, load from ${wrk ? "wrk" : "bench/load.mjs"}` +
-    (pin ? ", server on cpu 0, load on cpu 1" : ""),
-);
-const samples = new Map<Candidate, number[]>(candidates.map((c) => [c, []]));
-for (let round = 0; round < ROUNDS; round++) {
-  // Alternate the order each round so that neither side always goes first.
-  const order = round % 2 ? [...candidates].reverse() : candidates;
-  for (const candidate of order) {
-    const rps = await measure(candidate);
-    samples.get(candidate)!.push(rps);
-    console.log(
-      `  round ${round + 1}: ${candidate.label}: ${rps.toFixed(0)} req/s`,
-    );
+  const selected = rows(bench, knobs.rows);
+  if (!selected.length) {
+    throw new RangeError(`BENCH_ROWS='${knobs.rows}' matches no row`);
   }
-}
+  const about = describe(machine, bench);
+  console.log(about.join("\n"));
 
-const results = [];
-for (const pair of new Set(candidates.map((c) => c.pair))) {
-  const [ours, peer] = candidates.filter((c) => c.pair === pair);
-  const oursMedian = median(samples.get(ours)!);
-  const peerMedian = median(samples.get(peer)!);
-  const roundRatios = samples.get(ours)!.map((v, i) =>
-    v / samples.get(peer)![i]
-  );
-  results.push({
-    pair,
-    ours: ours.label,
-    peer: peer.label,
-    oursMedian: Math.round(oursMedian),
-    peerMedian: Math.round(peerMedian),
-    ratioOfMedians: Number((oursMedian / peerMedian).toFixed(3)),
-    medianOfRoundRatios: Number(median(roundRatios).toFixed(3)),
-    target: 0.9,
-  });
-}
+  const started = Date.now();
+  const results: RowResult[] = [];
+  for (const row of selected) results.push(await runRow(row, knobs.rounds));
+  const minutes = (Date.now() - started) / 60_000;
 
-console.log(
-  "\n| runtime | ours req/s | peer | peer req/s | ratio (median of rounds) |",
-);
-console.log("|---|---|---|---|---|");
-for (const r of results) {
-  console.log(
-    `| ${r.pair} | ${r.oursMedian} | ${r.peer} | ${r.peerMedian} | ` +
-      `${r.medianOfRoundRatios} ${
-        r.medianOfRoundRatios >= r.target ? "(>= 0.9)" : "(below 0.9)"
-      } |`,
+  const made = command();
+  const table = markdownTable(results);
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(
+    join(RESULTS, "latest.json"),
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        command: made,
+        minutes: Number(minutes.toFixed(1)),
+        knobs,
+        machine,
+        rows: results,
+      },
+      null,
+      2,
+    ) + "\n",
   );
-}
-mkdirSync("bench/results", { recursive: true });
-writeFileSync(
-  "bench/results/latest.json",
-  JSON.stringify(
-    {
-      date: new Date().toISOString(),
-      rounds: ROUNDS,
-      seconds: SECONDS,
+  writeFileSync(
+    join(RESULTS, "latest.md"),
+    `Made by \`${made}\`: ${about.join("; ")}.\n\n${table}`,
+  );
+  writeFileSync(
+    join(RESULTS, "latest.svg"),
+    svgChart(
       results,
-    },
-    null,
-    2,
-  ) + "\n",
-);
-console.log("\nwritten: bench/results/latest.json");
+      "@reuseport/net beside the runtime's own API: medians, ours ÷ peer",
+      [`made by ${made}`, ...about],
+    ),
+  );
+  // As `deno fmt --check` (part of `npm test`) wants them.
+  execFileSync(DENO, ["fmt", "--quiet", RESULTS]);
+  console.log(`\n${table}`);
+  console.log(
+    `${minutes.toFixed(1)} min; written: bench/results/latest.{json,md,svg}`,
+  );
+}
+
+await main();

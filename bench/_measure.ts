@@ -1,0 +1,146 @@
+/**
+ * How one candidate is measured once, against a running server: request
+ * rates (from `wrk`, or `bench/load.mjs` without it), echo throughput, and
+ * server memory per idle connection and per listener.
+ *
+ * @module
+ */
+import type { Knobs, Machine } from "./_env.ts";
+import { Child, output, pinned, type Server } from "./_proc.ts";
+import type { Sample } from "./_report.ts";
+
+/** What every measurement needs to know. */
+export interface Bench {
+  knobs: Knobs;
+  machine: Machine;
+}
+
+/** Keep-alive requests, or one request per connection. */
+export type HttpLoad = "keepalive" | "close";
+
+const WARMUP_SECONDS = 1;
+const WARMUP_MIB = 64;
+/** Loads may take a while on a busy machine; a hung one must not hang the run. */
+const SLACK_MS = 60_000;
+
+function loader(bench: Bench, args: (string | number)[]): string[] {
+  return pinned(bench.machine.loadCpus, [
+    "node",
+    "bench/load.mjs",
+    ...args.map(String),
+  ]);
+}
+
+/** Requests per second against `port` for `seconds`. */
+async function requestRate(
+  bench: Bench,
+  port: number,
+  load: HttpLoad,
+  seconds: number,
+): Promise<number> {
+  const { knobs, machine } = bench;
+  const timeout = seconds * 1000 + SLACK_MS;
+  if (machine.wrk) {
+    const out = await output(
+      pinned(machine.loadCpus, [
+        "wrk",
+        "-t1",
+        `-c${knobs.connections}`,
+        `-d${seconds}s`,
+        ...(load === "close" ? ["-H", "Connection: close"] : []),
+        `http://127.0.0.1:${port}/`,
+      ]),
+      timeout,
+    );
+    const rate = /Requests\/sec:\s+([\d.]+)/.exec(out)?.[1];
+    if (!rate) throw new Error(`wrk printed no request rate:\n${out}`);
+    return Number(rate);
+  }
+  const out = await output(
+    loader(bench, [load, port, knobs.connections, seconds * 1000]),
+    timeout,
+  );
+  const { requests, seconds: took } = JSON.parse(out);
+  return requests / took;
+}
+
+/**
+ * Requests per second on `server` after a warm-up. With `perWorker`, also
+ * the requests each worker served during the measured part.
+ */
+export async function measureRequests(
+  bench: Bench,
+  server: Server,
+  load: HttpLoad,
+  perWorker = false,
+): Promise<Sample> {
+  await requestRate(bench, server.port, load, WARMUP_SECONDS);
+  const before = perWorker ? await server.ask("stats") : null;
+  const value = await requestRate(
+    bench,
+    server.port,
+    load,
+    bench.knobs.seconds,
+  );
+  if (!before) return { value };
+  const after = await server.ask("stats");
+  return {
+    value,
+    workers: after.requests.map((n, i) => n - before.requests[i]),
+  };
+}
+
+async function echo(bench: Bench, port: number, mib: number): Promise<number> {
+  const out = await output(
+    loader(bench, ["bulk", port, mib * 1024 * 1024]),
+    mib * 1000 + SLACK_MS, // at least 1 MB/s
+  );
+  const { bytes, seconds } = JSON.parse(out);
+  return bytes / seconds / 1e6;
+}
+
+/** MB/s that `server` echoes: BENCH_BULK_MIB sent and read back, after a warm-up. */
+export async function measureEcho(
+  bench: Bench,
+  server: Server,
+): Promise<Sample> {
+  await echo(bench, server.port, Math.min(WARMUP_MIB, bench.knobs.bulkMiB));
+  return { value: await echo(bench, server.port, bench.knobs.bulkMiB) };
+}
+
+/**
+ * KiB of server memory (RSS after a full GC) per idle connection: a client
+ * process opens BENCH_IDLE_CONNECTIONS keep-alive connections, makes one
+ * request on each, and holds them open.
+ */
+export async function measureIdleMemory(
+  bench: Bench,
+  server: Server,
+): Promise<Sample> {
+  const n = bench.knobs.idleConnections;
+  const before = await server.ask("stats");
+  const holder = new Child(loader(bench, ["idle", server.port, n]));
+  try {
+    await holder.line(SLACK_MS);
+    const after = await server.ask("stats");
+    if (after.connections !== n) {
+      throw new Error(
+        `the server holds ${after.connections} connections, not ${n}`,
+      );
+    }
+    return { value: (after.rss - before.rss) / n / 1024 };
+  } finally {
+    await holder.stop();
+  }
+}
+
+/** KiB of server memory (RSS after a full GC) per listener, over BENCH_LISTENERS more. */
+export async function measureListenerMemory(
+  bench: Bench,
+  server: Server,
+): Promise<Sample> {
+  const n = bench.knobs.listeners;
+  const before = await server.ask("stats");
+  const after = await server.ask(`listen ${n}`);
+  return { value: (after.rss - before.rss) / n / 1024 };
+}

@@ -1,0 +1,292 @@
+/**
+ * The rows of `npm run bench` and who runs in each: one table, each
+ * candidate a server to start and a measurement to take on it.
+ *
+ * @module
+ */
+import { DENO, type Tool } from "./_env.ts";
+import {
+  type Bench,
+  type HttpLoad,
+  measureEcho,
+  measureIdleMemory,
+  measureListenerMemory,
+  measureRequests,
+} from "./_measure.ts";
+import {
+  type Server,
+  startGroup,
+  startNginx,
+  startServer,
+  withServer,
+} from "./_proc.ts";
+import type { CandidateSpec, RowSpec, Sample } from "./_report.ts";
+
+/** A candidate: who it is, and one measurement of it. */
+export interface Candidate extends CandidateSpec {
+  measure(): Promise<Sample>;
+}
+
+/** A row: what it measures, and its candidates, run alternately each round. */
+export interface Row extends RowSpec {
+  candidates: Candidate[];
+}
+
+/** Paths as `bench/server.mjs` imports them. */
+const NPM_BUILD = "../npm/esm/mod.js";
+const SOURCE = "../mod.ts";
+const SERVER = "bench/server.mjs";
+const TARGET = 0.9;
+
+/** The workloads of `bench/server.mjs`. */
+type Workload = "http" | "close" | "cpu" | "echo" | "pipe";
+
+/** "Node 20", "Deno 2.9": how a runtime is named in groups. */
+function named(runtime: string, tool: Tool, parts = 1): string {
+  return tool.version
+    ? `${runtime} ${tool.version.split(".").slice(0, parts).join(".")}`
+    : runtime;
+}
+
+/** `node` is the runtime's command: the binary and its flags. */
+function nodeServer(
+  node: string[],
+  api: "ours" | "raw",
+  workload: Workload,
+  extra: string[] = [],
+): string[] {
+  const module = api === "ours" ? [`--module=${NPM_BUILD}`] : [];
+  return [...node, SERVER, api, workload, ...module, ...extra];
+}
+
+function denoServer(api: "ours" | "native", workload: Workload): string[] {
+  const module = api === "ours" ? [`--module=${SOURCE}`] : [];
+  return [DENO, "run", "-A", SERVER, api, workload, ...module];
+}
+
+/**
+ * A candidate whose every measurement starts a fresh server, measures it,
+ * and stops it.
+ */
+function candidate(
+  spec: CandidateSpec,
+  start: () => Promise<Server>,
+  measure: (server: Server) => Promise<Sample>,
+): Candidate {
+  return { ...spec, measure: () => withServer(start, measure) };
+}
+
+/** Rows 1 and 2: request rates, ours beside the runtime's own API. */
+function requestRows(bench: Bench): Row[] {
+  const { machine, knobs } = bench;
+  const pin = machine.serverCpus;
+  const node = named("Node", machine.node);
+  const deno = named("Deno", machine.deno, 2);
+  const servers: [CandidateSpec, (w: Workload) => string[]][] = [
+    [
+      { label: "ours", group: node, role: "ours" },
+      (w) => nodeServer(["node"], "ours", w),
+    ],
+    [
+      { label: "node:net", group: node, role: "peer" },
+      (w) => nodeServer(["node"], "raw", w),
+    ],
+    [
+      {
+        label: "ours",
+        group: deno,
+        role: "ours",
+        unavailable: machine.deno.unavailable,
+      },
+      (w) => denoServer("ours", w),
+    ],
+    [
+      {
+        label: "Deno.listen",
+        group: deno,
+        role: "peer",
+        unavailable: machine.deno.unavailable,
+      },
+      (w) => denoServer("native", w),
+    ],
+  ];
+  const load = machine.wrk ? "wrk" : "bench/load.mjs";
+  const rows: [HttpLoad, Workload, string, string][] = [
+    ["keepalive", "http", "1. Keep-alive request/response", "keep-alive"],
+    ["close", "close", "2. Connection per request", "one request per"],
+  ];
+  return rows.map(([httpLoad, workload, title, what]) => ({
+    id: httpLoad,
+    title,
+    unit: "req/s",
+    target: TARGET,
+    note: `minimal HTTP/1.1, ${what} connection, ${knobs.connections} ` +
+      `connections at a time from ${load}; nginx (one process), when ` +
+      "installed, is the machine's ceiling.",
+    candidates: [
+      ...servers.map(([spec, command]) =>
+        candidate(
+          spec,
+          () => startServer(command(workload), pin),
+          (server) => measureRequests(bench, server, httpLoad),
+        )
+      ),
+      candidate(
+        {
+          label: "nginx",
+          group: named("nginx", machine.nginx, 2),
+          role: "reference",
+          unavailable: machine.nginx.unavailable,
+        },
+        () => startNginx(machine.nginx.path!, pin),
+        (server) => measureRequests(bench, server, httpLoad),
+      ),
+    ],
+  }));
+}
+
+/** Row 3: bulk echo, through read/write and through pipeTo, beside node:net piping. */
+function bulkRow(bench: Bench): Row {
+  const { machine, knobs } = bench;
+  const group = named("Node", machine.node);
+  const echo = (label: string, role: "ours" | "peer", command: string[]) =>
+    candidate(
+      { label, group, role },
+      () => startServer(command, machine.serverCpus),
+      (server) => measureEcho(bench, server),
+    );
+  return {
+    id: "bulk",
+    title: "3. Bulk transfer",
+    unit: "MB/s",
+    target: TARGET,
+    note: `${knobs.bulkMiB} MiB echoed (each way at once) per measurement, ` +
+      "sent and read back by a node:net client; ours reads into a 64 KiB buffer.",
+    candidates: [
+      echo("ours: read/write", "ours", nodeServer(["node"], "ours", "echo")),
+      echo(
+        "ours: readable.pipeTo(writable)",
+        "ours",
+        nodeServer(["node"], "ours", "pipe"),
+      ),
+      echo(
+        "node:net: socket.pipe(socket)",
+        "peer",
+        nodeServer(["node"], "raw", "echo"),
+      ),
+    ],
+  };
+}
+
+/**
+ * Row 4: a CPU-bound handler on 1 and on 2 workers, each strategy beside
+ * node:cluster on the same Node. The emulated strategy's multi-process
+ * runner (`serveParallel()`) joins as one more entry of `strategies`.
+ */
+function multiCoreRow(bench: Bench): Row {
+  const { machine } = bench;
+  const node = machine.nodeKernel;
+  const strategies: {
+    label: string;
+    role: "ours" | "peer";
+    start(workers: number): Promise<Server>;
+  }[] = [
+    {
+      label: "ours: kernel reusePort",
+      role: "ours",
+      // Separate processes, each listening with reusePort on the same port.
+      start: (workers) =>
+        startGroup(workers, (port) =>
+          nodeServer([node.path!], "ours", "cpu", [
+            "--reuse-port",
+            `--port=${port}`,
+          ])),
+    },
+    {
+      label: "node:cluster",
+      role: "peer",
+      start: (workers) =>
+        startServer(
+          nodeServer([node.path!], "raw", "cpu", [`--cluster=${workers}`]),
+        ),
+    },
+  ];
+  const runtime = named("Node", node);
+  return {
+    id: "multicore",
+    title: "4. Multi-core, CPU-bound handler",
+    unit: "req/s",
+    note: "1 ms of CPU per request; workers are processes on any core, " +
+      "the load on the last; notes give each worker's share of the requests.",
+    candidates: [1, 2].flatMap((workers) =>
+      strategies.map((s) =>
+        candidate(
+          {
+            label: s.label,
+            group: `${runtime}, ${workers} worker${workers > 1 ? "s" : ""}`,
+            role: s.role,
+            unavailable: node.unavailable,
+          },
+          () => s.start(workers),
+          (server) => measureRequests(bench, server, "keepalive", true),
+        )
+      )
+    ),
+  };
+}
+
+/** Row 5: server memory per idle connection and per listener, beside node:net. */
+function memoryRows(bench: Bench): Row[] {
+  const { machine, knobs } = bench;
+  const group = named("Node", machine.node);
+  const rows: [string, string, string, typeof measureIdleMemory][] = [
+    [
+      "memory-connection",
+      "5. Memory per idle connection",
+      `${knobs.idleConnections} keep-alive connections after one request ` +
+      "each; ours holds a pending read() into a 4 KiB buffer per connection.",
+      measureIdleMemory,
+    ],
+    [
+      "memory-listener",
+      "5. Memory per listener",
+      `${knobs.listeners} more listeners on port 0, each accepting.`,
+      measureListenerMemory,
+    ],
+  ];
+  return rows.map(([id, title, what, measure]) => ({
+    id,
+    title,
+    unit: "KiB",
+    lowerIsBetter: true,
+    note: `server RSS after a full GC, before and after; ${what}`,
+    candidates: (["ours", "raw"] as const).map((api) =>
+      candidate(
+        {
+          label: api === "ours" ? "ours" : "node:net",
+          group,
+          role: api === "ours" ? "ours" : "peer",
+        },
+        () =>
+          startServer(
+            nodeServer(["node", "--expose-gc"], api, "http"),
+            machine.serverCpus,
+          ),
+        (server) => measure(bench, server),
+      )
+    ),
+  }));
+}
+
+/** All rows, in order; `only` keeps those whose id starts with one of its entries. */
+export function rows(bench: Bench, only: string[] = []): Row[] {
+  const all = [
+    ...requestRows(bench),
+    bulkRow(bench),
+    multiCoreRow(bench),
+    ...memoryRows(bench),
+  ];
+  return only.length
+    ? all.filter((row) => only.some((prefix) => row.id.startsWith(prefix)))
+    : all;
+}
