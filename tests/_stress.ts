@@ -1,0 +1,422 @@
+/**
+ * The reliability suite's harness: one size knob, figures with limits, and
+ * the measurements the stress tests share (open fds, the resource table,
+ * memory, process-level errors). The same test files run small inside
+ * `npm test` and full size under `npm run stress` (`STRESS_SCALE=1`).
+ *
+ * Environment:
+ * - `STRESS_SCALE`  fraction of the full sizes, in (0, 1]; default 0.05
+ * - `STRESS_REPORT` file to append each figure to, one JSON line each
+ *   (`scripts/stress.ts` reads them back for its summary table)
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { appendFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
+import process from "node:process";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import type { TcpListenOptions } from "../mod.ts";
+import { connections, resources } from "../ops/mod.ts";
+import { chooseStrategy, type Strategy } from "../platform/mod.ts";
+
+/** Fraction of the full sizes this run uses. */
+export const SCALE: number = scaleFromEnv(process.env.STRESS_SCALE);
+
+function scaleFromEnv(value: string | undefined): number {
+  if (value === undefined || value === "") return 0.05;
+  const scale = Number(value);
+  if (!(scale > 0 && scale <= 1)) {
+    throw new RangeError(
+      `STRESS_SCALE must be a number in (0, 1], got '${value}'`,
+    );
+  }
+  return scale;
+}
+
+/** `full` at `STRESS_SCALE=1`, scaled down otherwise, never below `floor`. */
+export function sized(full: number, floor: number): number {
+  return Math.max(floor, Math.round(full * SCALE));
+}
+
+/** A test timeout for work that takes up to `perUnitMs` for each of `units`. */
+export function budget(units: number, perUnitMs: number): number {
+  return 20_000 + Math.ceil(units * perUnitMs);
+}
+
+/** The runtime running this file, for the report: `deno 2.9.6`, `node 22.12.0`. */
+export const RUNTIME_LABEL: string = "Deno" in globalThis
+  ? `deno ${process.versions.deno}`
+  : `node ${process.versions.node}`;
+
+/** One measured figure and whether it is within its limit. */
+export interface Figure {
+  test: string;
+  figure: string;
+  value: string;
+  limit: string;
+  pass: boolean;
+}
+
+/**
+ * The figures of one test. Each `check` records a figure (and appends it to
+ * `STRESS_REPORT`); `assertAll` fails the test with every figure out of
+ * limits, so one run shows all of them, not only the first.
+ */
+export class Figures {
+  readonly test: string;
+  readonly all: Figure[] = [];
+
+  constructor(test: string) {
+    this.test = test;
+  }
+
+  /** Records `figure` = `value` against `limit`; returns `pass`. */
+  check(
+    figure: string,
+    value: number | string,
+    limit: string,
+    pass: boolean,
+  ): boolean {
+    const entry: Figure = {
+      test: this.test,
+      figure,
+      value: typeof value === "number" ? formatNumber(value) : value,
+      limit,
+      pass,
+    };
+    this.all.push(entry);
+    const file = process.env.STRESS_REPORT;
+    if (file) {
+      appendFileSync(
+        file,
+        JSON.stringify({ runtime: RUNTIME_LABEL, scale: SCALE, ...entry }) +
+          "\n",
+      );
+    }
+    return pass;
+  }
+
+  /** `value` ≤ `max`. */
+  atMost(figure: string, value: number, max: number, unit = ""): boolean {
+    return this.check(
+      figure,
+      `${formatNumber(value)}${unit}`,
+      `≤ ${formatNumber(max)}${unit}`,
+      value <= max,
+    );
+  }
+
+  /** `value` ≥ `min`. */
+  atLeast(figure: string, value: number, min: number, unit = ""): boolean {
+    return this.check(
+      figure,
+      `${formatNumber(value)}${unit}`,
+      `≥ ${formatNumber(min)}${unit}`,
+      value >= min,
+    );
+  }
+
+  /** `value` = `expected`. */
+  exactly(figure: string, value: number, expected: number): boolean {
+    return this.check(
+      figure,
+      formatNumber(value),
+      `= ${formatNumber(expected)}`,
+      value === expected,
+    );
+  }
+
+  /** Fails with every figure out of its limit. */
+  assertAll(): void {
+    const failed = this.all.filter((f) => !f.pass);
+    assert.equal(
+      failed.length,
+      0,
+      failed.map((f) => `${f.figure}: ${f.value} (limit ${f.limit})`).join(
+        "; ",
+      ),
+    );
+  }
+}
+
+function formatNumber(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  if (Number.isInteger(n)) return n.toLocaleString("en-US");
+  return n.toLocaleString("en-US", { maximumFractionDigits: 2 });
+}
+
+/** A byte count in KiB or MiB, for figures. */
+export function kib(bytes: number): number {
+  return Math.round(bytes / 102.4) / 10;
+}
+
+// ---------------------------------------------------------------------------
+// Strategies
+
+/** A way to put several listeners on one address, as a test case. */
+export interface StrategyCase {
+  /** The options that ask for it, besides hostname and port. */
+  options: Pick<TcpListenOptions, "reusePort" | "loadBalanced">;
+  /** What this runtime gives for those options. */
+  strategy: Strategy;
+  /** `loadBalanced → emulated`, for test names and figures. */
+  label: string;
+}
+
+/**
+ * The listener options the load and queue tests run with: one entry per way
+ * to share an address. Each resolves to the strategy this runtime gives it
+ * (`reusePort` is `kernel` on Node ≥ 22.12 on Linux, `emulated` elsewhere).
+ * Add an entry here to run every shared-address test with it.
+ */
+export const SHARING_OPTIONS: StrategyCase["options"][] = [
+  { loadBalanced: true },
+  { reusePort: true },
+];
+
+/** `SHARING_OPTIONS` with the strategy each gets here. */
+export function strategyCases(): StrategyCase[] {
+  return SHARING_OPTIONS.map((options) => {
+    const strategy = chooseStrategy(
+      Boolean(options.reusePort),
+      Boolean(options.loadBalanced),
+    );
+    const flags = Object.keys(options).filter((k) =>
+      options[k as keyof typeof options]
+    ).join("+");
+    return { options, strategy, label: `${flags} → ${strategy}` };
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Measurements
+
+/** Open file descriptors of this process, or undefined where `/proc` is missing. */
+export function openFds(): number | undefined {
+  if (!existsSync("/proc/self/fd")) return undefined;
+  return readdirSync("/proc/self/fd").length;
+}
+
+/** The soft limit on open files (`ulimit -n`), or undefined where unknown. */
+export function fdLimit(): number | undefined {
+  if (!existsSync("/proc/self/limits")) return undefined;
+  const line = readFileSync("/proc/self/limits", "utf8").split("\n")
+    .find((l) => l.startsWith("Max open files"));
+  const soft = line?.split(/\s{2,}/)[1];
+  return soft === undefined || soft === "unlimited" ? Infinity : Number(soft);
+}
+
+/**
+ * How many more file descriptors a test may open: the soft limit less what
+ * is open and a margin for the runtime (1024 assumed where unknown).
+ */
+export function fdHeadroom(): number {
+  const limit = fdLimit() ?? 1024;
+  return limit - (openFds() ?? 64) - 256;
+}
+
+/** Whether `err` says the process ran out of file descriptors. */
+export function isFdExhaustion(err: unknown): boolean {
+  const text = `${(err as Error)?.message} ${(err as { code?: string })?.code}`;
+  return /too many open files|EMFILE|ENFILE|os error 2[34]\b/i.test(text);
+}
+
+/** Rethrows fd exhaustion as a message that says what to do about it. */
+export function explainFdExhaustion(err: unknown): never {
+  if (isFdExhaustion(err)) {
+    throw new Error(
+      `out of file descriptors (ulimit -n is ${fdLimit()}, ${openFds()} open): ` +
+        `raise it with 'ulimit -n' or lower STRESS_SCALE`,
+      { cause: err },
+    );
+  }
+  throw err;
+}
+
+/** Number of open rids in the resource table. */
+export function openResources(): number {
+  return Object.keys(resources()).length;
+}
+
+/** Shared listening sockets the `Connections` registry holds. */
+export function sharedSockets(): number {
+  return connections.size;
+}
+
+let gcFunction: (() => void) | null | undefined;
+
+/** V8's `gc()`, reached through a flag set at run time; null where that fails. */
+function gc(): (() => void) | null {
+  if (gcFunction === undefined) {
+    try {
+      setFlagsFromString("--expose-gc");
+      gcFunction = runInNewContext("gc") as () => void;
+    } catch {
+      gcFunction = null;
+    }
+  }
+  return gcFunction;
+}
+
+/** What memory figures measure: the heap after a full GC, or RSS without one. */
+export const MEMORY_KIND: string = gc() ? "heap after GC" : "RSS";
+
+/** Memory in bytes: heap used after a full GC where `gc()` is available, else RSS. */
+export function memory(): number {
+  const collect = gc();
+  if (!collect) return process.memoryUsage().rss;
+  collect();
+  collect();
+  return process.memoryUsage().heapUsed;
+}
+
+/** Resident set size in bytes, after a GC where available. */
+export function rss(): number {
+  gc()?.();
+  return process.memoryUsage().rss;
+}
+
+/** Resolves after `ms`. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Polls `read` until `done(value)` or until `ms` passed; returns the last
+ * value. Closing is not always synchronous in the OS (a runtime may release
+ * a socket on its next turn), so counts are read once they settle.
+ */
+export async function settle<T>(
+  read: () => T,
+  done: (value: T) => boolean,
+  ms = 5_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  let value = read();
+  while (!done(value) && Date.now() < deadline) {
+    await delay(20);
+    value = read();
+  }
+  return value;
+}
+
+/** What is open now, to compare with after a test. */
+export interface Baseline {
+  fds: number | undefined;
+  resources: number;
+  sharedSockets: number;
+}
+
+/** Open fds, rids and shared sockets now. */
+export function baseline(): Baseline {
+  return {
+    fds: openFds(),
+    resources: openResources(),
+    sharedSockets: sharedSockets(),
+  };
+}
+
+/**
+ * Records, as figures, that fds, rids and shared sockets came back to
+ * `before` (waiting for them to settle first).
+ */
+export async function checkReturned(
+  figures: Figures,
+  before: Baseline,
+  label = "",
+): Promise<void> {
+  const prefix = label ? `${label}: ` : "";
+  const rids = await settle(openResources, (n) => n <= before.resources);
+  figures.atMost(`${prefix}open rids`, rids, before.resources);
+  figures.atMost(
+    `${prefix}shared sockets`,
+    sharedSockets(),
+    before.sharedSockets,
+  );
+  if (before.fds !== undefined) {
+    const fds = await settle(() => openFds()!, (n) => n <= before.fds!);
+    figures.atMost(`${prefix}open fds`, fds, before.fds);
+  }
+}
+
+/**
+ * Collects `uncaughtException` and `unhandledRejection` while a test runs.
+ * `stop()` removes the listeners and returns what arrived.
+ */
+export function watchProcess(): { stop(): unknown[] } {
+  const seen: unknown[] = [];
+  const onError = (err: unknown) => seen.push(err);
+  process.on("uncaughtException", onError);
+  process.on("unhandledRejection", onError);
+  return {
+    stop() {
+      process.off("uncaughtException", onError);
+      process.off("unhandledRejection", onError);
+      return seen;
+    },
+  };
+}
+
+/** Records the process-level errors a watch saw (limit: none). */
+export function checkNoProcessErrors(
+  figures: Figures,
+  watch: { stop(): unknown[] },
+): void {
+  const seen = watch.stop();
+  figures.check(
+    "uncaughtException + unhandledRejection",
+    seen.length === 0
+      ? "0"
+      : `${seen.length} (${seen.slice(0, 3).map(String).join("; ")})`,
+    "= 0",
+    seen.length === 0,
+  );
+}
+
+/** `promise`, or a rejection naming `what` once `ms` passed. */
+export function deadline<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what}: no answer within ${ms} ms`)),
+      ms,
+    );
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The kernel's cap on a listen backlog (`somaxconn`), or undefined. */
+export function somaxconn(): number | undefined {
+  const path = "/proc/sys/net/core/somaxconn";
+  return existsSync(path) ? Number(readFileSync(path, "utf8")) : undefined;
+}
+
+/**
+ * The most bytes a connection's socket buffers can hold between a writer
+ * and a peer that does not read: the sender's and the receiver's buffer
+ * maxima (`tcp_wmem`, `tcp_rmem` on Linux; 8 MiB each where unknown).
+ */
+export function socketBufferBytes(): number {
+  const max = (name: string): number => {
+    const path = `/proc/sys/net/ipv4/${name}`;
+    if (!existsSync(path)) return 8 * 1024 * 1024;
+    return Number(readFileSync(path, "utf8").trim().split(/\s+/)[2]);
+  };
+  return max("tcp_wmem") + max("tcp_rmem");
+}
+
+/** Runs `fn` over `items`, at most `width` at a time; resolves when all are done. */
+export async function inBursts<T>(
+  items: T[],
+  width: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  for (let i = 0; i < items.length; i += width) {
+    await Promise.all(items.slice(i, i + width).map(fn));
+  }
+}
