@@ -36,7 +36,9 @@ interface DenoListener {
 }
 
 interface DenoNamespace {
-  listen(options: { hostname: string; port: number }): DenoListener;
+  listen(
+    options: { hostname: string; port: number; tcpBacklog?: number },
+  ): DenoListener;
   connect(
     options: { hostname: string; port: number; signal?: AbortSignal },
   ): Promise<DenoConn>;
@@ -166,10 +168,10 @@ export const denoRuntime: Runtime = {
   // given, so the kernel path is never taken through it.
   kernelReusePort: false,
 
-  listen({ hostname, port }: BindRequest): NativeListener {
+  listen({ hostname, port, backlog }: BindRequest): NativeListener {
     try {
       return new DenoListenerAdapter(
-        denoNamespace()!.listen({ hostname, port }),
+        denoNamespace()!.listen({ hostname, port, tcpBacklog: backlog }),
       );
     } catch (err) {
       rethrow(err);
