@@ -16,7 +16,13 @@ import { appendFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import process from "node:process";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import type { TcpListenOptions } from "../mod.ts";
+import {
+  connect,
+  listen,
+  type Listener,
+  type TcpConn,
+  type TcpListenOptions,
+} from "../mod.ts";
 import { connections, resources } from "../ops/mod.ts";
 import { chooseStrategy, type Strategy } from "../platform/mod.ts";
 
@@ -419,4 +425,71 @@ export async function inBursts<T>(
   for (let i = 0; i < items.length; i += width) {
     await Promise.all(items.slice(i, i + width).map(fn));
   }
+}
+
+/**
+ * A client and the server end accepted for it, on a listener of their own
+ * (closed once it accepted), so that pairs can be made concurrently.
+ */
+export async function connectedPair(): Promise<
+  { client: TcpConn; server: TcpConn }
+> {
+  let listener: Listener;
+  try {
+    listener = listen({ hostname: "127.0.0.1", port: 0 });
+  } catch (err) {
+    return explainFdExhaustion(err);
+  }
+  const accepted = listener.accept();
+  try {
+    const client = await connect({
+      hostname: "127.0.0.1",
+      port: listener.addr.port,
+    });
+    return { client, server: await accepted };
+  } catch (err) {
+    accepted.then((conn) => conn.close(), () => {});
+    return explainFdExhaustion(err);
+  } finally {
+    listener.close();
+  }
+}
+
+/** Counts errors (or other outcomes) by name: `3 (ConnectionReset 2, BrokenPipe 1)`. */
+export class Tally {
+  readonly counts: Record<string, number> = {};
+  total = 0;
+
+  /** Counts `outcome` under its `name` (an error's) or its string form. */
+  add(outcome: unknown): void {
+    const name = outcome instanceof Error ? outcome.name : String(outcome);
+    this.counts[name] = (this.counts[name] ?? 0) + 1;
+    this.total++;
+  }
+
+  /** How many were counted under `names`. */
+  of(...names: string[]): number {
+    return names.reduce((sum, name) => sum + (this.counts[name] ?? 0), 0);
+  }
+
+  toString(): string {
+    const entries = Object.entries(this.counts);
+    return entries.length === 0
+      ? "0"
+      : `${this.total} (${entries.map(([k, v]) => `${k} ${v}`).join(", ")})`;
+  }
+}
+
+/** Reads exactly `buf.length` bytes; false if the stream ended first. */
+export async function readFull(
+  conn: TcpConn,
+  buf: Uint8Array,
+): Promise<boolean> {
+  let n = 0;
+  while (n < buf.length) {
+    const got = await conn.read(buf.subarray(n));
+    if (got === null) return false;
+    n += got;
+  }
+  return true;
 }

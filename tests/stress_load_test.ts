@@ -18,8 +18,10 @@ import {
   explainFdExhaustion,
   fdHeadroom,
   Figures,
+  readFull,
   sized,
   strategyCases,
+  Tally,
   watchProcess,
 } from "./_stress.ts";
 
@@ -30,36 +32,6 @@ const BURST = Math.max(1, Math.min(500, Math.floor(fdHeadroom() / 2)));
 /** The least share of connections any listener must get: a quarter of a fair share. */
 const MIN_SHARE = 1 / (LISTENERS * 4);
 const ID_BYTES = 4;
-
-/** Reads exactly `buf.length` bytes; false if the stream ended first. */
-async function readFull(conn: TcpConn, buf: Uint8Array): Promise<boolean> {
-  let n = 0;
-  while (n < buf.length) {
-    const got = await conn.read(buf.subarray(n));
-    if (got === null) return false;
-    n += got;
-  }
-  return true;
-}
-
-/** Counts error names: `{ ConnectionReset: 2 }`. */
-class Tally {
-  readonly counts: Record<string, number> = {};
-  total = 0;
-
-  add(err: unknown): void {
-    const name = (err as Error)?.name ?? String(err);
-    this.counts[name] = (this.counts[name] ?? 0) + 1;
-    this.total++;
-  }
-
-  toString(): string {
-    const entries = Object.entries(this.counts);
-    return entries.length === 0
-      ? "0"
-      : `${this.total} (${entries.map(([k, v]) => `${k} ${v}`).join(", ")})`;
-  }
-}
 
 /** Reads the id, records it, echoes it and closes. */
 async function handle(
