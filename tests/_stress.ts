@@ -273,7 +273,6 @@ export function memory(): number {
   const collect = gc();
   if (!collect) return process.memoryUsage().rss;
   collect();
-  collect();
   return process.memoryUsage().heapUsed;
 }
 
