@@ -492,3 +492,20 @@ export async function readFull(
   }
   return true;
 }
+
+/**
+ * Connections waiting in the kernel's accept queue of the IPv4 listening
+ * socket on `port` (the `rx_queue` of its LISTEN line in `/proc/net/tcp`),
+ * or undefined where that file is missing or has no such socket.
+ */
+export function kernelAcceptQueue(port: number): number | undefined {
+  if (!existsSync("/proc/net/tcp")) return undefined;
+  const portHex = port.toString(16).toUpperCase().padStart(4, "0");
+  let total: number | undefined;
+  for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n")) {
+    const [, local, , state, queues] = line.trim().split(/\s+/);
+    if (state !== "0A" || !local?.endsWith(`:${portHex}`)) continue;
+    total = (total ?? 0) + parseInt(queues.split(":")[1], 16);
+  }
+  return total;
+}
