@@ -323,29 +323,6 @@ export function baseline(): Baseline {
 }
 
 /**
- * Records, as figures, that fds, rids and shared sockets came back to
- * `before` (waiting for them to settle first).
- */
-export async function checkReturned(
-  figures: Figures,
-  before: Baseline,
-  label = "",
-): Promise<void> {
-  const prefix = label ? `${label}: ` : "";
-  const rids = await settle(openResources, (n) => n <= before.resources);
-  figures.atMost(`${prefix}open rids`, rids, before.resources);
-  figures.atMost(
-    `${prefix}shared sockets`,
-    sharedSockets(),
-    before.sharedSockets,
-  );
-  if (before.fds !== undefined) {
-    const fds = await settle(() => openFds()!, (n) => n <= before.fds!);
-    figures.atMost(`${prefix}open fds`, fds, before.fds);
-  }
-}
-
-/**
  * Collects `uncaughtException` and `unhandledRejection` while a test runs.
  * `stop()` removes the listeners and returns what arrived.
  */
@@ -363,19 +340,31 @@ export function watchProcess(): { stop(): unknown[] } {
   };
 }
 
-/** Records the process-level errors a watch saw (limit: none). */
-export function checkNoProcessErrors(
+/**
+ * Records, as one figure, what a test left behind: rids, shared sockets and
+ * fds open beyond `before` (once they settle), and the `uncaughtException`s
+ * and `unhandledRejection`s `watch` saw. All must be 0.
+ */
+export async function checkClean(
   figures: Figures,
+  before: Baseline,
   watch: { stop(): unknown[] },
-): void {
+): Promise<void> {
+  const rids = await settle(openResources, (n) => n <= before.resources) -
+    before.resources;
+  const shared = sharedSockets() - before.sharedSockets;
+  const fds = before.fds === undefined
+    ? undefined
+    : await settle(() => openFds()!, (n) => n <= before.fds!) - before.fds;
   const seen = watch.stop();
+  const errors = seen.length === 0
+    ? "0"
+    : `${seen.length} (${seen.slice(0, 3).map(String).join("; ")})`;
   figures.check(
-    "uncaughtException + unhandledRejection",
-    seen.length === 0
-      ? "0"
-      : `${seen.length} (${seen.slice(0, 3).map(String).join("; ")})`,
-    "= 0",
-    seen.length === 0,
+    "left open (rids, shared sockets, fds); process errors",
+    `${rids}, ${shared}, ${fds ?? "n/a"}; ${errors}`,
+    "0, 0, 0; 0",
+    rids <= 0 && shared <= 0 && (fds ?? 0) <= 0 && seen.length === 0,
   );
 }
 

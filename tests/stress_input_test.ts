@@ -43,8 +43,7 @@ import {
 import {
   baseline,
   budget,
-  checkNoProcessErrors,
-  checkReturned,
+  checkClean,
   connectedPair,
   deadline,
   Figures,
@@ -257,8 +256,7 @@ test(
       RUNS,
     );
     taken.close();
-    await checkReturned(figures, before);
-    checkNoProcessErrors(figures, watch);
+    await checkClean(figures, before, watch);
     finish(figures, [report]);
   },
 );
@@ -312,8 +310,7 @@ test(
     );
     sink.close();
     await deadline(serving, HANG_MS, "sink winding down");
-    await checkReturned(figures, before);
-    checkNoProcessErrors(figures, watch);
+    await checkClean(figures, before, watch);
     finish(figures, [report]);
   },
 );
@@ -446,8 +443,7 @@ test(
     );
     const report = await runProperty(figures, "op outcomes", property, RUNS);
     for (const rid of [clientRid, serverRid, listenerRid]) close(rid);
-    await checkReturned(figures, before);
-    checkNoProcessErrors(figures, watch);
+    await checkClean(figures, before, watch);
     finish(figures, [report]);
   },
 );
@@ -586,8 +582,7 @@ test(
       RUNS,
       6,
     );
-    await checkReturned(figures, before);
-    checkNoProcessErrors(figures, watch);
+    await checkClean(figures, before, watch);
     finish(figures, [report]);
   },
 );
@@ -887,8 +882,7 @@ test(
       MAX_COMMANDS,
     );
     figures.atLeast("operations called", operations, SEQUENCE_RUNS);
-    await checkReturned(figures, before);
-    checkNoProcessErrors(figures, watch);
+    await checkClean(figures, before, watch);
     finish(figures, [report]);
   },
 );

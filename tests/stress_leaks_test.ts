@@ -13,8 +13,7 @@ import { connect, listen, type Listener } from "../mod.ts";
 import {
   baseline,
   budget,
-  checkNoProcessErrors,
-  checkReturned,
+  checkClean,
   connectedPair,
   delay,
   Figures,
@@ -172,9 +171,8 @@ const cases: LeakCase[] = [
     }),
   },
   {
-    name: `listen/close two on one address, each of ${
-      SHARING_OPTIONS.map((o) => Object.keys(o).join("+")).join(", ")
-    }`,
+    // Two listeners on one address, with each of SHARING_OPTIONS.
+    name: "shared listen/close",
     setup: () => ({
       cycle: () =>
         nameOf(() => {
@@ -273,15 +271,14 @@ for (const leak of cases) {
         "= 0",
         unexpected === 0,
       );
-      figures.atMost("rids left open after a round (most)", worstRids, 0);
-      figures.atMost(
-        "shared sockets left after a round (most)",
-        worstShared,
-        0,
+      figures.check(
+        "left open after a round, most (rids, shared sockets, fds)",
+        `${worstRids}, ${worstShared}, ${
+          start.fds === undefined ? "n/a" : worstFds
+        }`,
+        "0, 0, 0",
+        worstRids <= 0 && worstShared <= 0 && worstFds <= 0,
       );
-      if (start.fds !== undefined) {
-        figures.atMost("fds left open after a round (most)", worstFds, 0);
-      }
       // The later rounds against the first; the lower of the last two, as
       // one round's garbage may still be in flight.
       const growth = Math.min(...mem.slice(-2)) - mem[0];
@@ -291,8 +288,7 @@ for (const leak of cases) {
         `≤ ${kib(MEMORY_SLACK)} KiB`,
         growth <= MEMORY_SLACK,
       );
-      await checkReturned(figures, before);
-      checkNoProcessErrors(figures, watch);
+      await checkClean(figures, before, watch);
       figures.assertAll();
     },
   );
