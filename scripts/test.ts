@@ -19,7 +19,8 @@ import { join } from "node:path";
 import { nodeTestArgs } from "./build_npm.ts";
 import { nodeBinary, ROOT, systemNodeMajor } from "./node_versions.ts";
 
-interface Counts {
+/** Tests passed, failed and skipped, as a runner reported them. */
+export interface Counts {
   passed: number;
   failed: number;
   skipped: number;
@@ -54,7 +55,7 @@ async function writeAll(w: Writer, bytes: Uint8Array): Promise<void> {
 }
 
 /** Copies a child's stream to ours as it comes, and keeps the text. */
-async function tee(
+export async function tee(
   stream: ReadableStream<Uint8Array>,
   to: Writer,
 ): Promise<string> {
@@ -107,7 +108,7 @@ function stripAnsi(text: string): string {
 }
 
 /** Totals from Node's spec reporter (`ℹ pass N`); last summary wins. */
-function nodeCounts(output: string): Counts | undefined {
+export function nodeCounts(output: string): Counts | undefined {
   const text = stripAnsi(output);
   const last = (key: string): number | undefined => {
     const all = [...text.matchAll(new RegExp(`^ℹ ${key} (\\d+)`, "gm"))];
@@ -131,7 +132,7 @@ function nodeCounts(output: string): Counts | undefined {
  * (`ok | 3 passed (4 steps) | 1 failed (2s)`) as a floor for failures that
  * have no line of their own (a module that fails to load).
  */
-function denoCounts(output: string): Counts | undefined {
+export function denoCounts(output: string): Counts | undefined {
   const lines = stripAnsi(output).split("\n");
   const closing = lines.findLast((l) => /^(ok|FAILED) \| \d+ passed/.test(l));
   if (!closing) return undefined;
