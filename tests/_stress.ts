@@ -222,6 +222,14 @@ export function fdHeadroom(): number {
   return limit - (openFds() ?? 64) - 256;
 }
 
+/**
+ * `wanted`, or fewer if that many items holding `fdsEach` descriptors each
+ * would not fit under `ulimit -n`; at least 1.
+ */
+export function fitFds(wanted: number, fdsEach: number): number {
+  return Math.max(1, Math.min(wanted, Math.floor(fdHeadroom() / fdsEach)));
+}
+
 /** Whether `err` says the process ran out of file descriptors. */
 export function isFdExhaustion(err: unknown): boolean {
   const text = `${(err as Error)?.message} ${(err as { code?: string })?.code}`;
@@ -447,12 +455,15 @@ export async function connectedPair(): Promise<
 export class Tally {
   readonly counts: Record<string, number> = {};
   total = 0;
+  /** Whether any error said the process ran out of file descriptors. */
+  outOfFds = false;
 
   /** Counts `outcome` under its `name` (an error's) or its string form. */
   add(outcome: unknown): void {
     const name = outcome instanceof Error ? outcome.name : String(outcome);
     this.counts[name] = (this.counts[name] ?? 0) + 1;
     this.total++;
+    this.outOfFds ||= isFdExhaustion(outcome);
   }
 
   /** How many were counted under `names`. */
@@ -462,9 +473,12 @@ export class Tally {
 
   toString(): string {
     const entries = Object.entries(this.counts);
-    return entries.length === 0
-      ? "0"
-      : `${this.total} (${entries.map(([k, v]) => `${k} ${v}`).join(", ")})`;
+    if (entries.length === 0) return "0";
+    const counts = entries.map(([k, v]) => `${k} ${v}`).join(", ");
+    const fds = this.outOfFds
+      ? `; out of file descriptors (ulimit -n ${fdLimit()}): raise it or lower STRESS_SCALE`
+      : "";
+    return `${this.total} (${counts}${fds})`;
   }
 }
 
@@ -497,4 +511,31 @@ export function kernelAcceptQueue(port: number): number | undefined {
     total = (total ?? 0) + parseInt(queues.split(":")[1], 16);
   }
   return total;
+}
+
+/**
+ * Accepts on `listener` until it closes, runs `handle` on each connection
+ * (concurrently) and closes it afterwards. Errors, accept's included, go to
+ * `errors`. Resolves with how many were accepted, once every handler ended.
+ */
+export async function serveAll(
+  listener: Listener,
+  errors: Tally,
+  handle: (conn: TcpConn) => Promise<void> = () => Promise.resolve(),
+): Promise<number> {
+  let accepted = 0;
+  const pending = new Set<Promise<void>>();
+  try {
+    for await (const conn of listener) {
+      accepted++;
+      const p = handle(conn).catch((err) => errors.add(err))
+        .finally(() => conn.close());
+      pending.add(p);
+      p.finally(() => pending.delete(p));
+    }
+  } catch (err) {
+    errors.add(err);
+  }
+  await Promise.all(pending);
+  return accepted;
 }

@@ -18,8 +18,8 @@ import {
   deadline,
   delay,
   explainFdExhaustion,
-  fdHeadroom,
   Figures,
+  fitFds,
   isFdExhaustion,
   kernelAcceptQueue,
   kib,
@@ -31,7 +31,7 @@ import {
 } from "./_stress.ts";
 
 /** Each connection holds two fds on Node: the client and the raw handle. */
-const CONNECTIONS = Math.min(sized(5_000, 250), Math.floor(fdHeadroom() / 2));
+const CONNECTIONS = fitFds(sized(5_000, 250), 2);
 const BACKLOG = Math.min(CONNECTIONS, somaxconn() ?? CONNECTIONS);
 const BURST = 250;
 /** What each client sends and nobody reads: it must stay in the kernel. */

@@ -19,9 +19,11 @@ import {
   delay,
   explainFdExhaustion,
   Figures,
+  fitFds,
   inBursts,
   kib,
   readFull,
+  serveAll,
   sized,
   socketBufferBytes,
   somaxconn,
@@ -68,7 +70,8 @@ test(
 
     await inBursts(
       Array.from({ length: RESET_PAIRS }, (_, i) => i),
-      50,
+      // A pair holds a listener for a moment and two ends.
+      fitFds(50, 3),
       async () => {
         const { client, server } = await connectedPair();
         const pendingRead = outcome(server.read(new Uint8Array(16)));
@@ -209,36 +212,24 @@ test(
     const listener = listen({ hostname: "127.0.0.1", port: 0 });
     const serverErrors = new Tally();
     let eofTwice = 0;
-    const serving = (async () => {
-      const handlers: Promise<void>[] = [];
-      for await (const conn of listener) {
-        handlers.push((async () => {
-          try {
-            const request = new Uint8Array(REQUEST_BYTES + 1);
-            let n = 0;
-            for (let i = 0; i <= REQUEST_BYTES; i++) {
-              const got = await conn.read(request.subarray(n));
-              if (got === null) break;
-              n += got;
-            }
-            if ((await conn.read(new Uint8Array(1))) === null) eofTwice++;
-            // The answer: the request reversed, on the direction still open.
-            await conn.write(request.subarray(0, n).reverse());
-          } catch (err) {
-            serverErrors.add(err);
-          } finally {
-            conn.close();
-          }
-        })());
+    const serving = serveAll(listener, serverErrors, async (conn) => {
+      const request = new Uint8Array(REQUEST_BYTES + 1);
+      let n = 0;
+      for (let i = 0; i <= REQUEST_BYTES; i++) {
+        const got = await conn.read(request.subarray(n));
+        if (got === null) break;
+        n += got;
       }
-      await Promise.all(handlers);
-    })();
+      if ((await conn.read(new Uint8Array(1))) === null) eofTwice++;
+      // The answer: the request reversed, on the direction still open.
+      await conn.write(request.subarray(0, n).reverse());
+    });
 
     const clientErrors = new Tally();
     let answered = 0;
     await inBursts(
       Array.from({ length: HALF_CLOSE_PAIRS }, (_, i) => i),
-      100,
+      fitFds(100, 2),
       async (id) => {
         let conn: TcpConn;
         try {
@@ -299,8 +290,9 @@ test(
 
 // ---------------------------------------------------------------------------
 
-/** Queued connections, bounded by what one kernel listen queue can hold. */
-const QUEUED = Math.min(sized(1_000, 50), (somaxconn() ?? 4096) - 8);
+/** Queued connections: what one kernel listen queue can hold, and the fds
+ * allow (a client, a held handle on Node, the sibling's end). */
+const QUEUED = fitFds(Math.min(sized(1_000, 50), (somaxconn() ?? 4096) - 8), 3);
 
 for (const strategy of strategyCases()) {
   const emulated = strategy.strategy === "emulated";
@@ -355,26 +347,14 @@ for (const strategy of strategyCases()) {
       // The sibling takes what is left: reads the id, acknowledges, closes.
       const seen = new Uint8Array(QUEUED);
       const siblingErrors = new Tally();
-      const serving = (async () => {
-        const handlers: Promise<void>[] = [];
-        for await (const conn of sibling) {
-          handlers.push((async () => {
-            try {
-              const id = new Uint8Array(4);
-              if (await readFull(conn, id)) {
-                const n = new DataView(id.buffer).getUint32(0);
-                if (n < QUEUED) seen[n]++;
-                await conn.write(new Uint8Array([1]));
-              }
-            } catch (err) {
-              siblingErrors.add(err);
-            } finally {
-              conn.close();
-            }
-          })());
+      const serving = serveAll(sibling, siblingErrors, async (conn) => {
+        const id = new Uint8Array(4);
+        if (await readFull(conn, id)) {
+          const n = new DataView(id.buffer).getUint32(0);
+          if (n < QUEUED) seen[n]++;
+          await conn.write(new Uint8Array([1]));
         }
-        await Promise.all(handlers);
-      })();
+      });
 
       // Each client hears the acknowledgement, or is told the connection went.
       const outcomes = new Tally();

@@ -48,7 +48,9 @@ import {
   deadline,
   Figures,
   readFull,
+  serveAll,
   sized,
+  Tally,
   watchProcess,
 } from "./_stress.ts";
 
@@ -269,9 +271,8 @@ test(
     const watch = watchProcess();
     const before = baseline();
     const sink = listen({ hostname: "127.0.0.1", port: 0 });
-    const serving = (async () => {
-      for await (const conn of sink) conn.close();
-    })();
+    const sinkErrors = new Tally();
+    const serving = serveAll(sink, sinkErrors);
     const gone = listen({ hostname: "127.0.0.1", port: 0 });
     gone.close();
     const reason = new Error("the test aborted this connect");

@@ -22,6 +22,7 @@ import {
   MEMORY_KIND,
   openFds,
   openResources,
+  serveAll,
   settle,
   sharedSockets,
   SHARING_OPTIONS,
@@ -57,12 +58,9 @@ async function nameOf(fn: () => unknown): Promise<string> {
 }
 
 /** A listener that accepts and closes everything, until it is closed. */
-function sink(): { listener: Listener; done: Promise<void> } {
+function sink(): { listener: Listener; done: Promise<number> } {
   const listener = listen({ hostname: "127.0.0.1", port: 0 });
-  const done = (async () => {
-    for await (const conn of listener) conn.close();
-  })();
-  return { listener, done };
+  return { listener, done: serveAll(listener, new Tally()) };
 }
 
 /** A port nothing listens on (one that was just closed). */

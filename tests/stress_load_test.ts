@@ -15,9 +15,10 @@ import {
   checkClean,
   deadline,
   explainFdExhaustion,
-  fdHeadroom,
   Figures,
+  fitFds,
   readFull,
+  serveAll,
   sized,
   strategyCases,
   Tally,
@@ -27,54 +28,19 @@ import {
 const CONNECTIONS = sized(10_000, 200);
 const LISTENERS = 4;
 /** Each connection holds two fds (client and server end) while its burst runs. */
-const BURST = Math.max(1, Math.min(500, Math.floor(fdHeadroom() / 2)));
+const BURST = fitFds(500, 2);
 /** The least share of connections any listener must get: a quarter of a fair share. */
 const MIN_SHARE = 1 / (LISTENERS * 4);
 const ID_BYTES = 4;
 
-/** Reads the id, records it, echoes it and closes. */
-async function handle(
-  conn: TcpConn,
-  seen: Uint8Array,
-  errors: Tally,
-): Promise<void> {
-  try {
-    const id = new Uint8Array(ID_BYTES);
-    if (!(await readFull(conn, id))) {
-      errors.add(new Error("EOF before the id"));
-      return;
-    }
-    const n = new DataView(id.buffer).getUint32(0);
-    if (n < seen.length) seen[n] = Math.min(255, seen[n] + 1);
-    else errors.add(new Error(`id out of range: ${n}`));
-    await conn.write(id);
-  } catch (err) {
-    errors.add(err);
-  } finally {
-    conn.close();
-  }
-}
-
-/** Accepts until the listener closes; each connection handled concurrently. */
-async function serve(
-  listener: Listener,
-  seen: Uint8Array,
-  errors: Tally,
-): Promise<number> {
-  let accepted = 0;
-  const pending = new Set<Promise<void>>();
-  try {
-    for await (const conn of listener) {
-      accepted++;
-      const p = handle(conn, seen, errors);
-      pending.add(p);
-      p.finally(() => pending.delete(p));
-    }
-  } catch (err) {
-    errors.add(err);
-  }
-  await Promise.all(pending);
-  return accepted;
+/** Reads the id, records it and echoes it. */
+async function echoId(conn: TcpConn, seen: Uint8Array): Promise<void> {
+  const id = new Uint8Array(ID_BYTES);
+  if (!(await readFull(conn, id))) throw new Error("EOF before the id");
+  const n = new DataView(id.buffer).getUint32(0);
+  if (n >= seen.length) throw new Error(`id out of range: ${n}`);
+  seen[n] = Math.min(255, seen[n] + 1);
+  await conn.write(id);
 }
 
 /** One client: connect, send the id, expect it back and then end of stream. */
@@ -133,7 +99,9 @@ for (const strategy of strategyCases()) {
       const seen = new Uint8Array(CONNECTIONS);
       const serverErrors = new Tally();
       const clientErrors = new Tally();
-      const serving = listeners.map((l) => serve(l, seen, serverErrors));
+      const serving = listeners.map((l) =>
+        serveAll(l, serverErrors, (conn) => echoId(conn, seen))
+      );
 
       // Leave a quarter of the test's time for closing and counting.
       const stopAt = Date.now() + timeout * 0.75;
