@@ -27,7 +27,7 @@ import { connections, resources } from "../ops/mod.ts";
 import { chooseStrategy, type Strategy } from "../platform/mod.ts";
 
 /** Fraction of the full sizes this run uses. */
-export const SCALE: number = scaleFromEnv(process.env.STRESS_SCALE);
+const SCALE: number = scaleFromEnv(process.env.STRESS_SCALE);
 
 function scaleFromEnv(value: string | undefined): number {
   if (value === undefined || value === "") return 0.05;
@@ -51,7 +51,7 @@ export function budget(units: number, perUnitMs: number): number {
 }
 
 /** The runtime running this file, for the report: `deno 2.9.6`, `node 22.12.0`. */
-export const RUNTIME_LABEL: string = "Deno" in globalThis
+const RUNTIME_LABEL: string = "Deno" in globalThis
   ? `deno ${process.versions.deno}`
   : `node ${process.versions.node}`;
 
@@ -205,7 +205,7 @@ export function openFds(): number | undefined {
 }
 
 /** The soft limit on open files (`ulimit -n`), or undefined where unknown. */
-export function fdLimit(): number | undefined {
+function fdLimit(): number | undefined {
   if (!existsSync("/proc/self/limits")) return undefined;
   const line = readFileSync("/proc/self/limits", "utf8").split("\n")
     .find((l) => l.startsWith("Max open files"));
@@ -217,7 +217,7 @@ export function fdLimit(): number | undefined {
  * How many more file descriptors a test may open: the soft limit less what
  * is open and a margin for the runtime (1024 assumed where unknown).
  */
-export function fdHeadroom(): number {
+function fdHeadroom(): number {
   const limit = fdLimit() ?? 1024;
   return limit - (openFds() ?? 64) - 256;
 }
