@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { types } from "node:util";
 import type { NativeStream } from "../platform/mod.ts";
 import { type Resource, resourceTable } from "./resources.ts";
 
@@ -43,6 +44,22 @@ function onStream<T>(
 }
 
 /**
+ * `onStream` for the ops that take a buffer. Deno's take a `Uint8Array` (or a
+ * subclass, such as Node's `Buffer`) and reject anything else with a
+ * `TypeError`, before they look at the rid.
+ */
+function onStreamWithBuffer<T>(
+  rid: number,
+  buf: unknown,
+  op: (stream: NativeStream) => Promise<T>,
+): Promise<T> {
+  if (!types.isUint8Array(buf)) {
+    return Promise.reject(new TypeError("expected typed ArrayBufferView"));
+  }
+  return onStream(rid, op);
+}
+
+/**
  * Reads into `buf`; resolves the byte count, 0 at end of stream.
  *
  * @example
@@ -63,7 +80,7 @@ function onStream<T>(
  * ```
  */
 export function read(rid: number, buf: Uint8Array): Promise<number> {
-  return onStream(rid, (stream) => stream.read(buf));
+  return onStreamWithBuffer(rid, buf, (stream) => stream.read(buf));
 }
 
 /**
@@ -85,7 +102,7 @@ export function read(rid: number, buf: Uint8Array): Promise<number> {
  * ```
  */
 export function write(rid: number, buf: Uint8Array): Promise<number> {
-  return onStream(rid, (stream) => stream.write(buf));
+  return onStreamWithBuffer(rid, buf, (stream) => stream.write(buf));
 }
 
 /**

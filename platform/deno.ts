@@ -42,7 +42,9 @@ interface DenoListener {
 }
 
 interface DenoNamespace {
-  listen(options: { hostname: string; port: number }): DenoListener;
+  listen(
+    options: { hostname: string; port: number; tcpBacklog?: number },
+  ): DenoListener;
   connect(
     options: { hostname: string; port: number; signal?: AbortSignal },
   ): Promise<DenoConn>;
@@ -238,7 +240,7 @@ export const denoRuntime: Runtime = {
   },
 
   listen(request: BindRequest): NativeListener {
-    const { hostname, port, shared } = request;
+    const { hostname, port, backlog, shared } = request;
     if (request.reusePort) {
       // The kernel strategy: Deno's own Node layer binds with SO_REUSEPORT
       // without `--unstable-net` and without any chance of exiting.
@@ -247,7 +249,7 @@ export const denoRuntime: Runtime = {
     }
     try {
       return new DenoListenerAdapter(
-        denoNamespace()!.listen({ hostname, port }),
+        denoNamespace()!.listen({ hostname, port, tcpBacklog: backlog }),
       );
     } catch (err) {
       const ours = translate(err);

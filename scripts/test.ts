@@ -22,7 +22,8 @@ import { libraryFiles, nodeTestArgs } from "./build_npm.ts";
 import { exportedModules } from "./doc_check.ts";
 import { nodeBinary, ROOT, systemNodeMajor } from "./node_versions.ts";
 
-interface Counts {
+/** Tests passed, failed and skipped, as a runner reported them. */
+export interface Counts {
   passed: number;
   failed: number;
   skipped: number;
@@ -57,7 +58,7 @@ async function writeAll(w: Writer, bytes: Uint8Array): Promise<void> {
 }
 
 /** Copies a child's stream to ours as it comes, and keeps the text. */
-async function tee(
+export async function tee(
   stream: ReadableStream<Uint8Array>,
   to: Writer,
 ): Promise<string> {
@@ -118,7 +119,7 @@ function packCounts(output: string): Counts | undefined {
 }
 
 /** Totals from Node's spec reporter (`ℹ pass N`); last summary wins. */
-function nodeCounts(output: string): Counts | undefined {
+export function nodeCounts(output: string): Counts | undefined {
   const text = stripAnsi(output);
   const last = (key: string): number | undefined => {
     const all = [...text.matchAll(new RegExp(`^ℹ ${key} (\\d+)`, "gm"))];
@@ -142,7 +143,7 @@ function nodeCounts(output: string): Counts | undefined {
  * (`ok | 3 passed (4 steps) | 1 failed (2s)`) as a floor for failures that
  * have no line of their own (a module that fails to load).
  */
-function denoCounts(output: string): Counts | undefined {
+export function denoCounts(output: string): Counts | undefined {
   const lines = stripAnsi(output).split("\n");
   const closing = lines.findLast((l) => /^(ok|FAILED) \| \d+ passed/.test(l));
   if (!closing) return undefined;
