@@ -24,7 +24,12 @@ import {
   type TcpListenOptions,
 } from "../mod.ts";
 import { connections, resources } from "../ops/mod.ts";
-import { chooseStrategy, type Strategy } from "../platform/mod.ts";
+import {
+  setStrategy,
+  type Strategy,
+  strategyFor,
+  type StrategySetting,
+} from "../mod.ts";
 
 /** Fraction of the full sizes this run uses. */
 const SCALE: number = scaleFromEnv(process.env.STRESS_SCALE);
@@ -164,6 +169,8 @@ export function kib(bytes: number): number {
 export interface StrategyCase {
   /** The options that ask for it, besides hostname and port. */
   options: Pick<TcpListenOptions, "reusePort" | "loadBalanced">;
+  /** A strategy forced with `setStrategy()` while listening, if any. */
+  force?: StrategySetting;
   /** What this runtime gives for those options. */
   strategy: Strategy;
   /** `loadBalanced → emulated`, for test names and figures. */
@@ -171,28 +178,57 @@ export interface StrategyCase {
 }
 
 /**
- * The listener options the load and queue tests run with: one entry per way
- * to share an address. Each resolves to the strategy this runtime gives it
- * (`reusePort` is `kernel` on Node ≥ 22.12 on Linux, `emulated` elsewhere).
- * Add an entry here to run every shared-address test with it.
+ * The ways the load and queue tests share an address: the options, and a
+ * strategy forced over them so that every strategy this runtime has runs
+ * (`reusePort` is `kernel` on Node ≥ 22.12 and Deno on Linux, `emulated`
+ * elsewhere). Add an entry here to run every shared-address test with it.
  */
-export const SHARING_OPTIONS: StrategyCase["options"][] = [
-  { loadBalanced: true },
-  { reusePort: true },
+export const SHARING_OPTIONS: Pick<StrategyCase, "options" | "force">[] = [
+  { options: { loadBalanced: true } },
+  { options: { reusePort: true } },
+  { options: { reusePort: true }, force: "emulated" },
+  { options: { reusePort: true }, force: "kernel" },
 ];
 
-/** `SHARING_OPTIONS` with the strategy each gets here. */
+/** Runs `fn` with `force` as the strategy setting. */
+function forcing<T>(force: StrategySetting | undefined, fn: () => T): T {
+  setStrategy(force);
+  try {
+    return fn();
+  } finally {
+    setStrategy(undefined);
+  }
+}
+
+/**
+ * `SHARING_OPTIONS` with the strategy each gets here; a forced strategy that
+ * cannot work here, or that gives what the options give anyway, is left out.
+ */
 export function strategyCases(): StrategyCase[] {
-  return SHARING_OPTIONS.map((options) => {
-    const strategy = chooseStrategy(
-      Boolean(options.reusePort),
-      Boolean(options.loadBalanced),
-    );
+  const cases: StrategyCase[] = [];
+  for (const { options, force } of SHARING_OPTIONS) {
+    let strategy: Strategy;
+    try {
+      strategy = forcing(force, () => strategyFor(options).strategy);
+    } catch {
+      continue; // NotSupported: no kernel strategy here
+    }
+    if (force && strategyFor(options).strategy === strategy) continue;
     const flags = Object.keys(options).filter((k) =>
       options[k as keyof typeof options]
     ).join("+");
-    return { options, strategy, label: `${flags} → ${strategy}` };
-  });
+    const how = force ? `forced ${force}` : strategy;
+    cases.push({ options, force, strategy, label: `${flags} → ${how}` });
+  }
+  return cases;
+}
+
+/** A listener with the case's options and forced strategy. */
+export function listenAs(
+  c: StrategyCase,
+  options: { hostname: string; port: number; tcpBacklog?: number },
+): Listener {
+  return forcing(c.force, () => listen({ ...options, ...c.options }));
 }
 
 // ---------------------------------------------------------------------------

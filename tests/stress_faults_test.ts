@@ -22,6 +22,7 @@ import {
   fitFds,
   inBursts,
   kib,
+  listenAs,
   readFull,
   serveAll,
   sized,
@@ -305,16 +306,12 @@ for (const strategy of strategyCases()) {
       );
       const watch = watchProcess();
       const before = baseline();
-      const options = {
-        hostname: "127.0.0.1",
-        ...strategy.options,
-        tcpBacklog: QUEUED + 8,
-      };
+      const options = { hostname: "127.0.0.1", tcpBacklog: QUEUED + 8 };
       let closing: Listener;
       let sibling: Listener;
       try {
-        closing = listen({ ...options, port: 0 });
-        sibling = listen({ ...options, port: closing.addr.port });
+        closing = listenAs(strategy, { ...options, port: 0 });
+        sibling = listenAs(strategy, { ...options, port: closing.addr.port });
       } catch (err) {
         return explainFdExhaustion(err);
       }

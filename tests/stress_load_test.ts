@@ -8,7 +8,7 @@
  * bursts of 500 at full size.
  */
 import { test } from "node:test";
-import { connect, listen, type Listener, type TcpConn } from "../mod.ts";
+import { connect, type Listener, type TcpConn } from "../mod.ts";
 import {
   baseline,
   budget,
@@ -17,6 +17,7 @@ import {
   explainFdExhaustion,
   Figures,
   fitFds,
+  listenAs,
   readFull,
   serveAll,
   sized,
@@ -83,12 +84,12 @@ for (const strategy of strategyCases()) {
       const listeners: Listener[] = [];
       try {
         listeners.push(
-          listen({ hostname: "127.0.0.1", port: 0, ...strategy.options }),
+          listenAs(strategy, { hostname: "127.0.0.1", port: 0 }),
         );
         const port = listeners[0].addr.port;
         while (listeners.length < LISTENERS) {
           listeners.push(
-            listen({ hostname: "127.0.0.1", port, ...strategy.options }),
+            listenAs(strategy, { hostname: "127.0.0.1", port }),
           );
         }
       } catch (err) {
