@@ -23,6 +23,9 @@ export function pinned(cpus: string | undefined, command: string[]): string[] {
  * A child process whose stdout is read line by line. Until `stop()`, its
  * exit is an error that fails whoever waits for a line.
  */
+/** How long a stopping server may take before it is killed. */
+const STOP_GRACE_MS = 3_000;
+
 export class Child {
   readonly #proc: ChildProcess;
   readonly #name: string;
@@ -90,11 +93,17 @@ export class Child {
     this.#proc.stdin!.write(line + "\n");
   }
 
-  /** Kills the child and waits until it is gone. */
+  /**
+   * Stops the child (SIGTERM, so that a runner can stop its workers and
+   * clean up; SIGKILL after a grace period) and waits until it is gone.
+   */
   async stop(): Promise<void> {
     this.#stopping = true;
     if (this.#proc.exitCode === null && this.#proc.signalCode === null) {
-      this.#proc.kill("SIGKILL");
+      this.#proc.kill("SIGTERM");
+      const timer = setTimeout(() => this.#proc.kill("SIGKILL"), STOP_GRACE_MS);
+      await this.#exited;
+      clearTimeout(timer);
     }
     await this.#exited;
   }

@@ -203,6 +203,15 @@ function multiCoreRow(bench: Bench): Row {
           ])),
     },
     {
+      label: "ours: emulated, serveParallel processes",
+      role: "ours",
+      // The runner's primary owns the socket and hands connections over IPC.
+      start: (workers) =>
+        startServer(
+          nodeServer([node.path!], "ours", "cpu", [`--parallel=${workers}`]),
+        ),
+    },
+    {
       label: "node:cluster",
       role: "peer",
       start: (workers) =>

@@ -14,7 +14,11 @@
 //           pipe   — ours/native: readable.pipeTo(writable);
 //                    raw: socket.pipe(socket)
 // options:  --module=<path>  --port=<n>  --reuse-port  --cluster=<workers>
-//           (--cluster: raw only, node:cluster with that many workers)
+//           --parallel=<workers>
+//           (--cluster: raw only, node:cluster with that many workers;
+//            --parallel: ours only, this package's runner, serveParallel(),
+//            in processes: the workers share the port by the emulated
+//            strategy, and report their counters through --stats-dir)
 //
 // Prints the port as the first line of stdout, then answers lines on stdin:
 //   stats       → {"requests":[per worker],"connections":n,"rss":bytes}
@@ -32,6 +36,8 @@ const encoder = new TextEncoder();
 const HTTP_BUFFER = 4 * 1024;
 const ECHO_BUFFER = 64 * 1024;
 const BURN_MS = 1;
+/** How often a runner worker writes its counters (--stats-dir). */
+const STATS_EVERY_MS = 100;
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -40,11 +46,14 @@ const { positionals, values } = parseArgs({
     port: { type: "string", default: "0" },
     "reuse-port": { type: "boolean", default: false },
     cluster: { type: "string" },
+    parallel: { type: "string" },
+    "stats-dir": { type: "string" },
   },
 });
 const [api, workload] = positionals;
 const port = Number(values.port);
 const workers = values.cluster === undefined ? 0 : Number(values.cluster);
+const parallel = values.parallel === undefined ? 0 : Number(values.parallel);
 if (!["ours", "raw", "native"].includes(api)) {
   throw new TypeError(`bench/server.mjs: unknown api '${api}'`);
 }
@@ -57,6 +66,12 @@ if (api === "ours" && !values.module) {
 if (workers && (api !== "raw" || !(workers >= 1))) {
   throw new TypeError(
     `bench/server.mjs: --cluster=${values.cluster} needs api 'raw' and a count >= 1`,
+  );
+}
+
+if (parallel && (api !== "ours" || !(parallel >= 1))) {
+  throw new TypeError(
+    `bench/server.mjs: --parallel=${values.parallel} needs api 'ours' and a count >= 1`,
   );
 }
 
@@ -182,9 +197,13 @@ function serve(at, reusePort) {
   return Promise.resolve(listener.addr.port);
 }
 
+function counters() {
+  return { requests: [requests], connections, rss: process.memoryUsage.rss() };
+}
+
 function stats() {
   globalThis.gc?.();
-  return { requests: [requests], connections, rss: process.memoryUsage.rss() };
+  return counters();
 }
 
 /** Answers the harness's commands on stdin, one JSON line each. */
@@ -201,7 +220,68 @@ function answerCommands(statsOf) {
   });
 }
 
-if (workers && cluster.isPrimary) {
+if (parallel) {
+  // The runner's primary: a free port, workers that write their counters to
+  // files, and the counters summed from those files on request.
+  const { createServer } = await import("node:net");
+  const { mkdtempSync, readdirSync, readFileSync, rmSync } = await import(
+    "node:fs"
+  );
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { fileURLToPath } = await import("node:url");
+  const free = createServer();
+  await new Promise((resolve) => free.listen(0, HOST, resolve));
+  const { port: chosen } = free.address();
+  await new Promise((resolve) => free.close(resolve));
+  const dir = mkdtempSync(join(tmpdir(), "reuseport-bench-stats-"));
+  const server = await lib.serveParallel({
+    file: fileURLToPath(import.meta.url),
+    workers: parallel,
+    mode: "processes",
+    args: [
+      api,
+      workload,
+      `--module=${values.module}`,
+      `--port=${chosen}`,
+      `--stats-dir=${dir}`,
+    ],
+  });
+  const stop = () =>
+    server.close().finally(() => rmSync(dir, { recursive: true, force: true }));
+  process.once("SIGTERM", () => stop().then(() => process.exit(0)));
+  // Listening once every worker has written its first counters.
+  while (readdirSync(dir).length < parallel) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  console.log(chosen);
+  answerCommands(async () => {
+    await new Promise((resolve) => setTimeout(resolve, 3 * STATS_EVERY_MS));
+    const each = readdirSync(dir).sort().map((f) =>
+      JSON.parse(readFileSync(join(dir, f), "utf8"))
+    );
+    return {
+      requests: each.flatMap((s) => s.requests),
+      connections: each.reduce((sum, s) => sum + s.connections, 0),
+      rss: each.reduce((sum, s) => sum + s.rss, 0),
+    };
+  });
+} else if (values["stats-dir"]) {
+  // A runner worker: counters to a file of its own, often.
+  const { writeFileSync, renameSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  await serve(port, false);
+  const file = join(
+    values["stats-dir"],
+    `${process.env.REUSEPORT_WORKER}.json`,
+  );
+  const write = () => {
+    writeFileSync(`${file}.tmp`, JSON.stringify(counters()));
+    renameSync(`${file}.tmp`, file);
+  };
+  write();
+  setInterval(write, STATS_EVERY_MS).unref();
+} else if (workers && cluster.isPrimary) {
   // node:cluster as a Node user would set it up: the workers share the port.
   const forked = Array.from({ length: workers }, () => cluster.fork());
   const ports = await Promise.all(
