@@ -64,10 +64,19 @@ interface Ipc {
   ): boolean;
 }
 
-/** Sends on an IPC channel; the sender's copy of a handle closes once it went. */
-function sendOn(ipc: Ipc, msg: unknown, raw?: RawConnection): void {
-  ipc.send({ tag: TAG, msg }, raw, {}, () => {
-    (raw as TcpHandle | undefined)?.close();
+/**
+ * Sends on an IPC channel; the sender's copy of a handle closes once it went.
+ * A handle that did not go (the channel broke) goes to `unsent`, or closes.
+ */
+function sendOn(
+  ipc: Ipc,
+  msg: unknown,
+  raw?: RawConnection,
+  unsent?: (raw: RawConnection) => void,
+): void {
+  ipc.send({ tag: TAG, msg }, raw, {}, (err) => {
+    if (err && raw && unsent) unsent(raw);
+    else (raw as TcpHandle | undefined)?.close();
   });
 }
 
@@ -163,15 +172,23 @@ export function startProcessHub(): Promise<ProcessHub> {
       resolve({
         env: { [CONTROL_ENV]: path },
         attach(child) {
+          // A child that dies leaves; what it had not accepted goes to others.
+          const leave = () => hubLeaveAll(memberPrefix(child.pid));
           child.on("message", (value: unknown, raw?: RawConnection) => {
             if (!isOurs(value)) return;
             hubReceive(value.msg as MemberMessage, raw, (reply, r) => {
-              if (child.connected) sendOn(child, reply, r);
-              else (r as TcpHandle | undefined)?.close();
+              // A connection for a child that died before the hub heard of
+              // it goes to a sibling, not to the floor.
+              const giveBack = (conn: RawConnection) => {
+                leave();
+                hubReceive({ op: "back", key: reply.key }, conn, () => {});
+              };
+              if (child.connected) sendOn(child, reply, r, giveBack);
+              else if (r) giveBack(r);
             });
           });
-          // A child that dies leaves; what it had not accepted goes to others.
-          child.once("exit", () => hubLeaveAll(memberPrefix(child.pid)));
+          child.once("disconnect", leave);
+          child.once("exit", leave);
         },
         close() {
           server.close();
