@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { isMainThread } from "node:worker_threads";
 import * as errors from "../errors.ts";
 import type {
   BindRequest,
@@ -168,6 +169,21 @@ class DenoListenerAdapter implements NativeListener {
   }
 }
 
+/** Whether this is a worker: a Web Worker, or a `node:worker_threads` one. */
+function inWorker(): boolean {
+  const scope = (globalThis as { WorkerGlobalScope?: unknown })
+    .WorkerGlobalScope;
+  return !isMainThread ||
+    (typeof scope === "function" && globalThis instanceof scope);
+}
+
+/** Why a worker's listener could not join another thread's socket on Deno. */
+function workersCannotShare(): string {
+  return "another listener holds this address, and if it is in another thread of this process, " +
+    "Deno's worker threads cannot share its socket here. Use `deno serve --parallel`, " +
+    "or the kernel strategy (reusePort with --unstable-net on Linux)";
+}
+
 /** Deno, through its own TCP ops. */
 export const denoRuntime: Runtime = {
   name: "deno",
@@ -204,7 +220,7 @@ export const denoRuntime: Runtime = {
     return state === "granted" ? deno.env.get(name) : undefined;
   },
 
-  listen({ hostname, port, reusePort }: BindRequest): NativeListener {
+  listen({ hostname, port, reusePort, shared }: BindRequest): NativeListener {
     try {
       return new DenoListenerAdapter(
         denoNamespace()!.listen(
@@ -212,7 +228,11 @@ export const denoRuntime: Runtime = {
         ),
       );
     } catch (err) {
-      rethrow(err);
+      const ours = translate(err);
+      if (shared && inWorker() && ours instanceof errors.AddrInUse) {
+        throw new errors.AddrInUse(`${ours.message}: ${workersCannotShare()}`);
+      }
+      throw ours;
     }
   },
 
