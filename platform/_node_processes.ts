@@ -10,7 +10,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -149,9 +149,12 @@ export interface ProcessHub {
 /** Makes this process the hub for the children it will fork. */
 export function startProcessHub(): Promise<ProcessHub> {
   const name = `reuseport-${process.pid}-${randomBytes(4).toString("hex")}`;
-  const path = process.platform === "win32"
-    ? `\\\\.\\pipe\\${name}`
-    : join(tmpdir(), `${name}.sock`);
+  // Whoever can connect can make the primary bind: the socket goes in a
+  // directory of its own that only this user can enter (mkdtemp: 0700).
+  const dir = process.platform === "win32"
+    ? undefined
+    : mkdtempSync(join(tmpdir(), `${name}-`));
+  const path = dir ? join(dir, "control.sock") : `\\\\.\\pipe\\${name}`;
   const server: Server = createServer((socket) => {
     socket.on("error", () => socket.destroy());
     createInterface({ input: socket }).once("line", (line) => {
@@ -166,7 +169,10 @@ export function startProcessHub(): Promise<ProcessHub> {
     });
   });
   return new Promise((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (err) => {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      reject(err);
+    });
     server.listen(path, () => {
       server.unref();
       resolve({
@@ -192,7 +198,7 @@ export function startProcessHub(): Promise<ProcessHub> {
         },
         close() {
           server.close();
-          if (process.platform !== "win32") rmSync(path, { force: true });
+          if (dir) rmSync(dir, { recursive: true, force: true });
         },
       });
     });
