@@ -240,11 +240,20 @@ export async function closeUnderLoad(
   return result;
 }
 
+/** One strategy's figures, or why it does not exist here. */
+export interface StrategyFigures {
+  strategy: SharedStrategy;
+  /** Why the strategy cannot work here (then no figures). */
+  skipped?: string;
+  /** Why it was chosen. */
+  reason?: string;
+  fairness?: Fairness;
+  close?: CloseUnderLoad;
+}
+
 /** Fairness and close-under-load figures for every strategy, for `scripts/measure.ts`. */
-export async function measureStrategies(): Promise<
-  Record<string, unknown>[]
-> {
-  const rows: Record<string, unknown>[] = [];
+export async function measureStrategies(): Promise<StrategyFigures[]> {
+  const rows: StrategyFigures[] = [];
   for (const strategy of ["emulated", "kernel"] as const) {
     const here = strategyHere(strategy);
     if (!here.ok) {
