@@ -185,6 +185,7 @@ test(
         exit,
         `the runner saw worker 1 exit: ${JSON.stringify(events)}`,
       );
+      assert.equal(exit.code, 137, "SIGKILL's exit code: 128 + 9");
       assert.ok(
         events.some((e) => e.type === "restart" && e.worker === 1),
         "the runner restarted worker 1",
