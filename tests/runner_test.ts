@@ -9,7 +9,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { after, test } from "node:test";
+import { EventEmitter } from "node:events";
+import { connect as netConnect } from "node:net";
+import { after, test, type TestContext } from "node:test";
 import { Worker } from "node:worker_threads";
 import {
   connect,
@@ -18,6 +20,8 @@ import {
   type ParallelEvent,
   serveParallel,
 } from "../mod.ts";
+import { startProcessHub } from "../platform/_node_processes.ts";
+import { acceptedStream } from "../platform/_node_stream.ts";
 import { threadsCanShare } from "../platform/_node_threads.ts";
 import { freePort, onDeno, ROOT, runLoad } from "./_balancing.ts";
 
@@ -213,6 +217,99 @@ test(
     } finally {
       await server.close();
       delete process.env.PORT;
+    }
+  },
+);
+
+/** Sends one `listen` line to the hub's control socket, as a child's helper does. */
+function askHub(
+  path: string,
+  request: unknown,
+): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    let answer = "";
+    const socket = netConnect(path);
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk) => answer += chunk);
+    socket.on("end", () => resolve(JSON.parse(answer)));
+    socket.on("error", reject);
+    socket.end(JSON.stringify(request) + "\n");
+  });
+}
+
+/** A stand-in for a forked child: what the hub sends it goes to `onSend`. */
+class FakeChild extends EventEmitter {
+  connected = true;
+  constructor(
+    readonly pid: number,
+    readonly onSend: (
+      raw: unknown,
+      done: (err: Error | null) => void,
+    ) => void,
+  ) {
+    super();
+  }
+  send(
+    _msg: unknown,
+    raw: unknown,
+    _options: unknown,
+    done: (err: Error | null) => void,
+  ): boolean {
+    this.onSend(raw, done);
+    return true;
+  }
+}
+
+test(
+  "processes hub: a connection whose send to a dead child fails goes to the next waiting child",
+  { timeout: 20_000 },
+  async (t: TestContext) => {
+    if (onDeno) return t.skip("the processes hub is a Node program");
+    const hub = await startProcessHub();
+    const path = hub.env.REUSEPORT_PRIMARY;
+    // Child 1's channel is broken (it died); child 2 answers what it gets.
+    const dead = new FakeChild(1, (_raw, done) => done(new Error("EPIPE")));
+    let answered = (_who: string) => {};
+    const got = new Promise<string>((resolve) => answered = resolve);
+    const alive = new FakeChild(2, (raw) => {
+      const stream = acceptedStream(raw as object);
+      stream.write(new TextEncoder().encode("child 2"))
+        .then(() => stream.close());
+      answered("child 2");
+    });
+    hub.attach(alive as never);
+    hub.attach(dead as never);
+    try {
+      const request = {
+        hostname: "127.0.0.1",
+        port: 0,
+        backlog: 16,
+        reusePort: false,
+      };
+      const first = await askHub(path, { listen: request, member: "p1:1" });
+      const { port } = first.addr as { port: number };
+      await askHub(path, { listen: { ...request, port }, member: "p2:1" });
+      for (
+        const [child, member] of [[dead, "p1:1"], [alive, "p2:1"]] as const
+      ) {
+        child.emit("message", {
+          tag: "@reuseport/net",
+          msg: { op: "want", key: first.key, member, refed: true },
+        });
+      }
+      const client = await connect({ port });
+      const buf = new Uint8Array(16);
+      const n = await client.read(buf);
+      client.close();
+      assert.equal(
+        new TextDecoder().decode(buf.subarray(0, n ?? 0)),
+        "child 2",
+        "the connection reached child 2",
+      );
+      assert.equal(await got, "child 2");
+    } finally {
+      for (const child of [dead, alive]) child.emit("exit");
+      hub.close();
     }
   },
 );
