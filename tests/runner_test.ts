@@ -132,6 +132,8 @@ test(
       `connections by listener: ${JSON.stringify(counts)}`,
     );
     assert.equal([...served.values()].reduce((a, b) => a + b, 0), 200);
+    // Every thread left, so the main thread's hub let the address go.
+    listen({ hostname: "127.0.0.1", port }).close();
   },
 );
 
