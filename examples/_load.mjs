@@ -7,6 +7,7 @@
 //     [--requests=5] [--concurrency=50] [--seconds=10] [--trace]
 //
 // --workers=N     first wait (up to 10 s, not counted) until N workers answered
+//                 (`ready`: how many did; `seen`: a pid of each)
 // --connections   how many, `--concurrency` at a time; each sends `--requests`
 //                 requests (0: as many as it can) one after another on it.
 //                 Connections not done within `--seconds` count as failed.
@@ -94,20 +95,21 @@ function open(port) {
 const durationMode = options.connections === 0;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits until `n` different workers answered a fresh connection each. */
+/** Waits until `n` different workers answered; their pids, by worker. */
 async function waitForWorkers(port, n) {
-  const seen = new Set();
+  const seen = {};
   const until = Date.now() + 10_000;
-  while (seen.size < n && Date.now() < until) {
+  while (Object.keys(seen).length < n && Date.now() < until) {
     try {
       const conn = await open(port);
-      seen.add((await conn.request()).worker);
+      const { worker, pid } = await conn.request();
+      seen[worker] = pid;
       conn.close();
     } catch {
       await sleep(50);
     }
   }
-  return seen.size;
+  return seen;
 }
 
 const result = {
@@ -165,9 +167,9 @@ async function oneConnection(deadline) {
   }
 }
 
-const ready = options.workers > 0
+const seen = options.workers > 0
   ? await waitForWorkers(options.port, options.workers)
-  : 0;
+  : undefined;
 const started = Date.now();
 const deadline = started + options.seconds * 1000;
 let next = 0;
@@ -180,5 +182,8 @@ await Promise.all(
   }),
 );
 result.seconds = (Date.now() - started) / 1000;
-if (options.workers > 0) result.ready = ready;
+if (seen) {
+  result.ready = Object.keys(seen).length;
+  result.seen = seen;
+}
 console.log(JSON.stringify(result));

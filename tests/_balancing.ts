@@ -282,6 +282,8 @@ export interface LoadResult {
   >;
   /** How many workers answered before the load began (with `workers`). */
   ready?: number;
+  /** With `workers`: a pid of each worker that answered before the load. */
+  seen?: Record<string, number>;
   /** With `trace`: each connection. */
   trace?: {
     opened: number;

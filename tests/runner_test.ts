@@ -171,8 +171,8 @@ test(
         requests: 1,
       });
       assert.equal(probe.ready, 2, "both workers answer");
-      const victim = probe.workers["1"].pids[0];
-      const survivor = probe.workers["2"].pids[0];
+      const victim = probe.seen!["1"];
+      const survivor = probe.seen!["2"];
 
       const load = runLoad(node, {
         port,
