@@ -10,7 +10,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -64,10 +64,19 @@ interface Ipc {
   ): boolean;
 }
 
-/** Sends on an IPC channel; the sender's copy of a handle closes once it went. */
-function sendOn(ipc: Ipc, msg: unknown, raw?: RawConnection): void {
-  ipc.send({ tag: TAG, msg }, raw, {}, () => {
-    (raw as TcpHandle | undefined)?.close();
+/**
+ * Sends on an IPC channel; the sender's copy of a handle closes once it went.
+ * A handle that did not go (the channel broke) goes to `unsent`, or closes.
+ */
+function sendOn(
+  ipc: Ipc,
+  msg: unknown,
+  raw?: RawConnection,
+  unsent?: (raw: RawConnection) => void,
+): void {
+  ipc.send({ tag: TAG, msg }, raw, {}, (err) => {
+    if (err && raw && unsent) unsent(raw);
+    else (raw as TcpHandle | undefined)?.close();
   });
 }
 
@@ -140,9 +149,12 @@ export interface ProcessHub {
 /** Makes this process the hub for the children it will fork. */
 export function startProcessHub(): Promise<ProcessHub> {
   const name = `reuseport-${process.pid}-${randomBytes(4).toString("hex")}`;
-  const path = process.platform === "win32"
-    ? `\\\\.\\pipe\\${name}`
-    : join(tmpdir(), `${name}.sock`);
+  // Whoever can connect can make the primary bind: the socket goes in a
+  // directory of its own that only this user can enter (mkdtemp: 0700).
+  const dir = process.platform === "win32"
+    ? undefined
+    : mkdtempSync(join(tmpdir(), `${name}-`));
+  const path = dir ? join(dir, "control.sock") : `\\\\.\\pipe\\${name}`;
   const server: Server = createServer((socket) => {
     socket.on("error", () => socket.destroy());
     createInterface({ input: socket }).once("line", (line) => {
@@ -157,25 +169,36 @@ export function startProcessHub(): Promise<ProcessHub> {
     });
   });
   return new Promise((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (err) => {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      reject(err);
+    });
     server.listen(path, () => {
       server.unref();
       resolve({
         env: { [CONTROL_ENV]: path },
         attach(child) {
+          // A child that dies leaves; what it had not accepted goes to others.
+          const leave = () => hubLeaveAll(memberPrefix(child.pid));
           child.on("message", (value: unknown, raw?: RawConnection) => {
             if (!isOurs(value)) return;
             hubReceive(value.msg as MemberMessage, raw, (reply, r) => {
-              if (child.connected) sendOn(child, reply, r);
-              else (r as TcpHandle | undefined)?.close();
+              // A connection for a child that died before the hub heard of
+              // it goes to a sibling, not to the floor.
+              const giveBack = (conn: RawConnection) => {
+                leave();
+                hubReceive({ op: "back", key: reply.key }, conn, () => {});
+              };
+              if (child.connected) sendOn(child, reply, r, giveBack);
+              else if (r) giveBack(r);
             });
           });
-          // A child that dies leaves; what it had not accepted goes to others.
-          child.once("exit", () => hubLeaveAll(memberPrefix(child.pid)));
+          child.once("disconnect", leave);
+          child.once("exit", leave);
         },
         close() {
           server.close();
-          if (process.platform !== "win32") rmSync(path, { force: true });
+          if (dir) rmSync(dir, { recursive: true, force: true });
         },
       });
     });

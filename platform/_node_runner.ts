@@ -7,6 +7,7 @@
  * @module
  */
 import { type ChildProcess, fork } from "node:child_process";
+import { constants } from "node:os";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import * as threads from "node:worker_threads";
@@ -74,7 +75,12 @@ function startProcess(
   attach(child);
   const exited = new Promise<number>((resolve) => {
     child.on("error", () => {});
-    child.once("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+    // Killed by a signal: 128 + its number, as a shell reports it (SIGKILL: 137).
+    child.once(
+      "exit",
+      (code, signal) =>
+        resolve(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1)),
+    );
   });
   return {
     id: Number(env.REUSEPORT_WORKER),

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { subscribe } from "node:diagnostics_channel";
 import { Server } from "node:net";
 import process from "node:process";
 import * as threads from "node:worker_threads";
@@ -92,6 +93,14 @@ function writeAnswer(buffer: SharedArrayBuffer, answer: Answer): void {
 
 /** The main thread's side: binds for workers and routes their messages. */
 function serveWorkers(): void {
+  // A thread that ends leaves, even when its own `leave` was lost with it:
+  // Node drops what a thread posted to the main thread and was not yet
+  // handled when the thread exits. (Workers of workers are not seen here.)
+  subscribe("worker_threads", (message) => {
+    const { worker } = message as { worker: threads.Worker };
+    const id = worker.threadId;
+    worker.once("exit", () => hubLeaveAll(memberPrefix(id)));
+  });
   process.on("workerMessage", (value: unknown, source: number) => {
     if (!isEnvelope(value)) return;
     if ("listen" in value) {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { isMainThread } from "node:worker_threads";
 import * as errors from "../errors.ts";
 import {
   bindTcp,
@@ -200,9 +201,20 @@ class DenoListenerAdapter implements NativeListener {
   }
 }
 
-/** Why an emulated listener in another Deno worker could not join. */
-const WORKERS_CANNOT_SHARE =
-  "another listener holds this address, and if it is in another worker of this process, Deno's public API cannot share one socket between workers. On Linux, reusePort without loadBalanced gives each worker a socket of its own (the kernel strategy); or use deno serve --parallel";
+/** Whether this is a worker: a Web Worker, or a `node:worker_threads` one. */
+function inWorker(): boolean {
+  const scope = (globalThis as { WorkerGlobalScope?: unknown })
+    .WorkerGlobalScope;
+  return !isMainThread ||
+    (typeof scope === "function" && globalThis instanceof scope);
+}
+
+/** Why a worker's listener could not join another thread's socket on Deno. */
+function workersCannotShare(): string {
+  return "another listener holds this address, and if it is in another worker thread of this process, " +
+    "Deno cannot share one socket between workers (its public API has no loadBalanced across them). " +
+    "On Linux, reusePort without loadBalanced gives each worker a socket of its own (the kernel strategy); or use deno serve --parallel";
+}
 
 /** Deno, through its own TCP ops. */
 export const denoRuntime: Runtime = {
@@ -253,8 +265,8 @@ export const denoRuntime: Runtime = {
       );
     } catch (err) {
       const ours = translate(err);
-      if (shared && ours instanceof errors.AddrInUse) {
-        throw new errors.AddrInUse(`${ours.message}: ${WORKERS_CANNOT_SHARE}`);
+      if (shared && inWorker() && ours instanceof errors.AddrInUse) {
+        throw new errors.AddrInUse(`${ours.message}: ${workersCannotShare()}`);
       }
       throw ours;
     }

@@ -149,7 +149,9 @@ export function chooseStrategy(
   if (loadBalanced) {
     return {
       strategy: "emulated",
-      reason: "loadBalanced: one socket shared by the process's listeners",
+      reason: loadBalancedOption === undefined
+        ? "loadBalanced, on by default in the parallel runner's workers: one socket shared by all the workers' listeners"
+        : "loadBalanced: one socket shared by the process's listeners",
     };
   }
   return {

@@ -275,7 +275,7 @@ try {
     a.close();
     assert.match(
       answer,
-      /^AddrInUse: .*another worker of this process.*deno serve --parallel/,
+      /^AddrInUse: .*another worker thread of this process.*deno serve --parallel/,
     );
   },
 );

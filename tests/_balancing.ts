@@ -1,0 +1,392 @@
+/**
+ * Load-balancing measurements shared by the tests (`balancing_test.ts`,
+ * `runner_test.ts`) and `scripts/measure.ts`: how evenly listeners on one
+ * address get connections, what closing one of them under load costs, and
+ * the parallel runner driven by `examples/_load.mjs` from another process.
+ */
+import { spawn } from "node:child_process";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import {
+  connect,
+  listen,
+  type Listener,
+  setStrategy,
+  strategyFor,
+} from "../mod.ts";
+
+/** The strategies that let several listeners share one address. */
+export type SharedStrategy = "emulated" | "kernel";
+
+export { onDeno } from "./_child.ts";
+import { onDeno } from "./_child.ts";
+
+/** The repository: tests run from `tests/` on Deno and `npm/esm/tests/` on Node. */
+export const ROOT: string = fileURLToPath(
+  new URL(onDeno ? "../" : "../../../", import.meta.url),
+);
+
+/** Whether `strategy` works here; if not, why (the `NotSupported` message). */
+export function strategyHere(
+  strategy: SharedStrategy,
+): { ok: boolean; reason: string } {
+  setStrategy(strategy);
+  try {
+    return { ok: true, reason: strategyFor({ reusePort: true }).reason };
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  } finally {
+    setStrategy(undefined);
+  }
+}
+
+/** `n` listeners on one new loopback port with `strategy` forced. */
+export function listenGroup(strategy: SharedStrategy, n: number): Listener[] {
+  const options = strategy === "kernel"
+    ? { reusePort: true }
+    : { loadBalanced: true };
+  setStrategy(strategy);
+  try {
+    const first = listen({ hostname: "127.0.0.1", port: 0, ...options });
+    const group = [first];
+    while (group.length < n) {
+      group.push(
+        listen({ hostname: "127.0.0.1", port: first.addr.port, ...options }),
+      );
+    }
+    return group;
+  } finally {
+    setStrategy(undefined);
+  }
+}
+
+/** Runs `task` `total` times, `concurrency` at a time, until `until` (ms epoch). */
+async function pool(
+  total: number,
+  concurrency: number,
+  until: number,
+  task: (i: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(total, concurrency) }, async () => {
+      while (next < total && Date.now() < until) await task(next++);
+    }),
+  );
+}
+
+/** Reads until `\n` or the end; the text before it. */
+async function readLine(
+  conn: { read(p: Uint8Array): Promise<number | null> },
+): Promise<string> {
+  const buf = new Uint8Array(32);
+  let text = "";
+  while (!text.includes("\n")) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  return text.split("\n")[0];
+}
+
+/** What `fairness()` found. */
+export interface Fairness {
+  /** Connections each listener accepted. */
+  counts: number[];
+  /** Largest distance of a count from the mean, in % of the mean. */
+  spreadPct: number;
+  /** Client connections that were accepted exactly once. */
+  exactlyOnce: number;
+  /** Client connections accepted more than once or never. */
+  wrong: number;
+}
+
+/** Largest distance of a count from the mean, in % of the mean. */
+export function spreadPct(counts: number[]): number {
+  const mean = counts.reduce((a, b) => a + b, 0) / counts.length;
+  return mean === 0
+    ? 0
+    : Math.max(...counts.map((c) => Math.abs(c - mean))) / mean * 100;
+}
+
+/**
+ * `connections` connections (50 at a time, within 30 s) to `listeners` idle
+ * listeners on one address; each connection sends its number, so that a
+ * connection accepted twice or never shows.
+ */
+export async function fairness(
+  strategy: SharedStrategy,
+  listeners = 4,
+  connections = 1000,
+): Promise<Fairness> {
+  const group = listenGroup(strategy, listeners);
+  const counts = group.map(() => 0);
+  const accepted = new Array<number>(connections).fill(0);
+  const loops = group.map(async (listener, i) => {
+    for await (const conn of listener) {
+      counts[i]++;
+      const id = Number(await readLine(conn).catch(() => ""));
+      if (Number.isInteger(id) && id >= 0 && id < connections) accepted[id]++;
+      conn.close();
+    }
+  });
+  try {
+    await pool(connections, 50, Date.now() + 30_000, async (i) => {
+      const conn = await connect({ port: group[0].addr.port });
+      await conn.write(new TextEncoder().encode(`${i}\n`));
+      // The server closes once it has the number.
+      await conn.read(new Uint8Array(1)).catch(() => null);
+      conn.close();
+    });
+  } finally {
+    for (const listener of group) listener.close();
+    await Promise.all(loops);
+  }
+  const exactlyOnce = accepted.filter((n) => n === 1).length;
+  return {
+    counts,
+    spreadPct: spreadPct(counts),
+    exactlyOnce,
+    wrong: connections - exactlyOnce,
+  };
+}
+
+/** What `closeUnderLoad()` found. */
+export interface CloseUnderLoad {
+  /** Connections the client opened or tried to. */
+  attempts: number;
+  /** Connections that got the server's byte. */
+  served: number;
+  /** Refused connects. */
+  refused: number;
+  /** Connections reset or closed before the server's byte. */
+  reset: number;
+  /** Other failures, by error name. */
+  other: Record<string, number>;
+  /** Connections each listener served: [the one closed midway, the one left]. */
+  perListener: [number, number];
+  /** Connections the remaining listener served after the other closed. */
+  afterClose: number;
+}
+
+/**
+ * Two listeners on one address; a client opens connections as fast as it can
+ * (16 at a time) for `durationMs` while the first listener closes at
+ * `closeAtMs`. Each connection gets one byte from the server, then closes.
+ */
+export async function closeUnderLoad(
+  strategy: SharedStrategy,
+  durationMs = 2000,
+  closeAtMs = 1000,
+): Promise<CloseUnderLoad> {
+  const [first, second] = listenGroup(strategy, 2);
+  const port = first.addr.port;
+  const result: CloseUnderLoad = {
+    attempts: 0,
+    served: 0,
+    refused: 0,
+    reset: 0,
+    other: {},
+    perListener: [0, 0],
+    afterClose: 0,
+  };
+  let closed = false;
+  const loops = [first, second].map(async (listener, i) => {
+    try {
+      for await (const conn of listener) {
+        result.perListener[i]++;
+        if (closed && i === 1) result.afterClose++;
+        conn.write(new Uint8Array([1])).catch(() => {}).finally(() => {
+          try {
+            conn.close();
+          } catch {
+            // The client went first.
+          }
+        });
+      }
+    } catch {
+      // The kernel strategy's accept may fail as the socket closes.
+    }
+  });
+  const start = Date.now();
+  const timer = setTimeout(() => {
+    closed = true;
+    first.close();
+  }, closeAtMs);
+  try {
+    await pool(Infinity, 16, start + durationMs, async () => {
+      result.attempts++;
+      try {
+        const conn = await connect({ port });
+        try {
+          const n = await conn.read(new Uint8Array(1));
+          if (n === 1) result.served++;
+          else result.reset++;
+        } finally {
+          conn.close();
+        }
+      } catch (err) {
+        const name = (err as Error).name;
+        if (name === "ConnectionRefused") result.refused++;
+        else if (name === "ConnectionReset") result.reset++;
+        else result.other[name] = (result.other[name] ?? 0) + 1;
+      }
+    });
+  } finally {
+    clearTimeout(timer);
+    if (!closed) first.close();
+    second.close();
+    await Promise.all(loops);
+  }
+  return result;
+}
+
+/** One strategy's figures, or why it does not exist here. */
+export interface StrategyFigures {
+  strategy: SharedStrategy;
+  /** Why the strategy cannot work here (then no figures). */
+  skipped?: string;
+  /** Why it was chosen. */
+  reason?: string;
+  fairness?: Fairness;
+  close?: CloseUnderLoad;
+}
+
+/** Fairness and close-under-load figures for every strategy, for `scripts/measure.ts`. */
+export async function measureStrategies(): Promise<StrategyFigures[]> {
+  const rows: StrategyFigures[] = [];
+  for (const strategy of ["emulated", "kernel"] as const) {
+    const here = strategyHere(strategy);
+    if (!here.ok) {
+      rows.push({ strategy, skipped: here.reason });
+      continue;
+    }
+    const fair = await fairness(strategy);
+    const close = await closeUnderLoad(strategy);
+    rows.push({ strategy, reason: here.reason, fairness: fair, close });
+  }
+  return rows;
+}
+
+/** What `examples/_load.mjs` prints. */
+export interface LoadResult {
+  connections: number;
+  requests: number;
+  failed: number;
+  failedConnections: number;
+  errors: Record<string, number>;
+  seconds: number;
+  /** By worker number: connections and requests it answered, its pids. */
+  workers: Record<
+    string,
+    { connections: number; requests: number; pids: number[] }
+  >;
+  /** How many workers answered before the load began (with `workers`). */
+  ready?: number;
+  /** With `workers`: a pid of each worker that answered before the load. */
+  seen?: Record<string, number>;
+  /** With `trace`: each connection. */
+  trace?: {
+    opened: number;
+    closed: number;
+    pids: number[];
+    error?: string;
+  }[];
+}
+
+/** Runs `examples/_load.mjs` on `node` with `--name=value` options. */
+export function runLoad(
+  node: string,
+  options: Record<string, number | boolean>,
+): Promise<LoadResult> {
+  const args = Object.entries(options).map(([k, v]) =>
+    v === true ? `--${k}` : `--${k}=${v}`
+  );
+  const child = spawn(node, ["examples/_load.mjs", ...args], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  child.stdout!.on("data", (chunk) => out += chunk);
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => {
+      if (code !== 0) {
+        return reject(new Error(`examples/_load.mjs exited with ${code}`));
+      }
+      try {
+        resolve(JSON.parse(out));
+      } catch {
+        reject(new Error(`examples/_load.mjs printed ${JSON.stringify(out)}`));
+      }
+    });
+  });
+}
+
+/** A port that was free a moment ago. */
+export function freePort(): number {
+  const probe = listen({ hostname: "127.0.0.1", port: 0 });
+  probe.close();
+  return probe.addr.port;
+}
+
+/** The CLI serving `examples/http_app.mjs`, started by `startRunner()`. */
+export interface Runner {
+  port: number;
+  /** What the runner wrote on stderr so far. */
+  stderr(): string;
+  /** Stops it as Ctrl-C would; resolves its exit code. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Starts `node npm/esm/bin.js serve --parallel=<workers> --<mode>
+ * examples/http_app.mjs` on a free port; resolves once every worker answered.
+ */
+export async function startRunner(
+  node: string,
+  workers: number,
+  mode: "threads" | "processes",
+  env: Record<string, string> = {},
+): Promise<Runner> {
+  const port = freePort();
+  const child = spawn(node, [
+    "npm/esm/bin.js",
+    "serve",
+    `--parallel=${workers}`,
+    `--${mode}`,
+    "examples/http_app.mjs",
+  ], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: String(port) },
+    stdio: ["ignore", "inherit", "pipe"],
+  });
+  let stderr = "";
+  child.stderr!.on("data", (chunk) => stderr += chunk);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code))
+  );
+  const runner: Runner = {
+    port,
+    stderr: () => stderr,
+    stop: () => {
+      child.kill("SIGINT");
+      return exited;
+    },
+  };
+  const probe = await runLoad(node, {
+    port,
+    workers,
+    connections: 1,
+    requests: 1,
+  }).catch((err) => err as Error);
+  if (probe instanceof Error || probe.ready !== workers) {
+    await runner.stop();
+    throw new Error(
+      `the runner did not start ${workers} ${mode} workers: ${
+        probe instanceof Error ? probe.message : `${probe.ready} answered`
+      }\n${stderr}`,
+    );
+  }
+  return runner;
+}
