@@ -18,6 +18,7 @@ import {
   delay,
   Figures,
   kib,
+  listenAs,
   memory,
   MEMORY_KIND,
   openFds,
@@ -25,8 +26,8 @@ import {
   serveAll,
   settle,
   sharedSockets,
-  SHARING_OPTIONS,
   sized,
+  strategyCases,
   Tally,
   watchProcess,
 } from "./_stress.ts";
@@ -169,18 +170,14 @@ const cases: LeakCase[] = [
     }),
   },
   {
-    // Two listeners on one address, with each of SHARING_OPTIONS.
+    // Two listeners on one address, in each of the strategy cases.
     name: "shared listen/close",
     setup: () => ({
       cycle: () =>
         nameOf(() => {
-          for (const options of SHARING_OPTIONS) {
-            const a = listen({ hostname: "127.0.0.1", port: 0, ...options });
-            const b = listen({
-              hostname: "127.0.0.1",
-              port: a.addr.port,
-              ...options,
-            });
+          for (const c of strategyCases()) {
+            const a = listenAs(c, { hostname: "127.0.0.1", port: 0 });
+            const b = listenAs(c, { hostname: "127.0.0.1", port: a.addr.port });
             a.close();
             b.close();
           }
