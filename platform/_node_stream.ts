@@ -5,6 +5,7 @@
  * @module
  */
 import { Socket } from "node:net";
+import process from "node:process";
 import { getSystemErrorMap, getSystemErrorName } from "node:util";
 import { BrokenPipe, Interrupted } from "../errors.ts";
 import { osError } from "./_os_errors.ts";
@@ -45,6 +46,7 @@ export class NodeStream implements NativeStream {
   #reading = false;
   #eof = false;
   #error: Error | null = null;
+  #closed = false;
   /** Pending reads, served in order, as Deno queues concurrent reads. */
   #reads: {
     buf: Uint8Array;
@@ -78,7 +80,8 @@ export class NodeStream implements NativeStream {
 
   read(buf: Uint8Array): Promise<number> {
     if (this.#buffered > 0) return Promise.resolve(this.#take(buf));
-    if (this.#error) return Promise.reject(this.#error);
+    const failure = this.#failure();
+    if (failure) return Promise.reject(failure);
     if (this.#eof) return Promise.resolve(0);
     return new Promise((resolve, reject) => {
       this.#reads.push({ buf, resolve, reject });
@@ -130,6 +133,14 @@ export class NodeStream implements NativeStream {
     this.#updateRef();
   }
 
+  /** What ended the stream, if anything did; a close reads as `Interrupted`. */
+  #failure(): Error | null {
+    if (!this.#error && this.#closed) {
+      this.#error = new Interrupted("operation canceled");
+    }
+    return this.#error;
+  }
+
   #fail(err: Error): void {
     this.#error ??= err;
     this.#settleRead();
@@ -139,7 +150,8 @@ export class NodeStream implements NativeStream {
     if (this.#shut) {
       return Promise.reject(new BrokenPipe("Broken pipe (os error 32)"));
     }
-    if (this.#error) return Promise.reject(this.#error);
+    const failure = this.#failure();
+    if (failure) return Promise.reject(failure);
     let done: ((err?: Error | null) => void) | undefined;
     this.#socket.write(buf, (err) => done?.(err));
     // Written straight into the kernel (libuv's synchronous try-write): that
@@ -154,14 +166,15 @@ export class NodeStream implements NativeStream {
       done = (err) => {
         this.#writes--;
         this.#updateRef();
-        if (err) reject(this.#error ?? socketError(err));
+        if (err) reject(this.#failure() ?? socketError(err));
         else resolve(buf.byteLength);
       };
     });
   }
 
   shutdown(): Promise<void> {
-    if (this.#error) return Promise.reject(this.#error);
+    const failure = this.#failure();
+    if (failure) return Promise.reject(failure);
     this.#shut = true;
     return new Promise((resolve) => {
       this.#writes++;
@@ -175,10 +188,16 @@ export class NodeStream implements NativeStream {
   }
 
   close(): void {
-    this.#fail(new Interrupted("operation canceled"));
+    // The error (and its stack trace) is made only for a caller that will see
+    // it: making one for every connection cost more than the rest of closing.
+    this.#closed = true;
+    if (this.#reads.length > 0) this.#fail(this.#failure()!);
     this.#chunks = [];
     this.#buffered = 0;
-    this.#socket.destroy();
+    // After the write that just completed has been acknowledged (Node does
+    // that a tick later): destroying before would make Node build, and drop,
+    // an ERR_STREAM_DESTROYED error with its stack on every close.
+    process.nextTick(() => this.#socket.destroy());
   }
 
   setNoDelay(on: boolean): void {

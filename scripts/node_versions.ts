@@ -58,19 +58,32 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function run(cmd: string, args: string[], cwd?: string): Promise<string> {
+/**
+ * Runs a command without colours; resolves its stdout, throws with its output
+ * if it fails or outlives `timeoutMs`.
+ */
+export async function run(
+  cmd: string,
+  args: string[],
+  cwd?: string,
+  timeoutMs?: number,
+): Promise<string> {
   const out = await new Deno.Command(cmd, {
     args,
     cwd,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
+    env: { NO_COLOR: "1" },
+    signal: timeoutMs === undefined
+      ? undefined
+      : AbortSignal.timeout(timeoutMs),
   }).output();
   const dec = new TextDecoder();
   if (!out.success) {
     throw new Error(
       `${cmd} ${args.join(" ")} failed (exit ${out.code}):\n` +
-        dec.decode(out.stderr) + dec.decode(out.stdout),
+        dec.decode(out.stdout) + dec.decode(out.stderr),
     );
   }
   return dec.decode(out.stdout);

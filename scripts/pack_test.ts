@@ -17,7 +17,7 @@
 
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { nodeBinary, ROOT } from "./node_versions.ts";
+import { nodeBinary, ROOT, run } from "./node_versions.ts";
 
 const NPM_DIR = join(ROOT, "npm");
 const TIMEOUT_MS = 60_000;
@@ -34,31 +34,9 @@ interface Check {
   run(): Promise<void>;
 }
 
-/** Runs a command; resolves its stdout, throws with its output if it fails. */
-async function sh(
-  cmd: string,
-  args: string[],
-  cwd: string,
-): Promise<string> {
-  const out = await new Deno.Command(cmd, {
-    args,
-    cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-    signal: AbortSignal.timeout(TIMEOUT_MS),
-  }).output();
-  const dec = new TextDecoder();
-  const stdout = dec.decode(out.stdout);
-  if (!out.success) {
-    throw new Error(
-      `${cmd} ${args.join(" ")} exited ${out.code}:\n${stdout}${
-        dec.decode(out.stderr)
-      }`,
-    );
-  }
-  return stdout;
+/** Runs a command in `cwd`; resolves its stdout, throws with its output if it fails. */
+function sh(cmd: string, args: string[], cwd: string): Promise<string> {
+  return run(cmd, args, cwd, TIMEOUT_MS);
 }
 
 function expect(actual: string, expected: string, what: string): void {

@@ -108,6 +108,11 @@ export class Figures {
     return pass;
   }
 
+  /** Nothing counted in `tally` (errors, say). */
+  none(figure: string, tally: Tally): boolean {
+    return this.check(figure, tally.toString(), "= 0", tally.total === 0);
+  }
+
   /** `value` ≤ `max`. */
   atMost(figure: string, value: number, max: number, unit = ""): boolean {
     return this.check(

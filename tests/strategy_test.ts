@@ -30,6 +30,15 @@ function kernelExpected(): boolean {
 const opts = { timeout: 20_000 };
 afterEach(() => setStrategy(undefined));
 
+/** Two `reusePort` listeners on one new port. */
+function reusePortPair(): [Listener, Listener] {
+  const a = listen({ hostname: "127.0.0.1", port: 0, reusePort: true });
+  return [
+    a,
+    listen({ hostname: "127.0.0.1", port: a.addr.port, reusePort: true }),
+  ];
+}
+
 /** Accepts one connection, answers with `tag`, closes. */
 async function answerOnce(listener: Listener, tag: string): Promise<void> {
   const conn = await listener.accept();
@@ -68,12 +77,7 @@ test(
   async () => {
     setStrategy("emulated");
     const before = connections.size;
-    const a = listen({ hostname: "127.0.0.1", port: 0, reusePort: true });
-    const b = listen({
-      hostname: "127.0.0.1",
-      port: a.addr.port,
-      reusePort: true,
-    });
+    const [a, b] = reusePortPair();
     try {
       assert.equal(connections.size, before + 1);
       const served = Promise.all([answerOnce(a, "a"), answerOnce(b, "b")]);
@@ -105,12 +109,7 @@ test(
       return;
     }
     const before = connections.size;
-    const a = listen({ hostname: "127.0.0.1", port: 0, reusePort: true });
-    const b = listen({
-      hostname: "127.0.0.1",
-      port: a.addr.port,
-      reusePort: true,
-    });
+    const [a, b] = reusePortPair();
     assert.equal(b.addr.port, a.addr.port);
     assert.equal(
       connections.size,
@@ -207,12 +206,7 @@ test(
   "kernel: a closing listener hands what it accepted to a sibling",
   { ...opts, skip: kernelExpected() ? false : "no kernel strategy here" },
   async () => {
-    const a = listen({ hostname: "127.0.0.1", port: 0, reusePort: true });
-    const b = listen({
-      hostname: "127.0.0.1",
-      port: a.addr.port,
-      reusePort: true,
-    });
+    const [a, b] = reusePortPair();
     const COUNT = 40;
     // Nobody accepts on `a`: what the kernel gives it waits there.
     const clients = await Promise.all(

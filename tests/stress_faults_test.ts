@@ -272,18 +272,8 @@ test(
       HALF_CLOSE_PAIRS,
     );
     figures.exactly("servers that read EOF twice", eofTwice, HALF_CLOSE_PAIRS);
-    figures.check(
-      "client errors",
-      clientErrors.toString(),
-      "= 0",
-      clientErrors.total === 0,
-    );
-    figures.check(
-      "server errors",
-      serverErrors.toString(),
-      "= 0",
-      serverErrors.total === 0,
-    );
+    figures.none("client errors", clientErrors);
+    figures.none("server errors", serverErrors);
     await checkClean(figures, before, watch);
     figures.assertAll();
   },
@@ -375,12 +365,7 @@ for (const strategy of strategyCases()) {
 
       const reached = outcomes.of("reached");
       const once = seen.filter((n) => n === 1).length;
-      figures.check(
-        "connect errors",
-        connectErrors.toString(),
-        "= 0",
-        connectErrors.total === 0,
-      );
+      figures.none("connect errors", connectErrors);
       figures.check(
         "client outcomes",
         outcomes.toString(),
@@ -400,12 +385,7 @@ for (const strategy of strategyCases()) {
           true,
         );
       }
-      figures.check(
-        "sibling errors",
-        siblingErrors.toString(),
-        "= 0",
-        siblingErrors.total === 0,
-      );
+      figures.none("sibling errors", siblingErrors);
       await checkClean(figures, before, watch);
       figures.assertAll();
     },
