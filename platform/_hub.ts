@@ -19,7 +19,7 @@ import {
   type RawConnection,
   type TcpHandle,
 } from "./_node_listener.ts";
-import { acceptedStream } from "./_node_stream.ts";
+import { acceptedStream } from "./_node_handle_stream.ts";
 import type {
   BindRequest,
   NativeListener,

@@ -7,7 +7,8 @@
 import { isIP } from "node:net";
 import process from "node:process";
 import { BadResource } from "../errors.ts";
-import { acceptedStream, uvError } from "./_node_stream.ts";
+import { acceptedStream } from "./_node_handle_stream.ts";
+import { uvError } from "./_node_stream.ts";
 import type {
   BindRequest,
   NativeListener,
@@ -161,14 +162,20 @@ export class RawAcceptor {
 export class NodeListener implements NativeListener {
   readonly addr: SocketAddress;
   #acceptor: RawAcceptor;
+  #wrap: (raw: RawConnection) => NativeStream;
 
-  constructor(acceptor: RawAcceptor) {
+  /** `wrap` makes a stream of an accepted handle (default: libuv's StreamBase). */
+  constructor(
+    acceptor: RawAcceptor,
+    wrap: (raw: RawConnection) => NativeStream = acceptedStream,
+  ) {
     this.#acceptor = acceptor;
+    this.#wrap = wrap;
     this.addr = acceptor.addr;
   }
 
   accept(): Promise<NativeStream> {
-    return this.#acceptor.next().then(acceptedStream);
+    return this.#acceptor.next().then(this.#wrap);
   }
 
   setRef(ref: boolean): void {
@@ -180,6 +187,6 @@ export class NodeListener implements NativeListener {
   }
 
   drain(): NativeStream[] {
-    return this.#acceptor.drain().map(acceptedStream);
+    return this.#acceptor.drain().map(this.#wrap);
   }
 }

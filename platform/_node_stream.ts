@@ -223,8 +223,11 @@ export class NodeStream implements NativeStream {
   }
 }
 
-/** A stream over a connection that libuv accepted (a raw `tcp_wrap` handle). */
-export function acceptedStream(handle: object): NodeStream {
+/**
+ * A stream over an accepted `tcp_wrap` handle through `net.Socket`: for
+ * Deno's Node layer, whose handles are not libuv's.
+ */
+export function socketStream(handle: object): NativeStream {
   return new NodeStream(
     new Socket(
       {

@@ -12,6 +12,7 @@ import {
   NodeListener,
   RawAcceptor,
 } from "./_node_listener.ts";
+import { socketStream } from "./_node_stream.ts";
 import type {
   BindRequest,
   NativeListener,
@@ -257,7 +258,7 @@ export const denoRuntime: Runtime = {
       // The kernel strategy: Deno's own Node layer binds with SO_REUSEPORT
       // without `--unstable-net` and without any chance of exiting.
       const { handle, addr } = bindTcp(request);
-      return new NodeListener(new RawAcceptor(handle, addr));
+      return new NodeListener(new RawAcceptor(handle, addr), socketStream);
     }
     try {
       return new DenoListenerAdapter(

@@ -21,7 +21,7 @@ import {
   serveParallel,
 } from "../mod.ts";
 import { startProcessHub } from "../platform/_node_processes.ts";
-import { acceptedStream } from "../platform/_node_stream.ts";
+import { acceptedStream } from "../platform/_node_handle_stream.ts";
 import { threadsCanShare } from "../platform/_node_threads.ts";
 import { freePort, onDeno, ROOT, runLoad } from "./_balancing.ts";
 import { modUrl } from "./_child.ts";
