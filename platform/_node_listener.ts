@@ -61,14 +61,22 @@ export function bindTcp(
   const { TCP, constants } = loadTcpWrap();
   const handle = new TCP(constants.SERVER);
   const flags = reusePort ? constants.UV_TCP_REUSEPORT ?? 0 : 0;
-  let status = isIP(hostname) === 6
-    ? handle.bind6(hostname, port, flags)
-    : handle.bindWithFlags
-    ? handle.bindWithFlags(hostname, port, flags)
-    : handle.bind(hostname, port, flags);
-  if (status === 0) status = handle.listen(backlog);
   const out: Record<string, unknown> = {};
-  if (status === 0) status = handle.getsockname(out);
+  let status: number;
+  try {
+    status = isIP(hostname) === 6
+      ? handle.bind6(hostname, port, flags)
+      : handle.bindWithFlags
+      ? handle.bindWithFlags(hostname, port, flags)
+      : handle.bind(hostname, port, flags);
+    if (status === 0) status = handle.listen(backlog);
+    if (status === 0) status = handle.getsockname(out);
+  } catch (err) {
+    // Deno's Node layer throws where libuv returns a status (a backlog that
+    // is not an i32, say): the handle must not outlive the error either way.
+    handle.close();
+    throw err;
+  }
   if (status !== 0) {
     handle.close();
     throw uvError(status);

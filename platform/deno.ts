@@ -257,8 +257,21 @@ export const denoRuntime: Runtime = {
     if (request.reusePort) {
       // The kernel strategy: Deno's own Node layer binds with SO_REUSEPORT
       // without `--unstable-net` and without any chance of exiting.
-      const { handle, addr } = bindTcp(request);
-      return new NodeListener(new RawAcceptor(handle, addr), socketStream);
+      try {
+        const { handle, addr } = bindTcp(request);
+        return new NodeListener(new RawAcceptor(handle, addr), socketStream);
+      } catch (err) {
+        // That layer reports some failed binds as EINVAL (a non-local
+        // address, say); Deno's own bind names the error as Deno would.
+        if (/\(os error 22\)$/.test((err as Error).message)) {
+          try {
+            denoNamespace()!.listen({ hostname, port }).close();
+          } catch (denos) {
+            rethrow(denos);
+          }
+        }
+        throw err;
+      }
     }
     try {
       return new DenoListenerAdapter(
