@@ -9,15 +9,14 @@
  * @module
  */
 import process from "node:process";
-import { BrokenPipe, Interrupted } from "../errors.ts";
+import { BrokenPipe } from "../errors.ts";
+import { ReadQueue } from "./_read_queue.ts";
 import type { TcpHandle } from "./_node_listener.ts";
 import { uvError } from "./_node_stream.ts";
 import type { NativeStream, SocketAddress } from "./types.ts";
 
 /** libuv's end-of-stream status. */
 const UV_EOF = -4095;
-/** Read ahead at most this much for a reader that is not asking. */
-const READ_HIGH_WATER = 64 * 1024;
 
 /** A request object libuv completes: a write or a shutdown. */
 interface Req {
@@ -70,16 +69,8 @@ export class HandleStream implements NativeStream {
   readonly localAddr: SocketAddress;
   readonly remoteAddr: SocketAddress;
   #handle: StreamHandle;
-  #chunks: Uint8Array[] = [];
-  #buffered = 0;
-  #reads: {
-    buf: Uint8Array;
-    resolve(n: number): void;
-    reject(e: Error): void;
-  }[] = [];
+  #queue: ReadQueue;
   #reading = false;
-  #eof = false;
-  #error: Error | null = null;
   #closed = false;
   #shut = false;
   #writes = 0;
@@ -88,6 +79,10 @@ export class HandleStream implements NativeStream {
 
   constructor(handle: object) {
     this.#handle = handle as StreamHandle;
+    this.#queue = new ReadQueue(
+      (more) => more ? this.#startReading() : this.#stopReading(),
+      () => this.#updateRef(),
+    );
     this.localAddr = address(this.#handle, "getsockname");
     this.remoteAddr = address(this.#handle, "getpeername");
     this.#handle.onread = (buffer) => this.#onRead(buffer);
@@ -95,22 +90,14 @@ export class HandleStream implements NativeStream {
   }
 
   read(buf: Uint8Array): Promise<number> {
-    if (this.#buffered > 0) return Promise.resolve(this.#take(buf));
-    const failure = this.#failure();
-    if (failure) return Promise.reject(failure);
-    if (this.#eof) return Promise.resolve(0);
-    return new Promise((resolve, reject) => {
-      this.#reads.push({ buf, resolve, reject });
-      this.#updateRef();
-      this.#startReading();
-    });
+    return this.#queue.read(buf);
   }
 
   #startReading(): void {
-    if (this.#reading || this.#eof || this.#closed) return;
+    if (this.#reading || this.#closed) return;
     this.#reading = true;
     const status = this.#handle.readStart();
-    if (status < 0) this.#fail(uvError(status));
+    if (status < 0) this.#queue.fail(uvError(status));
   }
 
   #stopReading(): void {
@@ -125,71 +112,18 @@ export class HandleStream implements NativeStream {
     const n = streamBaseState[kReadBytesOrError];
     if (n > 0) {
       const offset = streamBaseState[kArrayBufferOffset];
-      this.#chunks.push(new Uint8Array(buffer, offset, n));
-      this.#buffered += n;
-      // Nobody asking and enough in hand: leave the rest to the kernel, so
-      // that the peer feels backpressure.
-      if (this.#reads.length === 0 && this.#buffered >= READ_HIGH_WATER) {
-        this.#stopReading();
-      }
-    } else if (n === UV_EOF) {
-      this.#eof = true;
-      this.#stopReading();
-    } else if (n < 0) {
-      this.#stopReading();
-      this.#error ??= uvError(n);
+      return this.#queue.push(new Uint8Array(buffer, offset, n));
     }
-    this.#settleReads();
-  }
-
-  /** Copies buffered data into `buf`; reads on once the buffer ran low. */
-  #take(buf: Uint8Array): number {
-    let n = 0;
-    while (n < buf.byteLength && this.#chunks.length > 0) {
-      const chunk = this.#chunks[0];
-      const count = Math.min(chunk.byteLength, buf.byteLength - n);
-      buf.set(count === chunk.byteLength ? chunk : chunk.subarray(0, count), n);
-      n += count;
-      if (count === chunk.byteLength) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(count);
-    }
-    this.#buffered -= n;
-    if (this.#buffered < READ_HIGH_WATER && this.#reads.length > 0) {
-      this.#startReading();
-    }
-    return n;
-  }
-
-  #settleReads(): void {
-    while (this.#reads.length > 0) {
-      const read = this.#reads[0];
-      if (this.#buffered > 0) read.resolve(this.#take(read.buf));
-      else if (this.#error) read.reject(this.#error);
-      else if (this.#eof) read.resolve(0);
-      else break;
-      this.#reads.shift();
-    }
-    this.#updateRef();
-  }
-
-  /** What ended the stream, if anything did; a close reads as `Interrupted`. */
-  #failure(): Error | null {
-    if (!this.#error && this.#closed) {
-      this.#error = new Interrupted("operation canceled");
-    }
-    return this.#error;
-  }
-
-  #fail(err: Error): void {
-    this.#error ??= err;
-    this.#settleReads();
+    this.#stopReading();
+    if (n === UV_EOF) this.#queue.end();
+    else if (n < 0) this.#queue.fail(uvError(n));
   }
 
   write(buf: Uint8Array): Promise<number> {
     if (this.#shut) {
       return Promise.reject(new BrokenPipe("Broken pipe (os error 32)"));
     }
-    const failure = this.#failure();
+    const failure = this.#queue.failure();
     if (failure) return Promise.reject(failure);
     const { WriteWrap, streamBaseState, kLastWriteWasAsync } = loadStreamWrap();
     const req = new WriteWrap();
@@ -219,11 +153,11 @@ export class HandleStream implements NativeStream {
 
   /** A failed write's error; a write cut short by `close()` was canceled. */
   #writeError(status: number): Error {
-    return this.#closed ? this.#failure()! : uvError(status);
+    return this.#closed ? this.#queue.failure()! : uvError(status);
   }
 
   shutdown(): Promise<void> {
-    const failure = this.#failure();
+    const failure = this.#queue.failure();
     if (failure) return Promise.reject(failure);
     this.#shut = true;
     const { ShutdownWrap } = loadStreamWrap();
@@ -245,10 +179,7 @@ export class HandleStream implements NativeStream {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    // The error (and its stack trace) is made only for a caller that sees it.
-    if (this.#reads.length > 0) this.#fail(this.#failure()!);
-    this.#chunks = [];
-    this.#buffered = 0;
+    this.#queue.close();
     this.#handle.close();
   }
 
@@ -267,7 +198,7 @@ export class HandleStream implements NativeStream {
 
   /** Deno keeps the process alive for pending ops only, not for open sockets. */
   #updateRef(): void {
-    const want = this.#writes > 0 || (this.#reads.length > 0 && this.#readRef);
+    const want = this.#writes > 0 || (this.#queue.waiting > 0 && this.#readRef);
     if (want === this.#refed || this.#closed) return;
     this.#refed = want;
     if (want) this.#handle.ref();

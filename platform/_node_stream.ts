@@ -8,6 +8,7 @@ import { Socket } from "node:net";
 import process from "node:process";
 import { getSystemErrorMap, getSystemErrorName } from "node:util";
 import { BrokenPipe, Interrupted } from "../errors.ts";
+import { ReadQueue } from "./_read_queue.ts";
 import { osError } from "./_os_errors.ts";
 import type { NativeStream, SocketAddress } from "./types.ts";
 
@@ -33,26 +34,13 @@ export function socketError(
   return err;
 }
 
-const READ_HIGH_WATER = 64 * 1024;
-
 /** A connected socket as a `NativeStream`: pull-based reads, Deno's ref rules. */
 export class NodeStream implements NativeStream {
   readonly localAddr: SocketAddress;
   readonly remoteAddr: SocketAddress;
   #socket: Socket;
-  /** Data read from the socket and not yet handed to a `read()`. */
-  #chunks: Uint8Array[] = [];
-  #buffered = 0;
+  #queue: ReadQueue;
   #reading = false;
-  #eof = false;
-  #error: Error | null = null;
-  #closed = false;
-  /** Pending reads, served in order, as Deno queues concurrent reads. */
-  #reads: {
-    buf: Uint8Array;
-    resolve(n: number): void;
-    reject(e: Error): void;
-  }[] = [];
   #writes = 0;
   #readRef = true;
   #refed = true;
@@ -60,6 +48,10 @@ export class NodeStream implements NativeStream {
 
   constructor(socket: Socket) {
     this.#socket = socket;
+    this.#queue = new ReadQueue(
+      (more) => this.#flow(more),
+      () => this.#updateRef(),
+    );
     this.localAddr = {
       hostname: socket.localAddress ?? "",
       port: socket.localPort ?? 0,
@@ -70,87 +62,30 @@ export class NodeStream implements NativeStream {
     };
     // Every socket error lands here, so none reaches `uncaughtException`; the
     // caller sees it on its next read or write.
-    socket.on("error", (err) => this.#fail(socketError(err)));
-    socket.on("end", () => {
-      this.#eof = true;
-      this.#settleRead();
-    });
+    socket.on("error", (err) => this.#queue.fail(socketError(err)));
+    socket.on("end", () => this.#queue.end());
     this.#updateRef();
   }
 
   read(buf: Uint8Array): Promise<number> {
-    if (this.#buffered > 0) return Promise.resolve(this.#take(buf));
-    const failure = this.#failure();
-    if (failure) return Promise.reject(failure);
-    if (this.#eof) return Promise.resolve(0);
-    return new Promise((resolve, reject) => {
-      this.#reads.push({ buf, resolve, reject });
-      this.#updateRef();
-      if (!this.#reading) {
-        this.#reading = true;
-        this.#socket.on("data", (chunk: Uint8Array) => this.#onData(chunk));
-      }
-      // Accepted sockets start paused, so adding the listener is not enough.
-      if (this.#socket.isPaused()) this.#socket.resume();
-    });
+    return this.#queue.read(buf);
   }
 
-  #onData(chunk: Uint8Array): void {
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.byteLength;
-    if (this.#reads.length > 0) this.#settleRead();
-    else if (this.#buffered >= READ_HIGH_WATER) this.#socket.pause();
-  }
-
-  /** Copies buffered data into `buf`; resumes the socket once it drained. */
-  #take(buf: Uint8Array): number {
-    let n = 0;
-    while (n < buf.byteLength && this.#chunks.length > 0) {
-      const chunk = this.#chunks[0];
-      const count = Math.min(chunk.byteLength, buf.byteLength - n);
-      buf.set(count === chunk.byteLength ? chunk : chunk.subarray(0, count), n);
-      n += count;
-      if (count === chunk.byteLength) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(count);
+  #flow(more: boolean): void {
+    if (!more) return void this.#socket.pause();
+    if (!this.#reading) {
+      this.#reading = true;
+      this.#socket.on("data", (chunk: Uint8Array) => this.#queue.push(chunk));
     }
-    this.#buffered -= n;
-    if (
-      this.#buffered < READ_HIGH_WATER && this.#reading && !this.#eof &&
-      this.#socket.isPaused()
-    ) this.#socket.resume();
-    return n;
-  }
-
-  #settleRead(): void {
-    while (this.#reads.length > 0) {
-      const read = this.#reads[0];
-      if (this.#buffered > 0) read.resolve(this.#take(read.buf));
-      else if (this.#error) read.reject(this.#error);
-      else if (this.#eof) read.resolve(0);
-      else break;
-      this.#reads.shift();
-    }
-    this.#updateRef();
-  }
-
-  /** What ended the stream, if anything did; a close reads as `Interrupted`. */
-  #failure(): Error | null {
-    if (!this.#error && this.#closed) {
-      this.#error = new Interrupted("operation canceled");
-    }
-    return this.#error;
-  }
-
-  #fail(err: Error): void {
-    this.#error ??= err;
-    this.#settleRead();
+    // Accepted sockets start paused, so adding the listener is not enough.
+    if (this.#socket.isPaused()) this.#socket.resume();
   }
 
   write(buf: Uint8Array): Promise<number> {
     if (this.#shut) {
       return Promise.reject(new BrokenPipe("Broken pipe (os error 32)"));
     }
-    const failure = this.#failure();
+    const failure = this.#queue.failure();
     if (failure) return Promise.reject(failure);
     let done: ((err?: Error | null) => void) | undefined;
     this.#socket.write(buf, (err) => done?.(err));
@@ -166,14 +101,14 @@ export class NodeStream implements NativeStream {
       done = (err) => {
         this.#writes--;
         this.#updateRef();
-        if (err) reject(this.#failure() ?? socketError(err));
+        if (err) reject(this.#queue.failure() ?? socketError(err));
         else resolve(buf.byteLength);
       };
     });
   }
 
   shutdown(): Promise<void> {
-    const failure = this.#failure();
+    const failure = this.#queue.failure();
     if (failure) return Promise.reject(failure);
     this.#shut = true;
     return new Promise((resolve) => {
@@ -188,12 +123,7 @@ export class NodeStream implements NativeStream {
   }
 
   close(): void {
-    // The error (and its stack trace) is made only for a caller that will see
-    // it: making one for every connection cost more than the rest of closing.
-    this.#closed = true;
-    if (this.#reads.length > 0) this.#fail(this.#failure()!);
-    this.#chunks = [];
-    this.#buffered = 0;
+    this.#queue.close();
     // After the write that just completed has been acknowledged (Node does
     // that a tick later): destroying before would make Node build, and drop,
     // an ERR_STREAM_DESTROYED error with its stack on every close.
@@ -215,7 +145,7 @@ export class NodeStream implements NativeStream {
 
   /** Deno keeps the process alive for pending ops only, not for open sockets. */
   #updateRef(): void {
-    const want = this.#writes > 0 || (this.#reads.length > 0 && this.#readRef);
+    const want = this.#writes > 0 || (this.#queue.waiting > 0 && this.#readRef);
     if (want === this.#refed) return;
     this.#refed = want;
     if (want) this.#socket.ref();
