@@ -124,7 +124,7 @@ class Hub {
 const hubs = new Map<string, Hub>();
 
 /** `ip:port`, `[v6]:port`: one hub per bound address. */
-export function hubKey(addr: SocketAddress): string {
+function hubKey(addr: SocketAddress): string {
   return addr.hostname.includes(":")
     ? `[${addr.hostname}]:${addr.port}`
     : `${addr.hostname}:${addr.port}`;
@@ -203,7 +203,7 @@ export function hubReceive(
 let memberCount = 0;
 
 /** A new member id: `prefix` names the thread or process, unique across them. */
-export function newMemberId(prefix: string): string {
+function newMemberId(prefix: string): string {
   return `${prefix}${++memberCount}`;
 }
 

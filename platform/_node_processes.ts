@@ -31,7 +31,7 @@ import type { RawConnection, TcpHandle } from "./_node_listener.ts";
 import type { BindRequest, SocketAddress } from "./types.ts";
 
 /** Set in the children's environment: the primary's control socket. */
-export const CONTROL_ENV = "REUSEPORT_PRIMARY";
+const CONTROL_ENV = "REUSEPORT_PRIMARY";
 const TAG = "@reuseport/net";
 
 type Answer =

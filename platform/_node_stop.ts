@@ -49,6 +49,7 @@ export function stoppable<T extends NativeListener>(listener: T): T {
     }
   }
   open.add(listener);
+  // Forgotten when it closes, whoever closes it (the app, or a stop).
   const close = listener.close.bind(listener);
   listener.close = () => {
     open.delete(listener);
