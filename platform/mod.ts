@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { bunRuntime, onBun } from "./bun/mod.ts";
 import { denoNamespace, denoRuntime } from "./deno.ts";
 import { nodeRuntime } from "./node.ts";
 import { chooseStrategy as choose, type StrategyChoice } from "./strategy.ts";
@@ -25,7 +26,11 @@ let current: Runtime | undefined;
 
 /** The runtime this process runs on, detected by feature, not by version. */
 export function runtime(): Runtime {
-  current ??= denoNamespace() ? denoRuntime : nodeRuntime;
+  current ??= denoNamespace()
+    ? denoRuntime
+    : onBun()
+    ? bunRuntime
+    : nodeRuntime;
   return current;
 }
 

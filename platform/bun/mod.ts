@@ -1,0 +1,171 @@
+/**
+ * The Bun runtime: listening sockets on `Bun.listen` (synchronous bind,
+ * `SO_REUSEPORT` where the kernel balances), connections on Bun's callback
+ * sockets behind Deno's pull-based streams. Bun cannot move a socket to
+ * another Worker, so listeners share an address within a thread (the
+ * emulated strategy) or through the kernel (one socket each).
+ *
+ * @module
+ */
+import process from "node:process";
+import { isMainThread } from "node:worker_threads";
+import { AddrInUse } from "../../errors.ts";
+import { lookupError } from "../_os_errors.ts";
+import type {
+  BindRequest,
+  NativeListener,
+  NativeStream,
+  Runtime,
+} from "../types.ts";
+import { type BunGlobal, bunGlobal } from "./_bun.ts";
+import { bunError } from "./_errors.ts";
+import { BunListener } from "./_listener.ts";
+import { BunStream } from "./_stream.ts";
+
+/** Where `SO_REUSEPORT` spreads connections across sockets. */
+const BALANCING_OS: readonly string[] = ["linux", "android"];
+
+function bun(): BunGlobal {
+  return bunGlobal()!;
+}
+
+let kernel: { supported: boolean; reason: string } | undefined;
+
+/** Whether a second `reusePort` listener can bind the port of a first: a feature test. */
+function bindsWithReusePort(): boolean {
+  const request = { hostname: "127.0.0.1", port: 0, backlog: 1 };
+  let first: BunListener | undefined;
+  try {
+    first = new BunListener(bun(), { ...request, reusePort: true });
+    new BunListener(bun(), {
+      ...request,
+      port: first.addr.port,
+      reusePort: true,
+    }).close();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    first?.close();
+  }
+}
+
+function probeKernel(): { supported: boolean; reason: string } {
+  const where = `Bun ${bun().version} on ${process.platform}`;
+  if (!BALANCING_OS.includes(process.platform)) {
+    return {
+      supported: false,
+      reason: `${where}: SO_REUSEPORT does not balance connections there`,
+    };
+  }
+  if (!bindsWithReusePort()) {
+    return {
+      supported: false,
+      reason: `${where} cannot bind two listeners with reusePort on one port`,
+    };
+  }
+  return {
+    supported: true,
+    reason: `${where} binds with SO_REUSEPORT and the kernel balances`,
+  };
+}
+
+/** Why a Worker's listener could not join another thread's socket on Bun. */
+function workersCannotShare(): string {
+  return "another listener holds this address, and if it is in another Worker of this process, " +
+    "Bun cannot move sockets between Workers (a socket cannot be posted to one). " +
+    "Use the kernel strategy (reusePort without loadBalanced, on Linux: a socket per Worker) or processes";
+}
+
+/** Whether this runtime is Bun: its global, not its version, decides. */
+export function onBun(): boolean {
+  return bunGlobal() !== undefined;
+}
+
+/** Bun, through `Bun.listen` and `Bun.connect`. */
+export const bunRuntime: Runtime = {
+  name: "bun",
+
+  kernelSupport(): { supported: boolean; reason: string } {
+    kernel ??= probeKernel();
+    return kernel;
+  },
+
+  env(name: string): string | undefined {
+    return process.env[name];
+  },
+
+  listen(request: BindRequest): NativeListener {
+    try {
+      return new BunListener(bun(), request);
+    } catch (err) {
+      if (request.shared && !isMainThread && err instanceof AddrInUse) {
+        throw new AddrInUse(`${err.message}: ${workersCannotShare()}`);
+      }
+      throw err;
+    }
+  },
+
+  resolveListenHost(hostname: string): string {
+    // Bun resolves a listen address synchronously only through a bind: bind
+    // port 0 on the name and read back the address.
+    let probe: BunListener;
+    try {
+      probe = new BunListener(bun(), {
+        hostname,
+        port: 0,
+        backlog: 1,
+        reusePort: false,
+      });
+    } catch (err) {
+      // A name Bun could not resolve comes without an errno name.
+      if ((err as { code?: unknown }).code === undefined) {
+        throw lookupError(undefined);
+      }
+      throw err;
+    }
+    probe.close();
+    return probe.addr.hostname;
+  },
+
+  parallel() {
+    return {
+      reason:
+        "the parallel runner does not run on Bun yet; start one Bun process per core with reusePort (the kernel strategy, Linux)",
+    };
+  },
+
+  async connect(
+    hostname: string,
+    port: number,
+    signal?: AbortSignal,
+  ): Promise<NativeStream> {
+    signal?.throwIfAborted();
+    let stream: BunStream | undefined;
+    let aborted = false;
+    const connecting = bun().connect({
+      hostname,
+      port,
+      allowHalfOpen: true,
+      socket: {
+        ...BunStream.handlers,
+        open(socket) {
+          stream = new BunStream(socket);
+          if (aborted) stream.close();
+        },
+      },
+    }).then(() => stream!, (err) => Promise.reject(bunError(err)));
+    if (!signal) return await connecting;
+    return await new Promise<NativeStream>((resolve, reject) => {
+      const onAbort = () => {
+        aborted = true;
+        stream?.close();
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      connecting.then(resolve, reject).finally(() =>
+        signal.removeEventListener("abort", onAbort)
+      );
+    });
+  },
+};
