@@ -9,6 +9,8 @@ import { join } from "node:path";
 import process from "node:process";
 
 export const onDeno = "Deno" in globalThis;
+/** Bun, found by its version entry (it runs the Node build, as Node does). */
+export const onBun = typeof process.versions.bun === "string";
 const here = new URL(".", import.meta.url);
 
 /** The URL of this package's entry point for a child program. */

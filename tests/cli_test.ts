@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import { test } from "node:test";
 import { parseArgs } from "../_cli.ts";
 import { errors, serveParallel } from "../mod.ts";
-import { onDeno } from "./_child.ts";
+import { onBun, onDeno } from "./_child.ts";
 
 test("serve --parallel=3 --processes app.mjs a b", () => {
   assert.deepEqual(
@@ -48,13 +48,22 @@ test("bad command lines name what is wrong", () => {
   }
 });
 
-test("serveParallel: workers must be a positive integer (Node); Deno points to deno serve", async () => {
+test("serveParallel: workers must be a positive integer (Node); Deno points to deno serve; Bun says it has no runner yet", async () => {
   if (onDeno) {
     await assert.rejects(
       serveParallel({ file: "app.mjs", workers: 2 }),
       (err: Error) =>
         err instanceof errors.NotSupported &&
         /deno serve --parallel/.test(err.message),
+    );
+    return;
+  }
+  if (onBun) {
+    await assert.rejects(
+      serveParallel({ file: "app.mjs", workers: 2 }),
+      (err: Error) =>
+        err instanceof errors.NotSupported &&
+        /not run on Bun yet.*reusePort/.test(err.message),
     );
     return;
   }

@@ -19,23 +19,24 @@ import {
   listen,
   type ParallelEvent,
   serveParallel,
+  strategyFor,
 } from "../mod.ts";
 import { startProcessHub } from "../platform/_node_processes.ts";
 import { acceptedStream } from "../platform/_node_handle_stream.ts";
 import { threadsCanShare } from "../platform/_node_threads.ts";
 import { freePort, onDeno, ROOT, runLoad } from "./_balancing.ts";
-import { modUrl } from "./_child.ts";
+import { modUrl, onBun } from "./_child.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "reuseport-runner-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A worker thread that listens on `port` with loadBalanced and answers its id. */
+/** A worker thread that listens on `port` with `options` and answers its id. */
 const WORKER = `
 import { parentPort, workerData } from "node:worker_threads";
 import { listen } from ${JSON.stringify(modUrl)};
 let listener;
 try {
-  listener = listen({ hostname: "127.0.0.1", port: workerData.port, loadBalanced: true });
+  listener = listen({ hostname: "127.0.0.1", port: workerData.port, ...workerData.options });
 } catch (err) {
   parentPort.postMessage({ error: { name: err.name, message: err.message } });
 }
@@ -52,20 +53,45 @@ if (listener) {
 const workerFile = join(dir, "worker.mjs");
 writeFileSync(workerFile, WORKER);
 
-/** Starts a worker thread; resolves its first message. */
+/** Starts a worker thread (loadBalanced unless told); resolves its first message. */
 function startWorker(
   port: number,
   id: string,
+  options: Record<string, boolean> = { loadBalanced: true },
 ): Promise<{ worker: Worker; first: Record<string, unknown> }> {
-  const worker = new Worker(workerFile, { workerData: { port, id } });
+  const worker = new Worker(workerFile, { workerData: { port, id, options } });
   return new Promise((resolve, reject) => {
     worker.once("message", (first) => resolve({ worker, first }));
     worker.once("error", reject);
   });
 }
 
+/** Connects to `port`; resolves the id the listener that took it answered. */
+async function askId(port: number): Promise<string> {
+  const conn = await connect({ port });
+  const buf = new Uint8Array(16);
+  let text = "";
+  for (let n; (n = await conn.read(buf)) !== null;) {
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  conn.close();
+  return text.trim();
+}
+
+/** Stops the workers' listeners; resolves when every worker has exited. */
+async function stopWorkers(workers: { worker: Worker }[]): Promise<void> {
+  for (const { worker } of workers) worker.postMessage("stop");
+  await Promise.all(
+    workers.map(({ worker }) =>
+      new Promise((resolve) => worker.once("exit", resolve))
+    ),
+  );
+}
+
 /** Threads can share sockets here: Node 24 and later, tested by feature. */
 const threadsShare = !onDeno && threadsCanShare();
+/** The kernel balances `reusePort` sockets here (Linux, Node >= 22.12, Deno, Bun). */
+const kernelHere = strategyFor({ reusePort: true }).strategy === "kernel";
 
 test(
   threadsShare
@@ -103,24 +129,12 @@ test(
       let next = 0;
       await Promise.all(Array.from({ length: 10 }, async () => {
         while (next++ < 200) {
-          const conn = await connect({ port });
-          const buf = new Uint8Array(16);
-          let text = "";
-          for (let n; (n = await conn.read(buf)) !== null;) {
-            text += new TextDecoder().decode(buf.subarray(0, n));
-          }
-          conn.close();
-          const id = text.trim();
+          const id = await askId(port);
           served.set(id, (served.get(id) ?? 0) + 1);
         }
       }));
     } finally {
-      for (const { worker } of workers) worker.postMessage("stop");
-      await Promise.all(
-        workers.map(({ worker }) =>
-          new Promise((resolve) => worker.once("exit", resolve))
-        ),
-      );
+      await stopWorkers(workers);
       main.close();
       await loop;
     }
@@ -137,8 +151,38 @@ test(
 );
 
 test(
+  "threads: worker threads listening with reusePort get a socket each (the kernel strategy) and all serve",
+  {
+    timeout: 60_000,
+    skip: kernelHere ? false : "the kernel does not balance here",
+  },
+  async () => {
+    const port = freePort();
+    const workers = await Promise.all(
+      ["w1", "w2"].map((id) => startWorker(port, id, { reusePort: true })),
+    );
+    const seen = new Set<string>();
+    try {
+      for (const { first } of workers) {
+        assert.deepEqual(first, { listening: true });
+      }
+      // The kernel hashes each connection to a socket: 100 tries (bounded)
+      // reach both unless it did not balance.
+      for (let i = 0; i < 100 && seen.size < 2; i++) {
+        seen.add(await askId(port));
+      }
+    } finally {
+      await stopWorkers(workers);
+    }
+    assert.deepEqual([...seen].sort(), ["w1", "w2"]);
+  },
+);
+
+test(
   onDeno
     ? "processes: serveParallel() on Deno points to deno serve --parallel"
+    : onBun
+    ? "processes: serveParallel() on Bun says the runner does not run there yet"
     : "processes: 2 runner workers serve; one killed under load is restarted and nothing else fails",
   { timeout: 60_000 },
   async () => {
@@ -147,6 +191,14 @@ test(
       await assert.rejects(serveParallel({ file, workers: 2 }), (err) => {
         assert.ok(err instanceof errors.NotSupported);
         assert.match((err as Error).message, /deno serve --parallel/);
+        return true;
+      });
+      return;
+    }
+    if (onBun) {
+      await assert.rejects(serveParallel({ file, workers: 2 }), (err) => {
+        assert.ok(err instanceof errors.NotSupported);
+        assert.match((err as Error).message, /not run on Bun yet/);
         return true;
       });
       return;
@@ -265,7 +317,9 @@ test(
   "processes hub: a connection whose send to a dead child fails goes to the next waiting child",
   { timeout: 20_000 },
   async (t: TestContext) => {
-    if (onDeno) return t.skip("the processes hub is a Node program");
+    if (onDeno || onBun) {
+      return t.skip("the processes hub is a Node program (libuv handles)");
+    }
     const hub = await startProcessHub();
     const path = hub.env.REUSEPORT_PRIMARY;
     // Child 1's channel is broken (it died); child 2 answers what it gets.

@@ -72,9 +72,9 @@ function probeKernel(): { supported: boolean; reason: string } {
 
 /** Why a Worker's listener could not join another thread's socket on Bun. */
 function workersCannotShare(): string {
-  return "another listener holds this address, and if it is in another Worker of this process, " +
-    "Bun cannot move sockets between Workers (a socket cannot be posted to one). " +
-    "Use the kernel strategy (reusePort without loadBalanced, on Linux: a socket per Worker) or processes";
+  return "another listener holds this address, and if it is in another thread of this process, " +
+    "Bun cannot move sockets between threads (a socket cannot be posted to a Worker). " +
+    "Use the kernel strategy (reusePort without loadBalanced, on Linux: a socket per thread) or processes, each with reusePort";
 }
 
 /** Whether this runtime is Bun: its global, not its version, decides. */
@@ -131,7 +131,7 @@ export const bunRuntime: Runtime = {
   parallel() {
     return {
       reason:
-        "the parallel runner does not run on Bun yet; start one Bun process per core with reusePort (the kernel strategy, Linux)",
+        "the parallel runner does not run on Bun yet (its processes pass libuv handles, which Bun has not got); on Linux, start one Bun process per core, each listening with reusePort (the kernel strategy)",
     };
   },
 
