@@ -1,6 +1,6 @@
 /**
  * The npm package as a user gets it: `npm pack` in `npm/`, the tarball
- * installed alone into an empty project, then, on each Node line, the
+ * installed alone into an empty project, then, on each Node line and on Bun, the
  * package's entry points imported and required and made to echo bytes on
  * loopback, the README's Node example serving a bounded client, and a plain
  * Deno program run with `node --import @reuseport/net/polyfill`, printing
@@ -10,13 +10,15 @@
  *
  * Needs a fresh build (`deno run -A scripts/build_npm.ts --no-test`).
  *
- * Usage: `deno run -A scripts/pack_test.ts [node major ...]` (default: 20 22 24)
+ * Usage: `deno run -A scripts/pack_test.ts [node major ... | bun]` (default:
+ * 20 22 24 bun)
  *
  * @module
  */
 
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { bunBinary } from "./bun_binary.ts";
 import { nodeBinary, ROOT, run } from "./node_versions.ts";
 
 const NPM_DIR = join(ROOT, "npm");
@@ -306,9 +308,9 @@ function typeChecks(project: string): Check[] {
 }
 
 /** The programs, run on one Node binary. */
-function runtimeChecks(project: string, node: string, major: number): Check[] {
+function runtimeChecks(project: string, node: string, label: string): Check[] {
   return Object.keys(PROGRAMS).map((file) => ({
-    name: `node ${major}: ${file}`,
+    name: `${label}: ${file}`,
     async run() {
       expect(await sh(node, [file], project), "ping\n", `${file} printed`);
     },
@@ -381,15 +383,15 @@ async function echoServer(
 function userChecks(
   project: string,
   node: string,
-  major: number,
+  label: string,
   denoOutput: () => Promise<string>,
 ): Check[] {
   return [{
-    name: `node ${major}: examples/echo_node.mjs serves 10 connections`,
+    name: `${label}: examples/echo_node.mjs serves 10 connections`,
     run: () => echoServer(node, ["echo_node.mjs"], project, 10),
   }, {
     name:
-      `node ${major}: node --import @reuseport/net/polyfill <Deno program> prints what Deno prints`,
+      `${label}: --import @reuseport/net/polyfill <Deno program> prints what Deno prints`,
     async run() {
       expect(
         await sh(node, [
@@ -434,13 +436,40 @@ function binChecks(project: string, node: string, major: number): Check[] {
   }];
 }
 
+/**
+ * The `reuseport` command on Bun: the parallel runner does not run there
+ * yet, so it must exit 2 saying so and what to do instead.
+ */
+function bunBinCheck(project: string, bun: string): Check {
+  return {
+    name:
+      "bun: reuseport serve --parallel=2 says the runner does not run on Bun yet",
+    async run() {
+      const bin = join(project, "node_modules", ".bin", "reuseport");
+      const said = await sh(bun, [
+        bin,
+        "serve",
+        "--parallel=2",
+        "echo_node.mjs",
+      ], project)
+        .then((out) => `exit 0: ${out}`, (err: Error) => err.message);
+      if (
+        !/\(exit 2\)[^]*NotSupported: the parallel runner does not run on Bun yet/
+          .test(said)
+      ) {
+        throw new Error(`expected exit 2 and NotSupported, got: ${said}`);
+      }
+    },
+  };
+}
+
 async function main(): Promise<number> {
   if (!existsSync(join(NPM_DIR, "package.json"))) {
     console.error("pack_test: no npm/package.json; run scripts/build_npm.ts");
     return 1;
   }
-  const majors = (Deno.args.length ? Deno.args : ["20", "22", "24"])
-    .map(Number);
+  const args = Deno.args.length ? Deno.args : ["20", "22", "24", "bun"];
+  const majors = args.filter((a) => a !== "bun").map(Number);
   let passed = 0;
   let failed = 0;
   const report = (name: string, err?: unknown) => {
@@ -482,10 +511,22 @@ async function main(): Promise<number> {
         continue;
       }
       checks.push(
-        ...runtimeChecks(project, node, major),
-        ...userChecks(project, node, major, denoOutput),
+        ...runtimeChecks(project, node, `node ${major}`),
+        ...userChecks(project, node, `node ${major}`, denoOutput),
         ...binChecks(project, node, major),
       );
+    }
+    if (args.includes("bun")) {
+      try {
+        const bun = await bunBinary();
+        checks.push(
+          ...runtimeChecks(project, bun, "bun"),
+          ...userChecks(project, bun, "bun", denoOutput),
+          bunBinCheck(project, bun),
+        );
+      } catch (err) {
+        report("bun: a binary", err);
+      }
     }
     for (const check of checks) {
       try {

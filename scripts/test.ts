@@ -2,9 +2,10 @@
  * The whole test run (`npm test`): format, lint, type check, the JSR checks
  * (doc lint, an `@example` on every export, publish dry run), the suite on
  * Deno, the doc examples, the npm build with the suite on the system Node,
- * the packed tarball installed and used on every Node line, then the suite
- * on the other Node lines. Every step runs even when an earlier one failed;
- * a summary and a closing `N passed, N failed` line come last.
+ * the packed tarball installed and used on every Node line and on Bun, then
+ * the suite on the other Node lines and on Bun (fetched into `.cache/bun/`).
+ * Every step runs even when an earlier one failed; a summary and a closing
+ * `N passed, N failed` line come last.
  *
  * Environment:
  * - `NODE_MAJORS`   extra Node lines to test the build on (default `22,24`;
@@ -18,7 +19,8 @@
 
 import { existsSync } from "node:fs";
 import { join, relative } from "node:path";
-import { libraryFiles, nodeTestArgs } from "./build_npm.ts";
+import { compiledTestFiles, libraryFiles, nodeTestArgs } from "./build_npm.ts";
+import { bunBinary } from "./bun_binary.ts";
 import { exportedModules } from "./doc_check.ts";
 import { nodeBinary, ROOT, systemNodeMajor } from "./node_versions.ts";
 
@@ -133,6 +135,22 @@ export function nodeCounts(output: string): Counts | undefined {
     // Node fails the run for cancelled tests (timeouts, crashed files) too.
     failed: failed + (last("cancelled") ?? 0),
     skipped: (last("skipped") ?? 0) + (last("todo") ?? 0),
+  };
+}
+
+/** Totals from `bun test` (` 12 pass`, ` 1 fail`, ` 2 skip`, ` 0 todo`). */
+export function bunCounts(output: string): Counts | undefined {
+  const text = stripAnsi(output);
+  const count = (key: string): number | undefined => {
+    const m = new RegExp(`^\\s*(\\d+) ${key}$`, "m").exec(text);
+    return m ? Number(m[1]) : undefined;
+  };
+  const passed = count("pass");
+  if (passed === undefined) return undefined;
+  return {
+    passed,
+    failed: count("fail") ?? 0,
+    skipped: (count("skip") ?? 0) + (count("todo") ?? 0),
   };
 }
 
@@ -364,7 +382,7 @@ async function main(): Promise<number> {
     await step(
       "npm pack + install",
       DENO,
-      ["run", "-A", join("scripts", "pack_test.ts"), ...packMajors],
+      ["run", "-A", join("scripts", "pack_test.ts"), ...packMajors, "bun"],
       packCounts,
     );
   } else skip("npm pack + install", "npm build failed");
@@ -395,6 +413,27 @@ async function main(): Promise<number> {
       continue;
     }
     await step(name, bin, args, nodeCounts);
+  }
+
+  // Bun runs the same compiled suite: `bun test` runs node:test files (its
+  // own default of 5 s a test is too short for the runner and stress tests).
+  let bun: string | undefined;
+  try {
+    bun = built ? await bunBinary() : undefined;
+  } catch (e) {
+    header("bun");
+    console.error((e as Error).message);
+    results.push({
+      name: "bun",
+      status: "FAIL",
+      note: "no Bun binary",
+      seconds: 0,
+    });
+  }
+  if (!built) skip("bun", "npm build failed");
+  else if (bun) {
+    const files = compiledTestFiles().map((f) => `./${relative(ROOT, f)}`);
+    await step("bun", bun, ["test", "--timeout=120000", ...files], bunCounts);
   }
 
   const { passed, failed } = summary();
