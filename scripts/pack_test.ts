@@ -437,13 +437,13 @@ function binChecks(project: string, node: string, major: number): Check[] {
 }
 
 /**
- * The `reuseport` command on Bun: the parallel runner does not run there
- * yet, so it must exit 2 saying so and what to do instead.
+ * The `reuseport` command on Bun: the parallel runner cannot run there (it
+ * passes libuv handles), so it must exit 2 saying so.
  */
 function bunBinCheck(project: string, bun: string): Check {
   return {
     name:
-      "bun: reuseport serve --parallel=2 says the runner does not run on Bun yet",
+      "bun: reuseport serve --parallel=2 exits 2: the runner cannot run on Bun",
     async run() {
       const bin = join(project, "node_modules", ".bin", "reuseport");
       const said = await sh(bun, [
@@ -454,7 +454,7 @@ function bunBinCheck(project: string, bun: string): Check {
       ], project)
         .then((out) => `exit 0: ${out}`, (err: Error) => err.message);
       if (
-        !/\(exit 2\)[^]*NotSupported: the parallel runner does not run on Bun yet/
+        !/\(exit 2\)[^]*NotSupported: the parallel runner needs a runtime that passes connections between processes, which bun cannot/
           .test(said)
       ) {
         throw new Error(`expected exit 2 and NotSupported, got: ${said}`);

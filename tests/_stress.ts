@@ -301,8 +301,15 @@ export function sharedSockets(): number {
 
 let gcFunction: (() => void) | null | undefined;
 
-/** V8's `gc()`, reached through a flag set at run time; null where that fails. */
+/**
+ * A full GC: Bun's own (`Bun.gc(true)`), else V8's `gc()`, reached through a
+ * flag set at run time; null where neither is there.
+ */
 function gc(): (() => void) | null {
+  const bun = (globalThis as { Bun?: { gc?(sync: boolean): void } }).Bun;
+  if (gcFunction === undefined && typeof bun?.gc === "function") {
+    gcFunction = () => bun.gc!(true);
+  }
   if (gcFunction === undefined) {
     try {
       setFlagsFromString("--expose-gc");

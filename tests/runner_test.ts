@@ -21,9 +21,8 @@ import {
   serveParallel,
   strategyFor,
 } from "../mod.ts";
-import { startProcessHub } from "../platform/_node_processes.ts";
-import { acceptedStream } from "../platform/_node_handle_stream.ts";
-import { threadsCanShare } from "../platform/_node_threads.ts";
+import { nodeRuntime } from "../platform/node/mod.ts";
+import { startProcessHub } from "../sharing/processes.ts";
 import { freePort, onDeno, ROOT, runLoad } from "./_balancing.ts";
 import { modUrl, onBun } from "./_child.ts";
 
@@ -89,7 +88,7 @@ async function stopWorkers(workers: { worker: Worker }[]): Promise<void> {
 }
 
 /** Threads can share sockets here: Node 24 and later, tested by feature. */
-const threadsShare = !onDeno && threadsCanShare();
+const threadsShare = !onDeno && !onBun && nodeRuntime.handles!.threads;
 /** The kernel balances `reusePort` sockets here (Linux, Node >= 22.12, Deno, Bun). */
 const kernelHere = strategyFor({ reusePort: true }).strategy === "kernel";
 
@@ -182,7 +181,7 @@ test(
   onDeno
     ? "processes: serveParallel() on Deno points to deno serve --parallel"
     : onBun
-    ? "processes: serveParallel() on Bun says the runner does not run there yet"
+    ? "processes: serveParallel() on Bun says the runner cannot run there"
     : "processes: 2 runner workers serve; one killed under load is restarted and nothing else fails",
   { timeout: 60_000 },
   async () => {
@@ -198,7 +197,10 @@ test(
     if (onBun) {
       await assert.rejects(serveParallel({ file, workers: 2 }), (err) => {
         assert.ok(err instanceof errors.NotSupported);
-        assert.match((err as Error).message, /not run on Bun yet/);
+        assert.match(
+          (err as Error).message,
+          /passes connections between processes, which bun cannot/,
+        );
         return true;
       });
       return;
@@ -320,14 +322,14 @@ test(
     if (onDeno || onBun) {
       return t.skip("the processes hub is a Node program (libuv handles)");
     }
-    const hub = await startProcessHub();
-    const path = hub.env.REUSEPORT_PRIMARY;
+    const hub = await startProcessHub(nodeRuntime.handles!);
+    const path = hub.primary;
     // Child 1's channel is broken (it died); child 2 answers what it gets.
     const dead = new FakeChild(1, (_raw, done) => done(new Error("EPIPE")));
     let answered = (_who: string) => {};
     const got = new Promise<string>((resolve) => answered = resolve);
     const alive = new FakeChild(2, (raw) => {
-      const stream = acceptedStream(raw as object);
+      const stream = nodeRuntime.handles!.stream(raw as object);
       stream.write(new TextEncoder().encode("child 2"))
         .then(() => stream.close());
       answered("child 2");

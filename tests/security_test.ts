@@ -11,7 +11,8 @@ import { dirname } from "node:path";
 import process from "node:process";
 import { test, type TestContext } from "node:test";
 import { listen, setStrategy } from "../mod.ts";
-import { startProcessHub } from "../platform/_node_processes.ts";
+import { nodeRuntime } from "../platform/node/mod.ts";
+import { startProcessHub } from "../sharing/processes.ts";
 import { onDeno, strategyHere } from "./_balancing.ts";
 
 const NOBODY = 65534;
@@ -82,8 +83,8 @@ test(
     if (process.platform === "win32") {
       return t.skip("a named pipe, not a file in the temp dir");
     }
-    const hub = await startProcessHub();
-    const path = hub.env.REUSEPORT_PRIMARY;
+    const hub = await startProcessHub(nodeRuntime.handles!);
+    const path = hub.primary;
     try {
       const dir = statSync(dirname(path));
       assert.equal(dir.mode & 0o777, 0o700, `mode of ${dirname(path)}`);

@@ -6,7 +6,7 @@
  * @module
  */
 import { constants } from "node:os";
-import { lookupError, osError } from "../_os_errors.ts";
+import { lookupError, osError } from "../errno.ts";
 import type { BunError } from "./_bun.ts";
 
 const ERRNO = constants.errno as Record<string, number | undefined>;

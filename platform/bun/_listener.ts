@@ -1,11 +1,12 @@
 /**
  * Listening sockets on Bun: `Bun.listen` binds and listens synchronously and
- * accepts eagerly (Bun has no pull-based accept), so the connections nobody
- * asked for yet wait here, paused, reading nothing, one `accept()` at a time.
+ * accepts eagerly (Bun has no pull-based accept, and its backlog is fixed),
+ * so the connections nobody asked for yet wait here, paused, reading
+ * nothing, until an `accept()` takes them in order.
  *
  * @module
  */
-import { BadResource } from "../../errors.ts";
+import { Arrivals } from "../../core/arrivals.ts";
 import type {
   BindRequest,
   NativeListener,
@@ -16,20 +17,11 @@ import type { BunGlobal, BunServer, BunSocket } from "./_bun.ts";
 import { bunError } from "./_errors.ts";
 import { BunStream } from "./_stream.ts";
 
-function listenerClosed(): BadResource {
-  return new BadResource("Listener has been closed");
-}
-
 /** A listening socket of this thread's own, on `Bun.listen`. */
 export class BunListener implements NativeListener {
   readonly addr: SocketAddress;
   #server: BunServer;
-  #queue: BunStream[] = [];
-  #waiter: {
-    resolve(stream: NativeStream): void;
-    reject(err: Error): void;
-  } | null = null;
-  #closed = false;
+  #arrivals = new Arrivals<BunStream>();
 
   /** Binds and listens now; throws Deno's class for the errno. */
   constructor(bun: BunGlobal, { hostname, port, reusePort }: BindRequest) {
@@ -54,24 +46,16 @@ export class BunListener implements NativeListener {
 
   #onOpen(socket: BunSocket): void {
     const stream = new BunStream(socket);
-    if (this.#closed) return stream.close();
-    const waiter = this.#waiter;
-    if (!waiter) return void this.#queue.push(stream);
-    this.#waiter = null;
-    waiter.resolve(stream);
+    if (this.#arrivals.closed) stream.close();
+    else this.#arrivals.push(stream);
   }
 
   accept(): Promise<NativeStream> {
-    if (this.#closed) return Promise.reject(listenerClosed());
-    const ready = this.#queue.shift();
-    if (ready) return Promise.resolve(ready);
-    return new Promise((resolve, reject) => {
-      this.#waiter = { resolve, reject };
-    });
+    return this.#arrivals.next();
   }
 
   setRef(ref: boolean): void {
-    if (this.#closed) return;
+    if (this.#arrivals.closed) return;
     if (ref) this.#server.ref();
     else this.#server.unref();
   }
@@ -83,12 +67,9 @@ export class BunListener implements NativeListener {
 
   /** Closes the socket (the port is free at once); returns the connections still queued. */
   drain(): NativeStream[] {
-    if (this.#closed) return [];
-    this.#closed = true;
+    if (this.#arrivals.closed) return [];
     // Connections already handed out stay open, as in Deno.
     this.#server.stop(false);
-    this.#waiter?.reject(listenerClosed());
-    this.#waiter = null;
-    return this.#queue.splice(0);
+    return this.#arrivals.close();
   }
 }

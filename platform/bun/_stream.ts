@@ -7,15 +7,11 @@
  *
  * @module
  */
-import { BrokenPipe } from "../../errors.ts";
-import { ReadQueue } from "../_read_queue.ts";
+import { NetError } from "../../core/messages.ts";
+import { ReadQueue } from "../../core/read_queue.ts";
 import type { NativeStream, SocketAddress } from "../types.ts";
 import type { BunError, BunSocket, SocketHandlers } from "./_bun.ts";
 import { bunError } from "./_errors.ts";
-
-function brokenPipe(): BrokenPipe {
-  return new BrokenPipe("Broken pipe (os error 32)");
-}
 
 /** A write the kernel has not taken all of yet. */
 interface PendingWrite {
@@ -62,13 +58,13 @@ export class BunStream implements NativeStream {
   }
 
   write(buf: Uint8Array): Promise<number> {
-    if (this.#shut) return Promise.reject(brokenPipe());
+    if (this.#shut) return Promise.reject(NetError.brokenPipe());
     // Like the kernel: writing to a connection that is gone is EPIPE.
-    if (this.#gone) return Promise.reject(brokenPipe());
+    if (this.#gone) return Promise.reject(NetError.brokenPipe());
     if (this.#writes.length === 0) {
       const n = this.#socket.write(buf);
       if (n === buf.byteLength) return Promise.resolve(n);
-      if (n < 0) return Promise.reject(brokenPipe());
+      if (n < 0) return Promise.reject(NetError.brokenPipe());
       return this.#pend(buf, n);
     }
     return this.#pend(buf, 0);
@@ -156,7 +152,7 @@ export class BunStream implements NativeStream {
     this.#gone = true;
     if (err) this.#queue.fail(bunError(err));
     else this.#queue.end();
-    this.#failWrites(brokenPipe());
+    this.#failWrites(NetError.brokenPipe());
   }
 
   /**

@@ -10,7 +10,7 @@
 import process from "node:process";
 import { isMainThread } from "node:worker_threads";
 import { AddrInUse } from "../../errors.ts";
-import { lookupError } from "../_os_errors.ts";
+import { lookupError } from "../errno.ts";
 import type {
   BindRequest,
   NativeListener,
@@ -85,6 +85,7 @@ export function onBun(): boolean {
 /** Bun, through `Bun.listen` and `Bun.connect`. */
 export const bunRuntime: Runtime = {
   name: "bun",
+  nativeDenoApi: false,
 
   kernelSupport(): { supported: boolean; reason: string } {
     kernel ??= probeKernel();
@@ -126,13 +127,6 @@ export const bunRuntime: Runtime = {
     }
     probe.close();
     return probe.addr.hostname;
-  },
-
-  parallel() {
-    return {
-      reason:
-        "the parallel runner does not run on Bun yet (its processes pass libuv handles, which Bun has not got); on Linux, start one Bun process per core, each listening with reusePort (the kernel strategy)",
-    };
   },
 
   async connect(
