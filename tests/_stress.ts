@@ -55,9 +55,11 @@ export function budget(units: number, perUnitMs: number): number {
   return 20_000 + Math.ceil(units * perUnitMs);
 }
 
-/** The runtime running this file, for the report: `deno 2.9.6`, `node 22.12.0`. */
+/** The runtime running this file, for the report: `deno 2.9.6`, `bun 1.4.5`, `node 22.12.0`. */
 const RUNTIME_LABEL: string = "Deno" in globalThis
   ? `deno ${process.versions.deno}`
+  : typeof process.versions.bun === "string"
+  ? `bun ${process.versions.bun}`
   : `node ${process.versions.node}`;
 
 /** One measured figure and whether it is within its limit. */
