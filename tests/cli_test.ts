@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import { test } from "node:test";
 import { parseArgs } from "../_cli.ts";
 import { errors, serveParallel } from "../mod.ts";
-import { onBun, onDeno } from "./_child.ts";
+import { onDeno } from "./_child.ts";
 
 test("serve --parallel=3 --processes app.mjs a b", () => {
   assert.deepEqual(
@@ -48,24 +48,13 @@ test("bad command lines name what is wrong", () => {
   }
 });
 
-test("serveParallel: workers must be a positive integer (Node); Deno points to deno serve; Bun says it cannot run it", async () => {
+test("serveParallel: workers must be a positive integer (Node); Deno points to deno serve", async () => {
   if (onDeno) {
     await assert.rejects(
       serveParallel({ file: "app.mjs", workers: 2 }),
       (err: Error) =>
         err instanceof errors.NotSupported &&
         /deno serve --parallel/.test(err.message),
-    );
-    return;
-  }
-  if (onBun) {
-    await assert.rejects(
-      serveParallel({ file: "app.mjs", workers: 2 }),
-      (err: Error) =>
-        err instanceof errors.NotSupported &&
-        /passes connections between processes, which bun cannot/.test(
-          err.message,
-        ),
     );
     return;
   }

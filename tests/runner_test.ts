@@ -21,10 +21,10 @@ import {
   serveParallel,
   strategyFor,
 } from "../mod.ts";
-import { nodeRuntime } from "../platform/node/mod.ts";
+import { detectRuntime } from "../platform/mod.ts";
 import { startProcessHub } from "../sharing/processes.ts";
 import { freePort, onDeno, ROOT, runLoad } from "./_balancing.ts";
-import { modUrl, onBun } from "./_child.ts";
+import { modUrl } from "./_child.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "reuseport-runner-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -88,7 +88,8 @@ async function stopWorkers(workers: { worker: Worker }[]): Promise<void> {
 }
 
 /** Threads can share sockets here: Node 24 and later, tested by feature. */
-const threadsShare = !onDeno && !onBun && nodeRuntime.handles!.threads;
+const handles = detectRuntime().handles;
+const threadsShare = handles?.threads === true;
 /** The kernel balances `reusePort` sockets here (Linux, Node >= 22.12, Deno, Bun). */
 const kernelHere = strategyFor({ reusePort: true }).strategy === "kernel";
 
@@ -180,8 +181,6 @@ test(
 test(
   onDeno
     ? "processes: serveParallel() on Deno points to deno serve --parallel"
-    : onBun
-    ? "processes: serveParallel() on Bun says the runner cannot run there"
     : "processes: 2 runner workers serve; one killed under load is restarted and nothing else fails",
   { timeout: 60_000 },
   async () => {
@@ -190,17 +189,6 @@ test(
       await assert.rejects(serveParallel({ file, workers: 2 }), (err) => {
         assert.ok(err instanceof errors.NotSupported);
         assert.match((err as Error).message, /deno serve --parallel/);
-        return true;
-      });
-      return;
-    }
-    if (onBun) {
-      await assert.rejects(serveParallel({ file, workers: 2 }), (err) => {
-        assert.ok(err instanceof errors.NotSupported);
-        assert.match(
-          (err as Error).message,
-          /passes connections between processes, which bun cannot/,
-        );
         return true;
       });
       return;
@@ -319,17 +307,15 @@ test(
   "processes hub: a connection whose send to a dead child fails goes to the next waiting child",
   { timeout: 20_000 },
   async (t: TestContext) => {
-    if (onDeno || onBun) {
-      return t.skip("the processes hub is a Node program (libuv handles)");
-    }
-    const hub = await startProcessHub(nodeRuntime.handles!);
+    if (onDeno) return t.skip("the processes hub is a Node program");
+    const hub = await startProcessHub(handles!);
     const path = hub.primary;
     // Child 1's channel is broken (it died); child 2 answers what it gets.
     const dead = new FakeChild(1, (_raw, done) => done(new Error("EPIPE")));
     let answered = (_who: string) => {};
     const got = new Promise<string>((resolve) => answered = resolve);
     const alive = new FakeChild(2, (raw) => {
-      const stream = nodeRuntime.handles!.stream(raw as object);
+      const stream = handles!.stream(raw as object);
       stream.write(new TextEncoder().encode("child 2"))
         .then(() => stream.close());
       answered("child 2");

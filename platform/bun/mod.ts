@@ -2,24 +2,28 @@
  * The Bun runtime: listening sockets on `Bun.listen` (synchronous bind,
  * `SO_REUSEPORT` where the kernel balances), connections on Bun's callback
  * sockets behind Deno's pull-based streams. Bun cannot move a socket to
- * another Worker, so listeners share an address within a thread (the
- * emulated strategy) or through the kernel (one socket each).
+ * another Worker, so threads share an address only through the kernel (one
+ * socket each); the parallel runner's processes share one through its
+ * primary, which passes `node:net` sockets over IPC.
  *
  * @module
  */
+import type { Socket } from "node:net";
 import process from "node:process";
-import { isMainThread } from "node:worker_threads";
-import { AddrInUse } from "../../errors.ts";
 import { lookupError } from "../errno.ts";
 import type {
   BindRequest,
+  Handles,
   NativeListener,
   NativeStream,
+  RawConnection,
   Runtime,
 } from "../types.ts";
 import { type BunGlobal, bunGlobal } from "./_bun.ts";
 import { bunError } from "./_errors.ts";
 import { BunListener } from "./_listener.ts";
+import { NetListener } from "./_net_listener.ts";
+import { NetStream } from "./_net_stream.ts";
 import { BunStream } from "./_stream.ts";
 
 /** Where `SO_REUSEPORT` spreads connections across sockets. */
@@ -70,22 +74,33 @@ function probeKernel(): { supported: boolean; reason: string } {
   };
 }
 
-/** Why a Worker's listener could not join another thread's socket on Bun. */
-function workersCannotShare(): string {
-  return "another listener holds this address, and if it is in another thread of this process, " +
-    "Bun cannot move sockets between threads (a socket cannot be posted to a Worker). " +
-    "Use the kernel strategy (reusePort without loadBalanced, on Linux: a socket per thread) or processes, each with reusePort";
-}
-
 /** Whether this runtime is Bun: its global, not its version, decides. */
 export function onBun(): boolean {
   return bunGlobal() !== undefined;
 }
 
+/**
+ * Connections that can move to the parallel runner's child processes: what
+ * Bun passes over IPC is a `node:net` socket, so the shared socket is a
+ * `net.Server`. A socket cannot be posted to a Worker: threads cannot share.
+ */
+const handles: Handles = {
+  threads: false,
+  get threadsReason(): string {
+    return `Bun ${bun().version} cannot move sockets between threads (a socket cannot be posted to a Worker)`;
+  },
+  bind: (request) => new NetListener(bun(), request),
+  stream: (raw) => new NetStream(raw as Socket),
+  close(raw: RawConnection): void {
+    (raw as Socket).destroy();
+  },
+};
+
 /** Bun, through `Bun.listen` and `Bun.connect`. */
 export const bunRuntime: Runtime = {
   name: "bun",
   nativeDenoApi: false,
+  handles,
 
   kernelSupport(): { supported: boolean; reason: string } {
     kernel ??= probeKernel();
@@ -97,14 +112,7 @@ export const bunRuntime: Runtime = {
   },
 
   listen(request: BindRequest): NativeListener {
-    try {
-      return new BunListener(bun(), request);
-    } catch (err) {
-      if (request.shared && !isMainThread && err instanceof AddrInUse) {
-        throw new AddrInUse(`${err.message}: ${workersCannotShare()}`);
-      }
-      throw err;
-    }
+    return new BunListener(bun(), request);
   },
 
   resolveListenHost(hostname: string): string {
