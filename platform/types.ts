@@ -1,8 +1,8 @@
 /**
  * The one interface between the ops layer and a JavaScript runtime. `ops/`
  * and `sharing/` talk only to these types; `platform/node/` and
- * `platform/deno/` implement them. Everything a runtime does differently
- * stays behind here.
+ * `platform/deno/` implement them (both partly on `platform/libuv/`).
+ * Everything a runtime does differently stays behind here.
  *
  * @module
  */

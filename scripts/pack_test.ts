@@ -11,7 +11,7 @@
  * Needs a fresh build (`deno run -A scripts/build_npm.ts --no-test`).
  *
  * Usage: `deno run -A scripts/pack_test.ts [node major ... | bun]` (default:
- * 20 22 24 bun)
+ * 20 22 24 26 bun)
  *
  * @module
  */
@@ -461,7 +461,7 @@ async function main(): Promise<number> {
     console.error("pack_test: no npm/package.json; run scripts/build_npm.ts");
     return 1;
   }
-  const args = Deno.args.length ? Deno.args : ["20", "22", "24", "bun"];
+  const args = Deno.args.length ? Deno.args : ["20", "22", "24", "26", "bun"];
   const majors = args.filter((a) => a !== "bun").map(Number);
   let passed = 0;
   let failed = 0;

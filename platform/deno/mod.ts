@@ -6,9 +6,9 @@
  */
 import { isMainThread } from "node:worker_threads";
 import * as errors from "../../errors.ts";
-import { loadTcpWrap } from "../node/binding.ts";
-import { bindTcp, NodeListener, RawAcceptor } from "../node/listener.ts";
-import { HandleStream } from "../node/stream.ts";
+import { loadTcpWrap } from "../libuv/binding.ts";
+import { bindTcp, NodeListener, RawAcceptor } from "../libuv/listener.ts";
+import { HandleStream } from "../libuv/stream.ts";
 import type {
   BindRequest,
   NativeListener,

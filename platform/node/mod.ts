@@ -18,9 +18,9 @@ import type {
   NativeStream,
   Runtime,
 } from "../types.ts";
-import { loadTcpWrap, type TcpHandle } from "./binding.ts";
-import { bindTcp, NodeListener, RawAcceptor } from "./listener.ts";
-import { connectHandle, HandleStream } from "./stream.ts";
+import { loadTcpWrap, type TcpHandle } from "../libuv/binding.ts";
+import { bindTcp, NodeListener, RawAcceptor } from "../libuv/listener.ts";
+import { connectHandle, HandleStream } from "../libuv/stream.ts";
 
 /** Where `SO_REUSEPORT` spreads connections across sockets (FreeBSD: libuv uses `SO_REUSEPORT_LB`). */
 const BALANCING_OS: readonly string[] = ["linux", "android", "freebsd"];

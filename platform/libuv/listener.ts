@@ -1,6 +1,6 @@
 /**
- * Listening sockets on Node: libuv's TCP handle, bound synchronously, and the
- * queue of connections libuv accepted.
+ * Listening sockets on libuv's TCP handle (Node's, or Deno's Node layer's),
+ * bound synchronously, and the queue of connections libuv accepted.
  *
  * @module
  */

@@ -1,6 +1,7 @@
 /**
  * libuv's TCP handle as Node exposes it to itself (`tcp_wrap`,
- * `stream_wrap`): the one place that loads these bindings and types them.
+ * `stream_wrap`), and as Deno's Node layer imitates it: the one place that
+ * loads these bindings and types them.
  *
  * `net.Server#listen(port, host)` binds only after an asynchronous DNS step,
  * so its errors and its port arrive a tick later; the TCP handle, which
