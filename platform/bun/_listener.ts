@@ -6,14 +6,16 @@
  *
  * @module
  */
+import { isIP } from "node:net";
 import { Arrivals } from "../../core/arrivals.ts";
+import { lookupError } from "../errno.ts";
 import type {
   BindRequest,
   NativeListener,
   NativeStream,
   SocketAddress,
 } from "../types.ts";
-import type { BunGlobal, BunServer, BunSocket } from "./_bun.ts";
+import type { BunError, BunGlobal, BunServer, BunSocket } from "./_bun.ts";
 import { bunError } from "./_errors.ts";
 import { BunStream } from "./_stream.ts";
 
@@ -35,6 +37,10 @@ export class BunListener implements NativeListener {
         socket: { ...BunStream.handlers, open: (s) => this.#onOpen(s) },
       });
     } catch (err) {
+      // A name Bun could not resolve comes without an errno name.
+      if ((err as BunError).code === undefined && isIP(hostname) === 0) {
+        throw lookupError(undefined);
+      }
       throw bunError(err);
     }
     const out: Record<string, unknown> = {};

@@ -10,7 +10,6 @@
  */
 import type { Socket } from "node:net";
 import process from "node:process";
-import { lookupError } from "../errno.ts";
 import type {
   BindRequest,
   Handles,
@@ -118,21 +117,12 @@ export const bunRuntime: Runtime = {
   resolveListenHost(hostname: string): string {
     // Bun resolves a listen address synchronously only through a bind: bind
     // port 0 on the name and read back the address.
-    let probe: BunListener;
-    try {
-      probe = new BunListener(bun(), {
-        hostname,
-        port: 0,
-        backlog: 1,
-        reusePort: false,
-      });
-    } catch (err) {
-      // A name Bun could not resolve comes without an errno name.
-      if ((err as { code?: unknown }).code === undefined) {
-        throw lookupError(undefined);
-      }
-      throw err;
-    }
+    const probe = new BunListener(bun(), {
+      hostname,
+      port: 0,
+      backlog: 1,
+      reusePort: false,
+    });
     probe.close();
     return probe.addr.hostname;
   },
