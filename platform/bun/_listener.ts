@@ -7,7 +7,6 @@
  * @module
  */
 import { isIP } from "node:net";
-import { Arrivals } from "../../core/arrivals.ts";
 import { lookupError } from "../errno.ts";
 import type {
   BindRequest,
@@ -15,26 +14,30 @@ import type {
   NativeStream,
   SocketAddress,
 } from "../types.ts";
-import type { BunError, BunGlobal, BunServer, BunSocket } from "./_bun.ts";
+import type { BunError, BunGlobal, BunServer } from "./_bun.ts";
 import { bunError } from "./_errors.ts";
+import { Held } from "./_held.ts";
 import { BunStream } from "./_stream.ts";
 
 /** A listening socket of this thread's own, on `Bun.listen`. */
 export class BunListener implements NativeListener {
   readonly addr: SocketAddress;
-  #server: BunServer;
-  #arrivals = new Arrivals<BunStream>();
+  #held: Held<BunStream>;
 
   /** Binds and listens now; throws Deno's class for the errno. */
   constructor(bun: BunGlobal, { hostname, port, reusePort }: BindRequest) {
+    let server: BunServer;
     try {
-      this.#server = bun.listen({
+      server = bun.listen({
         hostname,
         port,
         reusePort,
         // Deno's streams are half-open: the peer's FIN ends reads only.
         allowHalfOpen: true,
-        socket: { ...BunStream.handlers, open: (s) => this.#onOpen(s) },
+        socket: {
+          ...BunStream.handlers,
+          open: (socket) => this.#held.add(new BunStream(socket)),
+        },
       });
     } catch (err) {
       // A name Bun could not resolve comes without an errno name.
@@ -44,38 +47,32 @@ export class BunListener implements NativeListener {
       throw bunError(err);
     }
     const out: Record<string, unknown> = {};
-    this.#server.getsockname(out);
+    server.getsockname(out);
     this.addr = { hostname: String(out.address), port: Number(out.port) };
-    // Deno holds the process only while an accept is pending.
-    this.#server.unref();
-  }
-
-  #onOpen(socket: BunSocket): void {
-    const stream = new BunStream(socket);
-    if (this.#arrivals.closed) stream.close();
-    else this.#arrivals.push(stream);
+    this.#held = new Held({
+      ref: () => server.ref(),
+      unref: () => server.unref(),
+      // Connections already handed out stay open, as in Deno.
+      stop: () => server.stop(false),
+      dispose: (stream) => stream.close(),
+    });
   }
 
   accept(): Promise<NativeStream> {
-    return this.#arrivals.next();
+    return this.#held.next();
   }
 
   setRef(ref: boolean): void {
-    if (this.#arrivals.closed) return;
-    if (ref) this.#server.ref();
-    else this.#server.unref();
+    this.#held.setRef(ref);
   }
 
   /** Closes the socket and every connection still queued. */
   close(): void {
-    for (const stream of this.drain()) stream.close();
+    this.#held.close();
   }
 
   /** Closes the socket (the port is free at once); returns the connections still queued. */
   drain(): NativeStream[] {
-    if (this.#arrivals.closed) return [];
-    // Connections already handed out stay open, as in Deno.
-    this.#server.stop(false);
-    return this.#arrivals.close();
+    return this.#held.drain();
   }
 }

@@ -7,56 +7,53 @@
  *
  * @module
  */
-import { createServer, type Server, type Socket } from "node:net";
-import { Arrivals } from "../../core/arrivals.ts";
+import { createServer, type Socket } from "node:net";
 import { AddrInUse } from "../../errors.ts";
 import type { BindRequest, RawListener, SocketAddress } from "../types.ts";
 import type { BunGlobal } from "./_bun.ts";
+import { Held } from "./_held.ts";
 import { BunListener } from "./_listener.ts";
 
 /** A listening `net.Server` whose connections wait, paused, for `next()`. */
 export class NetListener implements RawListener {
   readonly addr: SocketAddress;
-  #server: Server;
-  #arrivals = new Arrivals<Socket>();
+  #held: Held<Socket>;
 
   /** Binds and listens now; throws Deno's class for the errno. */
   constructor(bun: BunGlobal, request: BindRequest) {
     const { hostname, port, reusePort } = request;
-    this.#server = createServer({ pauseOnConnect: true, allowHalfOpen: true });
+    const server = createServer({ pauseOnConnect: true, allowHalfOpen: true });
     // The failure is thrown below; the event that repeats it is no news.
-    this.#server.on("error", () => {});
-    this.#server.listen({ host: hostname, port, reusePort });
-    const bound = this.#server.address();
+    server.on("error", () => {});
+    server.listen({ host: hostname, port, reusePort });
+    const bound = server.address();
     if (!bound || typeof bound === "string") {
-      this.#server.close();
+      server.close();
       // Throws Deno's class for the errno; should the address have come
       // free in the meantime, the bind still failed.
       new BunListener(bun, request).close();
       throw new AddrInUse(`cannot listen on ${hostname}:${port}`);
     }
     this.addr = { hostname: bound.address, port: bound.port };
-    this.#server.on("connection", (socket) => {
-      if (this.#arrivals.closed) socket.destroy();
-      else this.#arrivals.push(socket);
+    this.#held = new Held({
+      ref: () => server.ref(),
+      unref: () => server.unref(),
+      stop: () => server.close(),
+      dispose: (socket) => socket.destroy(),
     });
-    this.#server.unref();
+    server.on("connection", (socket) => this.#held.add(socket));
   }
 
   next(): Promise<Socket> {
-    return this.#arrivals.next();
+    return this.#held.next();
   }
 
   setRef(ref: boolean): void {
-    if (this.#arrivals.closed) return;
-    if (ref) this.#server.ref();
-    else this.#server.unref();
+    this.#held.setRef(ref);
   }
 
   /** Closes the socket and the connections it holds. */
   close(): void {
-    if (this.#arrivals.closed) return;
-    this.#server.close();
-    for (const socket of this.#arrivals.close()) socket.destroy();
+    this.#held.close();
   }
 }
