@@ -184,6 +184,8 @@ class Session {
   /** pid -> host label and worker number, as seen in the namespaces. */
   pids = new Map<number, { host: string; worker: string }>();
   seen = new Set<number>();
+  /** Ends a load still running. */
+  loads = new AbortController();
   private polling?: ReturnType<typeof setTimeout>;
   private torn?: Promise<string[]>;
 
@@ -215,6 +217,7 @@ class Session {
   teardown(): Promise<string[]> {
     this.torn ??= (async () => {
       clearTimeout(this.polling);
+      this.loads.abort();
       await this.haproxy?.stop();
       for (const runner of this.runners.values()) {
         if (!runner.done) Deno.kill(runner.pid, "SIGKILL");
@@ -334,14 +337,17 @@ async function phase(
   port: number,
   options: HostsOptions,
   seconds: number,
-  act: (began: number, mark: (what: string) => void) => Promise<void>,
+  act: (
+    began: number,
+    mark: (what: string, at?: number) => void,
+  ) => Promise<void>,
 ): Promise<PhaseResult & { began: number; load: LoadResult }> {
   options.log(`phase: ${name} (${seconds} s of load)`);
   const began = Date.now();
   const marks: Mark[] = [];
-  const mark = (what: string): void => {
-    marks.push({ at: Date.now() - began, what });
-    options.log(`  +${Date.now() - began} ms: ${what}`);
+  const mark = (what: string, at = Date.now()): void => {
+    marks.push({ at: at - began, what });
+    options.log(`  +${at - began} ms: ${what}`);
   };
   const [load] = await Promise.all([
     runLoad(options.node, {
@@ -352,7 +358,7 @@ async function phase(
       seconds,
       timeout: CLIENT_TIMEOUT_MS,
       trace: true,
-    }),
+    }, session.loads.signal),
     act(began, mark),
   ]);
   await session.poll();
@@ -512,10 +518,10 @@ async function run(
         at,
         options.seconds * 1000,
       );
-      if (down) mark(`haproxy: A marked DOWN`);
+      if (down) mark(`haproxy: A marked DOWN`, down.at);
       const up = down &&
         await haproxy.waitFor("a", "UP", down.at, 1_000);
-      if (up) mark("haproxy: A marked UP");
+      if (up) mark("haproxy: A marked UP", up.at);
     },
   );
   {
@@ -561,10 +567,9 @@ async function run(
         mark(`runner exited (code ${status.code})`);
         startRunner(session, a, options);
         mark("runner started again");
-        await listening(a, 15_000);
-        mark("host A listening");
+        mark("host A listening", await listening(a, 15_000));
         const up = await haproxy.waitFor("a", "UP", runner.started, 5_000);
-        if (up) mark("haproxy: A marked UP");
+        if (up) mark("haproxy: A marked UP", up.at);
       },
     );
     const down = restart.marks.find((m) => m.what.startsWith("SIGTERM"));
@@ -586,11 +591,14 @@ async function run(
       await sleep(1_000);
       const killed = Date.now();
       const pids = await signalAll(b.ns, "SIGKILL");
-      mark(`SIGKILL to every process of host B (${pids.join(", ")})`);
+      mark(
+        `SIGKILL to every process of host B (${pids.join(", ")})`,
+        killed,
+      );
       const down = await haproxy.waitFor("b", "DOWN", killed, 5_000);
       if (down) {
         detection.downMs = down.at - killed;
-        mark("haproxy: B marked DOWN");
+        mark("haproxy: B marked DOWN", down.at);
       } else mark("haproxy did not mark B down within 5 s");
       await session.runners.get("b")!.exited;
       await sleep(500);
@@ -598,12 +606,12 @@ async function run(
       startRunner(session, b, options);
       mark("runner started again");
       const ready = await listening(b, 15_000);
-      mark("host B listening");
+      mark("host B listening", ready);
       const up = await haproxy.waitFor("b", "UP", ready - 1, 10_000);
       if (up) {
         detection.upAfterListeningMs = up.at - ready;
         detection.upAfterRestartMs = up.at - restarted;
-        mark("haproxy: B marked UP");
+        mark("haproxy: B marked UP", up.at);
       } else mark("haproxy did not mark B up within 10 s");
     },
   );

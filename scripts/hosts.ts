@@ -13,10 +13,14 @@
  * says which is missing otherwise (exit code 2).
  *
  * Usage: `deno run -A scripts/hosts.ts [--seconds=4] [--concurrency=16]
- * [--no-restart-a] [--json]`
+ * [--observe=1] [--no-restart-a] [--node=node] [--json]`
+ *
+ * `--observe=0` leaves failed connections of real traffic out of HAProxy's
+ * decision (`observe layer4`): then its health checks alone take B out.
  *
  * @module
  */
+import { CHECKS } from "./_haproxy.ts";
 import {
   abortHosts,
   DEFAULTS,
@@ -37,7 +41,9 @@ function parse(
     if (name === "json") json = true;
     else if (name === "no-restart-a") options.restartA = false;
     else if (name === "node" && value) options.node = value;
-    else if ((name === "seconds" || name === "concurrency") && value) {
+    else if (name === "observe" && /^\d+$/.test(value ?? "")) {
+      options.checks = { ...CHECKS, observeErrors: Number(value) };
+    } else if ((name === "seconds" || name === "concurrency") && value) {
       const n = Number(value);
       if (!Number.isInteger(n) || n < 1) {
         throw new TypeError(`--${name} wants a positive integer: ${value}`);
@@ -123,7 +129,14 @@ export function report(result: HostsResult): string {
     for (const m of p.marks) out.push(`  +${m.at} ms  ${m.what}`);
     for (const n of p.notes) out.push(`  note: ${n}`);
     for (const [error, n] of Object.entries(p.outcome.errors)) {
-      out.push(`  failed: ${error} × ${n}`);
+      const these = p.failures.filter((f) => f.error === error);
+      const span = (values: number[]): string =>
+        `${Math.min(...values)}–${Math.max(...values)} ms`;
+      out.push(
+        `  failed: ${error} × ${n} (opened ${
+          span(these.map((f) => f.opened))
+        }, ended ${span(these.map((f) => f.closed))})`,
+      );
     }
   }
   const d = result.detection;
