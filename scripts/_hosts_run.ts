@@ -130,6 +130,8 @@ export interface HostsResult {
     upAfterRestartMs?: number;
   };
   stats: ServerStat[];
+  /** HAProxy's log lines about checks and servers, with ms since the run began. */
+  haproxyLog: string[];
   /** What teardown could not remove (empty: all gone). */
   leftover: string[];
   /** Pids of every process the run started or saw in a namespace. */
@@ -362,6 +364,7 @@ async function phase(
     act(began, mark),
   ]);
   await session.poll();
+  marks.sort((x, y) => x.at - y.at);
   const outcome: Outcome = {
     served: 0,
     refused: 0,
@@ -561,14 +564,19 @@ async function run(
       async (_began, mark) => {
         await sleep(1_000);
         const runner = session.runners.get("a")!;
+        const stopped = Date.now();
         Deno.kill(runner.pid, "SIGTERM");
-        mark(`SIGTERM to host A's runner (pid ${runner.pid})`);
+        mark(`SIGTERM to host A's runner (pid ${runner.pid})`, stopped);
         const status = await runner.exited;
         mark(`runner exited (code ${status.code})`);
         startRunner(session, a, options);
         mark("runner started again");
         mark("host A listening", await listening(a, 15_000));
-        const up = await haproxy.waitFor("a", "UP", runner.started, 5_000);
+        const down = haproxy.changes.find((c) =>
+          c.server === "a" && c.state === "DOWN" && c.at >= stopped
+        );
+        if (down) mark("haproxy: A marked DOWN", down.at);
+        const up = await haproxy.waitFor("a", "UP", stopped, 5_000);
         if (up) mark("haproxy: A marked UP", up.at);
       },
     );
@@ -589,8 +597,7 @@ async function run(
     options.seconds + 4,
     async (_began, mark) => {
       await sleep(1_000);
-      const killed = Date.now();
-      const pids = await signalAll(b.ns, "SIGKILL");
+      const { pids, at: killed } = await signalAll(b.ns, "SIGKILL");
       mark(
         `SIGKILL to every process of host B (${pids.join(", ")})`,
         killed,
@@ -661,6 +668,7 @@ async function run(
     ),
     detection,
     stats,
+    haproxyLog: haproxy.log.filter((l) => /Server|[Cc]heck/.test(l)),
     leftover: [],
     pids: [],
   };

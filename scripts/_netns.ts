@@ -164,12 +164,16 @@ export function alive(pid: number): boolean {
 const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Sends `signal` to every process in `ns`. */
+/**
+ * Sends `signal` to every process in `ns`; resolves their pids and when the
+ * first signal went (after the namespace's processes were listed).
+ */
 export async function signalAll(
   ns: string,
   signal: Deno.Signal,
-): Promise<number[]> {
+): Promise<{ pids: number[]; at: number }> {
   const pids = await pidsIn(ns);
+  const at = Date.now();
   for (const pid of pids) {
     try {
       Deno.kill(pid, signal);
@@ -177,7 +181,7 @@ export async function signalAll(
       // Gone already.
     }
   }
-  return pids;
+  return { pids, at };
 }
 
 /**
@@ -190,7 +194,7 @@ export async function signalAll(
 export async function removeHosts(hosts: NetnsHost[]): Promise<string[]> {
   const left: string[] = [];
   for (const host of hosts) {
-    const pids = await signalAll(host.ns, "SIGKILL");
+    const { pids } = await signalAll(host.ns, "SIGKILL");
     const until = Date.now() + 5_000;
     while (pids.some(alive) && Date.now() < until) await sleep(20);
     for (const pid of pids.filter(alive)) left.push(`process ${pid}`);
