@@ -30,6 +30,8 @@ export interface CheckSettings {
   observeErrors: number;
   /** Tries of a connection to a server after the first failed (`retries`). */
   retries: number;
+  /** Close the connections to a server once it is marked down. */
+  shutdownSessions: boolean;
 }
 
 /** The settings `scripts/hosts.ts` measures with. */
@@ -42,6 +44,7 @@ export const CHECKS: CheckSettings = {
   connectTimeout: 500,
   observeErrors: 1,
   retries: 2,
+  shutdownSessions: true,
 };
 
 /** One server behind HAProxy. */
@@ -62,6 +65,9 @@ export function haproxyConfig(
   const observe = c.observeErrors > 0
     ? ` observe layer4 error-limit ${c.observeErrors} on-error mark-down`
     : "";
+  const shutdown = c.shutdownSessions
+    ? " on-marked-down shutdown-sessions"
+    : "";
   return `# Written by scripts/hosts.ts.
 global
     log stdout format raw local0 info
@@ -75,8 +81,9 @@ defaults
     timeout check ${c.connectTimeout}ms
     timeout client 10s
     timeout server 10s
-    # A connection a server refused is tried again (on another server: every
-    # retry redispatches); one that was established cannot be (mode tcp).
+    # A connection a server refused is tried again, each retry balanced anew
+    # (leastconn picks a dead server not yet marked down: it has the fewest
+    # connections); one that was established cannot be (mode tcp).
     retries ${c.retries}
     option redispatch 1
 
@@ -86,7 +93,7 @@ frontend app
 
 backend hosts
     balance leastconn
-    default-server check inter ${c.inter}ms fastinter ${c.fastinter}ms downinter ${c.downinter}ms fall ${c.fall} rise ${c.rise} on-marked-down shutdown-sessions${observe}
+    default-server check inter ${c.inter}ms fastinter ${c.fastinter}ms downinter ${c.downinter}ms fall ${c.fall} rise ${c.rise}${shutdown}${observe}
 ${
     servers.map((s) => `    server ${s.name} ${s.address}:${s.port}`).join(
       "\n",

@@ -13,7 +13,8 @@
  * says which is missing otherwise (exit code 2).
  *
  * Usage: `deno run -A scripts/hosts.ts [--seconds=4] [--concurrency=16]
- * [--observe=1] [--no-restart-a] [--node=node] [--json]`
+ * [--observe=1] [--no-shutdown-sessions] [--no-restart-a] [--node=node]
+ * [--json]`
  *
  * `--observe=0` leaves failed connections of real traffic out of HAProxy's
  * decision (`observe layer4`): then its health checks alone take B out.
@@ -42,7 +43,12 @@ function parse(
     else if (name === "no-restart-a") options.restartA = false;
     else if (name === "node" && value) options.node = value;
     else if (name === "observe" && /^\d+$/.test(value ?? "")) {
-      options.checks = { ...CHECKS, observeErrors: Number(value) };
+      options.checks = {
+        ...options.checks ?? CHECKS,
+        observeErrors: Number(value),
+      };
+    } else if (name === "no-shutdown-sessions") {
+      options.checks = { ...options.checks ?? CHECKS, shutdownSessions: false };
     } else if ((name === "seconds" || name === "concurrency") && value) {
       const n = Number(value);
       if (!Number.isInteger(n) || n < 1) {
@@ -152,7 +158,8 @@ export function report(result: HostsResult): string {
       (c.observeErrors
         ? `observe layer4 error-limit ${c.observeErrors} on-error mark-down, `
         : "") +
-      `on-marked-down shutdown-sessions, retries ${c.retries}, option redispatch 1`,
+      (c.shutdownSessions ? "on-marked-down shutdown-sessions, " : "") +
+      `retries ${c.retries}, option redispatch 1`,
   );
   out.push(
     "haproxy stats: " +

@@ -7,8 +7,11 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
+import { haproxyConfig } from "./_haproxy.ts";
 import { hostsMissing, type HostsResult, runHosts } from "./_hosts_run.ts";
 import { leftovers } from "./_netns.ts";
+import { ROOT } from "./node_versions.ts";
 
 const missing = await hostsMissing();
 if (missing.length) {
@@ -124,4 +127,24 @@ Deno.test({
       assert.equal(result.pids.length > 0, true);
     });
   },
+});
+
+Deno.test("the README's HAProxy configuration is the one the run tests", async () => {
+  const readme = await Deno.readTextFile(join(ROOT, "README.md"));
+  const section = readme.slice(readme.indexOf("## When one machine"));
+  const block = /This is the\s+configuration it tests[^]*?```\n([^]*?)```/
+    .exec(section)?.[1];
+  assert.ok(block, "no configuration block in the README's section");
+  const tested = haproxyConfig(80, [], "/run/haproxy/admin.sock")
+    .split("\n").map((l) => l.trim());
+  // Addresses are the reader's own: `bind` and `server` lines may differ.
+  const lines = block.split("\n").map((l) => l.trim())
+    .filter((l) => l && !/^(bind|server) /.test(l));
+  for (const line of lines) {
+    assert.ok(
+      tested.includes(line),
+      `not in the tested configuration: ${line}`,
+    );
+  }
+  assert.ok(lines.some((l) => l.startsWith("default-server check")));
 });
