@@ -492,22 +492,17 @@ async function run(
   }
 
   const phases: (PhaseResult & { began: number; load: LoadResult })[] = [];
-  const steady = await phase(
-    "steady load",
-    session,
-    port,
-    options,
-    options.seconds,
-    () => Promise.resolve(),
-  );
+  const measure = (
+    name: string,
+    seconds: number,
+    act: Parameters<typeof phase>[5] = () => Promise.resolve(),
+  ) => phase(name, session, port, options, seconds, act);
+  const steady = await measure("steady load", options.seconds);
   phases.push(steady);
 
   // Host A: a rolling reload, as the runner's SIGHUP is meant to do it.
-  const reload = await phase(
+  const reload = await measure(
     "host A: rolling reload (SIGHUP to its runner)",
-    session,
-    port,
-    options,
     options.seconds + 2,
     async (_began, mark) => {
       await sleep(1_000);
@@ -555,11 +550,8 @@ async function run(
   }
 
   if (options.restartA) {
-    const restart = await phase(
+    const restart = await measure(
       "host A: restart of its runner (fallback for comparison: SIGTERM, start again)",
-      session,
-      port,
-      options,
       options.seconds + 2,
       async (_began, mark) => {
         await sleep(1_000);
@@ -589,11 +581,8 @@ async function run(
   // Host B: killed hard (the runner and its workers: SIGKILL), then started
   // again; how long HAProxy takes to take it out and to put it back.
   const detection: HostsResult["detection"] = {};
-  const kill = await phase(
+  const kill = await measure(
     "host B: hard kill (SIGKILL to its runner and workers), then restart",
-    session,
-    port,
-    options,
     options.seconds + 4,
     async (_began, mark) => {
       await sleep(1_000);
