@@ -264,6 +264,9 @@ function startRunner(
       join(ROOT, "npm", "esm", "bin.js"),
       "serve",
       `--parallel=${options.workers}`,
+      // A pid per worker, on every Node (24 would pick threads): the table
+      // tells workers apart by the pid that answered.
+      "--processes",
       join(ROOT, "examples", "http_app.mjs"),
     ],
     cwd: ROOT,
