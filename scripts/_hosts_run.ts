@@ -308,8 +308,15 @@ async function runnerLog(session: Session, host: NetnsHost): Promise<string> {
   }
 }
 
-/** Resolves when `host`'s app accepts a connection (ms since epoch). */
-async function listening(host: NetnsHost, timeoutMs: number): Promise<number> {
+/**
+ * Resolves when `host`'s app accepts a connection (ms since epoch); throws,
+ * with the end of its runner's log, once the runner exited or `timeoutMs` passed.
+ */
+async function listening(
+  session: Session,
+  host: NetnsHost,
+  timeoutMs: number,
+): Promise<number> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -320,11 +327,15 @@ async function listening(host: NetnsHost, timeoutMs: number): Promise<number> {
       conn.close();
       return Date.now();
     } catch (err) {
-      if (Date.now() > until) {
+      const gone = session.runners.get(host.label)?.done;
+      if (gone || Date.now() > until) {
         throw new Error(
-          `host ${host.label} (${host.address}:${APP_PORT}) not listening after ${timeoutMs} ms: ${
-            (err as Error).message
-          }`,
+          `host ${host.label} (${host.address}:${APP_PORT}) not listening ${
+            gone ? "and its runner exited" : `after ${timeoutMs} ms`
+          }: ${(err as Error).message}\nits runner's log:\n${await runnerLog(
+            session,
+            host,
+          )}`,
         );
       }
       await sleep(20);
@@ -452,6 +463,7 @@ async function run(
 ): Promise<HostsResult> {
   const log = options.log;
   session.dir = await Deno.makeTempDir({ prefix: "reuseport-hosts-" });
+  log(`files in ${session.dir}`);
   session.hosts = await createHosts(["a", "b"]);
   const [a, b] = session.hosts;
   for (const h of session.hosts) {
@@ -459,18 +471,7 @@ async function run(
   }
   session.watch();
   for (const h of session.hosts) startRunner(session, h, options);
-  for (const h of session.hosts) {
-    try {
-      await listening(h, 15_000);
-    } catch (err) {
-      throw new Error(
-        `${(err as Error).message}\nits runner's log:\n${await runnerLog(
-          session,
-          h,
-        )}`,
-      );
-    }
-  }
+  for (const h of session.hosts) await listening(session, h, 15_000);
   const port = freePort();
   const servers: Backend[] = session.hosts.map((h) => ({
     name: h.label,
@@ -543,7 +544,7 @@ async function run(
     await signalAll(a.ns, "SIGKILL");
     const since = Date.now();
     startRunner(session, a, options);
-    await listening(a, 15_000);
+    await listening(session, a, 15_000);
     if (!await haproxy.waitFor("a", "UP", since, 10_000)) {
       const stats = await haproxy.stats();
       if (stats.find((s) => s.server === "a")?.status !== "UP") {
@@ -566,7 +567,7 @@ async function run(
         mark(`runner exited (code ${status.code})`);
         startRunner(session, a, options);
         mark("runner started again");
-        mark("host A listening", await listening(a, 15_000));
+        mark("host A listening", await listening(session, a, 15_000));
         const down = haproxy.changes.find((c) =>
           c.server === "a" && c.state === "DOWN" && c.at >= stopped
         );
@@ -604,7 +605,7 @@ async function run(
       const restarted = Date.now();
       startRunner(session, b, options);
       mark("runner started again");
-      const ready = await listening(b, 15_000);
+      const ready = await listening(session, b, 15_000);
       mark("host B listening", ready);
       const up = await haproxy.waitFor("b", "UP", ready - 1, 10_000);
       if (up) {

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { haproxyConfig } from "./_haproxy.ts";
 import { hostsMissing, type HostsResult, runHosts } from "./_hosts_run.ts";
-import { leftovers } from "./_netns.ts";
+import { alive, leftovers, pidsIn } from "./_netns.ts";
 import { ROOT } from "./node_versions.ts";
 
 const missing = await hostsMissing();
@@ -126,6 +126,76 @@ Deno.test({
       );
       assert.equal(result.pids.length > 0, true);
     });
+  },
+});
+
+Deno.test({
+  name: "a run that fails tears down what it made",
+  ignore: missing.length > 0,
+  async fn() {
+    const lines: string[] = [];
+    await assert.rejects(
+      runHosts({ node: "/nonexistent/node", log: (l) => lines.push(l) }),
+      /not listening and its runner exited/,
+    );
+    const dir = lines.find((l) => l.startsWith("files in "))?.slice(9);
+    assert.ok(dir, lines.join("\n"));
+    await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+    assert.deepEqual(
+      await leftovers(
+        new RegExp(`^(reuseport-hosts-${Deno.pid}-|rph${Deno.pid})`),
+      ),
+      [],
+    );
+  },
+});
+
+Deno.test({
+  name: "Ctrl-C under load tears everything down",
+  ignore: missing.length > 0,
+  async fn() {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "scripts/hosts.ts", "--seconds=2", "--no-restart-a"],
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const killer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    const seen: string[] = [];
+    const reader = child.stderr.pipeThrough(new TextDecoderStream())
+      .getReader();
+    // Until the load of the first phase after the steady one is running.
+    let text = "";
+    while (!text.includes("SIGHUP to host A")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    seen.push(...text.split("\n"));
+    const ns = `reuseport-hosts-${child.pid}-`;
+    const pids = [
+      ...await pidsIn(`${ns}a`),
+      ...await pidsIn(`${ns}b`),
+      Number(/^haproxy (\d+) on/m.exec(text)?.[1]),
+    ];
+    const dir = /^files in (\S+)/m.exec(text)?.[1];
+    child.kill("SIGINT");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen.push(value);
+    }
+    const { code } = await child.status;
+    clearTimeout(killer);
+    assert.equal(code, 130, seen.join("\n"));
+    assert.ok(dir && pids.length > 3, seen.join("\n"));
+    assert.deepEqual(pids.filter(alive), []);
+    await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+    assert.deepEqual(
+      await leftovers(new RegExp(`^(${ns}|rph${child.pid})`)),
+      [],
+    );
   },
 });
 
