@@ -174,6 +174,22 @@ function kind(error: string): keyof Omit<Outcome, "errors"> {
   return "other";
 }
 
+/** Pids of the processes whose command line names a file under `dir`. */
+async function withFiles(dir: string): Promise<number[]> {
+  if (!dir) return [];
+  const pids: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`);
+      if (cmdline.includes(dir + "/")) pids.push(Number(entry.name));
+    } catch {
+      // Gone already.
+    }
+  }
+  return pids;
+}
+
 /**
  * Everything a run made, so that teardown finds it after a failure or a
  * Ctrl-C as well.
@@ -221,6 +237,14 @@ class Session {
       clearTimeout(this.polling);
       this.loads.abort();
       await this.haproxy?.stop();
+      // HAProxy, should the teardown have come while it was starting.
+      for (const pid of await withFiles(this.dir)) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch {
+          // Exited meanwhile.
+        }
+      }
       for (const runner of this.runners.values()) {
         if (!runner.done) Deno.kill(runner.pid, "SIGKILL");
         await runner.exited;
@@ -464,7 +488,7 @@ async function run(
   const log = options.log;
   session.dir = await Deno.makeTempDir({ prefix: "reuseport-hosts-" });
   log(`files in ${session.dir}`);
-  session.hosts = await createHosts(["a", "b"]);
+  await createHosts(["a", "b"], session.hosts);
   const [a, b] = session.hosts;
   for (const h of session.hosts) {
     log(`host ${h.label}: namespace ${h.ns}, ${h.address} (veth ${h.link})`);

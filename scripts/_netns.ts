@@ -83,13 +83,16 @@ async function usedOctets(): Promise<Set<number>> {
 
 /**
  * Makes one stand-in host per label, each in a /24 of 10.213.0.0/16 that no
- * address or route on this machine uses yet. Names carry this process's pid,
- * so that two runs do not collide. Whatever was made before a failure is
- * removed again before it throws.
+ * address or route on this machine uses yet, and adds it to `hosts` before
+ * making it (so that a teardown while this runs finds it). Names carry this
+ * process's pid, so that two runs do not collide. Whatever was made before a
+ * failure is removed again before it throws.
  */
-export async function createHosts(labels: string[]): Promise<NetnsHost[]> {
+export async function createHosts(
+  labels: string[],
+  hosts: NetnsHost[] = [],
+): Promise<NetnsHost[]> {
   const used = await usedOctets();
-  const hosts: NetnsHost[] = [];
   let octet = 1;
   try {
     for (const label of labels) {
