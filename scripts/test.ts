@@ -2,9 +2,10 @@
  * The whole test run (`npm test`): format, lint, type check, the JSR checks
  * (doc lint, an `@example` on every export, publish dry run), the suite on
  * Deno, the doc examples, the npm build with the suite on the system Node,
- * the packed tarball installed and used on every Node line and on Bun, then
- * the suite on the other Node lines and on Bun (fetched into `.cache/bun/`).
- * Every step runs even when an earlier one failed; a summary and a closing
+ * two stand-in hosts behind HAProxy (`scripts/hosts_test.ts`), the packed
+ * tarball installed and used on every Node line and on Bun, then the suite on
+ * the other Node lines and on Bun (fetched into `.cache/bun/`). Every step
+ * runs even when an earlier one failed; a summary and a closing
  * `N passed, N failed` line come last.
  *
  * Environment:
@@ -370,6 +371,18 @@ async function main(): Promise<number> {
   );
   // build_npm writes npm/package.json last, only when compilation succeeded.
   const built = existsSync(join(ROOT, "npm", "package.json"));
+
+  // Two stand-in hosts behind HAProxy; the test skips, saying why, where it
+  // cannot run (not root, no `ip netns`, no haproxy).
+  const hosts = "hosts: HAProxy + 2 namespaces";
+  if (built) {
+    await step(
+      hosts,
+      DENO,
+      ["test", "-A", "scripts/hosts_test.ts"],
+      denoCounts,
+    );
+  } else skip(hosts, "npm build failed");
 
   const majors = (Deno.env.get("NODE_MAJORS") ?? "22,24,26")
     .split(",").map((s) => s.trim()).filter(Boolean);

@@ -112,10 +112,24 @@ export class RawAcceptor implements RawListener {
 
   /** Closes the socket; returns the connections still queued. */
   drain(): RawConnection[] {
-    if (this.#closed) return [];
+    const queued = this.#stop();
+    if (queued) this.handle.close();
+    return queued ?? [];
+  }
+
+  /**
+   * Stops accepting without closing, so that the socket can move to another
+   * thread; returns it with the connections still queued.
+   */
+  release(): { handle: object; queued: RawConnection[] } {
+    return { handle: this.handle, queued: this.#stop() ?? [] };
+  }
+
+  /** Stops accepting; the queued connections, or `undefined` if stopped before. */
+  #stop(): RawConnection[] | undefined {
+    if (this.#closed) return undefined;
     this.#closed = true;
     this.handle.onconnection = null;
-    this.handle.close();
     this.#waiter?.reject(NetError.listenerClosed());
     this.#waiter = null;
     return this.#queue.splice(0).filter((item) => !(item instanceof Error));

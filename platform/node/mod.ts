@@ -10,13 +10,14 @@ import { lookup } from "node:dns";
 import { isIP, Server } from "node:net";
 import process from "node:process";
 import * as threads from "node:worker_threads";
-import { lookupError } from "../errno.ts";
+import { lookupError, uvError } from "../errno.ts";
 import type {
   BindRequest,
   Handles,
   NativeListener,
   NativeStream,
   Runtime,
+  SocketAddress,
 } from "../types.ts";
 import { loadTcpWrap, type TcpHandle } from "../libuv/binding.ts";
 import { bindTcp, NodeListener, RawAcceptor } from "../libuv/listener.ts";
@@ -61,6 +62,15 @@ const handles: Handles = {
   },
   bind,
   stream,
+  adopt(handle: object, addr: SocketAddress, backlog: number): RawAcceptor {
+    // A socket that moved between threads listens again on this thread's loop.
+    const status = (handle as TcpHandle).listen(backlog);
+    if (status < 0) {
+      (handle as TcpHandle).close();
+      throw uvError(status);
+    }
+    return new RawAcceptor(handle as TcpHandle, addr);
+  },
   close(raw: object): void {
     (raw as TcpHandle).close();
   },
