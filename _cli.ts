@@ -13,13 +13,13 @@ import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { parseArgs as parseOptions } from "node:util";
+import type { StrategyChoice } from "./ops/strategy.ts";
 import { serveParallel, strategyFor } from "./parallel.ts";
 import type {
   ParallelEvent,
   ParallelMode,
   ParallelServer,
-  StrategyChoice,
-} from "./platform/mod.ts";
+} from "./runner/types.ts";
 
 const USAGE =
   `usage: reuseport serve [--parallel[=N]] [--threads|--processes] <module> [args...]

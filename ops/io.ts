@@ -5,7 +5,8 @@
  * @module
  */
 import { types } from "node:util";
-import type { NativeStream } from "../platform/mod.ts";
+import { NetError } from "../core/messages.ts";
+import type { NativeStream } from "../platform/types.ts";
 import { type Resource, resourceTable } from "./resources.ts";
 
 /** A connected TCP stream in the resource table. */
@@ -54,7 +55,7 @@ function onStreamWithBuffer<T>(
   op: (stream: NativeStream) => Promise<T>,
 ): Promise<T> {
   if (!types.isUint8Array(buf)) {
-    return Promise.reject(new TypeError("expected typed ArrayBufferView"));
+    return Promise.reject(NetError.notABuffer());
   }
   return onStream(rid, op);
 }

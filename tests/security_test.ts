@@ -21,7 +21,8 @@ import process from "node:process";
 import { after, test, type TestContext } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { listen, setStrategy } from "../mod.ts";
-import { startProcessHub } from "../platform/_node_processes.ts";
+import { nodeRuntime } from "../platform/node/mod.ts";
+import { startProcessHub } from "../sharing/processes.ts";
 import { onDeno, strategyHere } from "./_balancing.ts";
 
 const NOBODY = 65534;
@@ -152,8 +153,8 @@ test(
     if (process.platform === "win32") {
       return t.skip("a named pipe, not a file in the temp dir");
     }
-    const hub = await startProcessHub();
-    const path = hub.env.REUSEPORT_PRIMARY;
+    const hub = await startProcessHub(nodeRuntime.handles!);
+    const path = hub.primary;
     try {
       const dir = statSync(dirname(path));
       assert.equal(dir.mode & 0o777, 0o700, `mode of ${dirname(path)}`);

@@ -1,62 +1,25 @@
 /**
- * Accepted connections on Node, driven on libuv's TCP handle directly (the
- * StreamBase calls `net.Socket` itself is built on): reads into buffers of
- * libuv's, writes that report libuv's synchronous try-write at once. Going
- * through `net.Socket`'s Readable and Writable on top of that doubled the
- * instructions spent per request (callgrind: 36k against raw `node:net`'s
- * 18k) and kept keep-alive serving at about 0.7 of `node:net`.
+ * TCP connections on libuv's TCP handle directly (the StreamBase calls
+ * `net.Socket` itself is built on), accepted and connected alike: reads into
+ * buffers of libuv's, writes that report libuv's synchronous try-write at
+ * once. Going through `net.Socket`'s Readable and Writable on top of that
+ * doubled the instructions spent per request (callgrind: 36k against raw
+ * `node:net`'s 18k) and kept keep-alive serving at about 0.7 of `node:net`.
  *
  * @module
  */
-import process from "node:process";
-import { BrokenPipe } from "../errors.ts";
-import { ReadQueue } from "./_read_queue.ts";
-import type { TcpHandle } from "./_node_listener.ts";
-import { uvError } from "./_node_stream.ts";
-import type { NativeStream, SocketAddress } from "./types.ts";
+import { isIP } from "node:net";
+import { NetError } from "../../core/messages.ts";
+import { ReadQueue } from "../../core/read_queue.ts";
+import { uvError } from "../errno.ts";
+import type { NativeStream, SocketAddress } from "../types.ts";
+import { loadStreamWrap, loadTcpWrap, type TcpHandle } from "./binding.ts";
 
 /** libuv's end-of-stream status. */
 const UV_EOF = -4095;
 
-/** A request object libuv completes: a write or a shutdown. */
-interface Req {
-  handle?: StreamHandle;
-  buffer?: Uint8Array;
-  oncomplete?: (status: number) => void;
-}
-
-/** The StreamBase side of a connected `tcp_wrap` handle. */
-interface StreamHandle extends TcpHandle {
-  readStart(): number;
-  readStop(): number;
-  writeBuffer(req: Req, data: Uint8Array): number;
-  shutdown(req: Req): number;
-  getpeername(out: Record<string, unknown>): number;
-  setNoDelay(on: boolean): number;
-  setKeepAlive(on: boolean, delaySeconds: number): number;
-  onread: (buffer: ArrayBuffer) => void;
-}
-
-interface StreamWrap {
-  WriteWrap: new () => Req;
-  ShutdownWrap: new () => Req;
-  streamBaseState: Int32Array;
-  kReadBytesOrError: number;
-  kArrayBufferOffset: number;
-  kLastWriteWasAsync: number;
-}
-
-let streamWrap: StreamWrap | undefined;
-
-/** Node's `stream_wrap` binding: on the allow-list of `process.binding`, as `tcp_wrap` is. */
-function loadStreamWrap(): StreamWrap {
-  streamWrap ??= (process as unknown as { binding(name: string): StreamWrap })
-    .binding("stream_wrap");
-  return streamWrap;
-}
-
 function address(
-  handle: StreamHandle,
+  handle: TcpHandle,
   which: "getsockname" | "getpeername",
 ): SocketAddress {
   const out: Record<string, unknown> = {};
@@ -64,11 +27,11 @@ function address(
   return { hostname: String(out.address ?? ""), port: Number(out.port ?? 0) };
 }
 
-/** A connection libuv accepted, as a `NativeStream`. */
+/** A connected TCP handle, as a `NativeStream`. */
 export class HandleStream implements NativeStream {
   readonly localAddr: SocketAddress;
   readonly remoteAddr: SocketAddress;
-  #handle: StreamHandle;
+  #handle: TcpHandle;
   #queue: ReadQueue;
   #reading = false;
   #closed = false;
@@ -78,7 +41,7 @@ export class HandleStream implements NativeStream {
   #refed = true;
 
   constructor(handle: object) {
-    this.#handle = handle as StreamHandle;
+    this.#handle = handle as TcpHandle;
     this.#queue = new ReadQueue(
       (more) => more ? this.#startReading() : this.#stopReading(),
       () => this.#updateRef(),
@@ -121,7 +84,7 @@ export class HandleStream implements NativeStream {
 
   write(buf: Uint8Array): Promise<number> {
     if (this.#shut) {
-      return Promise.reject(new BrokenPipe("Broken pipe (os error 32)"));
+      return Promise.reject(NetError.brokenPipe());
     }
     const failure = this.#queue.failure();
     if (failure) return Promise.reject(failure);
@@ -206,7 +169,39 @@ export class HandleStream implements NativeStream {
   }
 }
 
-/** A stream over a connection that libuv accepted (a raw `tcp_wrap` handle). */
-export function acceptedStream(handle: object): NativeStream {
-  return new HandleStream(handle);
+/**
+ * Connects a TCP handle to `ip:port` (an IP literal); `signal` aborts,
+ * rejecting with its reason.
+ */
+export function connectHandle(
+  ip: string,
+  port: number,
+  signal?: AbortSignal,
+): Promise<NativeStream> {
+  const { TCP, TCPConnectWrap, constants } = loadTcpWrap();
+  const handle = new TCP(constants.SOCKET);
+  const req = new TCPConnectWrap();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      handle.close();
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    req.oncomplete = (status: number) => {
+      if (signal?.aborted) return;
+      signal?.removeEventListener("abort", onAbort);
+      if (status < 0) {
+        handle.close();
+        reject(uvError(status));
+      } else resolve(new HandleStream(handle));
+    };
+    const status = isIP(ip) === 6
+      ? handle.connect6(req, ip, port)
+      : handle.connect(req, ip, port);
+    if (status < 0) {
+      signal?.removeEventListener("abort", onAbort);
+      handle.close();
+      reject(uvError(status));
+    }
+  });
 }
