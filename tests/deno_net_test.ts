@@ -14,6 +14,9 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import process from "node:process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -443,6 +446,52 @@ denoTest(async function listenerExplicitResourceManagementManualClose() {
   // Disposing after the manual close, at the end of the block, is a no-op.
 });
 
+test(
+  "permissions: without --allow-net, ours throw NotCapable on Deno as Deno's own do",
+  {
+    skip: !onDeno && "Node has no permission sandbox",
+    timeout: 30_000,
+  },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "reuseport-permissions-"));
+    const file = join(dir, "main.ts");
+    writeFileSync(
+      file,
+      `import { connect, listen } from ${
+        JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+      };
+    const seen = [];
+    const note = (err) => seen.push(err instanceof Deno.errors.NotCapable && err.name);
+    try { listen({ hostname: "127.0.0.1", port: 0 }); } catch (err) { note(err); }
+    try { listen({ hostname: "127.0.0.1", port: 0, reusePort: true }); } catch (err) { note(err); }
+    await connect({ port: 9 }).catch(note);
+    console.log(JSON.stringify(seen));`,
+    );
+    try {
+      const stdout = await new Promise<string>((resolve, reject) => {
+        execFile(
+          process.execPath,
+          // Denied outright: a `deno run` started through node:child_process
+          // from a process with -A gets all permissions unless told otherwise.
+          ["run", "--deny-net", "--no-prompt", "--quiet", file],
+          { timeout: 20_000, env: { ...process.env, NO_COLOR: "1" } },
+          (err, stdout, stderr) =>
+            err
+              ? reject(new Error(`${err.message}\n${stderr}`))
+              : resolve(stdout),
+        );
+      });
+      assert.deepEqual(JSON.parse(stdout), [
+        "NotCapable",
+        "NotCapable",
+        "NotCapable",
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
 if (onDeno && process.env[NATIVE_ENV] !== "1") {
   test("these tests pass on native Deno too (Deno's own listen and connect)", {
     timeout: 60_000,
@@ -467,6 +516,6 @@ if (onDeno && process.env[NATIVE_ENV] !== "1") {
       );
     });
     assert.equal(code, 0, output);
-    assert.match(output, /ok \| 26 passed \| 0 failed/);
+    assert.match(output, /ok \| \d+ passed \| 0 failed/);
   });
 }
