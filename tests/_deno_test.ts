@@ -13,7 +13,7 @@
  * runtime's own classes.
  */
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,7 +22,7 @@ import { test } from "node:test";
 import type * as net from "../mod.ts";
 import { resources } from "../ops/mod.ts";
 import { installPolyfill } from "../polyfill.ts";
-import { onDeno } from "./_child.ts";
+import { type ChildResult, onDeno, runChild } from "./_child.ts";
 
 /** The part of the global `Deno` these tests use. */
 export interface DenoNet {
@@ -107,13 +107,6 @@ export function denoTest(
   });
 }
 
-/** What a child program did. */
-export interface ChildResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 const polyfillUrl = new URL(
   onDeno ? "../polyfill.ts" : "../polyfill.js",
   import.meta.url,
@@ -137,24 +130,16 @@ function childProgram(code: string): { dir: string; args: string[] } {
 }
 
 /** Runs `code` in a child process of this runtime, our `Deno` in place; resolves how it ended. */
-export function execCode(code: string, timeout = 10_000): Promise<ChildResult> {
+export async function execCode(
+  code: string,
+  timeout = 10_000,
+): Promise<ChildResult> {
   const { dir, args } = childProgram(code);
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      args,
-      { timeout, env: { ...process.env, NO_COLOR: "1" } },
-      (err, stdout, stderr) => {
-        rmSync(dir, { recursive: true, force: true });
-        const code = (err as { code?: unknown } | null)?.code;
-        resolve({
-          code: typeof code === "number" ? code : err ? -1 : 0,
-          stdout,
-          stderr,
-        });
-      },
-    );
-  });
+  try {
+    return await runChild(args, { NO_COLOR: "1" }, timeout);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A child started by `execCode2`: wait for its output, then for its end. */

@@ -13,15 +13,11 @@
  * and Deno's sandbox has no counterpart on Node (see the README).
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import process from "node:process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { NetAddr, TcpConn } from "../mod.ts";
-import { onDeno } from "./_child.ts";
+import { onDeno, runChild, runSnippet } from "./_child.ts";
 import {
   denoTest,
   denoWithOurs,
@@ -447,48 +443,30 @@ denoTest(async function listenerExplicitResourceManagementManualClose() {
 });
 
 test(
-  "permissions: without --allow-net, ours throw NotCapable on Deno as Deno's own do",
+  "permissions: with --deny-net, ours throw NotCapable on Deno as Deno's own do",
   {
     skip: !onDeno && "Node has no permission sandbox",
     timeout: 30_000,
   },
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), "reuseport-permissions-"));
-    const file = join(dir, "main.ts");
-    writeFileSync(
-      file,
-      `import { connect, listen } from ${
-        JSON.stringify(new URL("../mod.ts", import.meta.url).href)
-      };
-    const seen = [];
-    const note = (err) => seen.push(err instanceof Deno.errors.NotCapable && err.name);
-    try { listen({ hostname: "127.0.0.1", port: 0 }); } catch (err) { note(err); }
-    try { listen({ hostname: "127.0.0.1", port: 0, reusePort: true }); } catch (err) { note(err); }
-    await connect({ port: 9 }).catch(note);
-    console.log(JSON.stringify(seen));`,
+    const { code, stdout, stderr } = await runSnippet(
+      `const seen = [];
+      const note = (err) => seen.push(err instanceof Deno.errors.NotCapable && err.name);
+      try { listen({ hostname: "127.0.0.1", port: 0 }); } catch (err) { note(err); }
+      try { listen({ hostname: "127.0.0.1", port: 0, reusePort: true }); } catch (err) { note(err); }
+      await connect({ port: 9 }).catch(note);
+      console.log(JSON.stringify(seen));`,
+      { NO_COLOR: "1" },
+      // Deny overrides -A (a child Deno started from one with -A would
+      // have every permission otherwise).
+      ["--deny-net", "--no-prompt", "--quiet"],
     );
-    try {
-      const stdout = await new Promise<string>((resolve, reject) => {
-        execFile(
-          process.execPath,
-          // Denied outright: a `deno run` started through node:child_process
-          // from a process with -A gets all permissions unless told otherwise.
-          ["run", "--deny-net", "--no-prompt", "--quiet", file],
-          { timeout: 20_000, env: { ...process.env, NO_COLOR: "1" } },
-          (err, stdout, stderr) =>
-            err
-              ? reject(new Error(`${err.message}\n${stderr}`))
-              : resolve(stdout),
-        );
-      });
-      assert.deepEqual(JSON.parse(stdout), [
-        "NotCapable",
-        "NotCapable",
-        "NotCapable",
-      ]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(JSON.parse(stdout), [
+      "NotCapable",
+      "NotCapable",
+      "NotCapable",
+    ]);
   },
 );
 
@@ -496,26 +474,12 @@ if (onDeno && process.env[NATIVE_ENV] !== "1") {
   test("these tests pass on native Deno too (Deno's own listen and connect)", {
     timeout: 60_000,
   }, async () => {
-    const { code, output } = await new Promise<
-      { code: number; output: string }
-    >((resolve) => {
-      execFile(
-        process.execPath,
-        ["test", "-A", "--unstable-net", fileURLToPath(import.meta.url)],
-        {
-          timeout: 50_000,
-          env: { ...process.env, [NATIVE_ENV]: "1", NO_COLOR: "1" },
-        },
-        (err, stdout, stderr) => {
-          const code = (err as { code?: unknown } | null)?.code;
-          resolve({
-            code: typeof code === "number" ? code : err ? -1 : 0,
-            output: stdout + stderr,
-          });
-        },
-      );
-    });
-    assert.equal(code, 0, output);
-    assert.match(output, /ok \| \d+ passed \| 0 failed/);
+    const { code, stdout, stderr } = await runChild(
+      ["test", "-A", "--unstable-net", fileURLToPath(import.meta.url)],
+      { [NATIVE_ENV]: "1", NO_COLOR: "1" },
+      50_000,
+    );
+    assert.equal(code, 0, stdout + stderr);
+    assert.match(stdout, /ok \| \d+ passed \| 0 failed/);
   });
 }
