@@ -227,7 +227,10 @@ export class Conn implements Disposable {
 
   /** A sink for outgoing bytes; closing it closes the connection. */
   get writable(): WritableStream<Uint8Array> {
-    this.#writable ??= writableStreamForRid(this.#rid);
+    this.#writable ??= writableStreamForRid(
+      this.#rid,
+      (chunk) => this.write(chunk),
+    );
     return this.#writable;
   }
 
@@ -469,15 +472,20 @@ function readableStreamForRid(
   return stream as ReadableStream<Uint8Array<ArrayBuffer>>;
 }
 
-/** A sink over `write(rid)`; closing or aborting it closes the rid, as in Deno. */
-function writableStreamForRid(rid: number): WritableStream<Uint8Array> {
+/** A sink over the conn's `write`; closing or aborting it closes the rid, as in Deno. */
+function writableStreamForRid(
+  rid: number,
+  write: (chunk: Uint8Array) => Promise<number>,
+): WritableStream<Uint8Array> {
   return new WritableStream({
-    async write(chunk, controller) {
+    async write(chunk) {
       try {
-        await write(rid, chunk);
+        await write(chunk);
       } catch (err) {
-        controller.error(err);
         tryClose(rid);
+        // Rejected, not just errored: the writer's `write()` rejects with
+        // it, as on Deno.
+        throw err;
       }
     },
     close() {
