@@ -5,7 +5,7 @@
  * @module
  */
 import { isMainThread } from "node:worker_threads";
-import * as errors from "../../errors.ts";
+import * as errors from "../../core/errors.ts";
 import { loadTcpWrap } from "../libuv/binding.ts";
 import { bindTcp, NodeListener, RawAcceptor } from "../libuv/listener.ts";
 import { HandleStream } from "../libuv/stream.ts";
