@@ -13,7 +13,7 @@ import process from "node:process";
 import { pathToFileURL } from "node:url";
 import * as threads from "node:worker_threads";
 import { readSettings, workerEnv } from "../core/settings.ts";
-import { NotSupported } from "../errors.ts";
+import { NotSupported } from "../core/errors.ts";
 import type { Handles } from "../platform/types.ts";
 import { startProcessHub } from "../sharing/processes.ts";
 import { STOP_MESSAGE } from "../sharing/wire.ts";

@@ -415,11 +415,31 @@ function freePort(): number {
 }
 
 /**
- * The `reuseport` command through `npx`, with `node` (the line under test)
- * first on `PATH`: two workers serve the README's Node example on one port.
+ * The `reuseport` command: its version and help, and through `npx`, with
+ * `node` (the line under test) first on `PATH`, two workers serving the
+ * README's Node example on one port.
  */
 function binChecks(project: string, node: string, major: number): Check[] {
+  // Through the link npm made, as a user's shell finds the command.
+  const command = join(project, "node_modules", ".bin", "reuseport");
   return [{
+    name:
+      `node ${major}: reuseport --version prints the package's version; --help the usage`,
+    async run() {
+      const { version } = JSON.parse(
+        await Deno.readTextFile(join(NPM_DIR, "package.json")),
+      );
+      expect(
+        await sh(node, [command, "--version"], project),
+        `reuseport ${version}\n`,
+        "reuseport --version",
+      );
+      const help = await sh(node, [command, "--help"], project);
+      if (!help.startsWith("usage: reuseport serve ")) {
+        throw new Error(`reuseport --help printed ${JSON.stringify(help)}`);
+      }
+    },
+  }, {
     name:
       `node ${major}: npx reuseport serve --parallel=2 echo_node.mjs serves 10 connections`,
     run: () =>

@@ -10,7 +10,7 @@
 import process from "node:process";
 import { isMainThread, threadId } from "node:worker_threads";
 import { readSettings } from "../core/settings.ts";
-import { AddrInUse } from "../errors.ts";
+import { AddrInUse } from "../core/errors.ts";
 import type {
   BindRequest,
   Handles,

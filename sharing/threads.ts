@@ -18,7 +18,7 @@
 import process from "node:process";
 import * as threads from "node:worker_threads";
 import { addressKey } from "../core/address.ts";
-import { AddrInUse } from "../errors.ts";
+import { AddrInUse } from "../core/errors.ts";
 import type {
   BindRequest,
   Handles,

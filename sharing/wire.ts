@@ -4,7 +4,7 @@
  *
  * @module
  */
-import * as errors from "../errors.ts";
+import * as errors from "../core/errors.ts";
 import type { BindRequest, SocketAddress } from "../platform/types.ts";
 
 /** Marks every message of ours, among whatever else a channel carries. */

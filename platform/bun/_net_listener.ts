@@ -8,7 +8,7 @@
  * @module
  */
 import { createServer, type Socket } from "node:net";
-import { AddrInUse } from "../../errors.ts";
+import { AddrInUse } from "../../core/errors.ts";
 import type { BindRequest, RawListener, SocketAddress } from "../types.ts";
 import type { BunGlobal } from "./_bun.ts";
 import { Held } from "./_held.ts";
