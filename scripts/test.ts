@@ -428,8 +428,11 @@ async function main(): Promise<number> {
     await step(name, bin, args, nodeCounts);
   }
 
-  // Bun runs the same compiled suite: `bun test` runs node:test files (its
-  // own default of 5 s a test is too short for the runner and stress tests).
+  // Bun runs the same compiled suite: `bun test` runs node:test files. One
+  // process runs them all, so each file gets a fresh global (`--isolate`),
+  // as each gets a process of its own under `node --test` (the polyfill's
+  // global `Deno` must not leak into the next file); Bun's default of 5 s a
+  // test is too short for the runner and stress tests.
   let bun: string | undefined;
   try {
     bun = built ? await bunBinary() : undefined;
@@ -446,7 +449,12 @@ async function main(): Promise<number> {
   if (!built) skip("bun", "npm build failed");
   else if (bun) {
     const files = compiledTestFiles().map((f) => `./${relative(ROOT, f)}`);
-    await step("bun", bun, ["test", "--timeout=120000", ...files], bunCounts);
+    await step(
+      "bun",
+      bun,
+      ["test", "--isolate", "--timeout=120000", ...files],
+      bunCounts,
+    );
   }
 
   const { passed, failed } = summary();

@@ -21,3 +21,11 @@ export function bunError(err: unknown): Error {
   const number = ERRNO[code] ?? Math.abs(errno ?? 0);
   return osError(code, number, message);
 }
+
+/**
+ * Whether `err` is the peer's reset, which Deno reads as the end of the
+ * stream (the next write then meets `EPIPE`).
+ */
+export function isReset(err: unknown): boolean {
+  return (err as BunError | undefined)?.code === "ECONNRESET";
+}

@@ -11,7 +11,7 @@ import process from "node:process";
 import { NetError } from "../../core/messages.ts";
 import { ReadQueue } from "../../core/read_queue.ts";
 import type { NativeStream, SocketAddress } from "../types.ts";
-import { bunError } from "./_errors.ts";
+import { bunError, isReset } from "./_errors.ts";
 
 /** An error of `net.Socket` as Deno's class. */
 function socketError(err: Error & { code?: string }): Error {
@@ -36,6 +36,8 @@ export class NetStream implements NativeStream {
   #readRef = true;
   #refed = true;
   #shut = false;
+  /** The peer reset the connection. */
+  #reset = false;
 
   /** Takes over `socket` (paused, as IPC delivers it). */
   constructor(socket: Socket) {
@@ -55,7 +57,13 @@ export class NetStream implements NativeStream {
     };
     // Every socket error lands here, so none reaches `uncaughtException`; the
     // caller sees it on its next read or write.
-    socket.on("error", (err) => this.#queue.fail(socketError(err)));
+    socket.on("error", (err) => {
+      // Deno reads the peer's reset as the end of the stream; the next
+      // write meets `EPIPE`.
+      if (!isReset(err)) return this.#queue.fail(socketError(err));
+      this.#reset = true;
+      this.#queue.end();
+    });
     socket.on("end", () => this.#queue.end());
     this.#updateRef();
   }
@@ -74,7 +82,7 @@ export class NetStream implements NativeStream {
   }
 
   write(buf: Uint8Array): Promise<number> {
-    if (this.#shut) return Promise.reject(NetError.brokenPipe());
+    if (this.#shut || this.#reset) return Promise.reject(NetError.brokenPipe());
     const failure = this.#queue.failure();
     if (failure) return Promise.reject(failure);
     this.#writes++;
@@ -83,7 +91,8 @@ export class NetStream implements NativeStream {
       this.#socket.write(buf, (err) => {
         this.#writes--;
         this.#updateRef();
-        if (err) reject(this.#queue.failure() ?? socketError(err));
+        if (this.#reset) reject(NetError.brokenPipe());
+        else if (err) reject(this.#queue.failure() ?? socketError(err));
         else resolve(buf.byteLength);
       });
     });

@@ -11,7 +11,7 @@ import { NetError } from "../../core/messages.ts";
 import { ReadQueue } from "../../core/read_queue.ts";
 import type { NativeStream, SocketAddress } from "../types.ts";
 import type { BunError, BunSocket, SocketHandlers } from "./_bun.ts";
-import { bunError } from "./_errors.ts";
+import { bunError, isReset } from "./_errors.ts";
 
 /** A write the kernel has not taken all of yet. */
 interface PendingWrite {
@@ -147,10 +147,16 @@ export class BunStream implements NativeStream {
     for (const resolve of this.#shutdowns.splice(0)) resolve();
   }
 
+  /** The socket failed: a reset ends the stream, as in Deno; anything else fails it. */
+  #onError(err: BunError): void {
+    if (isReset(err)) this.#queue.end();
+    else this.#queue.fail(bunError(err));
+  }
+
   #onClose(err?: BunError): void {
     if (this.#gone) return;
     this.#gone = true;
-    if (err) this.#queue.fail(bunError(err));
+    if (err) this.#onError(err);
     else this.#queue.end();
     this.#failWrites(NetError.brokenPipe());
   }
@@ -174,7 +180,7 @@ export class BunStream implements NativeStream {
     },
     error(socket, err) {
       const stream = socket.data as BunStream | undefined;
-      if (stream) stream.#queue.fail(bunError(err));
+      if (stream) stream.#onError(err);
     },
     close(socket, err) {
       const stream = socket.data as BunStream | undefined;
