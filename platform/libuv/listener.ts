@@ -5,7 +5,7 @@
  * @module
  */
 import { isIP } from "node:net";
-import { NetError } from "../../core/messages.ts";
+import { Arrivals } from "../../core/arrivals.ts";
 import { uvError } from "../errno.ts";
 import type {
   BindRequest,
@@ -66,12 +66,7 @@ function acceptInto(handle: TcpHandle): TcpHandle | undefined {
 export class RawAcceptor implements RawListener {
   readonly addr: SocketAddress;
   readonly handle: TcpHandle;
-  #queue: (RawConnection | Error)[] = [];
-  #waiter: {
-    resolve(raw: RawConnection): void;
-    reject(err: Error): void;
-  } | null = null;
-  #closed = false;
+  #arrivals = new Arrivals<RawConnection>();
 
   constructor(handle: TcpHandle, addr: SocketAddress) {
     this.handle = handle;
@@ -79,25 +74,14 @@ export class RawAcceptor implements RawListener {
     handle.onconnection = (status, given) => {
       // Node passes the accepted handle; Deno's Node layer has it fetched.
       const client = given ?? (status === 0 ? acceptInto(handle) : undefined);
-      const item = status < 0 || !client ? uvError(status) : client;
-      const waiter = this.#waiter;
-      if (!waiter) return void this.#queue.push(item);
-      this.#waiter = null;
-      if (item instanceof Error) waiter.reject(item);
-      else waiter.resolve(item);
+      this.#arrivals.push(status < 0 || !client ? uvError(status) : client);
     };
     handle.unref();
   }
 
   /** The next connection (or accept error); `BadResource` once closed. */
   next(): Promise<RawConnection> {
-    if (this.#closed) return Promise.reject(NetError.listenerClosed());
-    const item = this.#queue.shift();
-    if (item instanceof Error) return Promise.reject(item);
-    if (item) return Promise.resolve(item);
-    return new Promise((resolve, reject) => {
-      this.#waiter = { resolve, reject };
-    });
+    return this.#arrivals.next();
   }
 
   setRef(ref: boolean): void {
@@ -112,9 +96,10 @@ export class RawAcceptor implements RawListener {
 
   /** Closes the socket; returns the connections still queued. */
   drain(): RawConnection[] {
+    if (this.#arrivals.closed) return [];
     const queued = this.#stop();
-    if (queued) this.handle.close();
-    return queued ?? [];
+    this.handle.close();
+    return queued;
   }
 
   /**
@@ -122,17 +107,12 @@ export class RawAcceptor implements RawListener {
    * thread; returns it with the connections still queued.
    */
   release(): { handle: object; queued: RawConnection[] } {
-    return { handle: this.handle, queued: this.#stop() ?? [] };
+    return { handle: this.handle, queued: this.#stop() };
   }
 
-  /** Stops accepting; the queued connections, or `undefined` if stopped before. */
-  #stop(): RawConnection[] | undefined {
-    if (this.#closed) return undefined;
-    this.#closed = true;
+  #stop(): RawConnection[] {
     this.handle.onconnection = null;
-    this.#waiter?.reject(NetError.listenerClosed());
-    this.#waiter = null;
-    return this.#queue.splice(0).filter((item) => !(item instanceof Error));
+    return this.#arrivals.close();
   }
 }
 
