@@ -24,7 +24,7 @@ import { memberPrefix as threadPrefix, threadChannel } from "./threads.ts";
 /** Why a worker thread's listener could not join another thread's socket. */
 function threadsCannotShare(handles: Handles): string {
   return `another listener holds this address, and if it is in another thread of this process, ${handles.threadsReason}. ` +
-    "Use the kernel strategy (reusePort on Linux with Node >= 22.12) or processes: npx reuseport serve --parallel --processes";
+    "Use the kernel strategy (reusePort where the kernel balances; strategyFor() tells whether it does here) or processes: reuseport serve --parallel --processes";
 }
 
 /** A shared listen: through the hub, where there is one to reach. */
