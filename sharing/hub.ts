@@ -101,15 +101,25 @@ export function hubLeaveAll(prefix: string): void {
 
 /**
  * Handles a member's message in the hub. `reply` sends to that member, with a
- * connection handle when there is one.
+ * connection handle when there is one. `lends`: the channel copies handles
+ * (process IPC), so the hub keeps its copy of each connection it sends until
+ * the member says `took`; one the member gives back, or had when it left,
+ * goes to the next in line.
  */
 export function hubReceive(
   msg: MemberMessage,
   raw: RawConnection | undefined,
   reply: (msg: HubMessage, raw?: RawConnection) => void,
+  lends = false,
 ): void {
   const hub = hubs.get(msg.key);
+  if (msg.op === "took") {
+    const copy = hub?.queue.settle(msg.ticket);
+    if (copy) hubHandles?.close(copy);
+    return;
+  }
   if (msg.op === "back") {
+    if (msg.ticket !== undefined) hub?.queue.giveBack(msg.ticket);
     // A connection a member got but could no longer take: next in line.
     if (raw && hub) hub.queue.offer(raw, true);
     else if (raw) hubHandles?.close(raw);
@@ -121,12 +131,10 @@ export function hubReceive(
   const fail = (err: Error) =>
     reply({ op: "fail", key, member, ...errorAnswer(err) });
   if (!hub) return fail(NetError.listenerClosed());
-  hub.queue.want(
-    member,
-    msg.refed,
-    (r) => reply({ op: "conn", key, member }, r),
-    fail,
-  );
+  hub.queue.want(member, msg.refed, (r) => {
+    const ticket = lends ? hub.queue.lend(member, r) : undefined;
+    reply({ op: "conn", key, member, ticket }, r);
+  }, fail);
 }
 
 let memberCount = 0;
@@ -187,6 +195,8 @@ export interface Channel {
 }
 
 const remotes = new Map<string, RemoteMember>();
+/** The handles of this side's members, for copies they give back. */
+let memberHandles: Handles | undefined;
 let keepAlive: ReturnType<typeof setInterval> | undefined;
 
 /**
@@ -223,6 +233,7 @@ export class RemoteMember implements NativeListener {
   ) {
     this.#channel = channel;
     this.#handles = handles;
+    memberHandles = handles;
     this.#member = newMemberId(prefix);
     const { key, addr } = channel.listen(request, this.#member);
     this.#key = key;
@@ -260,9 +271,12 @@ export class RemoteMember implements NativeListener {
       return pending?.reject(revive(msg.name, msg.message));
     }
     if (!raw) return;
-    if (pending) pending.resolve(this.#handles.stream(raw));
-    // Closed or no longer waiting: the connection goes to a sibling.
-    else this.#channel.send({ op: "back", key: this.#key }, raw);
+    if (!pending) return giveBack(this.#channel, msg, raw);
+    pending.resolve(this.#handles.stream(raw));
+    // Taken: the hub may let its copy go.
+    if (msg.ticket !== undefined) {
+      this.#channel.send({ op: "took", key: msg.key, ticket: msg.ticket });
+    }
   }
 
   setRef(ref: boolean): void {
@@ -290,6 +304,22 @@ export function closeRemotes(): void {
   for (const member of [...remotes.values()]) member.close();
 }
 
+/**
+ * A connection this side cannot take (its member closed or no longer waits)
+ * goes to a sibling: the hub's copy, when it kept one, or this one.
+ */
+function giveBack(
+  channel: Channel,
+  msg: HubMessage,
+  raw: RawConnection,
+): void {
+  if (msg.op !== "conn" || msg.ticket === undefined || !memberHandles) {
+    return channel.send({ op: "back", key: msg.key }, raw);
+  }
+  memberHandles.close(raw);
+  channel.send({ op: "back", key: msg.key, ticket: msg.ticket });
+}
+
 /** Routes a hub message to its member; a connection for a member that is gone goes back. */
 export function remoteReceive(
   channel: Channel,
@@ -298,5 +328,5 @@ export function remoteReceive(
 ): void {
   const member = remotes.get(msg.member);
   if (member) member.receive(msg, raw);
-  else if (raw) channel.send({ op: "back", key: msg.key }, raw);
+  else if (raw) giveBack(channel, msg, raw);
 }
