@@ -8,7 +8,6 @@ import { readSettings } from "./core/settings.ts";
 import { NotSupported } from "./errors.ts";
 import { runtime } from "./ops/runtime.ts";
 import { chooseStrategy, type StrategyChoice } from "./ops/strategy.ts";
-import type { Runtime } from "./platform/types.ts";
 import { runParallel, type WorkerStrategy } from "./runner/supervisor.ts";
 import type {
   ParallelEvent,
@@ -33,7 +32,7 @@ export type {
  * there is none (Deno), every worker binds its own socket and the kernel
  * balances, or nothing can.
  */
-function workerStrategy(rt: Runtime): WorkerStrategy {
+function workerStrategy(rt: ReturnType<typeof runtime>): WorkerStrategy {
   const choice = chooseStrategy(rt, false, true);
   const strategy = choice.strategy === "kernel" ? "kernel" : "emulated";
   if (strategy === "kernel" || rt.handles) return { ...choice, strategy };
