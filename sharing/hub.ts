@@ -125,7 +125,10 @@ export function hubReceive(
     else if (raw) hubHandles?.close(raw);
     return;
   }
-  if (msg.op === "leave") return hub?.leave(msg.member);
+  if (msg.op === "leave") {
+    hub?.leave(msg.member);
+    return reply({ op: "left", key: msg.key, member: msg.member });
+  }
   if (msg.op === "ref") return hub?.queue.setRef(msg.member, msg.refed);
   const { key, member } = msg;
   const fail = (err: Error) =>
@@ -270,7 +273,7 @@ export class RemoteMember implements NativeListener {
     if (msg.op === "fail") {
       return pending?.reject(revive(msg.name, msg.message));
     }
-    if (!raw) return;
+    if (msg.op !== "conn" || !raw) return;
     if (!pending) return giveBack(this.#channel, msg, raw);
     pending.resolve(this.#handles.stream(raw));
     // Taken: the hub may let its copy go.
@@ -293,11 +296,21 @@ export class RemoteMember implements NativeListener {
   close(): void {
     if (!remotes.delete(this.#member)) return;
     this.#channel.send({ op: "leave", key: this.#key, member: this.#member });
+    // Connections the hub sent before it heard of the leave are still on
+    // their way: this thread or process lives until the hub says `left`
+    // (or a while), so that they arrive and go back rather than die with it.
+    const member = this.#member;
+    leaving.set(member, setTimeout(() => leaving.delete(member), LEFT_MS));
     this.#pending?.reject(NetError.listenerClosed());
     this.#pending = null;
     updateKeepAlive();
   }
 }
+
+/** How long a closed member's side waits for the hub's `left`. */
+const LEFT_MS = 2_000;
+/** Closed members waiting for `left`, with the timer that holds their side alive. */
+const leaving = new Map<string, ReturnType<typeof setTimeout>>();
 
 /** Closes every member of this thread or process: it is going away. */
 export function closeRemotes(): void {
@@ -326,6 +339,11 @@ export function remoteReceive(
   msg: HubMessage,
   raw: RawConnection | undefined,
 ): void {
+  if (msg.op === "left") {
+    clearTimeout(leaving.get(msg.member));
+    leaving.delete(msg.member);
+    return;
+  }
   const member = remotes.get(msg.member);
   if (member) member.receive(msg, raw);
   else if (raw) giveBack(channel, msg, raw);

@@ -35,10 +35,15 @@ export type MemberMessage =
   | { op: "took"; key: string; ticket: number }
   | { op: "back"; key: string; ticket?: number };
 
-/** Messages to a member; `ticket`: the hub keeps a copy until `took` or `back`. */
+/**
+ * Messages to a member; `ticket`: the hub keeps a copy until `took` or
+ * `back`. `left` answers a `leave`: nothing more comes for that member, so
+ * every connection sent to it before has arrived (and gone back).
+ */
 export type HubMessage =
   | { op: "conn"; key: string; member: string; ticket?: number }
-  | { op: "fail"; key: string; member: string; name: string; message: string };
+  | { op: "fail"; key: string; member: string; name: string; message: string }
+  | { op: "left"; key: string; member: string };
 
 /** What the runner sends a worker to stop it. */
 export const STOP_MESSAGE: { tag: string; op: "stop" } = {
