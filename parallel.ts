@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { readSettings } from "./core/settings.ts";
+import { ENV, readSettings } from "./core/settings.ts";
 import { NotSupported } from "./errors.ts";
 import { runtime } from "./ops/runtime.ts";
 import { chooseStrategy, type StrategyChoice } from "./ops/strategy.ts";
@@ -33,7 +33,12 @@ export type {
  * balances, or nothing can.
  */
 function workerStrategy(rt: ReturnType<typeof runtime>): WorkerStrategy {
-  const choice = chooseStrategy(rt, false, true);
+  // As a worker sees it: REUSEPORT_WORKER set, so loadBalanced by default.
+  const inWorker = {
+    ...rt,
+    env: (name: string) => name === ENV.worker ? "1" : rt.env(name),
+  };
+  const choice = chooseStrategy(inWorker, false, undefined);
   const strategy = choice.strategy === "kernel" ? "kernel" : "emulated";
   if (strategy === "kernel" || rt.handles) return { ...choice, strategy };
   const why =
