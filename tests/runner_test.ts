@@ -13,12 +13,7 @@ import { EventEmitter } from "node:events";
 import { connect as netConnect } from "node:net";
 import { after, test, type TestContext } from "node:test";
 import { Worker } from "node:worker_threads";
-import {
-  connect,
-  listen,
-  type ParallelEvent,
-  serveParallel,
-} from "../mod.ts";
+import { connect, listen, type ParallelEvent, serveParallel } from "../mod.ts";
 import { nodeRuntime } from "../platform/node/mod.ts";
 import { startProcessHub } from "../sharing/processes.ts";
 import { freePort, onDeno, ROOT, runLoad } from "./_balancing.ts";
