@@ -194,7 +194,9 @@ async function replacing(node24: string): Promise<void> {
         `${f.other}`,
         reloadMs.join(" / "),
       ]);
-      const kill = await killUnderLoad(node, mode, env);
+      // A thread's "pid" is the runner's own: only processes can be killed.
+      if (mode === "threads") continue;
+      const kill = await killUnderLoad(node, env);
       killRows.push([
         label,
         `${round}`,

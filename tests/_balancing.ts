@@ -511,15 +511,14 @@ export interface KillUnderLoad {
 }
 
 /**
- * `reuseport serve --parallel=2` under 16 keep-alive clients (5 requests per
- * connection) for 3 s; worker 1 is SIGKILLed at 1 s.
+ * `reuseport serve --parallel=2 --processes` under 16 keep-alive clients (5
+ * requests per connection) for 3 s; worker 1 is SIGKILLed at 1 s.
  */
 export async function killUnderLoad(
   node: string,
-  mode: "threads" | "processes",
   env: Record<string, string> = {},
 ): Promise<KillUnderLoad> {
-  const runner = await startRunner(node, 2, mode, env);
+  const runner = await startRunner(node, 2, "processes", env);
   try {
     const running = runLoad(node, {
       port: runner.port,
