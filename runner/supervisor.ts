@@ -48,9 +48,18 @@ function resolveMode(
   handles: Handles | undefined,
   strategy: WorkerStrategy,
 ): "threads" | "processes" {
-  const threadsWork = handles?.threads || strategy.strategy === "kernel";
   if (mode === "auto") return handles?.threads ? "threads" : "processes";
-  if (mode === "threads" && !threadsWork) {
+  if (mode === "threads" && !handles) {
+    // On Deno a worker thread reads its settings through Deno.env, the
+    // process's environment, not the one the runner gives each thread: it
+    // would not know it is a worker (and bind alone). Processes do know.
+    throw new NotSupported(
+      "the parallel runner's threads need a runtime that moves connections between threads (Node 24): use processes",
+    );
+  }
+  if (
+    mode === "threads" && !handles?.threads && strategy.strategy !== "kernel"
+  ) {
     throw new NotSupported(
       `threads cannot share a socket on Node ${process.version} (Node 24 moves sockets between threads; or force REUSEPORT_STRATEGY=kernel where the kernel balances): use processes`,
     );
