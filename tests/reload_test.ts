@@ -51,6 +51,11 @@ function runnerHere(): string | undefined {
   return kernel.ok ? undefined : kernel.reason;
 }
 
+/** `connections` requests, one per connection, once both workers answered. */
+function answers(port: number, connections: number): Promise<LoadResult> {
+  return runLoad(NODE, { port, workers: 2, connections, requests: 1 });
+}
+
 /** `serveParallel()` in processes on a free port (`PORT`); events recorded. */
 async function serve(
   file: string,
@@ -101,12 +106,7 @@ test(
     if (why) return t.skip(why);
     const { server, port, events } = await serve(app);
     try {
-      const first = await runLoad(NODE, {
-        port,
-        workers: 2,
-        connections: 2,
-        requests: 1,
-      });
+      const first = await answers(port, 2);
       assert.equal(first.ready, 2);
       const changes = await server.reload();
       assert.deepEqual(changes.map((c) => c.worker), [1, 2]);
@@ -123,12 +123,7 @@ test(
         })),
         changes,
       );
-      const then = await runLoad(NODE, {
-        port,
-        workers: 2,
-        connections: 20,
-        requests: 1,
-      });
+      const then = await answers(port, 20);
       assert.equal(then.failed, 0);
       assert.deepEqual(
         Object.values(then.seen!).sort(),
@@ -160,12 +155,7 @@ await import(${JSON.stringify(pathToFileURL(app).href)});
     );
     const { server, port, events } = await serve(file);
     try {
-      const first = await runLoad(NODE, {
-        port,
-        workers: 2,
-        connections: 2,
-        requests: 1,
-      });
+      const first = await answers(port, 2);
       assert.equal(first.ready, 2);
       writeFileSync(marker, "");
       await assert.rejects(server.reload(), (err: Error) => {
@@ -180,12 +170,7 @@ await import(${JSON.stringify(pathToFileURL(app).href)});
       assert.equal(failed.old, first.seen!["1"]);
       assert.equal(failed.code, 3);
       assert.ok(!events.some((e) => e.type === "reload"), "nothing replaced");
-      const then = await runLoad(NODE, {
-        port,
-        workers: 2,
-        connections: 20,
-        requests: 1,
-      });
+      const then = await answers(port, 20);
       assert.equal(then.failed, 0);
       assert.deepEqual(then.seen, first.seen, "the old workers serve on");
     } finally {
@@ -287,12 +272,7 @@ test(
         if (onDeno) {
           const changes = await server.reload();
           assert.equal(changes.length, 2);
-          const then = await runLoad(NODE, {
-            port,
-            workers: 2,
-            connections: 4,
-            requests: 1,
-          });
+          const then = await answers(port, 4);
           assert.deepEqual(
             Object.values(then.seen!).sort(),
             changes.map((c) => c.new).sort(),
