@@ -38,7 +38,11 @@ export class AcceptQueue<T, M> {
   #ready: T[] = [];
   /** Connections lent to members and not yet settled, by ticket. */
   #lent = new Map<number, { member: M; item: T }>();
-  #tickets = 0;
+  /**
+   * Tickets are unique across queues: a late answer meant for a queue that
+   * closed cannot settle a loan of the one that took its place.
+   */
+  static #tickets = 0;
   #pumping = false;
   #closed = false;
 
@@ -116,7 +120,7 @@ export class AcceptQueue<T, M> {
    * ticket that `settle()` or `giveBack()` names it by.
    */
   lend(member: M, item: T): number {
-    const ticket = ++this.#tickets;
+    const ticket = ++AcceptQueue.#tickets;
     this.#lent.set(ticket, { member, item });
     return ticket;
   }
@@ -165,8 +169,9 @@ export class AcceptQueue<T, M> {
 
   /**
    * Stops dispatching and returns the connections in hand and those lent
-   * (which settle no more); the owner closes the source. Waiting members hear of the close once a pending `next()`
-   * has settled: in Deno the port is free only then.
+   * (which settle no more); the owner closes the source. Waiting members
+   * hear of the close once a pending `next()` has settled: in Deno the port
+   * is free only then.
    */
   close(): T[] {
     this.#closed = true;
