@@ -197,14 +197,20 @@ function report(event: ParallelEvent): void {
   if (event.type === "give-up") process.exitCode = 1;
 }
 
-/** SIGHUP: a rolling reload; its failure is reported and the old workers serve on. */
-function reloadOnHangup(server: ParallelServer): void {
+/**
+ * SIGHUP: a rolling reload of `server()`; its failure is reported and the old
+ * workers serve on. One that comes while the workers start is ignored (its
+ * default would end the runner).
+ */
+function reloadOnHangup(server: () => ParallelServer | undefined): void {
   // Windows has no SIGHUP to send (Node emits it there when the console
   // closes, shortly before the process is ended): nothing to reload on.
   if (process.platform === "win32") return;
   process.on("SIGHUP", () => {
+    const running = server();
+    if (!running) return;
     process.stderr.write("reuseport: reloading workers\n");
-    server.reload().then(
+    running.reload().then(
       (changes) =>
         process.stderr.write(
           `reuseport: reloaded ${changes.length} workers\n`,
@@ -217,7 +223,7 @@ function reloadOnHangup(server: ParallelServer): void {
 
 /** Runs the command; resolves the exit code (or never, while serving). */
 export async function main(argv: string[]): Promise<number> {
-  let server: ParallelServer;
+  let server: ParallelServer | undefined;
   try {
     const command = parseArgs(argv);
     if (command.action === "help") {
@@ -229,6 +235,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const { workers, mode, file, args } = command;
+    reloadOnHangup(() => server);
     server = await serveParallel({
       workers,
       mode,
@@ -258,7 +265,6 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-  reloadOnHangup(server);
   // The workers' output passes through here (threads); a reader that went
   // away must cost the log, not the server.
   for (const out of [process.stdout, process.stderr]) {
