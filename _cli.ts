@@ -3,7 +3,9 @@
  * `reuseport serve [--parallel[=N]] [--threads|--processes] <module> [args...]`:
  * runs the module in N workers whose listeners share their addresses (like
  * `deno serve --parallel`). Ctrl-C stops them gracefully; a second Ctrl-C
- * kills them. `reuseport --help`, `reuseport serve --help` and `reuseport
+ * kills them; `kill -HUP` replaces them one at a time (a rolling reload;
+ * not on Windows, which has no such signal: call `reload()` of
+ * `serveParallel()` there). `reuseport --help`, `reuseport serve --help` and `reuseport
  * --version` print to stdout and exit 0; a usage error exits 2.
  *
  * @module
@@ -13,8 +15,7 @@ import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { parseArgs as parseOptions } from "node:util";
-import type { StrategyChoice } from "./ops/strategy.ts";
-import { serveParallel, strategyFor } from "./parallel.ts";
+import { serveParallel } from "./parallel.ts";
 import type {
   ParallelEvent,
   ParallelMode,
@@ -42,7 +43,9 @@ Runs <module> in N workers; every listen() in them defaults to
 loadBalanced: true, so they all serve its addresses (like deno serve
 --parallel). REUSEPORT_WORKER (1..N) tells a worker its number. A worker that
 dies is restarted; Ctrl-C stops them gracefully, a second Ctrl-C kills them.
-Options after <module> are the module's own.
+SIGHUP (kill -HUP, not on Windows) reloads: each worker in turn is replaced by
+a new one, which starts and listens before the old one stops, so that no
+connection is refused. Options after <module> are the module's own.
 
 Options:
   --parallel[=N]  N workers (default: one per available core); without it, one
@@ -172,8 +175,18 @@ function version(): string {
   return "unknown";
 }
 
-/** Reports restarts and give-ups on stderr. */
+/** Reports restarts, give-ups and reloads on stderr. */
 function report(event: ParallelEvent): void {
+  if (event.type === "reload") {
+    return void process.stderr.write(
+      `reuseport: worker ${event.worker} reloaded: ${
+        event.old ?? "-"
+      } -> ${event.new}\n`,
+    );
+  }
+  if (event.type === "reload-failed") {
+    return void process.stderr.write(`reuseport: ${event.message}\n`);
+  }
   if (event.type !== "restart" && event.type !== "give-up") return;
   const what = event.type === "restart"
     ? "restarting it"
@@ -184,10 +197,33 @@ function report(event: ParallelEvent): void {
   if (event.type === "give-up") process.exitCode = 1;
 }
 
+/**
+ * SIGHUP: a rolling reload of `server()`; its failure is reported and the old
+ * workers serve on. One that comes while the workers start is ignored (its
+ * default would end the runner).
+ */
+function reloadOnHangup(server: () => ParallelServer | undefined): void {
+  // Windows has no SIGHUP to send (Node emits it there when the console
+  // closes, shortly before the process is ended): nothing to reload on.
+  if (process.platform === "win32") return;
+  process.on("SIGHUP", () => {
+    const running = server();
+    if (!running) return;
+    process.stderr.write("reuseport: reloading workers\n");
+    running.reload().then(
+      (changes) =>
+        process.stderr.write(
+          `reuseport: reloaded ${changes.length} workers\n`,
+        ),
+      // The failure was reported as an event; the workers serve on.
+      () => {},
+    );
+  });
+}
+
 /** Runs the command; resolves the exit code (or never, while serving). */
 export async function main(argv: string[]): Promise<number> {
-  let server: ParallelServer;
-  let choice: StrategyChoice;
+  let server: ParallelServer | undefined;
   try {
     const command = parseArgs(argv);
     if (command.action === "help") {
@@ -199,7 +235,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const { workers, mode, file, args } = command;
-    choice = strategyFor({ loadBalanced: true });
+    reloadOnHangup(() => server);
     server = await serveParallel({
       workers,
       mode,
@@ -212,6 +248,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`reuseport: ${name}: ${message}\n${USAGE}\n`);
     return 2;
   }
+  const choice = server.strategy;
   const how = choice.strategy !== "emulated"
     ? choice.reason
     : server.mode === "threads"

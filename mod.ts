@@ -38,6 +38,7 @@ export {
   type ParallelEvent,
   type ParallelMode,
   type ParallelOptions,
+  type ParallelReplacement,
   type ParallelServer,
   serveParallel,
   strategyFor,

@@ -4,25 +4,73 @@
  *
  * @module
  */
+import { ENV, readSettings } from "./core/settings.ts";
 import { NotSupported } from "./errors.ts";
 import { runtime } from "./ops/runtime.ts";
 import { chooseStrategy, type StrategyChoice } from "./ops/strategy.ts";
-import { runParallel } from "./runner/supervisor.ts";
+import { runParallel, type WorkerStrategy } from "./runner/supervisor.ts";
 import type {
   ParallelEvent,
   ParallelMode,
   ParallelOptions,
+  ParallelReplacement,
   ParallelServer,
 } from "./runner/types.ts";
 
-export type { ParallelEvent, ParallelMode, ParallelOptions, ParallelServer };
+export type {
+  ParallelEvent,
+  ParallelMode,
+  ParallelOptions,
+  ParallelReplacement,
+  ParallelServer,
+};
+
+/**
+ * The strategy of the workers' listeners: what `listen()` chooses in a
+ * worker (`loadBalanced` by default, or what `REUSEPORT_STRATEGY` forces).
+ * Emulated needs a hub that passes connections (`Runtime.handles`); where
+ * there is none (Deno), every worker binds its own socket and the kernel
+ * balances, or nothing can.
+ */
+function workerStrategy(rt: ReturnType<typeof runtime>): WorkerStrategy {
+  // As a worker sees it: REUSEPORT_WORKER set, so loadBalanced by default.
+  const inWorker = {
+    ...rt,
+    env: (name: string) => name === ENV.worker ? "1" : rt.env(name),
+  };
+  const choice = chooseStrategy(inWorker, false, undefined);
+  const strategy = choice.strategy === "kernel" ? "kernel" : "emulated";
+  if (strategy === "kernel" || rt.handles) return { ...choice, strategy };
+  const why =
+    `${rt.name} cannot pass connections between processes (the emulated strategy's hub needs that)`;
+  const kernel = rt.kernelSupport();
+  if (!kernel.supported) {
+    throw new NotSupported(
+      `the parallel runner cannot share an address here: ${why}, and the kernel strategy cannot work: ${kernel.reason}. On Deno, deno serve --parallel shares one socket between its workers natively`,
+    );
+  }
+  if (readSettings((name) => rt.env(name)).strategy === "emulated") {
+    throw new NotSupported(
+      `REUSEPORT_STRATEGY=emulated: the parallel runner cannot use it here: ${why}; use the kernel strategy`,
+    );
+  }
+  return {
+    strategy: "kernel",
+    reason:
+      `${kernel.reason}; ${why}, so every worker binds its own socket and the kernel balances`,
+  };
+}
 
 /**
  * Runs the module `options.file` in `options.workers` workers. Inside them
  * `listen()` defaults to `loadBalanced: true`, so every worker's listener on
  * an address shares it; `REUSEPORT_WORKER` (1 to N) tells a worker its
- * number. A worker that dies is restarted; `close()` stops them all,
- * listeners first. Node only: on Deno use `deno serve --parallel`.
+ * number. A worker that dies is restarted; `reload()` replaces them one at
+ * a time without refusing a connection; `close()` stops them all,
+ * listeners first. On Node the workers share each socket through the
+ * runner (or with the kernel strategy, if forced); on Deno each binds its
+ * own with the kernel strategy (Linux), and elsewhere this rejects with
+ * `NotSupported` saying why.
  *
  * @example
  * ```ts ignore
@@ -35,14 +83,6 @@ export type { ParallelEvent, ParallelMode, ParallelOptions, ParallelServer };
 export function serveParallel(
   options: ParallelOptions,
 ): Promise<ParallelServer> {
-  const { handles } = runtime();
-  if (!handles) {
-    return Promise.reject(
-      new NotSupported(
-        `the parallel runner needs a runtime that passes connections between processes, which ${runtime().name} cannot; on Deno, run \`deno serve --parallel\`, which shares one socket between its workers natively`,
-      ),
-    );
-  }
   if (!Number.isInteger(options.workers) || options.workers < 1) {
     return Promise.reject(
       new TypeError(
@@ -50,7 +90,14 @@ export function serveParallel(
       ),
     );
   }
-  return runParallel(handles, options);
+  const rt = runtime();
+  let strategy: WorkerStrategy;
+  try {
+    strategy = workerStrategy(rt);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return runParallel(rt.handles, options, strategy);
 }
 
 /**

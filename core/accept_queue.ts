@@ -5,6 +5,10 @@
  * a listener in one thread (`ops/tcp.ts`) and the threads or processes that
  * share one socket (`sharing/hub.ts`) are both members of one of these.
  *
+ * A connection can also be lent: handed to a member that has not yet said
+ * it took it (a process that gets a copy over IPC). Until it is settled, a
+ * member that leaves gives it back, first in line for the others.
+ *
  * @module
  */
 import { NetError } from "./messages.ts";
@@ -32,6 +36,13 @@ export class AcceptQueue<T, M> {
   #wants: Want<T, M>[] = [];
   /** Connections in hand that no member waits for yet. */
   #ready: T[] = [];
+  /** Connections lent to members and not yet settled, by ticket. */
+  #lent = new Map<number, { member: M; item: T }>();
+  /**
+   * Tickets are unique across queues: a late answer meant for a queue that
+   * closed cannot settle a loan of the one that took its place.
+   */
+  static #tickets = 0;
   #pumping = false;
   #closed = false;
 
@@ -105,26 +116,79 @@ export class AcceptQueue<T, M> {
   }
 
   /**
-   * Removes `member`; its wait rejects with `BadResource`. Returns whether it
-   * was the last: then its wait is left for `close()`, which its owner calls.
+   * Records `item` as handed to `member` but not yet taken; returns the
+   * ticket that `settle()` or `giveBack()` names it by.
+   */
+  lend(member: M, item: T): number {
+    const ticket = ++AcceptQueue.#tickets;
+    this.#lent.set(ticket, { member, item });
+    return ticket;
+  }
+
+  /**
+   * The member took the lent connection: returns it (for its owner to
+   * release its own copy), or `undefined` when it was given back already.
+   */
+  settle(ticket: number): T | undefined {
+    const loan = this.#lent.get(ticket);
+    this.#lent.delete(ticket);
+    return loan?.item;
+  }
+
+  /** The member could not take the lent connection: the next in line gets it. */
+  giveBack(ticket: number): void {
+    const item = this.settle(ticket);
+    if (item !== undefined) this.#offerFirst([item]);
+  }
+
+  /** How many connections are lent and not settled. */
+  get lent(): number {
+    return this.#lent.size;
+  }
+
+  /**
+   * Removes `member`; its wait rejects with `BadResource`, and what it had
+   * been lent goes to the others, first in line. Returns whether it was the
+   * last: then its wait and those connections are left for `close()`, which
+   * its owner calls.
    */
   leave(member: M): boolean {
     if (!this.#members.delete(member)) return false;
-    if (this.#members.size === 0) return true;
-    this.#drop(member)?.reject(NetError.listenerClosed());
+    const loans = [...this.#lent].filter(([, loan]) => loan.member === member);
+    const items = loans.map(([ticket]) => this.settle(ticket)!);
+    if (this.#members.size === 0) {
+      this.#ready.unshift(...items);
+      return true;
+    }
+    const want = this.#drop(member);
+    this.#offerFirst(items);
+    want?.reject(NetError.listenerClosed());
     this.#updateRef();
     return false;
   }
 
   /**
-   * Stops dispatching and returns the connections in hand; the owner closes
-   * the source. Waiting members hear of the close once a pending `next()`
-   * has settled: in Deno the port is free only then.
+   * Stops dispatching and returns the connections in hand and those lent
+   * (which settle no more); the owner closes the source. Waiting members
+   * hear of the close once a pending `next()` has settled: in Deno the port
+   * is free only then.
    */
   close(): T[] {
     this.#closed = true;
     if (!this.#pumping) this.#rejectAll();
-    return this.#ready.splice(0);
+    const lent = [...this.#lent.values()].map((loan) => loan.item);
+    this.#lent.clear();
+    return [...this.#ready.splice(0), ...lent];
+  }
+
+  /** `items`, oldest first, ahead of every connection in hand. */
+  #offerFirst(items: T[]): void {
+    if (this.#closed) return items.forEach((item) => this.#dispose(item));
+    while (items.length > 0 && this.#wants.length > 0) {
+      this.#wants.shift()!.resolve(items.shift()!);
+    }
+    this.#ready.unshift(...items);
+    this.#updateRef();
   }
 
   /**

@@ -4,16 +4,19 @@
 // runner tests and scripts/measure.ts.
 //
 //   node examples/_load.mjs --port=8080 [--workers=2] [--connections=200]
-//     [--requests=5] [--concurrency=50] [--seconds=10] [--timeout=0] [--trace]
+//     [--requests=5] [--concurrency=50] [--seconds=10] [--timeout=5000] [--trace]
 //
 // --workers=N     first wait (up to 10 s, not counted) until N workers answered
 //                 (`ready`: how many did; `seen`: a pid of each)
 // --connections   how many, `--concurrency` at a time; each sends `--requests`
 //                 requests (0: as many as it can) one after another on it.
 //                 Connections not done within `--seconds` count as failed.
+//                 An answer with `Connection: close` ends its connection: the
+//                 requests left go on a new one (counted in `connections`).
 // --connections=0 duration mode: new connections until `--seconds` is up
-// --timeout=MS  a connection quiet for that long (no connection, no answer)
-//               fails as ETIMEDOUT (0: no limit)
+// --timeout     a request not answered within this many ms fails (`unanswered`),
+//               and a connection quiet that long (not even connected) fails as
+//               ETIMEDOUT
 // --trace       also list every connection: opened/closed (ms since epoch),
 //               the pids that answered it, the error that ended it
 import { connect } from "node:net";
@@ -26,7 +29,7 @@ const options = {
   requests: 5,
   concurrency: 50,
   seconds: 10,
-  timeout: 0,
+  timeout: 5000,
   trace: false,
 };
 for (const arg of process.argv.slice(2)) {
@@ -47,7 +50,10 @@ const REQUEST = Buffer.from(
   "latin1",
 );
 
-/** One keep-alive connection; `request()` resolves the body's worker and pid. */
+/**
+ * One keep-alive connection; `request()` resolves the body's worker and pid,
+ * and `close` when the server said it ends the connection.
+ */
 function open(port) {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: "127.0.0.1", port });
@@ -74,6 +80,7 @@ function open(port) {
       );
       if (buffered.length < end + 4 + length) return;
       const status = buffered.slice(0, buffered.indexOf("\r\n"));
+      const close = /\r\nconnection:\s*close/i.test(buffered.slice(0, end));
       const body = buffered.slice(end + 4, end + 4 + length);
       buffered = buffered.slice(end + 4 + length);
       const [, worker, pid] = /^worker (\S+) pid (\d+)/.exec(body) ?? [];
@@ -81,7 +88,7 @@ function open(port) {
       waiting = null;
       if (status !== "HTTP/1.1 200 OK" || !worker) {
         w.reject(new Error(`unexpected answer: ${status} ${body}`));
-      } else w.resolve({ worker, pid: Number(pid) });
+      } else w.resolve({ worker, pid: Number(pid), close });
     });
     socket.on("error", (err) => fail(err));
     socket.on("close", () => fail(new Error("closed by the server")));
@@ -90,7 +97,15 @@ function open(port) {
       resolve({
         request() {
           return new Promise((res, rej) => {
-            waiting = { resolve: res, reject: rej };
+            const timer = setTimeout(() => {
+              fail(new Error("unanswered"));
+              socket.destroy();
+            }, options.timeout);
+            const settle = (f) => (v) => {
+              clearTimeout(timer);
+              f(v);
+            };
+            waiting = { resolve: settle(res), reject: settle(rej) };
             socket.write(REQUEST);
           });
         },
@@ -145,7 +160,13 @@ async function oneConnection(deadline) {
       (options.requests === 0 || answered < options.requests) &&
       Date.now() < deadline
     ) {
-      const { worker, pid } = await conn.request();
+      const { worker, pid, close } = await conn.request();
+      if (close && answered + 1 !== options.requests) {
+        // The server ends this connection: the rest go on a new one.
+        conn.close();
+        conn = await open(options.port);
+        result.connections++;
+      }
       answered++;
       result.requests++;
       if (!result.workers[worker]) {

@@ -18,16 +18,26 @@ const port = Number(process.env.PORT ?? 8080);
 const burnMs = Number(process.env.BURN_MS ?? 0);
 const encoder = new TextEncoder();
 const body = encoder.encode(`worker ${worker} pid ${process.pid}\n`);
-const head = encoder.encode(
-  "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" +
-    `Content-Length: ${body.length}\r\n\r\n`,
-);
-const response = new Uint8Array(head.length + body.length);
-response.set(head);
-response.set(body, head.length);
 
-/** Connections waiting for their next request: closed when the worker stops. */
+/** An answer; `close`: it says `Connection: close`, and the connection ends. */
+function answer(close) {
+  const head = encoder.encode(
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" +
+      (close ? "Connection: close\r\n" : "") +
+      `Content-Length: ${body.length}\r\n\r\n`,
+  );
+  const response = new Uint8Array(head.length + body.length);
+  response.set(head);
+  response.set(body, head.length);
+  return response;
+}
+const response = answer(false);
+const lastResponse = answer(true);
+
+/** Connections waiting for their next request. */
 const idle = new Set();
+/** How long a stopping worker waits for a request on an idle connection. */
+const IDLE_AFTER_STOP_MS = 1000;
 
 function burn() {
   const until = performance.now() + burnMs;
@@ -49,12 +59,14 @@ async function serve(conn) {
       let end;
       let close = false;
       while ((end = pending.indexOf("\r\n\r\n")) >= 0) {
-        close ||= /\r\nconnection:\s*close/i.test(pending.slice(0, end));
+        close ||= stopping ||
+          /\r\nconnection:\s*close/i.test(pending.slice(0, end));
         pending = pending.slice(end + 4);
         if (burnMs > 0) burn();
-        await conn.write(response);
+        await conn.write(close ? lastResponse : response);
+        if (close) break;
       }
-      if (close || stopping) break;
+      if (close) break;
     }
   } catch {
     // The peer reset, or the worker closed an idle connection to stop.
@@ -71,6 +83,10 @@ async function serve(conn) {
 let stopping = false;
 const listener = listen({ hostname, port });
 for await (const conn of listener) serve(conn);
-// The runner closed the listener: finish, dropping idle keep-alive connections.
+// The runner closed the listener (a stop, a reload): the next answer on each
+// connection says Connection: close; one that stays idle is closed after a
+// while, so that a request already on its way is still answered.
 stopping = true;
-for (const conn of idle) conn.close();
+setTimeout(() => {
+  for (const conn of idle) conn.close();
+}, IDLE_AFTER_STOP_MS).unref();

@@ -18,7 +18,7 @@ import type {
   NativeStream,
   SocketAddress,
 } from "../platform/types.ts";
-import { onRunnerStop } from "../runner/worker.ts";
+import { onRunnerListen } from "../runner/worker.ts";
 import type { Resource } from "./resources.ts";
 import { runtime } from "./runtime.ts";
 import type { Strategy } from "./strategy.ts";
@@ -201,7 +201,7 @@ export class Connections {
       shared: strategy === "emulated",
     });
     // In a parallel runner's worker, a stop closes every listener.
-    onRunnerStop((name) => rt.env(name), () => this.closeAll());
+    onRunnerListen((name) => rt.env(name), () => this.closeAll());
     const socket = new SharedSocket(native);
     this.#open.add(socket);
     if (strategy === "kernel") {

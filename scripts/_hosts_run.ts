@@ -170,7 +170,9 @@ function kind(error: string): keyof Omit<Outcome, "errors"> {
   if (["ECONNRESET", "EPIPE", "closed by the server"].includes(error)) {
     return "reset";
   }
-  if (error === "ETIMEDOUT" || error === "out of time") return "timedOut";
+  if (["ETIMEDOUT", "unanswered", "out of time"].includes(error)) {
+    return "timedOut";
+  }
   return "other";
 }
 

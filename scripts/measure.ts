@@ -10,8 +10,15 @@
  *    rounds, load from `examples/_load.mjs` in its own process; the ratio of
  *    req/s (target >= 1.6 on 2 cores). Processes on Node 20 and 24, threads
  *    (emulated, and with REUSEPORT_STRATEGY=kernel) on Node 24.
+ * 3. Replacing workers under load: two rolling reloads (`kill -HUP`) of
+ *    `reuseport serve --parallel=2` while 16 clients connect back to back,
+ *    and a worker SIGKILLed under 16 keep-alive clients; per runner mode and
+ *    strategy, MEASURE_ROUNDS rounds each. The kernel strategy's figures
+ *    depend on `net.ipv4.tcp_migrate_req`, which is printed (and never
+ *    changed here).
  *
- * Knobs: MEASURE_ROUNDS (3), MEASURE_SECONDS (2 per load), MEASURE_CONNECTIONS (16).
+ * Knobs: MEASURE_ROUNDS (3), MEASURE_SECONDS (2 per load), MEASURE_CONNECTIONS (16),
+ * MEASURE_ONLY (`reload`: part 3 alone).
  *
  * Usage: `deno run -A scripts/measure.ts`
  *
@@ -22,7 +29,10 @@ import { pathToFileURL } from "node:url";
 import { join } from "node:path";
 import process from "node:process";
 import {
+  failures,
+  killUnderLoad,
   measureStrategies,
+  reloadUnderLoad,
   runLoad,
   type Runner,
   startRunner,
@@ -144,9 +154,92 @@ function table(head: string[], rows: string[][], text: number[]): void {
   for (const r of rows) console.log(line(r));
 }
 
+/** Part 3: reloads and a kill under load, per runner mode and strategy. */
+async function replacing(node24: string): Promise<void> {
+  let migrate = "n/a";
+  try {
+    migrate = Deno.readTextFileSync("/proc/sys/net/ipv4/tcp_migrate_req")
+      .trim();
+  } catch {
+    // Not Linux.
+  }
+  const cases: [
+    string,
+    string,
+    "threads" | "processes",
+    Record<string, string>,
+  ][] = [
+    ["processes, emulated (default), Node 20", "node", "processes", {}],
+    ["threads, emulated (default), Node 24", node24, "threads", {}],
+    ["processes, kernel, Node 24", node24, "processes", {
+      REUSEPORT_STRATEGY: "kernel",
+    }],
+  ];
+  const reloadRows: string[][] = [];
+  const killRows: string[][] = [];
+  for (const [label, node, mode, env] of cases) {
+    for (let round = 1; round <= ROUNDS; round++) {
+      console.error(
+        `measuring reloads and a kill: ${label}, round ${round}...`,
+      );
+      const { load, reloadMs } = await reloadUnderLoad(node, mode, env);
+      const f = failures(load);
+      reloadRows.push([
+        label,
+        `${round}`,
+        `${load.requests}`,
+        `${f.refused}`,
+        `${f.reset}`,
+        `${f.unanswered}`,
+        `${f.other}`,
+        reloadMs.join(" / "),
+      ]);
+      // A thread's "pid" is the runner's own: only processes can be killed.
+      if (mode === "threads") continue;
+      const kill = await killUnderLoad(node, env);
+      killRows.push([
+        label,
+        `${round}`,
+        `${kill.load.connections}`,
+        `${kill.failed}`,
+        `${kill.neverAnswered}`,
+      ]);
+    }
+  }
+  console.log(
+    `\nTwo rolling reloads (SIGHUP) under 16 clients connecting back to back, one request each, 8 s (net.ipv4.tcp_migrate_req=${migrate})`,
+  );
+  table(
+    [
+      "runner",
+      "round",
+      "served",
+      "refused",
+      "reset",
+      "unanswered",
+      "other",
+      "reload ms",
+    ],
+    reloadRows,
+    [0],
+  );
+  console.log(
+    "\nWorker 1 SIGKILLed at 1 s under 16 keep-alive clients (5 requests per connection), 3 s",
+  );
+  table(
+    ["runner", "round", "connections", "failed", "of which never answered"],
+    killRows,
+    [0],
+  );
+}
+
 if (import.meta.main) {
   if (!build()) Deno.exit(1);
   const node24 = await nodeBinary(24);
+  if (process.env.MEASURE_ONLY === "reload") {
+    await replacing(node24);
+    Deno.exit(0);
+  }
   const node22 = await nodeBinary(22);
   const runtimes: [string, () => Promise<StrategyFigures[]>][] = [
     [`Deno ${Deno.version.deno}`, () => measureStrategies()],
@@ -248,4 +341,5 @@ if (import.meta.main) {
     ]),
     [0, 4],
   );
+  await replacing(node24);
 }

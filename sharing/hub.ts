@@ -1,6 +1,6 @@
 /**
  * One listening socket shared by listeners in several threads or processes:
- * the hub (in the main thread, or the parallel runner's primary) owns the
+ * the hub (in the thread that bound the address, or the parallel runner's primary) owns the
  * socket and hands each connection to one member that waits in `accept()`,
  * in turn, on the one accept queue (`core/accept_queue.ts`). A member here
  * is one thread's or process's listener for the address; inside a member,
@@ -172,32 +172,43 @@ export function hubLeaveAll(prefix: string): void {
 
 /**
  * Handles a member's message in the hub. `reply` sends to that member, with a
- * connection handle when there is one.
+ * connection handle when there is one. `lends`: the channel copies handles
+ * (process IPC), so the hub keeps its copy of each connection it sends until
+ * the member says `took`; one the member gives back, or had when it left,
+ * goes to the next in line.
  */
 export function hubReceive(
   msg: MemberMessage,
   raw: RawConnection | undefined,
   reply: (msg: HubMessage, raw?: RawConnection) => void,
+  lends = false,
 ): void {
   const hub = hubs.get(msg.key);
+  if (msg.op === "took") {
+    const copy = hub?.queue.settle(msg.ticket);
+    if (copy) hubHandles?.close(copy);
+    return;
+  }
   if (msg.op === "back") {
+    if (msg.ticket !== undefined) hub?.queue.giveBack(msg.ticket);
     // A connection a member got but could no longer take: next in line.
     if (raw && hub) hub.queue.offer(raw, true);
     else if (raw) hubHandles?.close(raw);
     return;
   }
-  if (msg.op === "leave") return hub?.leave(msg.member);
+  if (msg.op === "leave") {
+    hub?.leave(msg.member);
+    return reply({ op: "left", key: msg.key, member: msg.member });
+  }
   if (msg.op === "ref") return hub?.queue.setRef(msg.member, msg.refed);
   const { key, member } = msg;
   const fail = (err: Error) =>
     reply({ op: "fail", key, member, ...errorAnswer(err) });
   if (!hub) return fail(NetError.listenerClosed());
-  hub.queue.want(
-    member,
-    msg.refed,
-    (r) => reply({ op: "conn", key, member }, r),
-    fail,
-  );
+  hub.queue.want(member, msg.refed, (r) => {
+    const ticket = lends ? hub.queue.lend(member, r) : undefined;
+    reply({ op: "conn", key, member, ticket }, r);
+  }, fail);
 }
 
 let memberCount = 0;
@@ -219,6 +230,8 @@ export interface Channel {
 }
 
 const remotes = new Map<string, RemoteMember>();
+/** The handles of this side's members, for copies they give back. */
+let memberHandles: Handles | undefined;
 let keepAlive: ReturnType<typeof setInterval> | undefined;
 
 /**
@@ -256,6 +269,7 @@ export class RemoteMember implements NativeListener {
   ) {
     this.#channel = channel;
     this.#handles = handles;
+    memberHandles = handles;
     this.#member = newMemberId(prefix);
     const { key, addr } = channel.listen(request, this.#member);
     this.#key = key;
@@ -323,10 +337,13 @@ export class RemoteMember implements NativeListener {
     if (msg.op === "fail") {
       return pending?.reject(revive(msg.name, msg.message));
     }
-    if (!raw) return;
-    if (pending) pending.resolve(this.#handles.stream(raw));
-    // Closed or no longer waiting: the connection goes to a sibling.
-    else this.#channel.send({ op: "back", key: this.#key }, raw);
+    if (msg.op !== "conn" || !raw) return;
+    if (!pending) return giveBack(this.#channel, msg, raw);
+    pending.resolve(this.#handles.stream(raw));
+    // Taken: the hub may let its copy go.
+    if (msg.ticket !== undefined) {
+      this.#channel.send({ op: "took", key: msg.key, ticket: msg.ticket });
+    }
   }
 
   setRef(ref: boolean): void {
@@ -343,11 +360,21 @@ export class RemoteMember implements NativeListener {
   close(): void {
     if (!remotes.delete(this.#member)) return;
     this.#channel.send({ op: "leave", key: this.#key, member: this.#member });
+    // Connections the hub sent before it heard of the leave are still on
+    // their way: this thread or process lives until the hub says `left`
+    // (or a while), so that they arrive and go back rather than die with it.
+    const member = this.#member;
+    leaving.set(member, setTimeout(() => leaving.delete(member), LEFT_MS));
     this.#pending?.reject(NetError.listenerClosed());
     this.#pending = null;
     updateKeepAlive();
   }
 }
+
+/** How long a closed member's side waits for the hub's `left`. */
+const LEFT_MS = 2_000;
+/** Closed members waiting for `left`, with the timer that holds their side alive. */
+const leaving = new Map<string, ReturnType<typeof setTimeout>>();
 
 /** Closes every member of this thread or process: it is going away. */
 export function closeRemotes(): void {
@@ -359,13 +386,34 @@ export function remotesOf(key: string): RemoteMember[] {
   return [...remotes.values()].filter((member) => member.key === key);
 }
 
+/**
+ * A connection this side cannot take (its member closed or no longer waits)
+ * goes to a sibling: the hub's copy, when it kept one, or this one.
+ */
+function giveBack(
+  channel: Channel,
+  msg: HubMessage,
+  raw: RawConnection,
+): void {
+  if (msg.op !== "conn" || msg.ticket === undefined || !memberHandles) {
+    return channel.send({ op: "back", key: msg.key }, raw);
+  }
+  memberHandles.close(raw);
+  channel.send({ op: "back", key: msg.key, ticket: msg.ticket });
+}
+
 /** Routes a hub message to its member; a connection for a member that is gone goes back. */
 export function remoteReceive(
   channel: Channel,
   msg: HubMessage,
   raw: RawConnection | undefined,
 ): void {
+  if (msg.op === "left") {
+    clearTimeout(leaving.get(msg.member));
+    leaving.delete(msg.member);
+    return;
+  }
   const member = remotes.get(msg.member);
   if (member) member.receive(msg, raw);
-  else if (raw) channel.send({ op: "back", key: msg.key }, raw);
+  else if (raw) giveBack(channel, msg, raw);
 }

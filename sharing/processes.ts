@@ -46,6 +46,9 @@ socket.on("error", (e) => process.stdout.write(JSON.stringify({ name: "AddrInUse
 socket.end(process.argv[2] + "\\n");
 `;
 
+/** How long after a child's exit its channel may still deliver its last messages. */
+const EXIT_GRACE_MS = 1_000;
+
 interface Ipc {
   send(
     msg: unknown,
@@ -55,20 +58,15 @@ interface Ipc {
   ): boolean;
 }
 
-/**
- * Sends on an IPC channel; the sender's copy of a handle closes once it went.
- * A handle that did not go (the channel broke) goes to `unsent`, or closes.
- */
+/** Sends on an IPC channel; the sender's copy of a handle closes once it went. */
 function sendOn(
   ipc: Ipc,
   handles: Handles,
   msg: unknown,
   raw?: RawConnection,
-  unsent?: (raw: RawConnection) => void,
 ): void {
-  ipc.send({ tag: TAG, msg }, raw, {}, (err) => {
-    if (err && raw && unsent) unsent(raw);
-    else if (raw) handles.close(raw);
+  ipc.send({ tag: TAG, msg }, raw, {}, () => {
+    if (raw) handles.close(raw);
   });
 }
 
@@ -172,23 +170,27 @@ export function startProcessHub(handles: Handles): Promise<ProcessHub> {
       resolve({
         primary: path,
         attach(child) {
-          // A child that dies leaves; what it had not accepted goes to others.
+          // A child that dies leaves: what it had not accepted, and what it
+          // had been sent but not taken, goes to the others.
           const leave = () => hubLeaveAll(memberPrefix(child.pid));
           child.on("message", (value: unknown, raw?: RawConnection) => {
             if (!isEnvelope(value)) return;
             hubReceive(value.msg as MemberMessage, raw, (reply, r) => {
-              // A connection for a child that died before the hub heard of
-              // it goes to a sibling, not to the floor.
-              const giveBack = (conn: RawConnection) => {
-                leave();
-                hubReceive({ op: "back", key: reply.key }, conn, () => {});
-              };
-              if (child.connected) sendOn(child, handles, reply, r, giveBack);
-              else if (r) giveBack(r);
-            });
+              // A connection goes lent (`reply.ticket`): the hub keeps its
+              // copy until the child says it took it, or leaves.
+              if (!child.connected) return leave();
+              child.send({ tag: TAG, msg: reply }, r, {}, (err) => {
+                if (err) leave();
+              });
+            }, true);
           });
           child.once("disconnect", leave);
-          child.once("exit", leave);
+          // Its last messages (a `took`, say) are read before the channel
+          // says disconnect; leaving at exit could give back what it took.
+          child.once("exit", () => {
+            if (!child.connected) return leave();
+            setTimeout(leave, EXIT_GRACE_MS).unref();
+          });
         },
         close() {
           server.close();

@@ -21,17 +21,29 @@ export type ListenAnswer =
   | { key: string; addr: SocketAddress }
   | { name: string; message: string };
 
-/** Messages from members. */
+/**
+ * Messages from members. A connection that came with a `ticket` (the hub
+ * kept its copy) is answered: `took` once the member's accept resolved with
+ * it (the hub closes its copy), or `back` with the ticket and no handle when
+ * it could not take it (the hub offers its copy to the next in line). One
+ * that came without a ticket (moved, not copied) goes `back` with its handle.
+ */
 export type MemberMessage =
   | { op: "want"; key: string; member: string; refed: boolean }
   | { op: "ref"; key: string; member: string; refed: boolean }
   | { op: "leave"; key: string; member: string }
-  | { op: "back"; key: string };
+  | { op: "took"; key: string; ticket: number }
+  | { op: "back"; key: string; ticket?: number };
 
-/** Messages to a member. */
+/**
+ * Messages to a member; `ticket`: the hub keeps a copy until `took` or
+ * `back`. `left` answers a `leave`: nothing more comes for that member, so
+ * every connection sent to it before has arrived (and gone back).
+ */
 export type HubMessage =
-  | { op: "conn"; key: string; member: string }
+  | { op: "conn"; key: string; member: string; ticket?: number }
   | { op: "fail"; key: string; member: string; name: string; message: string }
+  | { op: "left"; key: string; member: string }
   /** The socket of `key` moved to another thread: join it there. */
   | { op: "moved"; key: string; member: string };
 
@@ -41,10 +53,30 @@ export const STOP_MESSAGE: { tag: string; op: "stop" } = {
   op: "stop",
 };
 
+/** Whether `value` is the runner's `op` message. */
+function isRunnerOp(value: unknown, op: string): boolean {
+  const v = value as { tag?: unknown; op?: unknown } | null;
+  return v?.tag === TAG && v?.op === op;
+}
+
 /** Whether `value` is the runner's stop. */
 export function isStop(value: unknown): boolean {
-  const v = value as { tag?: unknown; op?: unknown } | null;
-  return v?.tag === TAG && v?.op === "stop";
+  return isRunnerOp(value, "stop");
+}
+
+/**
+ * What a worker tells the runner once its first `listen()` returned and the
+ * code that ran with it is done: its listeners are on their addresses (in
+ * the hub's queue, or in the kernel's group of `SO_REUSEPORT` sockets).
+ */
+export const READY_MESSAGE: { tag: string; op: "ready" } = {
+  tag: TAG,
+  op: "ready",
+};
+
+/** Whether `value` is a worker's ready. */
+export function isReady(value: unknown): boolean {
+  return isRunnerOp(value, "ready");
 }
 
 /** A hub or member message in its envelope: `{ tag, msg }`. */

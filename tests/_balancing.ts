@@ -338,8 +338,12 @@ export function freePort(): number {
 /** The CLI serving `examples/http_app.mjs`, started by `startRunner()`. */
 export interface Runner {
   port: number;
+  /** A pid of each worker (by number) that answered when it started. */
+  seen: Record<string, number>;
   /** What the runner wrote on stderr so far. */
   stderr(): string;
+  /** Sends the runner a signal (`SIGHUP`: a reload). */
+  signal(name: "SIGHUP" | "SIGTERM"): void;
   /** Stops it as Ctrl-C would; resolves its exit code. */
   stop(): Promise<number | null>;
 }
@@ -373,9 +377,17 @@ export async function startRunner(
   );
   const runner: Runner = {
     port,
+    seen: {},
     stderr: () => stderr,
+    // process.kill, not child.kill: Deno's ChildProcess sends no signal
+    // after its first kill().
+    signal: (name) => process.kill(child.pid!, name),
     stop: () => {
-      child.kill("SIGINT");
+      try {
+        process.kill(child.pid!, "SIGINT");
+      } catch {
+        // It is gone already.
+      }
       return exited;
     },
   };
@@ -393,5 +405,145 @@ export async function startRunner(
       }\n${stderr}`,
     );
   }
+  runner.seen = probe.seen!;
   return runner;
+}
+
+/** Waits until `check` holds, polling, for at most `ms`; whether it holds. */
+export async function until(
+  check: () => boolean,
+  ms: number,
+): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!check() && Date.now() < end) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return check();
+}
+
+/** What `reloadUnderLoad()` found. */
+export interface ReloadUnderLoad {
+  /** The load: 16 clients connecting back to back, one request each. */
+  load: LoadResult;
+  /** By worker number, its pids: at the start, then after each reload. */
+  pids: Record<string, number[]>;
+  /** How long each reload took, from the signal to the runner's report. */
+  reloadMs: number[];
+}
+
+/**
+ * `reuseport serve --parallel=2` (`startRunner()`) under 16 clients that
+ * connect back to back (one request each) for `seconds`, reloaded by
+ * `SIGHUP` `reloads` times, 1 s apart, each after the last is done.
+ */
+export async function reloadUnderLoad(
+  node: string,
+  mode: "threads" | "processes",
+  env: Record<string, string> = {},
+  reloads = 2,
+  seconds = 8,
+): Promise<ReloadUnderLoad> {
+  const runner = await startRunner(node, 2, mode, env);
+  try {
+    const pids: Record<string, number[]> = {};
+    for (const [id, pid] of Object.entries(runner.seen)) pids[id] = [pid];
+    const running = runLoad(node, {
+      port: runner.port,
+      connections: 0,
+      requests: 1,
+      concurrency: 16,
+      seconds,
+      timeout: 5000,
+    });
+    const reloadMs: number[] = [];
+    for (let round = 1; round <= reloads; round++) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const began = Date.now();
+      runner.signal("SIGHUP");
+      const done = () =>
+        runner.stderr().split("reloaded 2 workers").length - 1 >= round;
+      if (!await until(done, 15_000)) {
+        throw new Error(`reload ${round} did not finish\n${runner.stderr()}`);
+      }
+      reloadMs.push(Date.now() - began);
+    }
+    const load = await running;
+    for (
+      const [, id, pid] of runner.stderr().matchAll(
+        /worker (\d+) reloaded: \S+ -> (\d+)/g,
+      )
+    ) pids[id].push(Number(pid));
+    return { load, pids, reloadMs };
+  } finally {
+    await runner.stop();
+  }
+}
+
+/** Failed connections of a load, by kind. */
+export interface Failures {
+  refused: number;
+  /** Reset, or closed before the answer. */
+  reset: number;
+  /** No answer within the load's timeout. */
+  unanswered: number;
+  other: number;
+}
+
+/** Sorts a load's errors into refused, reset, unanswered and other. */
+export function failures(load: LoadResult): Failures {
+  const out: Failures = { refused: 0, reset: 0, unanswered: 0, other: 0 };
+  for (const [error, count] of Object.entries(load.errors)) {
+    const kind = error === "ECONNREFUSED"
+      ? "refused"
+      : error === "ECONNRESET" || error === "closed by the server" ||
+          error === "EPIPE"
+      ? "reset"
+      : error === "unanswered"
+      ? "unanswered"
+      : "other";
+    out[kind] += count;
+  }
+  return out;
+}
+
+/** What `killUnderLoad()` found. */
+export interface KillUnderLoad {
+  load: LoadResult;
+  /** Failed connections. */
+  failed: number;
+  /** Failed connections no worker had answered at all. */
+  neverAnswered: number;
+}
+
+/**
+ * `reuseport serve --parallel=2 --processes` under 16 keep-alive clients (5
+ * requests per connection) for 3 s; worker 1 is SIGKILLed at 1 s.
+ */
+export async function killUnderLoad(
+  node: string,
+  env: Record<string, string> = {},
+): Promise<KillUnderLoad> {
+  const runner = await startRunner(node, 2, "processes", env);
+  try {
+    const running = runLoad(node, {
+      port: runner.port,
+      connections: 0,
+      requests: 5,
+      concurrency: 16,
+      seconds: 3,
+      timeout: 5000,
+      trace: true,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    process.kill(runner.seen["1"], "SIGKILL");
+    const load = await running;
+    const lost = load.trace!.filter((c) => c.error);
+    return {
+      load,
+      failed: lost.length,
+      neverAnswered: lost.filter((c) => c.pids.length === 0).length,
+    };
+  } finally {
+    await runner.stop();
+  }
 }

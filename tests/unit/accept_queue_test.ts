@@ -152,3 +152,53 @@ test("accept queue: the source is ref'd exactly while a ref'd member waits", asy
   await Promise.all([a, b]);
   assert.equal(source.refs.at(-1), false);
 });
+
+test("accept queue: a lent connection settles once; one given back goes first in line", async () => {
+  const { q } = queue();
+  q.join("a");
+  q.join("b");
+  q.offer(1);
+  const ticket = q.lend("a", 7);
+  assert.equal(q.lent, 1);
+  q.giveBack(ticket);
+  assert.equal(q.lent, 0);
+  assert.equal(q.settle(ticket), undefined, "given back: no longer lent");
+  assert.equal(await want(q, "b"), 7, "ahead of the one in hand");
+  const kept = q.lend("b", 8);
+  assert.equal(q.settle(kept), 8, "taken: the owner releases its copy");
+  assert.equal(q.settle(kept), undefined);
+  assert.deepEqual(q.close(), [1]);
+});
+
+test("accept queue: a member that leaves gives back what it was lent, oldest first, to the waiting members, then ahead of the rest", async () => {
+  const { q } = queue();
+  for (const m of ["a", "b", "c"]) q.join(m);
+  const bWait = want(q, "b");
+  const aWait = want(q, "a").catch((err) => err);
+  q.lend("a", 10);
+  q.lend("b", 20);
+  q.lend("a", 11);
+  q.lend("a", 12);
+  assert.equal(q.leave("a"), false);
+  assert.ok((await aWait) instanceof errors.BadResource);
+  assert.equal(await bWait, 10, "the waiting member first");
+  q.offer(1);
+  assert.equal(await want(q, "c"), 11);
+  assert.equal(await want(q, "c"), 12);
+  assert.equal(await want(q, "c"), 1);
+  assert.equal(q.lent, 1, "b's loan stays b's");
+});
+
+test("accept queue: the last member out leaves its loans for close(), which returns every unsettled one", () => {
+  const { q } = queue();
+  q.join("a");
+  q.join("b");
+  q.lend("a", 1);
+  q.lend("b", 2);
+  assert.equal(q.leave("a"), false);
+  q.lend("b", 3);
+  assert.equal(q.leave("b"), true);
+  // a's loan went to b's line before b left; all come back, none twice.
+  assert.deepEqual(q.close().sort(), [1, 2, 3]);
+  assert.equal(q.lent, 0);
+});
