@@ -10,6 +10,7 @@
  */
 import process from "node:process";
 import { BrokenPipe } from "../errors.ts";
+import { hold, release } from "./_node_loop_hold.ts";
 import { ReadQueue } from "./_read_queue.ts";
 import type { TcpHandle } from "./_node_listener.ts";
 import { uvError } from "./_node_stream.ts";
@@ -34,10 +35,13 @@ interface StreamHandle extends TcpHandle {
   getpeername(out: Record<string, unknown>): number;
   setNoDelay(on: boolean): number;
   setKeepAlive(on: boolean, delaySeconds: number): number;
-  onread: (buffer: ArrayBuffer) => void;
+  /** `buffer` is absent when the handle reads into a buffer of ours. */
+  onread: (buffer?: ArrayBuffer) => void;
+  /** Reads go into `buffer` from now on, instead of a new one per read. */
+  useUserBuffer?(buffer: Uint8Array): void;
 }
 
-interface StreamWrap {
+interface StreamWrapBinding {
   WriteWrap: new () => Req;
   ShutdownWrap: new () => Req;
   streamBaseState: Int32Array;
@@ -46,14 +50,63 @@ interface StreamWrap {
   kLastWriteWasAsync: number;
 }
 
+/**
+ * What the hot paths use of Node's `stream_wrap` binding, copied into an
+ * object of our own once: reading a binding object's properties on every
+ * read and write took generic (slow) property lookups.
+ */
+interface StreamWrap {
+  WriteWrap: new () => Req;
+  ShutdownWrap: new () => Req;
+  /** Filled by every read and write: byte count or error, offset, whether a write went async. */
+  state: Int32Array;
+  readBytes: number;
+  bufferOffset: number;
+  lastWriteWasAsync: number;
+}
+
 let streamWrap: StreamWrap | undefined;
 
 /** Node's `stream_wrap` binding: on the allow-list of `process.binding`, as `tcp_wrap` is. */
 function loadStreamWrap(): StreamWrap {
-  streamWrap ??= (process as unknown as { binding(name: string): StreamWrap })
-    .binding("stream_wrap");
+  if (streamWrap) return streamWrap;
+  const binding = (process as unknown as {
+    binding(name: string): StreamWrapBinding;
+  }).binding("stream_wrap");
+  streamWrap = {
+    WriteWrap: binding.WriteWrap,
+    ShutdownWrap: binding.ShutdownWrap,
+    state: binding.streamBaseState,
+    readBytes: binding.kReadBytesOrError,
+    bufferOffset: binding.kArrayBufferOffset,
+    lastWriteWasAsync: binding.kLastWriteWasAsync,
+  };
   return streamWrap;
 }
+
+/** What libuv suggests for a read, and what a read into a buffer of ours takes at most. */
+const READ_BUFFER_SIZE = 64 * 1024;
+
+let sharedReadBuffer: Uint8Array | undefined;
+
+/**
+ * The one buffer every connection of this thread reads into. Without it,
+ * Node allocates 64 KiB per read and then shrinks (on Node 26: copies) it to
+ * the bytes read. A read's bytes are used or copied out before libuv reads
+ * again (it calls back synchronously, one read at a time), so one buffer
+ * serves all connections.
+ */
+function readBuffer(): Uint8Array {
+  sharedReadBuffer ??= new Uint8Array(READ_BUFFER_SIZE);
+  return sharedReadBuffer;
+}
+
+/**
+ * A write request that completed synchronously was never handed to libuv
+ * (StreamBase makes its C++ side only for a write that goes async), so the
+ * next write may use it again instead of constructing one per write.
+ */
+let spareWriteReq: Req | undefined;
 
 function address(
   handle: StreamHandle,
@@ -70,23 +123,41 @@ export class HandleStream implements NativeStream {
   readonly remoteAddr: SocketAddress;
   #handle: StreamHandle;
   #queue: ReadQueue;
+  #wrap: StreamWrap;
   #reading = false;
   #closed = false;
   #shut = false;
   #writes = 0;
   #readRef = true;
-  #refed = true;
+  #held = false;
+  /** Reads land in `readBuffer()`, not in a buffer of Node's per read. */
+  #shared: Uint8Array | undefined;
 
-  constructor(handle: object) {
+  /**
+   * `localAddr`, when the listener knows it (it is bound to one address),
+   * spares a `getsockname` per connection.
+   */
+  constructor(handle: object, localAddr?: SocketAddress) {
     this.#handle = handle as StreamHandle;
+    this.#wrap = loadStreamWrap();
     this.#queue = new ReadQueue(
       (more) => more ? this.#startReading() : this.#stopReading(),
       () => this.#updateRef(),
     );
-    this.localAddr = address(this.#handle, "getsockname");
+    this.localAddr = localAddr
+      ? { hostname: localAddr.hostname, port: localAddr.port }
+      : address(this.#handle, "getsockname");
     this.remoteAddr = address(this.#handle, "getpeername");
-    this.#handle.onread = (buffer) => this.#onRead(buffer);
-    this.#updateRef();
+    if (this.#handle.useUserBuffer) {
+      this.#shared = readBuffer();
+      this.#handle.useUserBuffer(this.#shared);
+    }
+    // Nothing returned: Node would take a returned value as the next buffer.
+    this.#handle.onread = (buffer) => {
+      this.#onRead(buffer);
+    };
+    // The loop is held by `hold()` for pending operations, never by the handle.
+    this.#handle.unref();
   }
 
   read(buf: Uint8Array): Promise<number> {
@@ -106,14 +177,16 @@ export class HandleStream implements NativeStream {
     this.#handle.readStop();
   }
 
-  #onRead(buffer: ArrayBuffer): void {
-    const { streamBaseState, kReadBytesOrError, kArrayBufferOffset } =
-      loadStreamWrap();
-    const n = streamBaseState[kReadBytesOrError];
+  #onRead(buffer?: ArrayBuffer): void {
+    const { state, readBytes, bufferOffset } = this.#wrap;
+    const n = state[readBytes];
     if (n > 0) {
-      const offset = streamBaseState[kArrayBufferOffset];
-      return this.#queue.push(new Uint8Array(buffer, offset, n));
+      const shared = this.#shared;
+      if (shared) return this.#queue.push(shared.subarray(0, n), true);
+      return this.#queue.push(new Uint8Array(buffer!, state[bufferOffset], n));
     }
+    // libuv found nothing to read after all (a buffer of ours hears of that).
+    if (n === 0) return;
     this.#stopReading();
     if (n === UV_EOF) this.#queue.end();
     else if (n < 0) this.#queue.fail(uvError(n));
@@ -125,24 +198,24 @@ export class HandleStream implements NativeStream {
     }
     const failure = this.#queue.failure();
     if (failure) return Promise.reject(failure);
-    const { WriteWrap, streamBaseState, kLastWriteWasAsync } = loadStreamWrap();
-    const req = new WriteWrap();
-    req.handle = this.#handle;
-    // libuv holds on to the bytes until the write completes.
-    req.buffer = buf;
-    let complete: ((status: number) => void) | undefined;
-    req.oncomplete = (status) => complete?.(status);
+    const req = spareWriteReq ?? new this.#wrap.WriteWrap();
+    spareWriteReq = undefined;
     const status = this.#handle.writeBuffer(req, buf);
     if (status < 0) return Promise.reject(this.#writeError(status));
     // Taken by the kernel at once (libuv's try-write): report it now, as
     // Deno's write promise does, not a tick later.
-    if (!streamBaseState[kLastWriteWasAsync]) {
+    if (!this.#wrap.state[this.#wrap.lastWriteWasAsync]) {
+      spareWriteReq = req;
       return Promise.resolve(buf.byteLength);
     }
+    // libuv holds on to the bytes until the write completes; it calls
+    // `oncomplete` from the event loop, so setting it now is in time.
+    req.handle = this.#handle;
+    req.buffer = buf;
     this.#writes++;
     this.#updateRef();
     return new Promise((resolve, reject) => {
-      complete = (status) => {
+      req.oncomplete = (status) => {
         this.#writes--;
         this.#updateRef();
         if (status < 0) reject(this.#writeError(status));
@@ -160,8 +233,7 @@ export class HandleStream implements NativeStream {
     const failure = this.#queue.failure();
     if (failure) return Promise.reject(failure);
     this.#shut = true;
-    const { ShutdownWrap } = loadStreamWrap();
-    const req = new ShutdownWrap();
+    const req = new this.#wrap.ShutdownWrap();
     req.handle = this.#handle;
     return new Promise((resolve) => {
       this.#writes++;
@@ -181,6 +253,11 @@ export class HandleStream implements NativeStream {
     this.#closed = true;
     this.#queue.close();
     this.#handle.close();
+    // Writes cut short complete from the loop, after the handle is gone.
+    if (this.#held) {
+      this.#held = false;
+      release();
+    }
   }
 
   setNoDelay(on: boolean): void {
@@ -199,14 +276,20 @@ export class HandleStream implements NativeStream {
   /** Deno keeps the process alive for pending ops only, not for open sockets. */
   #updateRef(): void {
     const want = this.#writes > 0 || (this.#queue.waiting > 0 && this.#readRef);
-    if (want === this.#refed || this.#closed) return;
-    this.#refed = want;
-    if (want) this.#handle.ref();
-    else this.#handle.unref();
+    if (want === this.#held || this.#closed) return;
+    this.#held = want;
+    if (want) hold();
+    else release();
   }
 }
 
-/** A stream over a connection that libuv accepted (a raw `tcp_wrap` handle). */
-export function acceptedStream(handle: object): NativeStream {
-  return new HandleStream(handle);
+/**
+ * A stream over a connection that libuv accepted (a raw `tcp_wrap` handle);
+ * `localAddr` when the listener knows it.
+ */
+export function acceptedStream(
+  handle: object,
+  localAddr?: SocketAddress,
+): NativeStream {
+  return new HandleStream(handle, localAddr);
 }

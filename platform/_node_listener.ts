@@ -166,6 +166,14 @@ export class RawAcceptor {
   }
 }
 
+/**
+ * Whether every connection accepted on `addr` has it as its local address:
+ * the listener is bound to one IP, not to a wildcard.
+ */
+function boundToOne({ hostname }: SocketAddress): boolean {
+  return hostname !== "0.0.0.0" && hostname !== "::";
+}
+
 /** A listening socket of this thread's own. */
 export class NodeListener implements NativeListener {
   readonly addr: SocketAddress;
@@ -175,11 +183,12 @@ export class NodeListener implements NativeListener {
   /** `wrap` makes a stream of an accepted handle (default: libuv's StreamBase). */
   constructor(
     acceptor: RawAcceptor,
-    wrap: (raw: RawConnection) => NativeStream = acceptedStream,
+    wrap?: (raw: RawConnection) => NativeStream,
   ) {
     this.#acceptor = acceptor;
-    this.#wrap = wrap;
     this.addr = acceptor.addr;
+    const local = boundToOne(this.addr) ? this.addr : undefined;
+    this.#wrap = wrap ?? ((raw) => acceptedStream(raw, local));
   }
 
   accept(): Promise<NativeStream> {
