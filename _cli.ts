@@ -1,64 +1,175 @@
 /**
  * The command line of the parallel runner:
- * `reuseport serve --parallel[=N] [--threads|--processes] <module> [args...]`:
+ * `reuseport serve [--parallel[=N]] [--threads|--processes] <module> [args...]`:
  * runs the module in N workers whose listeners share their addresses (like
  * `deno serve --parallel`). Ctrl-C stops them gracefully; a second Ctrl-C
- * kills them.
+ * kills them. `reuseport --help`, `reuseport serve --help` and `reuseport
+ * --version` print to stdout and exit 0; a usage error exits 2.
  *
  * @module
  */
+import { readFileSync, realpathSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import process from "node:process";
+import { parseArgs as parseOptions } from "node:util";
+import type { StrategyChoice } from "./ops/strategy.ts";
 import { serveParallel, strategyFor } from "./parallel.ts";
 import type {
   ParallelEvent,
   ParallelMode,
   ParallelServer,
-  StrategyChoice,
-} from "./platform/mod.ts";
+} from "./runner/types.ts";
 
 const USAGE =
-  "usage: reuseport serve --parallel[=N] [--threads|--processes] <module> [args...]";
+  `usage: reuseport serve [--parallel[=N]] [--threads|--processes] <module> [args...]
+       reuseport --help | --version`;
 
-interface Command {
+const HELP = `${USAGE}
+
+Commands:
+  serve      run a module in workers whose listeners share their addresses
+
+Options:
+  -h, --help     show this help (\`reuseport serve --help\`: the command's)
+  --version      show the version
+`;
+
+const SERVE_HELP =
+  `usage: reuseport serve [--parallel[=N]] [--threads|--processes] <module> [args...]
+
+Runs <module> in N workers; every listen() in them defaults to
+loadBalanced: true, so they all serve its addresses (like deno serve
+--parallel). REUSEPORT_WORKER (1..N) tells a worker its number. A worker that
+dies is restarted; Ctrl-C stops them gracefully, a second Ctrl-C kills them.
+Options after <module> are the module's own.
+
+Options:
+  --parallel[=N]  N workers (default: one per available core); without it, one
+  --threads       workers are worker threads
+  --processes     workers are processes (default: threads where connections
+                  can move between threads, processes elsewhere)
+  -h, --help      show this help
+`;
+
+/** What the command line asks for. */
+export type Command =
+  | { action: "help"; text: string }
+  | { action: "version" }
+  | ServeCommand;
+
+/** `reuseport serve ...`: the module to run and how. */
+export interface ServeCommand {
+  action: "serve";
   workers: number;
   mode: ParallelMode;
   file: string;
   args: string[];
 }
 
-/** Parses the command line; throws a `TypeError` naming what is wrong. */
+/** `reuseport`'s own options; everything after the module is the module's. */
+const OPTIONS = {
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+  parallel: { type: "boolean" },
+  threads: { type: "boolean" },
+  processes: { type: "boolean" },
+} as const;
+
+/** Options each place accepts: before the command, and `serve`'s. */
+const ACCEPTS: Record<"top" | "serve", string[]> = {
+  top: ["help", "version"],
+  serve: ["help", "parallel", "threads", "processes"],
+};
+
+/**
+ * Parses the command line with node:util's `parseArgs`; throws a `TypeError`
+ * naming what is wrong. Parsing stops at the module: the rest is its own.
+ */
 export function parseArgs(argv: string[]): Command {
-  const [verb, ...rest] = argv;
-  if (verb !== "serve") {
-    throw new TypeError(`unknown command ${JSON.stringify(verb)}`);
-  }
-  let workers = availableParallelism();
-  let parallel = false;
+  // Not strict: `--parallel` takes a value only inline (`--parallel=3`),
+  // which strict boolean parsing would refuse; each token is checked here.
+  const { tokens } = parseOptions({
+    args: argv,
+    options: OPTIONS,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  let place: "top" | "serve" = "top";
+  let workers = 1;
   let mode: ParallelMode = "auto";
-  while (rest[0]?.startsWith("--")) {
-    const flag = rest.shift()!;
-    const [name, value] = flag.split("=", 2);
-    if (name === "--parallel") {
-      parallel = true;
-      if (value !== undefined) {
-        workers = Number(value);
-        if (!Number.isInteger(workers) || workers < 1) {
-          throw new TypeError(
-            `--parallel wants a positive integer: received ${
-              JSON.stringify(value)
-            }`,
-          );
+  for (const token of tokens) {
+    if (token.kind === "option-terminator") continue;
+    if (token.kind === "positional") {
+      if (place === "top") {
+        if (token.value !== "serve") {
+          throw new TypeError(`unknown command ${JSON.stringify(token.value)}`);
         }
+        place = "serve";
+        continue;
       }
-    } else if (flag === "--threads") mode = "threads";
-    else if (flag === "--processes") mode = "processes";
-    else throw new TypeError(`unknown option ${flag}`);
+      const file = resolve(token.value);
+      const args = argv.slice(token.index + 1);
+      return { action: "serve", workers, mode, file, args };
+    }
+    const name = token.name;
+    if (!ACCEPTS[place].includes(name)) {
+      throw new TypeError(`unknown option ${token.rawName}`);
+    }
+    if (token.value !== undefined && name !== "parallel") {
+      throw new TypeError(`${token.rawName} takes no value`);
+    }
+    if (name === "help") {
+      return { action: "help", text: place === "top" ? HELP : SERVE_HELP };
+    }
+    if (name === "version") return { action: "version" };
+    if (name === "threads" || name === "processes") mode = name;
+    if (name === "parallel") workers = parallelWorkers(token.value);
   }
-  const [file, ...args] = rest;
-  if (!file) throw new TypeError("no module given");
-  return { workers: parallel ? workers : 1, mode, file: resolve(file), args };
+  throw new TypeError(place === "top" ? "no command given" : "no module given");
+}
+
+/** `--parallel` alone: one worker per core; `--parallel=N`: N. */
+function parallelWorkers(value: string | undefined): number {
+  if (value === undefined) return availableParallelism();
+  const workers = Number(value);
+  if (!Number.isInteger(workers) || workers < 1) {
+    throw new TypeError(
+      `--parallel wants a positive integer: received ${JSON.stringify(value)}`,
+    );
+  }
+  return workers;
+}
+
+/**
+ * This package's version, from the manifest beside the command's file:
+ * `deno.json` beside `bin.ts` (the source), or the `package.json` above
+ * `esm/bin.js` (the npm build; `node_modules/.bin` links to it). Found from
+ * the running program, since the CommonJS build has no `import.meta`.
+ */
+function version(): string {
+  const main = process.argv[1];
+  if (!main) return "unknown";
+  let dir: string;
+  try {
+    dir = dirname(realpathSync(main));
+  } catch {
+    return "unknown";
+  }
+  for (const manifest of ["deno.json", join("..", "package.json")]) {
+    try {
+      const { name, version } = JSON.parse(
+        readFileSync(join(dir, manifest), "utf8"),
+      );
+      if (name === "@reuseport/net" && typeof version === "string") {
+        return version;
+      }
+    } catch {
+      // Not this layout; try the next.
+    }
+  }
+  return "unknown";
 }
 
 /** Reports restarts and give-ups on stderr. */
@@ -79,8 +190,23 @@ export async function main(argv: string[]): Promise<number> {
   let choice: StrategyChoice;
   try {
     const command = parseArgs(argv);
+    if (command.action === "help") {
+      process.stdout.write(command.text);
+      return 0;
+    }
+    if (command.action === "version") {
+      process.stdout.write(`reuseport ${version()}\n`);
+      return 0;
+    }
+    const { workers, mode, file, args } = command;
     choice = strategyFor({ loadBalanced: true });
-    server = await serveParallel({ ...command, onEvent: report });
+    server = await serveParallel({
+      workers,
+      mode,
+      file,
+      args,
+      onEvent: report,
+    });
   } catch (err) {
     const { name, message } = err as Error;
     process.stderr.write(`reuseport: ${name}: ${message}\n${USAGE}\n`);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * `reuseport serve --parallel[=N] [--threads|--processes] <module> [args...]`:
+ * `reuseport serve [--parallel[=N]] [--threads|--processes] <module> [args...]`,
+ * `reuseport --help`, `reuseport --version`:
  * the package's command (see `_cli.ts`).
  *
  * @module

@@ -1,7 +1,11 @@
 /**
- * Deno's I/O error classes (`Deno.errors`), for code that runs on Node as well
- * as on Deno. Every class sets `name` to its own class name, as Deno does, so
- * `err.name === "AddrInUse"` and `err instanceof errors.AddrInUse` both work.
+ * Deno's I/O error classes (`Deno.errors`, all of Deno 2.9's), for code that
+ * runs on Node as well as on Deno. On Deno each class derives from Deno's own
+ * class of its name, so what this package throws passes both
+ * `err instanceof errors.AddrInUse` and `err instanceof Deno.errors.AddrInUse`;
+ * elsewhere they are classes of their own (the polyfill makes them derive from
+ * another shim's `Deno.errors` where there is one). Every class sets `name` to
+ * its own class name, as Deno does.
  *
  * @example Catch a taken port
  * ```ts
@@ -21,12 +25,77 @@
  * @module
  */
 
-/** Common base: sets `name` to the concrete class's name, as Deno's classes do. */
-abstract class DenoError extends Error {
+/** A constructor of an error class, as `Deno.errors` holds them. */
+type ErrorClass = new (message?: string, options?: ErrorOptions) => Error;
+
+/** The classes of Deno 2.9's `Deno.errors`, every one of which is here. */
+const NAMES = [
+  "AddrInUse",
+  "AddrNotAvailable",
+  "AlreadyExists",
+  "BadResource",
+  "BrokenPipe",
+  "Busy",
+  "ConnectionAborted",
+  "ConnectionRefused",
+  "ConnectionReset",
+  "FilesystemLoop",
+  "Http",
+  "Interrupted",
+  "InvalidData",
+  "IsADirectory",
+  "NetworkUnreachable",
+  "NotADirectory",
+  "NotCapable",
+  "NotConnected",
+  "NotFound",
+  "NotSupported",
+  "PermissionDenied",
+  "TimedOut",
+  "UnexpectedEof",
+  "WouldBlock",
+  "WriteZero",
+] as const;
+
+type ErrorName = typeof NAMES[number];
+
+/** Off Deno: sets `name` to the concrete class's name, as Deno's classes do. */
+class DenoError extends Error {
   constructor(message?: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
   }
+}
+
+/**
+ * Deno's own `Deno.errors`, when this runtime is Deno. A global `Deno` alone
+ * proves nothing (a shim, or this package's polyfill, puts one on Node); only
+ * Deno reports this user agent.
+ */
+function nativeErrors(): Partial<Record<ErrorName, ErrorClass>> | undefined {
+  const agent = (globalThis as { navigator?: { userAgent?: unknown } })
+    .navigator?.userAgent;
+  if (typeof agent !== "string" || !agent.startsWith("Deno/")) return;
+  return (globalThis as { Deno?: { errors?: Record<ErrorName, ErrorClass> } })
+    .Deno?.errors;
+}
+
+/**
+ * What each class derives from: on Deno, Deno's class of the same name, so
+ * that what this package throws passes `instanceof Deno.errors.X` there (Deno's
+ * constructors set `name` themselves); elsewhere a plain base.
+ */
+const bases: Record<ErrorName, ErrorClass> = baseClasses(nativeErrors());
+
+function baseClasses(
+  native: Partial<Record<ErrorName, ErrorClass>> | undefined,
+): Record<ErrorName, ErrorClass> {
+  return Object.fromEntries(
+    NAMES.map((name) => [
+      name,
+      typeof native?.[name] === "function" ? native[name] : DenoError,
+    ]),
+  ) as Record<ErrorName, ErrorClass>;
 }
 
 /**
@@ -45,7 +114,7 @@ abstract class DenoError extends Error {
  * first.close();
  * ```
  */
-export class AddrInUse extends DenoError {}
+export class AddrInUse extends bases.AddrInUse {}
 
 /**
  * The address is not one of this machine's: `EADDRNOTAVAIL`.
@@ -60,7 +129,7 @@ export class AddrInUse extends DenoError {}
  * assert.ok(err instanceof Error);
  * ```
  */
-export class AddrNotAvailable extends DenoError {}
+export class AddrNotAvailable extends bases.AddrNotAvailable {}
 
 /**
  * An operation already exists: `EEXIST`.
@@ -75,7 +144,7 @@ export class AddrNotAvailable extends DenoError {}
  * assert.ok(err instanceof Error);
  * ```
  */
-export class AlreadyExists extends DenoError {}
+export class AlreadyExists extends bases.AlreadyExists {}
 
 /**
  * The resource id is unknown or already closed, or the listener was closed.
@@ -90,7 +159,7 @@ export class AlreadyExists extends DenoError {}
  * assert.throws(() => listener.close(), errors.BadResource);
  * ```
  */
-export class BadResource extends DenoError {}
+export class BadResource extends bases.BadResource {}
 
 /**
  * Writing to a stream whose write side was shut down or whose peer is gone: `EPIPE`.
@@ -110,7 +179,7 @@ export class BadResource extends DenoError {}
  * listener.close();
  * ```
  */
-export class BrokenPipe extends DenoError {}
+export class BrokenPipe extends bases.BrokenPipe {}
 
 /**
  * The resource is in use by another pending operation (a second `accept()`).
@@ -127,7 +196,7 @@ export class BrokenPipe extends DenoError {}
  * await assert.rejects(first, errors.BadResource);
  * ```
  */
-export class Busy extends DenoError {}
+export class Busy extends bases.Busy {}
 
 /**
  * The peer aborted the connection: `ECONNABORTED`.
@@ -142,7 +211,7 @@ export class Busy extends DenoError {}
  * assert.ok(err instanceof Error);
  * ```
  */
-export class ConnectionAborted extends DenoError {}
+export class ConnectionAborted extends bases.ConnectionAborted {}
 
 /**
  * Nothing listens at the address: `ECONNREFUSED`.
@@ -158,7 +227,7 @@ export class ConnectionAborted extends DenoError {}
  * await assert.rejects(connect({ port }), errors.ConnectionRefused);
  * ```
  */
-export class ConnectionRefused extends DenoError {}
+export class ConnectionRefused extends bases.ConnectionRefused {}
 
 /**
  * The peer reset the connection: `ECONNRESET`.
@@ -173,7 +242,22 @@ export class ConnectionRefused extends DenoError {}
  * assert.ok(err instanceof Error);
  * ```
  */
-export class ConnectionReset extends DenoError {}
+export class ConnectionReset extends bases.ConnectionReset {}
+
+/**
+ * Too many symbolic links were met resolving a path: `ELOOP`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errors } from "@reuseport/net";
+ *
+ * const err = new errors.FilesystemLoop("what went wrong");
+ * assert.equal(err.name, "FilesystemLoop");
+ * assert.ok(err instanceof Error);
+ * ```
+ */
+export class FilesystemLoop extends bases.FilesystemLoop {}
 
 /**
  * An HTTP-level error (kept for parity with `Deno.errors`).
@@ -188,7 +272,7 @@ export class ConnectionReset extends DenoError {}
  * assert.ok(err instanceof Error);
  * ```
  */
-export class Http extends DenoError {}
+export class Http extends bases.Http {}
 
 /**
  * The operation was cancelled, e.g. a pending `read()` when the conn closes.
@@ -208,7 +292,7 @@ export class Http extends DenoError {}
  * listener.close();
  * ```
  */
-export class Interrupted extends DenoError {}
+export class Interrupted extends bases.Interrupted {}
 
 /**
  * Data was not valid for the operation.
@@ -223,7 +307,22 @@ export class Interrupted extends DenoError {}
  * assert.ok(err instanceof Error);
  * ```
  */
-export class InvalidData extends DenoError {}
+export class InvalidData extends bases.InvalidData {}
+
+/**
+ * A file operation met a directory: `EISDIR`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errors } from "@reuseport/net";
+ *
+ * const err = new errors.IsADirectory("what went wrong");
+ * assert.equal(err.name, "IsADirectory");
+ * assert.ok(err instanceof Error);
+ * ```
+ */
+export class IsADirectory extends bases.IsADirectory {}
 
 /**
  * The network is unreachable: `ENETUNREACH`.
@@ -238,7 +337,22 @@ export class InvalidData extends DenoError {}
  * assert.ok(err instanceof Error);
  * ```
  */
-export class NetworkUnreachable extends DenoError {}
+export class NetworkUnreachable extends bases.NetworkUnreachable {}
+
+/**
+ * A path that needs to be a directory is not one: `ENOTDIR`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errors } from "@reuseport/net";
+ *
+ * const err = new errors.NotADirectory("what went wrong");
+ * assert.equal(err.name, "NotADirectory");
+ * assert.ok(err instanceof Error);
+ * ```
+ */
+export class NotADirectory extends bases.NotADirectory {}
 
 /**
  * A permission flag or capability is missing.
@@ -253,7 +367,7 @@ export class NetworkUnreachable extends DenoError {}
  * assert.ok(err instanceof Error);
  * ```
  */
-export class NotCapable extends DenoError {}
+export class NotCapable extends bases.NotCapable {}
 
 /**
  * The socket is not connected: `ENOTCONN`.
@@ -268,7 +382,7 @@ export class NotCapable extends DenoError {}
  * assert.ok(err instanceof Error);
  * ```
  */
-export class NotConnected extends DenoError {}
+export class NotConnected extends bases.NotConnected {}
 
 /**
  * Something was not found: `ENOENT`.
@@ -283,7 +397,7 @@ export class NotConnected extends DenoError {}
  * assert.ok(err instanceof Error);
  * ```
  */
-export class NotFound extends DenoError {}
+export class NotFound extends bases.NotFound {}
 
 /**
  * The operation is not supported here: `ENOTSUP`.
@@ -298,7 +412,7 @@ export class NotFound extends DenoError {}
  * assert.ok(err instanceof Error);
  * ```
  */
-export class NotSupported extends DenoError {}
+export class NotSupported extends bases.NotSupported {}
 
 /**
  * The OS refused the operation: `EACCES` or `EPERM`.
@@ -313,7 +427,7 @@ export class NotSupported extends DenoError {}
  * assert.ok(err instanceof Error);
  * ```
  */
-export class PermissionDenied extends DenoError {}
+export class PermissionDenied extends bases.PermissionDenied {}
 
 /**
  * The operation timed out: `ETIMEDOUT`.
@@ -328,7 +442,7 @@ export class PermissionDenied extends DenoError {}
  * assert.ok(err instanceof Error);
  * ```
  */
-export class TimedOut extends DenoError {}
+export class TimedOut extends bases.TimedOut {}
 
 /**
  * The stream ended before the expected data arrived.
@@ -343,7 +457,7 @@ export class TimedOut extends DenoError {}
  * assert.ok(err instanceof Error);
  * ```
  */
-export class UnexpectedEof extends DenoError {}
+export class UnexpectedEof extends bases.UnexpectedEof {}
 
 /**
  * The operation would block: `EAGAIN`.
@@ -358,7 +472,7 @@ export class UnexpectedEof extends DenoError {}
  * assert.ok(err instanceof Error);
  * ```
  */
-export class WouldBlock extends DenoError {}
+export class WouldBlock extends bases.WouldBlock {}
 
 /**
  * A write accepted zero bytes.
@@ -373,4 +487,4 @@ export class WouldBlock extends DenoError {}
  * assert.ok(err instanceof Error);
  * ```
  */
-export class WriteZero extends DenoError {}
+export class WriteZero extends bases.WriteZero {}

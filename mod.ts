@@ -47,5 +47,5 @@ export {
   type Strategy,
   type StrategyChoice,
   type StrategySetting,
-} from "./platform/mod.ts";
+} from "./ops/strategy.ts";
 export * as errors from "./errors.ts";

@@ -18,7 +18,12 @@ import {
   tryClose,
   write,
 } from "./ops/mod.ts";
-import { BadResource, Interrupted } from "./errors.ts";
+import {
+  BadResource,
+  BrokenPipe,
+  ConnectionReset,
+  Interrupted,
+} from "./errors.ts";
 
 /**
  * A TCP address, as `Deno.NetAddr`.
@@ -106,6 +111,19 @@ export interface ConnectOptions {
 
 const CHUNK_SIZE = 64 * 1024;
 
+/**
+ * Reads into `buf` as Deno does: a connection the peer reset reads as its
+ * end (0), where Node reports `ECONNRESET`.
+ */
+async function readOrEnd(rid: number, buf: Uint8Array): Promise<number> {
+  try {
+    return await read(rid, buf);
+  } catch (err) {
+    if (!(err instanceof ConnectionReset)) throw err;
+    return 0;
+  }
+}
+
 function netAddr(addr: SocketAddress): NetAddr {
   return { hostname: addr.hostname, port: addr.port, transport: "tcp" };
 }
@@ -144,6 +162,8 @@ export class Conn implements Disposable {
   #localAddr: NetAddr;
   #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
+  /** A read here met the peer's reset (and took it as the end, as Deno does). */
+  #reset = false;
 
   /** Wraps the stream resource `rid`; made by `connect` and `Listener#accept`. */
   constructor(rid: number, remoteAddr: NetAddr, localAddr: NetAddr) {
@@ -162,12 +182,29 @@ export class Conn implements Disposable {
     return this.#localAddr;
   }
 
+  // The error handlers of read and write, made once per connection rather
+  // than once per call.
+  #readFailed = (err: unknown): null => {
+    if (!(err instanceof ConnectionReset)) throw err;
+    this.#reset = true;
+    return null;
+  };
+
+  #writeFailed = (err: unknown): never => {
+    // Deno's read took the reset in, so its next write meets `EPIPE`;
+    // Node keeps the reset for every later operation.
+    if (this.#reset && err instanceof ConnectionReset) {
+      throw new BrokenPipe("Broken pipe (os error 32)");
+    }
+    throw err;
+  };
+
   /** Writes `p`; resolves the number of bytes written. */
   write(p: Uint8Array): Promise<number> {
-    return write(this.#rid, p);
+    return write(this.#rid, p).then(undefined, this.#writeFailed);
   }
 
-  /** Reads into `p`; resolves the byte count, `null` at end of stream. */
+  /** Reads into `p`; resolves the byte count, `null` at end of stream (or once the peer reset it). */
   read(p: Uint8Array): Promise<number | null> {
     // Not `async`: one promise and no suspended frame per read (the hot
     // path); what throws still arrives as a rejection, as in Deno.
@@ -176,7 +213,7 @@ export class Conn implements Disposable {
     } catch (err) {
       return Promise.reject(err);
     }
-    return read(this.#rid, p).then(nullAtEnd);
+    return read(this.#rid, p).then(nullAtEnd, this.#readFailed);
   }
 
   /** Closes the connection; a pending `read` rejects with `Interrupted`. */
@@ -184,9 +221,17 @@ export class Conn implements Disposable {
     close(this.#rid);
   }
 
-  /** Shuts down the write side: the peer reads end of stream, reading goes on. */
+  /** Shuts down the write side: the peer reads end of stream, reading goes on. Resolves `null`, as Deno does. */
   closeWrite(): Promise<void> {
-    return shutdown(this.#rid);
+    return shutdown(this.#rid).then(
+      // Deno's op resolves `null` (its declared type says `void`).
+      () => null as unknown as void,
+      (err) => {
+        // Shutting down a connection the peer reset is no error in Deno.
+        if (err instanceof ConnectionReset) return null as unknown as void;
+        throw err;
+      },
+    );
   }
 
   /** The incoming bytes as a byte stream; it closes the connection at its end. */
@@ -419,7 +464,7 @@ function readableStreamForRid(
       const request = controller.byobRequest!;
       const view = request.view as Uint8Array;
       try {
-        const n = await read(rid, view);
+        const n = await readOrEnd(rid, view);
         if (n === 0) {
           tryClose(rid);
           controller.close();

@@ -5,15 +5,15 @@
  * @module
  */
 import { NotSupported } from "./errors.ts";
-import {
-  chooseStrategy,
-  type ParallelEvent,
-  type ParallelMode,
-  type ParallelOptions,
-  type ParallelServer,
-  runtime,
-  type StrategyChoice,
-} from "./platform/mod.ts";
+import { runtime } from "./ops/runtime.ts";
+import { chooseStrategy, type StrategyChoice } from "./ops/strategy.ts";
+import { runParallel } from "./runner/supervisor.ts";
+import type {
+  ParallelEvent,
+  ParallelMode,
+  ParallelOptions,
+  ParallelServer,
+} from "./runner/types.ts";
 
 export type { ParallelEvent, ParallelMode, ParallelOptions, ParallelServer };
 
@@ -35,8 +35,14 @@ export type { ParallelEvent, ParallelMode, ParallelOptions, ParallelServer };
 export function serveParallel(
   options: ParallelOptions,
 ): Promise<ParallelServer> {
-  const { run, reason } = runtime().parallel();
-  if (!run) return Promise.reject(new NotSupported(reason));
+  const { handles } = runtime();
+  if (!handles) {
+    return Promise.reject(
+      new NotSupported(
+        `the parallel runner needs a runtime that passes connections between processes, which ${runtime().name} cannot; on Deno, run \`deno serve --parallel\`, which shares one socket between its workers natively`,
+      ),
+    );
+  }
   if (!Number.isInteger(options.workers) || options.workers < 1) {
     return Promise.reject(
       new TypeError(
@@ -44,7 +50,7 @@ export function serveParallel(
       ),
     );
   }
-  return run(options);
+  return runParallel(handles, options);
 }
 
 /**
@@ -64,5 +70,9 @@ export function serveParallel(
 export function strategyFor(
   options: { reusePort?: boolean; loadBalanced?: boolean },
 ): StrategyChoice {
-  return chooseStrategy(options.reusePort ?? false, options.loadBalanced);
+  return chooseStrategy(
+    runtime(),
+    options.reusePort ?? false,
+    options.loadBalanced,
+  );
 }

@@ -35,7 +35,7 @@ import {
   type PolyfillOptions,
   type PolyfillReport,
 } from "./_polyfill.ts";
-import { runtime } from "./platform/mod.ts";
+import { runtime } from "./ops/runtime.ts";
 
 export type { PolyfillOptions, PolyfillReport };
 
@@ -74,7 +74,7 @@ export function installPolyfill(options: PolyfillOptions = {}): PolyfillReport {
   }
   return installInto(
     globalThis as { Deno?: unknown },
-    runtime().name === "deno",
+    runtime().nativeDenoApi,
     override,
   );
 }

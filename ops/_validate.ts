@@ -5,6 +5,7 @@
  * @module
  */
 import { isIP } from "node:net";
+import { NetError } from "../core/messages.ts";
 
 /**
  * The port `value` names, or Deno's error: numbers and numeric strings are
@@ -13,19 +14,19 @@ import { isIP } from "node:net";
  */
 export function validatePort(value: unknown, min = 0): number {
   if (typeof value !== "number" && typeof value !== "string") {
-    throw new TypeError(`Invalid port (expected number): ${value}`);
+    throw NetError.portNotANumber(value);
   }
-  if (value === "") throw new TypeError("Invalid port: ''");
+  if (value === "") throw NetError.invalidPort("''");
   const port = Number(value);
   if (!Number.isInteger(port)) {
-    throw new TypeError(
+    throw NetError.invalidPort(
       Number.isNaN(port) && typeof value === "string"
-        ? `Invalid port: '${value}'`
-        : `Invalid port: ${value}`,
+        ? `'${value}'`
+        : String(value),
     );
   }
   if (port < min || port > 65535) {
-    throw new RangeError(`Invalid port (out of range): ${value}`);
+    throw NetError.portOutOfRange(value);
   }
   return port;
 }
@@ -38,21 +39,19 @@ export function validateHostname(hostname: string): string {
   if (hostname.startsWith("[") && hostname.endsWith("]")) {
     const inner = hostname.slice(1, -1);
     if (isIP(inner) !== 6) {
-      throw new URIError(`invalid IPv6 address: '${hostname}'`);
+      throw NetError.invalidIpv6(hostname);
     }
     return inner;
   }
   if (isIP(hostname)) return hostname;
   if (hostname === "" || hostname === ".") {
-    throw new URIError(`invalid empty host: '${hostname}'`);
+    throw NetError.emptyHost(hostname);
   }
   if (/[^A-Za-z0-9._#-]/.test(hostname)) {
-    throw new URIError(
-      `invalid host '${hostname}': invalid char found in FQDN`,
-    );
+    throw NetError.invalidHostChar(hostname);
   }
   if (hostname.replace(/\.$/, "").split(".").includes("")) {
-    throw new URIError(`invalid host '${hostname}': empty label found in FQDN`);
+    throw NetError.emptyHostLabel(hostname);
   }
   return hostname;
 }

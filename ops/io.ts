@@ -5,8 +5,8 @@
  * @module
  */
 import { types } from "node:util";
-import { BadResource } from "../errors.ts";
-import type { NativeStream } from "../platform/mod.ts";
+import { NetError } from "../core/messages.ts";
+import type { NativeStream } from "../platform/types.ts";
 import { type Resource, resourceTable } from "./resources.ts";
 
 /** A connected TCP stream in the resource table. */
@@ -31,7 +31,7 @@ export class TcpStreamResource implements Resource {
 function streamOf(rid: number): NativeStream {
   const resource = resourceTable.find(rid);
   if (resource instanceof TcpStreamResource) return resource.stream;
-  throw new BadResource("Bad resource ID");
+  throw NetError.badResourceId();
 }
 
 /**
@@ -43,7 +43,7 @@ function streamOf(rid: number): NativeStream {
  */
 function streamWithBuffer(rid: number, buf: unknown): NativeStream {
   if (!types.isUint8Array(buf)) {
-    throw new TypeError("expected typed ArrayBufferView");
+    throw NetError.notABuffer();
   }
   return streamOf(rid);
 }

@@ -29,7 +29,7 @@ export {
   op_set_keepalive,
   op_set_nodelay,
   type SocketAddress,
-} from "./net.ts";
+} from "./ops.ts";
 export { read, shutdown, write } from "./io.ts";
 export {
   close,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { BadResource } from "../errors.ts";
+import { NetError } from "../core/messages.ts";
 
 /**
  * Anything that lives in the resource table.
@@ -63,7 +63,7 @@ export class ResourceTable {
     type: abstract new (...args: never[]) => T,
   ): T {
     const resource = this.#resources.get(rid);
-    if (!(resource instanceof type)) throw new BadResource("Bad resource ID");
+    if (!(resource instanceof type)) throw NetError.badResourceId();
     return resource;
   }
 
@@ -79,7 +79,7 @@ export class ResourceTable {
   /** Removes the resource at `rid` and closes it; `BadResource` if there is none. */
   close(rid: number): void {
     const resource = this.#resources.get(rid);
-    if (!resource) throw new BadResource("Bad resource ID");
+    if (!resource) throw NetError.badResourceId();
     this.#resources.delete(rid);
     resource.close();
   }

@@ -10,133 +10,85 @@
  *
  * @module
  */
-import { BadResource, Busy } from "../errors.ts";
-import {
-  type NativeListener,
-  type NativeStream,
-  runtime,
-  type SocketAddress,
-  type Strategy,
-} from "../platform/mod.ts";
+import { AcceptQueue } from "../core/accept_queue.ts";
+import { addressKey } from "../core/address.ts";
+import { NetError } from "../core/messages.ts";
+import type {
+  NativeListener,
+  NativeStream,
+  SocketAddress,
+} from "../platform/types.ts";
+import { onRunnerStop } from "../runner/worker.ts";
 import type { Resource } from "./resources.ts";
-
-interface Waiter {
-  listener: TcpListenerResource;
-  resolve(stream: NativeStream): void;
-  reject(err: Error): void;
-}
-
-function listenerClosed(): BadResource {
-  return new BadResource("Listener has been closed");
-}
+import { runtime } from "./runtime.ts";
+import type { Strategy } from "./strategy.ts";
 
 /**
- * One listening socket and the listeners that share it. Connections are
- * pulled from the socket only while a listener waits, so what nobody accepts
- * stays in the kernel's backlog.
+ * One listening socket and the listeners that share it (its clones), on the
+ * one accept queue: connections are pulled from the socket only while a
+ * listener waits, so what nobody accepts stays in the kernel's backlog.
  */
 export class SharedSocket {
   readonly native: NativeListener;
+  #queue: AcceptQueue<NativeStream, TcpListenerResource>;
   #key: string | undefined;
   #siblings: string | undefined;
-  #listeners = new Set<TcpListenerResource>();
-  #waiters: Waiter[] = [];
-  /** Accepted while its listener left: handed to the next waiter. */
-  #ready: NativeStream[] = [];
-  #pumping = false;
-  #closed = false;
 
   constructor(native: NativeListener) {
     this.native = native;
+    this.#queue = new AcceptQueue(
+      { next: () => native.accept(), setRef: (ref) => native.setRef(ref) },
+      (stream) => stream.close(),
+    );
+  }
+
+  /** The listeners on this socket. */
+  listeners(): TcpListenerResource[] {
+    return this.#queue.members();
   }
 
   /** A new listener on this socket. */
   join(): TcpListenerResource {
     const listener = new TcpListenerResource(this);
-    this.#listeners.add(listener);
+    this.#queue.join(listener);
     return listener;
   }
 
   /** Whether a listener waits in `accept()` on this socket. */
   get waiting(): boolean {
-    return this.#waiters.length > 0;
+    return this.#queue.waiting;
   }
 
   /** Number of listeners sharing the socket. */
   get size(): number {
-    return this.#listeners.size;
+    return this.#queue.size;
   }
 
   /** Resolves with the next connection for `listener`. */
   wait(listener: TcpListenerResource): Promise<NativeStream> {
-    const ready = this.#ready.shift();
-    if (ready) return Promise.resolve(ready);
-    return new Promise((resolve, reject) => {
-      this.#waiters.push({ listener, resolve, reject });
-      this.updateRef();
-      this.#pump();
-    });
+    return new Promise((resolve, reject) =>
+      this.#queue.want(listener, listener.refed, resolve, reject)
+    );
   }
 
-  async #pump(): Promise<void> {
-    if (this.#pumping) return;
-    this.#pumping = true;
-    while (this.#waiters.length > 0 && !this.#closed) {
-      let stream: NativeStream;
-      try {
-        stream = await this.native.accept();
-      } catch (err) {
-        if (!this.#closed) this.#waiters.shift()?.reject(err as Error);
-        continue;
-      }
-      if (this.#closed) {
-        stream.close();
-        break;
-      }
-      const waiter = this.#waiters.shift();
-      if (waiter) waiter.resolve(stream);
-      else this.#ready.push(stream);
-      this.updateRef();
-    }
-    this.#pumping = false;
-    if (this.#closed) this.#rejectWaiters();
-  }
-
-  /** The socket is referenced while any waiting listener is. */
-  updateRef(): void {
-    this.native.setRef(this.#waiters.some((w) => w.listener.refed));
+  /** `listener`'s pending accept keeps the process alive, or not. */
+  setRef(listener: TcpListenerResource): void {
+    this.#queue.setRef(listener, listener.refed);
   }
 
   /** Removes `listener`; the last one out closes the socket and frees the address. */
   leave(listener: TcpListenerResource): void {
-    if (!this.#listeners.delete(listener)) return;
-    if (this.#listeners.size > 0) {
-      const index = this.#waiters.findIndex((w) => w.listener === listener);
-      if (index >= 0) {
-        this.#waiters.splice(index, 1)[0].reject(listenerClosed());
-      }
-      return this.updateRef();
-    }
-    this.#closed = true;
-    if (this.#key) connections.delete(this.#key, this);
+    if (!this.#queue.leave(listener)) return;
+    connections.delete(this.#key, this);
     // With the kernel strategy, what this socket accepted ahead of time would
     // be lost with it: a sibling socket of this process on the address gets it.
     const heir = this.#siblings && connections.heir(this.#siblings, this);
-    const orphans = [...this.#ready.splice(0)];
+    const orphans = this.#queue.close();
     if (heir && this.native.drain) orphans.push(...this.native.drain());
     else this.native.close();
     for (const stream of orphans) {
       if (heir) heir.adopt(stream);
       else stream.close();
-    }
-    // A pending native accept holds the socket until it settles (in Deno the
-    // port is free only then), so the last waiter hears of the close after it.
-    if (!this.#pumping) this.#rejectWaiters();
-  }
-
-  #rejectWaiters(): void {
-    for (const waiter of this.#waiters.splice(0)) {
-      waiter.reject(listenerClosed());
     }
   }
 
@@ -152,10 +104,7 @@ export class SharedSocket {
 
   /** A connection a closing sibling had accepted: served like one of ours. */
   adopt(stream: NativeStream): void {
-    const waiter = this.#waiters.shift();
-    if (waiter) waiter.resolve(stream);
-    else this.#ready.push(stream);
-    this.updateRef();
+    this.#queue.offer(stream);
   }
 }
 
@@ -178,8 +127,8 @@ export class TcpListenerResource implements Resource {
 
   /** The next connection; one call at a time (`Busy` otherwise). */
   async accept(): Promise<NativeStream> {
-    if (this.#closed) throw listenerClosed();
-    if (this.#accepting) throw new Busy("Another accept task is ongoing");
+    if (this.#closed) throw NetError.listenerClosed();
+    if (this.#accepting) throw NetError.acceptBusy();
     this.#accepting = true;
     try {
       return await this.socket.wait(this);
@@ -190,19 +139,13 @@ export class TcpListenerResource implements Resource {
 
   setRef(ref: boolean): void {
     this.refed = ref;
-    this.socket.updateRef();
+    this.socket.setRef(this);
   }
 
   close(): void {
     this.#closed = true;
     this.socket.leave(this);
   }
-}
-
-function addressKey(hostname: string, port: number): string {
-  return hostname.includes(":")
-    ? `[${hostname}]:${port}`
-    : `${hostname}:${port}`;
 }
 
 /**
@@ -225,6 +168,9 @@ function addressKey(hostname: string, port: number): string {
  * ```
  */
 export class Connections {
+  /** Every open socket of this process. */
+  #open = new Set<SharedSocket>();
+  /** Emulated-strategy sockets, by address. */
   #sockets = new Map<string, SharedSocket>();
   /** Kernel-strategy sockets of this process, by address. */
   #kernel = new Map<string, Set<SharedSocket>>();
@@ -243,19 +189,23 @@ export class Connections {
     backlog: number,
   ): TcpListenerResource {
     if (strategy === "emulated" && port !== 0) {
-      const shared = this.#sockets.get(addressKey(hostname, port));
+      const shared = this.#sockets.get(addressKey({ hostname, port }));
       if (shared) return shared.join();
     }
-    const native = runtime().listen({
+    const rt = runtime();
+    const native = rt.listen({
       hostname,
       port,
       backlog,
       reusePort: strategy === "kernel",
       shared: strategy === "emulated",
     });
+    // In a parallel runner's worker, a stop closes every listener.
+    onRunnerStop((name) => rt.env(name), () => this.closeAll());
     const socket = new SharedSocket(native);
+    this.#open.add(socket);
     if (strategy === "kernel") {
-      const key = addressKey(hostname, native.addr.port);
+      const key = addressKey({ hostname, port: native.addr.port });
       const group = this.#kernel.get(key) ?? new Set();
       this.#kernel.set(key, group.add(socket));
       socket.joinSiblings(key);
@@ -263,7 +213,7 @@ export class Connections {
     if (strategy === "emulated") {
       // Keyed by the bound address, so that `listen({ port: 0 })` followed by
       // a listen on the port it got joins, as `SO_REUSEPORT` would.
-      const key = addressKey(hostname, native.addr.port);
+      const key = addressKey({ hostname, port: native.addr.port });
       this.#sockets.set(key, socket);
       socket.registerAs(key);
     }
@@ -287,12 +237,25 @@ export class Connections {
   }
 
   /**
-   * Forgets `key` if it still maps to `socket`.
+   * Forgets `socket` (and `key`, if it still maps to it).
    *
    * @ignore Internal: called by the socket when its last listener closes.
    */
-  delete(key: string, socket: SharedSocket): void {
-    if (this.#sockets.get(key) === socket) this.#sockets.delete(key);
+  delete(key: string | undefined, socket: SharedSocket): void {
+    this.#open.delete(socket);
+    if (key && this.#sockets.get(key) === socket) this.#sockets.delete(key);
+  }
+
+  /**
+   * Closes every listener of this process: their accepts end with
+   * `BadResource`, so accept loops finish; the rids stay until closed.
+   *
+   * @ignore Internal: the parallel runner's graceful stop.
+   */
+  closeAll(): void {
+    for (const socket of [...this.#open]) {
+      for (const listener of socket.listeners()) listener.close();
+    }
   }
 
   /** How many shared sockets are open (for tests and diagnostics). */

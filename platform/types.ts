@@ -1,7 +1,8 @@
 /**
- * The one small interface between the ops layer and a JavaScript runtime.
- * `ops/` talks only to these types; `platform/node.ts` and `platform/deno.ts`
- * implement them. Everything a runtime does differently stays behind here.
+ * The one interface between the ops layer and a JavaScript runtime. `ops/`
+ * and `sharing/` talk only to these types; `platform/node/` and
+ * `platform/deno/` implement them (both partly on `platform/libuv/`).
+ * Everything a runtime does differently stays behind here.
  *
  * @module
  */
@@ -83,6 +84,8 @@ export interface NativeStream {
 export interface Runtime {
   /** `"node"` or `"deno"`: for messages and diagnostics only. */
   readonly name: string;
+  /** Whether this runtime has a `Deno.listen` of its own (native Deno). */
+  readonly nativeDenoApi: boolean;
   /**
    * Whether this runtime can bind with `SO_REUSEPORT` on this OS, where the
    * kernel then balances, and why (or why not).
@@ -94,102 +97,44 @@ export interface Runtime {
   listen(request: BindRequest): NativeListener;
   /** Resolves a host name synchronously to the IP a listener would bind. */
   resolveListenHost(hostname: string): string;
-  /**
-   * Runs a module in parallel workers, or `undefined` where this runtime has
-   * no runner (the reason says what to use instead).
-   */
-  parallel(): {
-    run?(options: ParallelOptions): Promise<ParallelServer>;
-    reason: string;
-  };
   /** Connects; resolves names asynchronously. */
   connect(
     hostname: string,
     port: number,
     signal?: AbortSignal,
   ): Promise<NativeStream>;
+  /**
+   * Connections as handles that can move to another thread or process,
+   * where the runtime can move them: what `sharing/` builds on.
+   */
+  readonly handles?: Handles;
 }
 
-/**
- * How the parallel runner runs its workers.
- *
- * @example
- * ```ts
- * import type { ParallelMode } from "@reuseport/net";
- *
- * const mode: ParallelMode = "processes"; // or "threads", or "auto"
- * console.log(mode);
- * ```
- */
-export type ParallelMode = "auto" | "threads" | "processes";
+/** A connection accepted but not yet read: a handle that can move. */
+export type RawConnection = object;
 
-/**
- * Options of the parallel runner.
- *
- * @example
- * ```ts
- * import type { ParallelOptions } from "@reuseport/net";
- *
- * const options: ParallelOptions = { file: "./app.mjs", workers: 2, mode: "auto" };
- * console.log(options.workers);
- * ```
- */
-export interface ParallelOptions {
-  /** Path of the module each worker runs. */
-  file: string;
-  /** How many workers. */
-  workers: number;
-  /** Threads, processes, or `auto`: threads where they can share sockets. */
-  mode?: ParallelMode;
-  /** Arguments the module sees in `process.argv`. */
-  args?: string[];
-  /** How long a stopping worker may take before it is killed. Default 5000 ms. */
-  graceMs?: number;
-  /** Hears of workers starting, exiting and being restarted. */
-  onEvent?(event: ParallelEvent): void;
+/** A listening socket that hands out raw connections, one `next()` at a time. */
+export interface RawListener {
+  /** The address the OS bound. */
+  readonly addr: SocketAddress;
+  /** The next connection; rejects with an `errors` class, and once closed. */
+  next(): Promise<RawConnection>;
+  /** Whether a pending `next()` keeps the process alive. */
+  setRef(ref: boolean): void;
+  /** Closes the socket and the connections it holds. */
+  close(): void;
 }
 
-/**
- * Something that happened to a worker.
- *
- * @example
- * ```ts
- * import type { ParallelEvent } from "@reuseport/net";
- *
- * function report(event: ParallelEvent): void {
- *   if (event.type === "restart") console.log(`worker ${event.worker} restarted`);
- * }
- * report({ type: "restart", worker: 2, code: 1 });
- * ```
- */
-export interface ParallelEvent {
-  /** `start`, `exit`, `restart` (after an exit while running), `give-up` (it keeps dying at start). */
-  type: "start" | "exit" | "restart" | "give-up";
-  /** The worker's number, 1 to N (`REUSEPORT_WORKER` inside it). */
-  worker: number;
-  /** Exit code, for `exit`, `restart` and `give-up`. */
-  code?: number;
-}
-
-/**
- * Running workers.
- *
- * @example
- * ```ts
- * import type { ParallelServer } from "@reuseport/net";
- *
- * async function stop(server: ParallelServer): Promise<void> {
- *   console.log(`stopping ${server.workers} ${server.mode}`);
- *   await server.close();
- * }
- * console.log(typeof stop);
- * ```
- */
-export interface ParallelServer {
-  /** The mode the workers run in. */
-  readonly mode: "threads" | "processes";
-  /** How many workers. */
-  readonly workers: number;
-  /** Stops every worker gracefully (listeners close first); kills after the grace period. */
-  close(): Promise<void>;
+/** What a runtime that can move connections offers for it. */
+export interface Handles {
+  /** Whether connections can move between threads (not only processes). */
+  readonly threads: boolean;
+  /** Why they can or cannot, for messages. */
+  readonly threadsReason: string;
+  /** Binds and listens synchronously, like `Runtime.listen`. */
+  bind(request: BindRequest): RawListener;
+  /** A stream over a connection that arrived here. */
+  stream(raw: RawConnection): NativeStream;
+  /** Releases a connection that nobody will take. */
+  close(raw: RawConnection): void;
 }

@@ -25,7 +25,7 @@ const ESM = join(OUT, "esm");
 const SCRIPT = join(OUT, "script");
 
 /** Folders (besides the root's own `.ts` files) that hold library code. */
-const LIB_DIRS = ["ops", "platform"];
+const LIB_DIRS = ["core", "ops", "platform", "runner", "sharing"];
 const TEST_DIR = "tests";
 const DOCS = ["README.md", "LICENSE", "CHANGELOG.md"];
 const REPOSITORY = {

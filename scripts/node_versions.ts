@@ -6,7 +6,8 @@
  * `node-<os>-<arch>` npm packages, which ship a real Node at
  * `package/bin/node`. They are cached under `.cache/node/<major>/bin/node`.
  *
- * CLI: `deno run -A scripts/node_versions.ts 22 24` prints one path a line.
+ * CLI: `deno run -A scripts/node_versions.ts 22 24 26` prints one path a line
+ * (the default).
  *
  * @module
  */
@@ -168,7 +169,7 @@ export async function nodeBinary(major: number): Promise<string> {
 }
 
 if (import.meta.main) {
-  const majors = Deno.args.length ? Deno.args : ["22", "24"];
+  const majors = Deno.args.length ? Deno.args : ["22", "24", "26"];
   for (const arg of majors) {
     console.log(await nodeBinary(Number(arg)));
   }

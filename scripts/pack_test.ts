@@ -10,7 +10,7 @@
  *
  * Needs a fresh build (`deno run -A scripts/build_npm.ts --no-test`).
  *
- * Usage: `deno run -A scripts/pack_test.ts [node major ...]` (default: 20 22 24)
+ * Usage: `deno run -A scripts/pack_test.ts [node major ...]` (default: 20 22 24 26)
  *
  * @module
  */
@@ -439,7 +439,7 @@ async function main(): Promise<number> {
     console.error("pack_test: no npm/package.json; run scripts/build_npm.ts");
     return 1;
   }
-  const majors = (Deno.args.length ? Deno.args : ["20", "22", "24"])
+  const majors = (Deno.args.length ? Deno.args : ["20", "22", "24", "26"])
     .map(Number);
   let passed = 0;
   let failed = 0;

@@ -7,7 +7,7 @@
  * a summary and a closing `N passed, N failed` line come last.
  *
  * Environment:
- * - `NODE_MAJORS`   extra Node lines to test the build on (default `22,24`;
+ * - `NODE_MAJORS`   extra Node lines to test the build on (default `22,24,26`;
  *                   empty for none)
  * - `RUN_DOC_TESTS` `0` skips `deno test --doc`
  *
@@ -353,7 +353,7 @@ async function main(): Promise<number> {
   // build_npm writes npm/package.json last, only when compilation succeeded.
   const built = existsSync(join(ROOT, "npm", "package.json"));
 
-  const majors = (Deno.env.get("NODE_MAJORS") ?? "22,24")
+  const majors = (Deno.env.get("NODE_MAJORS") ?? "22,24,26")
     .split(",").map((s) => s.trim()).filter(Boolean);
 
   // The package as users install it, on every Node line tested.

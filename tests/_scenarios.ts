@@ -10,6 +10,12 @@ import type { connect, listen, TcpConn } from "../mod.ts";
 export interface NetApi {
   listen: typeof listen;
   connect: typeof connect;
+  /**
+   * The classes a user of this API tests errors against: Deno's own
+   * `Deno.errors` on Deno (for the oracle and for ours), this package's
+   * `errors` (what the polyfill installs) on Node.
+   */
+  errors: Record<string, unknown>;
 }
 
 type Scenario = (net: NetApi) => Promise<unknown>;
@@ -410,6 +416,93 @@ const behaviours: Record<string, Scenario> = {
     closeAll(...clients, listener);
     return { accepted: seen.size, all };
   },
+  "closeWrite resolves": async (net) => {
+    const { listener, client, server } = await pair(net);
+    const value = await client.closeWrite();
+    closeAll(client, server, listener);
+    return { value: value === undefined ? "undefined" : value };
+  },
+  "peer reset: pending read, read, write, closeWrite": async (net) => {
+    const { listener, client, server } = await pair(net);
+    // More than the client reads ahead and its kernel buffers hold: its
+    // close then resets the connection rather than ending it.
+    const flood = server.write(new Uint8Array(8 * 1024 * 1024)).catch(
+      () => {},
+    );
+    const pending = outcome(() => server.read(new Uint8Array(8)));
+    await delay(100);
+    client.close();
+    const result = {
+      pendingRead: await pending,
+      read: await outcome(() => server.read(new Uint8Array(8))),
+      write: await outcome(() => server.write(new Uint8Array(8))),
+      closeWrite: await outcome(() => server.closeWrite()),
+    };
+    await flood;
+    closeAll(server, listener);
+    return result;
+  },
+  "peer reset: readable ends": async (net) => {
+    const { listener, client, server } = await pair(net);
+    const flood = server.write(new Uint8Array(8 * 1024 * 1024)).catch(
+      () => {},
+    );
+    const reader = server.readable.getReader();
+    const pending = outcome(() => reader.read());
+    await delay(100);
+    client.close();
+    const result = await pending;
+    await flood;
+    closeAll(server, listener);
+    return result;
+  },
+  "errors are instances of the runtime's Deno.errors": async (net) => {
+    const caught: [string, unknown][] = [];
+    const check = async (label: string, fn: () => unknown) => {
+      try {
+        await fn();
+        caught.push([label, "no error"]);
+      } catch (err) {
+        const name = (err as Error).name;
+        const Class = net.errors[name];
+        caught.push([label, {
+          name,
+          instanceOf: typeof Class === "function" && err instanceof Class,
+        }]);
+      }
+    };
+    const first = loopback(net);
+    const { port } = first.addr;
+    await check(
+      "listen on a taken address",
+      () => net.listen({ hostname: "127.0.0.1", port }),
+    );
+    const accepting = first.accept();
+    await check("a second accept", () => first.accept());
+    first.close();
+    await check("accept pending at close", () => accepting);
+    await check("accept after close", () => first.accept());
+    await check("close twice", () => first.close());
+    await check("connect to a closed port", () => net.connect({ port }));
+    await check(
+      "listen on a foreign address",
+      () => net.listen({ hostname: "1.2.3.4", port: 0 }),
+    );
+    const { listener, client, server } = await pair(net);
+    await client.closeWrite();
+    await check(
+      "write after closeWrite",
+      () => client.write(new Uint8Array(1)),
+    );
+    const reading = client.read(new Uint8Array(1));
+    client.close();
+    await check("read pending at close", () => reading);
+    await check("read after close", () => client.read(new Uint8Array(1)));
+    closeAll(server, listener);
+    return caught;
+  },
+  "the classes of Deno.errors": (net) =>
+    Promise.resolve(Object.keys(net.errors).sort()),
   "write to a peer that closed": async (net) => {
     const { listener, client, server } = await pair(net);
     client.close();

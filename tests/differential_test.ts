@@ -6,11 +6,18 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { connect, listen } from "../mod.ts";
+import { connect, errors, listen } from "../mod.ts";
 import { oracleResults } from "./_oracle_client.ts";
-import { describeError, scenarios } from "./_scenarios.ts";
+import { describeError, type NetApi, scenarios } from "./_scenarios.ts";
 
-const ours = { listen, connect };
+/** Where a Deno user's `Deno.errors` is the runtime's own: on Deno. */
+const runtimeErrors = (globalThis as { Deno?: { errors?: object } }).Deno
+  ?.errors;
+const ours: NetApi = {
+  listen,
+  connect,
+  errors: { ...(runtimeErrors ?? errors) },
+};
 
 for (const [name, scenario] of Object.entries(scenarios)) {
   test(`same as Deno: ${name}`, { timeout: 20_000 }, async () => {
@@ -44,4 +51,9 @@ test("differs from Deno on purpose: an unknown transport is a TypeError", async 
     ),
     { name: "TypeError", message: "Unsupported transport: 'udp'" },
   );
+});
+
+test("errors has every class of Deno.errors", async () => {
+  const theirs = (await oracleResults())["the classes of Deno.errors"];
+  assert.deepEqual(Object.keys(errors).sort(), theirs);
 });

@@ -20,9 +20,8 @@ import {
   type ParallelEvent,
   serveParallel,
 } from "../mod.ts";
-import { startProcessHub } from "../platform/_node_processes.ts";
-import { acceptedStream } from "../platform/_node_handle_stream.ts";
-import { threadsCanShare } from "../platform/_node_threads.ts";
+import { nodeRuntime } from "../platform/node/mod.ts";
+import { startProcessHub } from "../sharing/processes.ts";
 import { freePort, onDeno, ROOT, runLoad } from "./_balancing.ts";
 import { modUrl } from "./_child.ts";
 
@@ -65,7 +64,7 @@ function startWorker(
 }
 
 /** Threads can share sockets here: Node 24 and later, tested by feature. */
-const threadsShare = !onDeno && threadsCanShare();
+const threadsShare = !onDeno && nodeRuntime.handles!.threads;
 
 test(
   threadsShare
@@ -266,14 +265,14 @@ test(
   { timeout: 20_000 },
   async (t: TestContext) => {
     if (onDeno) return t.skip("the processes hub is a Node program");
-    const hub = await startProcessHub();
-    const path = hub.env.REUSEPORT_PRIMARY;
+    const hub = await startProcessHub(nodeRuntime.handles!);
+    const path = hub.primary;
     // Child 1's channel is broken (it died); child 2 answers what it gets.
     const dead = new FakeChild(1, (_raw, done) => done(new Error("EPIPE")));
     let answered = (_who: string) => {};
     const got = new Promise<string>((resolve) => answered = resolve);
     const alive = new FakeChild(2, (raw) => {
-      const stream = acceptedStream(raw as object);
+      const stream = nodeRuntime.handles!.stream(raw as object);
       stream.write(new TextEncoder().encode("child 2"))
         .then(() => stream.close());
       answered("child 2");

@@ -6,23 +6,44 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { statSync } from "node:fs";
-import { dirname } from "node:path";
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
 import process from "node:process";
-import { test, type TestContext } from "node:test";
+import { after, test, type TestContext } from "node:test";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { listen, setStrategy } from "../mod.ts";
-import { startProcessHub } from "../platform/_node_processes.ts";
+import { nodeRuntime } from "../platform/node/mod.ts";
+import { startProcessHub } from "../sharing/processes.ts";
 import { onDeno, strategyHere } from "./_balancing.ts";
 
 const NOBODY = 65534;
 const isRoot = process.getuid?.() === 0;
 const modUrl = new URL("../mod.js", import.meta.url).href;
 
-/** Runs an ES module `source` on this Node, as `uid` when given; resolves stdout. */
-function nodeAs(source: string, uid?: number): Promise<string> {
+/** This Node and this package's build, where the other user can run them. */
+interface Reachable {
+  node: string;
+  modUrl: string;
+}
+
+/** Runs an ES module `source` on `node` (this one by default), as `uid` when given; resolves stdout. */
+function nodeAs(
+  source: string,
+  uid?: number,
+  node: string = process.execPath,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
-      process.execPath,
+      node,
       ["--input-type=module", "-e", source],
       {
         timeout: 10_000,
@@ -35,6 +56,51 @@ function nodeAs(source: string, uid?: number): Promise<string> {
         err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
     );
   });
+}
+
+/** Whether `nobody` can start `node` and read the module at `url`. */
+async function nobodyReaches(node: string, url: string): Promise<boolean> {
+  const probe = `import(${JSON.stringify(url)}).then(() => console.log("ok"))`;
+  return (await nodeAs(probe, NOBODY, node).catch(() => "")).trim() === "ok";
+}
+
+/** Makes a tree readable (and its folders and programs runnable) by all. */
+function openUp(path: string): void {
+  const stat = statSync(path);
+  chmodSync(path, stat.isDirectory() || stat.mode & 0o100 ? 0o755 : 0o644);
+  if (stat.isDirectory()) {
+    for (const name of readdirSync(path)) openUp(join(path, name));
+  }
+}
+
+let copy: string | undefined;
+after(() => {
+  if (copy) rmSync(copy, { recursive: true, force: true });
+});
+
+/**
+ * This Node and the build as `nobody` can reach them: in place when it can
+ * (a clone under a world-readable path), else copies in a temp folder open
+ * to all, since a clone in a private folder (`mktemp -d`, mode 0700) hides
+ * both, the cached Node of `.cache/` included. A string says why neither
+ * works.
+ */
+async function reachable(): Promise<Reachable | string> {
+  if (await nobodyReaches(process.execPath, modUrl)) {
+    return { node: process.execPath, modUrl };
+  }
+  copy ??= mkdtempSync(join(tmpdir(), "reuseport-security-"));
+  const node = join(copy, basename(process.execPath));
+  copyFileSync(process.execPath, node);
+  const build = dirname(fileURLToPath(modUrl));
+  cpSync(build, join(copy, "esm"), {
+    recursive: true,
+    filter: (src) => src !== join(build, "tests"),
+  });
+  openUp(copy);
+  const url = pathToFileURL(join(copy, "esm", "mod.js")).href;
+  if (await nobodyReaches(node, url)) return { node, modUrl: url };
+  return `user nobody cannot run Node from ${copy} (nor from ${process.execPath})`;
 }
 
 /** Why this case cannot run here, or undefined. */
@@ -54,11 +120,13 @@ test(
     const here = strategyHere("kernel");
     const skip = here.ok ? crossUserSkip() : here.reason;
     if (skip) return t.skip(skip);
+    const other = await reachable();
+    if (typeof other === "string") return t.skip(other);
     setStrategy("kernel");
     const held = listen({ hostname: "127.0.0.1", port: 0, reusePort: true });
     setStrategy(undefined);
     const join = `
-      import { listen } from ${JSON.stringify(modUrl)};
+      import { listen } from ${JSON.stringify(other.modUrl)};
       try {
         listen({ hostname: "127.0.0.1", port: ${held.addr.port}, reusePort: true }).close();
         console.log("joined");
@@ -66,7 +134,10 @@ test(
         console.log(err.name);
       }`;
     try {
-      assert.equal((await nodeAs(join, NOBODY)).trim(), "AddrInUse");
+      assert.equal(
+        (await nodeAs(join, NOBODY, other.node)).trim(),
+        "AddrInUse",
+      );
       assert.equal((await nodeAs(join)).trim(), "joined");
     } finally {
       held.close();
@@ -82,23 +153,27 @@ test(
     if (process.platform === "win32") {
       return t.skip("a named pipe, not a file in the temp dir");
     }
-    const hub = await startProcessHub();
-    const path = hub.env.REUSEPORT_PRIMARY;
+    const hub = await startProcessHub(nodeRuntime.handles!);
+    const path = hub.primary;
     try {
       const dir = statSync(dirname(path));
       assert.equal(dir.mode & 0o777, 0o700, `mode of ${dirname(path)}`);
       assert.equal(dir.uid, process.getuid!());
       assert.ok(statSync(path).isSocket());
-      if (isRoot) {
+      const other = isRoot ? await reachable() : "not root";
+      if (typeof other === "string") {
+        t.diagnostic(`the other user's connect was not tried: ${other}`);
+      } else {
         const probe = `
           import { connect } from "node:net";
           connect(${JSON.stringify(path)})
             .on("connect", () => { console.log("connected"); process.exit(0); })
             .on("error", (err) => console.log(err.code));`;
-        assert.equal((await nodeAs(probe, NOBODY)).trim(), "EACCES");
+        assert.equal(
+          (await nodeAs(probe, NOBODY, other.node)).trim(),
+          "EACCES",
+        );
         assert.equal((await nodeAs(probe)).trim(), "connected");
-      } else {
-        t.diagnostic("not root: the other user's connect was not tried");
       }
     } finally {
       hub.close();

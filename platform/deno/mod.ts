@@ -5,21 +5,17 @@
  * @module
  */
 import { isMainThread } from "node:worker_threads";
-import * as errors from "../errors.ts";
-import {
-  bindTcp,
-  loadTcpWrap,
-  NodeListener,
-  RawAcceptor,
-} from "./_node_listener.ts";
-import { socketStream } from "./_node_stream.ts";
+import * as errors from "../../errors.ts";
+import { loadTcpWrap } from "../libuv/binding.ts";
+import { bindTcp, NodeListener, RawAcceptor } from "../libuv/listener.ts";
+import { HandleStream } from "../libuv/stream.ts";
 import type {
   BindRequest,
   NativeListener,
   NativeStream,
   Runtime,
   SocketAddress,
-} from "./types.ts";
+} from "../types.ts";
 
 /** The few members of Deno's namespace used here, typed locally so the npm build needs no Deno types. */
 interface DenoConn {
@@ -220,6 +216,7 @@ function workersCannotShare(): string {
 /** Deno, through its own TCP ops. */
 export const denoRuntime: Runtime = {
   name: "deno",
+  nativeDenoApi: true,
 
   kernelSupport(): { supported: boolean; reason: string } {
     const deno = denoNamespace()!;
@@ -259,7 +256,10 @@ export const denoRuntime: Runtime = {
       // without `--unstable-net` and without any chance of exiting.
       try {
         const { handle, addr } = bindTcp(request);
-        return new NodeListener(new RawAcceptor(handle, addr), socketStream);
+        return new NodeListener(
+          new RawAcceptor(handle, addr),
+          (raw, localAddr) => new HandleStream(raw, localAddr),
+        );
       } catch (err) {
         // That layer reports some failed binds as EINVAL (a non-local
         // address, say); Deno's own bind names the error as Deno would.
@@ -297,13 +297,6 @@ export const denoRuntime: Runtime = {
     });
     probe.close();
     return probe.addr.hostname;
-  },
-
-  parallel() {
-    return {
-      reason:
-        "on Deno, run `deno serve --parallel`, which shares one socket between its workers natively; this runner is a Node program",
-    };
   },
 
   connect(

@@ -1,90 +1,31 @@
 /**
- * Accepted connections on Node, driven on libuv's TCP handle directly (the
- * StreamBase calls `net.Socket` itself is built on): reads into buffers of
- * libuv's, writes that report libuv's synchronous try-write at once. Going
- * through `net.Socket`'s Readable and Writable on top of that doubled the
- * instructions spent per request (callgrind: 36k against raw `node:net`'s
- * 18k) and kept keep-alive serving at about 0.7 of `node:net`.
+ * TCP connections on libuv's TCP handle directly (the StreamBase calls
+ * `net.Socket` itself is built on), accepted and connected alike: reads into
+ * buffers of libuv's, writes that report libuv's synchronous try-write at
+ * once. Going through `net.Socket`'s Readable and Writable on top of that
+ * doubled the instructions spent per request (callgrind: 36k against raw
+ * `node:net`'s 18k) and kept keep-alive serving at about 0.7 of `node:net`.
  *
  * @module
  */
-import process from "node:process";
-import { BrokenPipe } from "../errors.ts";
-import { hold, release } from "./_node_loop_hold.ts";
-import { ReadQueue } from "./_read_queue.ts";
-import type { TcpHandle } from "./_node_listener.ts";
-import { uvError } from "./_node_stream.ts";
-import type { NativeStream, SocketAddress } from "./types.ts";
+import { isIP } from "node:net";
+import { NetError } from "../../core/messages.ts";
+import { ReadQueue } from "../../core/read_queue.ts";
+import { uvError } from "../errno.ts";
+import type { NativeStream, SocketAddress } from "../types.ts";
+import {
+  loadStreamWrap,
+  loadTcpWrap,
+  type Req,
+  type StreamWrap,
+  type TcpHandle,
+} from "./binding.ts";
+import { hold, release } from "./loop_hold.ts";
 
 /** libuv's end-of-stream status. */
 const UV_EOF = -4095;
 
-/** A request object libuv completes: a write or a shutdown. */
-interface Req {
-  handle?: StreamHandle;
-  buffer?: Uint8Array;
-  oncomplete?: (status: number) => void;
-}
-
-/** The StreamBase side of a connected `tcp_wrap` handle. */
-interface StreamHandle extends TcpHandle {
-  readStart(): number;
-  readStop(): number;
-  writeBuffer(req: Req, data: Uint8Array): number;
-  shutdown(req: Req): number;
-  getpeername(out: Record<string, unknown>): number;
-  setNoDelay(on: boolean): number;
-  setKeepAlive(on: boolean, delaySeconds: number): number;
-  /** `buffer` is absent when the handle reads into a buffer of ours. */
-  onread: (buffer?: ArrayBuffer) => void;
-  /** Reads go into `buffer` from now on, instead of a new one per read. */
-  useUserBuffer?(buffer: Uint8Array): void;
-}
-
-interface StreamWrapBinding {
-  WriteWrap: new () => Req;
-  ShutdownWrap: new () => Req;
-  streamBaseState: Int32Array;
-  kReadBytesOrError: number;
-  kArrayBufferOffset: number;
-  kLastWriteWasAsync: number;
-}
-
-/**
- * What the hot paths use of Node's `stream_wrap` binding, copied into an
- * object of our own once: reading a binding object's properties on every
- * read and write took generic (slow) property lookups.
- */
-interface StreamWrap {
-  WriteWrap: new () => Req;
-  ShutdownWrap: new () => Req;
-  /** Filled by every read and write: byte count or error, offset, whether a write went async. */
-  state: Int32Array;
-  readBytes: number;
-  bufferOffset: number;
-  lastWriteWasAsync: number;
-}
-
-let streamWrap: StreamWrap | undefined;
-
-/** Node's `stream_wrap` binding: on the allow-list of `process.binding`, as `tcp_wrap` is. */
-function loadStreamWrap(): StreamWrap {
-  if (streamWrap) return streamWrap;
-  const binding = (process as unknown as {
-    binding(name: string): StreamWrapBinding;
-  }).binding("stream_wrap");
-  streamWrap = {
-    WriteWrap: binding.WriteWrap,
-    ShutdownWrap: binding.ShutdownWrap,
-    state: binding.streamBaseState,
-    readBytes: binding.kReadBytesOrError,
-    bufferOffset: binding.kArrayBufferOffset,
-    lastWriteWasAsync: binding.kLastWriteWasAsync,
-  };
-  return streamWrap;
-}
-
-/** What libuv suggests for a read, and what a read into a buffer of ours takes at most. */
+/** What libuv suggests for a read, and the most a read into a buffer of ours takes. */
 const READ_BUFFER_SIZE = 64 * 1024;
 
 let sharedReadBuffer: Uint8Array | undefined;
@@ -92,8 +33,8 @@ let sharedReadBuffer: Uint8Array | undefined;
 /**
  * The one buffer every connection of this thread reads into. Without it,
  * Node allocates 64 KiB per read and then shrinks (on Node 26: copies) it to
- * the bytes read. A read's bytes are used or copied out before libuv reads
- * again (it calls back synchronously, one read at a time), so one buffer
+ * the bytes read. libuv calls back synchronously, one read at a time, and a
+ * read's bytes are used or copied out before it reads again, so one buffer
  * serves all connections.
  */
 function readBuffer(): Uint8Array {
@@ -109,7 +50,7 @@ function readBuffer(): Uint8Array {
 let spareWriteReq: Req | undefined;
 
 function address(
-  handle: StreamHandle,
+  handle: TcpHandle,
   which: "getsockname" | "getpeername",
 ): SocketAddress {
   const out: Record<string, unknown> = {};
@@ -117,11 +58,11 @@ function address(
   return { hostname: String(out.address ?? ""), port: Number(out.port ?? 0) };
 }
 
-/** A connection libuv accepted, as a `NativeStream`. */
+/** A connected TCP handle, as a `NativeStream`. */
 export class HandleStream implements NativeStream {
   readonly localAddr: SocketAddress;
   readonly remoteAddr: SocketAddress;
-  #handle: StreamHandle;
+  #handle: TcpHandle;
   #queue: ReadQueue;
   #wrap: StreamWrap;
   #reading = false;
@@ -138,7 +79,7 @@ export class HandleStream implements NativeStream {
    * spares a `getsockname` per connection.
    */
   constructor(handle: object, localAddr?: SocketAddress) {
-    this.#handle = handle as StreamHandle;
+    this.#handle = handle as TcpHandle;
     this.#wrap = loadStreamWrap();
     this.#queue = new ReadQueue(
       (more) => more ? this.#startReading() : this.#stopReading(),
@@ -194,7 +135,7 @@ export class HandleStream implements NativeStream {
 
   write(buf: Uint8Array): Promise<number> {
     if (this.#shut) {
-      return Promise.reject(new BrokenPipe("Broken pipe (os error 32)"));
+      return Promise.reject(NetError.brokenPipe());
     }
     const failure = this.#queue.failure();
     if (failure) return Promise.reject(failure);
@@ -284,12 +225,38 @@ export class HandleStream implements NativeStream {
 }
 
 /**
- * A stream over a connection that libuv accepted (a raw `tcp_wrap` handle);
- * `localAddr` when the listener knows it.
+ * Connects a TCP handle to `ip:port` (an IP literal); `signal` aborts,
+ * rejecting with its reason.
  */
-export function acceptedStream(
-  handle: object,
-  localAddr?: SocketAddress,
-): NativeStream {
-  return new HandleStream(handle, localAddr);
+export function connectHandle(
+  ip: string,
+  port: number,
+  signal?: AbortSignal,
+): Promise<NativeStream> {
+  const { TCP, TCPConnectWrap, constants } = loadTcpWrap();
+  const handle = new TCP(constants.SOCKET);
+  const req = new TCPConnectWrap();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      handle.close();
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    req.oncomplete = (status: number) => {
+      if (signal?.aborted) return;
+      signal?.removeEventListener("abort", onAbort);
+      if (status < 0) {
+        handle.close();
+        reject(uvError(status));
+      } else resolve(new HandleStream(handle));
+    };
+    const status = isIP(ip) === 6
+      ? handle.connect6(req, ip, port)
+      : handle.connect(req, ip, port);
+    if (status < 0) {
+      signal?.removeEventListener("abort", onAbort);
+      handle.close();
+      reject(uvError(status));
+    }
+  });
 }

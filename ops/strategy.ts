@@ -5,8 +5,15 @@
  *
  * @module
  */
+import {
+  parseStrategySetting,
+  readSettings,
+  type StrategySetting,
+} from "../core/settings.ts";
 import { NotSupported } from "../errors.ts";
-import type { Runtime } from "./types.ts";
+import type { Runtime } from "../platform/types.ts";
+
+export type { StrategySetting };
 
 /**
  * How a listener gets its socket:
@@ -28,20 +35,6 @@ import type { Runtime } from "./types.ts";
 export type Strategy = "direct" | "kernel" | "emulated";
 
 /**
- * What `REUSEPORT_STRATEGY` and `setStrategy()` accept.
- *
- * @example
- * ```ts
- * import { setStrategy, type StrategySetting } from "@reuseport/net";
- *
- * const setting: StrategySetting = "emulated";
- * setStrategy(setting);
- * setStrategy(undefined);
- * ```
- */
-export type StrategySetting = "auto" | "kernel" | "emulated";
-
-/**
  * A strategy and the reason it was chosen, for diagnostics and the demo.
  *
  * @example
@@ -60,23 +53,7 @@ export interface StrategyChoice {
   reason: string;
 }
 
-const SETTINGS: readonly string[] = ["auto", "kernel", "emulated"];
 let programmatic: StrategySetting | undefined;
-
-/** Validates a setting; `source` names where it came from, for the message. */
-export function parseStrategySetting(
-  value: unknown,
-  source: string,
-): StrategySetting {
-  if (typeof value === "string" && SETTINGS.includes(value)) {
-    return value as StrategySetting;
-  }
-  throw new TypeError(
-    `${source} must be one of "auto", "kernel", "emulated": received ${
-      JSON.stringify(value)
-    }`,
-  );
-}
 
 /**
  * Forces the strategy of later `listen()` calls with `reusePort` or
@@ -109,12 +86,9 @@ export function strategySetting(rt: Runtime): {
   source: string;
 } {
   if (programmatic) return { setting: programmatic, source: "setStrategy()" };
-  const env = rt.env("REUSEPORT_STRATEGY");
-  if (env) {
-    return {
-      setting: parseStrategySetting(env, "REUSEPORT_STRATEGY"),
-      source: `REUSEPORT_STRATEGY=${env}`,
-    };
+  const { strategy } = readSettings((name) => rt.env(name));
+  if (strategy) {
+    return { setting: strategy, source: `REUSEPORT_STRATEGY=${strategy}` };
   }
   return { setting: "auto", source: "auto" };
 }
@@ -131,7 +105,7 @@ export function chooseStrategy(
   // In the parallel runner's workers, sharing is the default, as in
   // `deno serve --parallel`.
   const loadBalanced = loadBalancedOption ??
-    rt.env("REUSEPORT_WORKER") !== undefined;
+    readSettings((name) => rt.env(name)).worker !== undefined;
   if (!reusePort && !loadBalanced) {
     return { strategy: "direct", reason: "neither reusePort nor loadBalanced" };
   }

@@ -1,6 +1,7 @@
 /**
- * The parallel runner on Node: runs one module in N worker threads or child
- * processes, restarts a worker that dies, and stops them all gracefully.
+ * The parallel runner's supervisor: runs one module in N worker threads or
+ * child processes, restarts a worker that dies, and stops them all
+ * gracefully. It runs where connections can move (`Runtime.handles`: Node).
  * In the workers, `listen()` defaults to `loadBalanced: true`
  * (`REUSEPORT_WORKER` is set), so they share their addresses.
  *
@@ -11,10 +12,12 @@ import { constants } from "node:os";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import * as threads from "node:worker_threads";
+import { readSettings, workerEnv } from "../core/settings.ts";
 import { NotSupported } from "../errors.ts";
-import { startProcessHub } from "./_node_processes.ts";
-import { STOP_MESSAGE } from "./_node_stop.ts";
-import { threadsCanShare } from "./_node_threads.ts";
+import type { Handles } from "../platform/types.ts";
+import { startProcessHub } from "../sharing/processes.ts";
+import { startThreadHub } from "../sharing/threads.ts";
+import { STOP_MESSAGE } from "../sharing/wire.ts";
 import type { ParallelMode, ParallelOptions, ParallelServer } from "./types.ts";
 
 /** A worker that died this soon after starting counts as a crash loop. */
@@ -31,10 +34,11 @@ interface Slot {
 }
 
 function startThread(
+  id: number,
   file: string,
   args: string[],
   env: Record<string, string>,
-): Slot & { id: number } {
+): Slot {
   const worker = new threads.Worker(pathToFileURL(file), {
     argv: args,
     env: { ...process.env, ...env },
@@ -42,13 +46,13 @@ function startThread(
   const exited = new Promise<number>((resolve) => {
     worker.on("error", (err) => {
       process.stderr.write(
-        `reuseport: worker ${env.REUSEPORT_WORKER}: ${err.stack ?? err}\n`,
+        `reuseport: worker ${id}: ${err.stack ?? err}\n`,
       );
     });
     worker.once("exit", resolve);
   });
   return {
-    id: Number(env.REUSEPORT_WORKER),
+    id,
     stop: () => {
       threads.postMessageToThread(worker.threadId, STOP_MESSAGE).catch(
         () => {},
@@ -60,6 +64,7 @@ function startThread(
 }
 
 function startProcess(
+  id: number,
   file: string,
   args: string[],
   env: Record<string, string>,
@@ -83,7 +88,7 @@ function startProcess(
     );
   });
   return {
-    id: Number(env.REUSEPORT_WORKER),
+    id,
     stop: () => {
       if (child.connected) child.send(STOP_MESSAGE, () => {});
       else child.kill("SIGTERM");
@@ -98,9 +103,12 @@ function startProcess(
  * moves sockets between threads; a forced kernel strategy needs no moving),
  * processes elsewhere (the primary passes connections over IPC on any Node).
  */
-function resolveMode(mode: ParallelMode): "threads" | "processes" {
-  const threadsWork = threadsCanShare() ||
-    process.env.REUSEPORT_STRATEGY === "kernel";
+function resolveMode(
+  mode: ParallelMode,
+  handles: Handles,
+): "threads" | "processes" {
+  const threadsWork = handles.threads ||
+    readSettings((name) => process.env[name]).strategy === "kernel";
   if (mode === "auto") return threadsWork ? "threads" : "processes";
   if (mode === "threads" && !threadsWork) {
     throw new NotSupported(
@@ -112,27 +120,25 @@ function resolveMode(mode: ParallelMode): "threads" | "processes" {
 
 /** Starts the workers; see `serveParallel()` in `parallel.ts`. */
 export async function runParallel(
+  handles: Handles,
   options: ParallelOptions,
 ): Promise<ParallelServer> {
   const { file, workers } = options;
-  const mode = resolveMode(options.mode ?? "auto");
+  const mode = resolveMode(options.mode ?? "auto", handles);
   const args = options.args ?? [];
   const report = options.onEvent ?? (() => {});
   const grace = options.graceMs ?? DEFAULT_GRACE_MS;
-  const hub = mode === "processes" ? await startProcessHub() : undefined;
+  const hub = mode === "processes" ? await startProcessHub(handles) : undefined;
+  if (mode === "threads") startThreadHub(handles);
   const slots = new Map<number, Slot>();
   let stopping = false;
 
   const start = (id: number, quickExits: number): void => {
-    const env = {
-      ...hub?.env,
-      REUSEPORT_WORKER: String(id),
-      REUSEPORT_WORKERS: String(workers),
-    };
+    const env = workerEnv(id, workers, hub?.primary);
     const began = Date.now();
     const slot = mode === "threads"
-      ? startThread(file, args, env)
-      : startProcess(file, args, env, (child) => hub!.attach(child));
+      ? startThread(id, file, args, env)
+      : startProcess(id, file, args, env, (child) => hub!.attach(child));
     slots.set(id, slot);
     report({ type: "start", worker: id });
     slot.exited.then((code) => {

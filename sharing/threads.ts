@@ -5,33 +5,35 @@
  * handle in the transfer list). A worker's `listen()` asks the main thread to
  * bind or join and blocks on the answer, so it stays synchronous.
  *
- * This needs a Node that can move TCP handles between threads (24 and later:
- * `net.Server` and `net.Socket` became transferable) and this module loaded in
- * the main thread before the workers start (it leaves a mark in the workers'
- * environment data). Elsewhere `threadChannel()` is `undefined`.
+ * This needs a runtime that can move TCP handles between threads (Node 24
+ * and later: `Handles.threads`) and the hub started in the main thread before
+ * the workers start (it leaves a mark in the workers' environment data).
+ * Elsewhere `threadChannel()` is `undefined`.
  *
  * @module
  */
 import { subscribe } from "node:diagnostics_channel";
-import { Server } from "node:net";
 import process from "node:process";
 import * as threads from "node:worker_threads";
+import type { BindRequest, Handles, RawConnection } from "../platform/types.ts";
 import {
   type Channel,
   closeRemotes,
   hubLeaveAll,
-  hubListen,
-  type HubMessage,
+  hubListenAnswer,
   hubReceive,
-  type MemberMessage,
   remoteReceive,
+} from "./hub.ts";
+import {
+  type HubMessage,
+  type ListenAnswer,
+  type MemberMessage,
   revive,
-} from "./_hub.ts";
-import type { RawConnection } from "./_node_listener.ts";
-import type { BindRequest, SocketAddress } from "./types.ts";
+  TAG,
+  unwrapAnswer,
+} from "./wire.ts";
 
 const MARK = "@reuseport/net:thread-hub";
-const TAG = "@reuseport/net";
 /** Bytes for a `listen` answer: an address or an error message. */
 const ANSWER_BYTES = 4096;
 /** A main thread busy for longer than this fails the worker's `listen()`. */
@@ -46,21 +48,9 @@ type Envelope =
   }
   | { tag: typeof TAG; msg: MemberMessage | HubMessage; raw?: RawConnection };
 
-type Answer =
-  | { key: string; addr: SocketAddress }
-  | { name: string; message: string };
-
 /** Member ids of the thread `threadId` start with this. */
 export function memberPrefix(threadId: number): string {
   return `t${threadId}:`;
-}
-
-/** Whether this Node can move TCP handles between threads, tested by feature. */
-export function threadsCanShare(): boolean {
-  if (typeof threads.postMessageToThread !== "function") return false;
-  return Object.getOwnPropertySymbols(Server.prototype).some((s) =>
-    s.description === "messaging_transfer_symbol"
-  );
 }
 
 function isEnvelope(value: unknown): value is Envelope {
@@ -82,7 +72,7 @@ function post(
     .catch(onGone);
 }
 
-function writeAnswer(buffer: SharedArrayBuffer, answer: Answer): void {
+function writeAnswer(buffer: SharedArrayBuffer, answer: ListenAnswer): void {
   const bytes = new TextEncoder().encode(JSON.stringify(answer));
   const state = new Int32Array(buffer, 0, 2);
   new Uint8Array(buffer, 8).set(bytes.subarray(0, ANSWER_BYTES - 8));
@@ -92,7 +82,7 @@ function writeAnswer(buffer: SharedArrayBuffer, answer: Answer): void {
 }
 
 /** The main thread's side: binds for workers and routes their messages. */
-function serveWorkers(): void {
+function serveWorkers(handles: Handles): void {
   // A thread that ends leaves, even when its own `leave` was lost with it:
   // Node drops what a thread posted to the main thread and was not yet
   // handled when the thread exits. (Workers of workers are not seen here.)
@@ -104,13 +94,10 @@ function serveWorkers(): void {
   process.on("workerMessage", (value: unknown, source: number) => {
     if (!isEnvelope(value)) return;
     if ("listen" in value) {
-      let answer: Answer;
-      try {
-        answer = hubListen(value.listen, value.member);
-      } catch (err) {
-        answer = { name: (err as Error).name, message: (err as Error).message };
-      }
-      return writeAnswer(value.answer, answer);
+      return writeAnswer(
+        value.answer,
+        hubListenAnswer(handles, value.listen, value.member),
+      );
     }
     const msg = value.msg as MemberMessage;
     hubReceive(
@@ -151,9 +138,7 @@ function workerChannel(): Channel {
       const text = new TextDecoder().decode(
         new Uint8Array(answer, 8, state[1]).slice(),
       );
-      const result = JSON.parse(text) as Answer;
-      if ("name" in result) throw revive(result.name, result.message);
-      return result;
+      return unwrapAnswer(JSON.parse(text) as ListenAnswer);
     },
     send(msg: MemberMessage, raw?: RawConnection) {
       post(0, { tag: TAG, msg, raw }, raw, () => {});
@@ -188,10 +173,13 @@ export function isThreadHub(): boolean {
 
 let hubStarted = false;
 
-/** Called once when the Node runtime loads: the main thread becomes the hub. */
-export function startThreadHub(): void {
-  if (hubStarted || !threads.isMainThread || !threadsCanShare()) return;
+/**
+ * Makes the main thread the hub for the workers it starts from now on, where
+ * `handles` can move between threads. Once; elsewhere nothing.
+ */
+export function startThreadHub(handles: Handles): void {
+  if (hubStarted || !threads.isMainThread || !handles.threads) return;
   hubStarted = true;
   threads.setEnvironmentData(MARK, true);
-  serveWorkers();
+  serveWorkers(handles);
 }

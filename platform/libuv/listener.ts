@@ -1,58 +1,21 @@
 /**
- * Listening sockets on Node: libuv's TCP handle, bound synchronously, and the
- * queue of connections libuv accepted.
+ * Listening sockets on libuv's TCP handle (Node's, or Deno's Node layer's),
+ * bound synchronously, and the queue of connections libuv accepted.
  *
  * @module
  */
 import { isIP } from "node:net";
-import process from "node:process";
-import { BadResource } from "../errors.ts";
-import { acceptedStream } from "./_node_handle_stream.ts";
-import { uvError } from "./_node_stream.ts";
+import { NetError } from "../../core/messages.ts";
+import { uvError } from "../errno.ts";
 import type {
   BindRequest,
   NativeListener,
   NativeStream,
+  RawConnection,
+  RawListener,
   SocketAddress,
-} from "./types.ts";
-
-/** The parts of libuv's TCP handle (`tcp_wrap`) that a listener needs. */
-export interface TcpHandle {
-  bind(ip: string, port: number, flags?: number): number;
-  /** Deno's Node compatibility layer: `bind` ignores flags there, this takes them. */
-  bindWithFlags?(ip: string, port: number, flags: number): number;
-  bind6(ip: string, port: number, flags: number): number;
-  listen(backlog: number): number;
-  getsockname(out: Record<string, unknown>): number;
-  close(): void;
-  ref(): void;
-  unref(): void;
-  /** Deno's Node compatibility layer: fills `client` with the next connection. */
-  accept?(client: TcpHandle): number;
-  onconnection: ((status: number, client?: object) => void) | null;
-}
-
-interface TcpWrap {
-  TCP: new (type: number) => TcpHandle;
-  constants: { SOCKET: number; SERVER: number; UV_TCP_REUSEPORT?: number };
-}
-
-let tcpWrap: TcpWrap | undefined;
-
-/**
- * `net.Server#listen(port, host)` binds only after an asynchronous DNS step,
- * so its errors and its port arrive a tick later. libuv's TCP handle, which
- * `net.Server` itself is built on, binds and listens synchronously and returns
- * the errno, so `listen()` can throw `AddrInUse` and report the real port
- * before it returns. `process.binding("tcp_wrap")` is on Node's allow-list for
- * exactly this kind of use (it only warns under `--pending-deprecation`), and
- * the handle is handed to nothing but this package.
- */
-export function loadTcpWrap(): TcpWrap {
-  tcpWrap ??= (process as unknown as { binding(name: string): TcpWrap })
-    .binding("tcp_wrap");
-  return tcpWrap;
-}
+} from "../types.ts";
+import { loadTcpWrap, type TcpHandle } from "./binding.ts";
 
 /** Binds and listens; throws Deno's class for the errno. */
 export function bindTcp(
@@ -95,19 +58,12 @@ function acceptInto(handle: TcpHandle): TcpHandle | undefined {
   return handle.accept(client) === 0 ? client : undefined;
 }
 
-/** A connection libuv accepted: a raw `tcp_wrap` handle nobody reads yet. */
-export type RawConnection = object;
-
-function listenerClosed(): BadResource {
-  return new BadResource("Listener has been closed");
-}
-
 /**
  * The connections of a listening handle, one `next()` at a time. Node cannot
  * pause accepting (libuv accepts before JavaScript hears of it), so
  * connections nobody asked for wait here as raw handles that read nothing.
  */
-export class RawAcceptor {
+export class RawAcceptor implements RawListener {
   readonly addr: SocketAddress;
   readonly handle: TcpHandle;
   #queue: (RawConnection | Error)[] = [];
@@ -133,9 +89,9 @@ export class RawAcceptor {
     handle.unref();
   }
 
-  /** The next connection (or accept error). */
+  /** The next connection (or accept error); `BadResource` once closed. */
   next(): Promise<RawConnection> {
-    if (this.#closed) return Promise.reject(listenerClosed());
+    if (this.#closed) return Promise.reject(NetError.listenerClosed());
     const item = this.#queue.shift();
     if (item instanceof Error) return Promise.reject(item);
     if (item) return Promise.resolve(item);
@@ -160,7 +116,7 @@ export class RawAcceptor {
     this.#closed = true;
     this.handle.onconnection = null;
     this.handle.close();
-    this.#waiter?.reject(listenerClosed());
+    this.#waiter?.reject(NetError.listenerClosed());
     this.#waiter = null;
     return this.#queue.splice(0).filter((item) => !(item instanceof Error));
   }
@@ -180,15 +136,19 @@ export class NodeListener implements NativeListener {
   #acceptor: RawAcceptor;
   #wrap: (raw: RawConnection) => NativeStream;
 
-  /** `wrap` makes a stream of an accepted handle (default: libuv's StreamBase). */
+  /**
+   * `wrap` makes a stream of an accepted handle; it gets the local address
+   * when the listener knows it (bound to one IP), which spares a
+   * `getsockname` per connection.
+   */
   constructor(
     acceptor: RawAcceptor,
-    wrap?: (raw: RawConnection) => NativeStream,
+    wrap: (raw: RawConnection, localAddr?: SocketAddress) => NativeStream,
   ) {
     this.#acceptor = acceptor;
     this.addr = acceptor.addr;
     const local = boundToOne(this.addr) ? this.addr : undefined;
-    this.#wrap = wrap ?? ((raw) => acceptedStream(raw, local));
+    this.#wrap = (raw) => wrap(raw, local);
   }
 
   accept(): Promise<NativeStream> {

@@ -5,10 +5,13 @@
  * two requests, so per-handle toggling cost two binding calls per request;
  * the count here changes in JavaScript and touches the timer only when it
  * goes from 0 to 1 or back (and the timer then touches libuv only when no
- * other referenced timer exists).
+ * other referenced timer exists). `node:timers`, not the global: Deno's
+ * global timers are numbers, without `ref()`.
  *
  * @module
  */
+
+import { setInterval } from "node:timers";
 
 /** Longest delay a Node timer takes; it never needs to fire. */
 const NEVER_MS = 2 ** 31 - 1;

@@ -16,33 +16,24 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { createInterface } from "node:readline";
+import type { BindRequest, Handles, RawConnection } from "../platform/types.ts";
 import {
   type Channel,
   closeRemotes,
   hubLeaveAll,
-  hubListen,
-  type HubMessage,
+  hubListenAnswer,
   hubReceive,
-  type MemberMessage,
   remoteReceive,
-  revive,
-} from "./_hub.ts";
-import type { RawConnection, TcpHandle } from "./_node_listener.ts";
-import type { BindRequest, SocketAddress } from "./types.ts";
-
-/** Set in the children's environment: the primary's control socket. */
-const CONTROL_ENV = "REUSEPORT_PRIMARY";
-const TAG = "@reuseport/net";
-
-type Answer =
-  | { key: string; addr: SocketAddress }
-  | { name: string; message: string };
-
-/** What a child sends for a `listen()`, one JSON line on the control socket. */
-interface ListenRequest {
-  listen: BindRequest;
-  member: string;
-}
+} from "./hub.ts";
+import {
+  type HubMessage,
+  isEnvelope,
+  type ListenAnswer,
+  type ListenRequest,
+  type MemberMessage,
+  TAG,
+  unwrapAnswer,
+} from "./wire.ts";
 
 /** Runs in a helper process: one request to the control socket, the answer on stdout. */
 const ASK = `
@@ -70,24 +61,20 @@ interface Ipc {
  */
 function sendOn(
   ipc: Ipc,
+  handles: Handles,
   msg: unknown,
   raw?: RawConnection,
   unsent?: (raw: RawConnection) => void,
 ): void {
   ipc.send({ tag: TAG, msg }, raw, {}, (err) => {
     if (err && raw && unsent) unsent(raw);
-    else (raw as TcpHandle | undefined)?.close();
+    else if (raw) handles.close(raw);
   });
-}
-
-function isOurs(value: unknown): value is { tag: string; msg: unknown } {
-  const v = value as { tag?: unknown; msg?: unknown } | null;
-  return v?.tag === TAG && typeof v.msg === "object" && v.msg !== null;
 }
 
 let channel: Channel | undefined;
 
-function childChannel(control: string): Channel {
+function childChannel(control: string, handles: Handles): Channel {
   const ipc = process as unknown as Ipc;
   const toHub: Channel = {
     listen(request: BindRequest, member: string) {
@@ -96,7 +83,7 @@ function childChannel(control: string): Channel {
         encoding: "utf8",
         timeout: 10_000,
       });
-      let answer: Answer;
+      let answer: ListenAnswer;
       try {
         answer = JSON.parse(child.stdout);
       } catch {
@@ -105,15 +92,14 @@ function childChannel(control: string): Channel {
           message: "listen(): the parallel runner did not answer",
         };
       }
-      if ("name" in answer) throw revive(answer.name, answer.message);
-      return answer;
+      return unwrapAnswer(answer);
     },
     send(msg: MemberMessage, raw?: RawConnection) {
-      if (process.connected) sendOn(ipc, msg, raw);
+      if (process.connected) sendOn(ipc, handles, msg, raw);
     },
   };
   process.on("message", (value: unknown, raw?: RawConnection) => {
-    if (isOurs(value)) remoteReceive(toHub, value.msg as HubMessage, raw);
+    if (isEnvelope(value)) remoteReceive(toHub, value.msg as HubMessage, raw);
   });
   // Our listener must not hold the child open; pending accepts do that.
   (process.channel as { unref?(): void } | undefined)?.unref?.();
@@ -126,18 +112,23 @@ export function memberPrefix(pid: number | undefined): string {
   return `p${pid}:`;
 }
 
-/** In a child of the parallel runner: the channel to the primary. */
-export function processChannel(): Channel | undefined {
-  const control = process.env[CONTROL_ENV];
-  if (!control || typeof process.send !== "function") return undefined;
-  channel ??= childChannel(control);
+/**
+ * In a child of the parallel runner (`primary` is its control socket, from
+ * `REUSEPORT_PRIMARY`): the channel to the primary.
+ */
+export function processChannel(
+  primary: string | undefined,
+  handles: Handles,
+): Channel | undefined {
+  if (!primary || typeof process.send !== "function") return undefined;
+  channel ??= childChannel(primary, handles);
   return channel;
 }
 
 /** The primary's side: the control socket and the children's messages. */
 export interface ProcessHub {
-  /** Environment for a child, so that its `listen()` finds this hub. */
-  readonly env: Record<string, string>;
+  /** The control socket: a child's `REUSEPORT_PRIMARY`, so that its `listen()` finds this hub. */
+  readonly primary: string;
   /** Routes the messages of `child` (a forked process with IPC). */
   attach(
     child: Ipc & NodeJS.EventEmitter & { pid?: number; connected: boolean },
@@ -147,7 +138,7 @@ export interface ProcessHub {
 }
 
 /** Makes this process the hub for the children it will fork. */
-export function startProcessHub(): Promise<ProcessHub> {
+export function startProcessHub(handles: Handles): Promise<ProcessHub> {
   const name = `reuseport-${process.pid}-${randomBytes(4).toString("hex")}`;
   // Whoever can connect can make the primary bind: the socket goes in a
   // directory of its own that only this user can enter (mkdtemp: 0700).
@@ -158,12 +149,15 @@ export function startProcessHub(): Promise<ProcessHub> {
   const server: Server = createServer((socket) => {
     socket.on("error", () => socket.destroy());
     createInterface({ input: socket }).once("line", (line) => {
-      let answer: Answer;
+      let answer: ListenAnswer;
       try {
         const request = JSON.parse(line) as ListenRequest;
-        answer = hubListen(request.listen, request.member);
-      } catch (err) {
-        answer = { name: (err as Error).name, message: (err as Error).message };
+        answer = hubListenAnswer(handles, request.listen, request.member);
+      } catch {
+        answer = {
+          name: "TypeError",
+          message: "a listen request that is not JSON",
+        };
       }
       socket.end(JSON.stringify(answer));
     });
@@ -176,12 +170,12 @@ export function startProcessHub(): Promise<ProcessHub> {
     server.listen(path, () => {
       server.unref();
       resolve({
-        env: { [CONTROL_ENV]: path },
+        primary: path,
         attach(child) {
           // A child that dies leaves; what it had not accepted goes to others.
           const leave = () => hubLeaveAll(memberPrefix(child.pid));
           child.on("message", (value: unknown, raw?: RawConnection) => {
-            if (!isOurs(value)) return;
+            if (!isEnvelope(value)) return;
             hubReceive(value.msg as MemberMessage, raw, (reply, r) => {
               // A connection for a child that died before the hub heard of
               // it goes to a sibling, not to the floor.
@@ -189,7 +183,7 @@ export function startProcessHub(): Promise<ProcessHub> {
                 leave();
                 hubReceive({ op: "back", key: reply.key }, conn, () => {});
               };
-              if (child.connected) sendOn(child, reply, r, giveBack);
+              if (child.connected) sendOn(child, handles, reply, r, giveBack);
               else if (r) giveBack(r);
             });
           });

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { getSystemErrorMap, getSystemErrorName } from "node:util";
 import * as errors from "../errors.ts";
 
 type ErrorClass = new (message: string) => Error;
@@ -64,4 +65,11 @@ export function osError(
 export function lookupError(code: string | undefined): Error {
   const text = LOOKUP_ERRORS[code ?? ""] ?? "Name or service not known";
   return new Error(`failed to lookup address information: ${text}`);
+}
+
+/** The error Deno raises for a libuv status code (a negative errno). */
+export function uvError(status: number): Error {
+  const name = getSystemErrorName(status);
+  const text = getSystemErrorMap().get(status)?.[1] ?? name;
+  return osError(name, -status, text[0].toUpperCase() + text.slice(1));
 }

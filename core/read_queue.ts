@@ -1,11 +1,11 @@
 /**
- * The read side of a Node stream, shared by both kinds (`net.Socket` and the
- * bare TCP handle): data in hand, pending reads served in order (Deno queues
- * concurrent reads), the end of the stream, and what failed.
+ * The read side of a stream whose source pushes data (libuv's TCP handle,
+ * a callback socket): data in hand, pending reads served in order (Deno
+ * queues concurrent reads), the end of the stream, and what failed.
  *
  * @module
  */
-import { Interrupted } from "../errors.ts";
+import { NetError } from "./messages.ts";
 
 /** Read ahead at most this much for a reader that is not asking. */
 const READ_HIGH_WATER = 64 * 1024;
@@ -100,7 +100,7 @@ export class ReadQueue {
   /** What ended the stream, if anything did; a close reads as `Interrupted`. */
   failure(): Error | null {
     if (!this.#error && this.#closed) {
-      this.#error = new Interrupted("operation canceled");
+      this.#error = NetError.canceled();
     }
     return this.#error;
   }

@@ -3,15 +3,13 @@
  *
  * @module
  */
-import { BadResource } from "../errors.ts";
-import {
-  chooseStrategy,
-  runtime,
-  type SocketAddress,
-} from "../platform/mod.ts";
+import { NetError } from "../core/messages.ts";
+import type { SocketAddress } from "../platform/types.ts";
 import { literalAddress, validateHostname, validatePort } from "./_validate.ts";
 import { TcpStreamResource } from "./io.ts";
 import { resourceTable } from "./resources.ts";
+import { runtime } from "./runtime.ts";
+import { chooseStrategy } from "./strategy.ts";
 import { connections, TcpListenerResource } from "./tcp.ts";
 
 export type { SocketAddress };
@@ -66,6 +64,7 @@ export function op_net_listen_tcp(
     ip,
     port,
     chooseStrategy(
+      runtime(),
       Boolean(reusePort),
       loadBalanced === undefined ? undefined : Boolean(loadBalanced),
     ).strategy,
@@ -101,7 +100,7 @@ export async function op_net_accept_tcp(
   try {
     listener = resourceTable.get(rid, TcpListenerResource);
   } catch {
-    throw new BadResource("Listener has been closed");
+    throw NetError.listenerClosed();
   }
   const stream = await listener.accept();
   const connRid = resourceTable.add(new TcpStreamResource(stream));

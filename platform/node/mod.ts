@@ -1,0 +1,134 @@
+/**
+ * The Node runtime: listening sockets and connections on libuv's TCP handle,
+ * and connections that can move to worker threads (Node 24 and later) and to
+ * child processes (any Node).
+ *
+ * @module
+ */
+import { spawnSync } from "node:child_process";
+import { lookup } from "node:dns";
+import { isIP, Server } from "node:net";
+import process from "node:process";
+import * as threads from "node:worker_threads";
+import { lookupError } from "../errno.ts";
+import type {
+  BindRequest,
+  Handles,
+  NativeListener,
+  NativeStream,
+  Runtime,
+  SocketAddress,
+} from "../types.ts";
+import { loadTcpWrap, type TcpHandle } from "../libuv/binding.ts";
+import { bindTcp, NodeListener, RawAcceptor } from "../libuv/listener.ts";
+import { connectHandle, HandleStream } from "../libuv/stream.ts";
+
+/** Where `SO_REUSEPORT` spreads connections across sockets (FreeBSD: libuv uses `SO_REUSEPORT_LB`). */
+const BALANCING_OS: readonly string[] = ["linux", "android", "freebsd"];
+
+function lookupAsync(hostname: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    lookup(hostname, (err, address) => {
+      if (err) reject(lookupError(err.code));
+      else resolve(address);
+    });
+  });
+}
+
+/** Whether this Node can move TCP handles between threads, tested by feature. */
+function threadsCanMove(): boolean {
+  if (typeof threads.postMessageToThread !== "function") return false;
+  return Object.getOwnPropertySymbols(Server.prototype).some((s) =>
+    s.description === "messaging_transfer_symbol"
+  );
+}
+
+const stream = (raw: object, localAddr?: SocketAddress): NativeStream =>
+  new HandleStream(raw, localAddr);
+
+function bind(request: BindRequest): RawAcceptor {
+  const { handle, addr } = bindTcp(request);
+  return new RawAcceptor(handle, addr);
+}
+
+/** Accepted connections as raw handles, for `sharing/`. */
+const handles: Handles = {
+  get threads(): boolean {
+    return threadsCanMove();
+  },
+  get threadsReason(): string {
+    return threadsCanMove()
+      ? `Node ${process.version} moves sockets between threads`
+      : `Node ${process.version} cannot move sockets between threads (Node 24 can)`;
+  },
+  bind,
+  stream,
+  close(raw: object): void {
+    (raw as TcpHandle).close();
+  },
+};
+
+/** Node, through libuv. */
+export const nodeRuntime: Runtime = {
+  name: "node",
+  nativeDenoApi: false,
+  handles,
+
+  kernelSupport(): { supported: boolean; reason: string } {
+    const node = `Node ${process.version} on ${process.platform}`;
+    if (typeof loadTcpWrap().constants.UV_TCP_REUSEPORT !== "number") {
+      return {
+        supported: false,
+        reason:
+          `${node} cannot bind with SO_REUSEPORT (libuv's UV_TCP_REUSEPORT arrived in Node 22.12)`,
+      };
+    }
+    if (!BALANCING_OS.includes(process.platform)) {
+      return {
+        supported: false,
+        reason: `${node}: SO_REUSEPORT does not balance connections there`,
+      };
+    }
+    return {
+      supported: true,
+      reason: `${node} binds with SO_REUSEPORT and the kernel balances`,
+    };
+  },
+
+  env(name: string): string | undefined {
+    return process.env[name];
+  },
+
+  listen(request: BindRequest): NativeListener {
+    return new NodeListener(bind(request), stream);
+  },
+
+  resolveListenHost(hostname: string): string {
+    // Deno resolves a listen address before `listen()` returns. Node has no
+    // synchronous resolver, so ask getaddrinfo in a short child process.
+    const script =
+      "require('dns').lookup(process.argv[1],(e,a)=>process.stdout.write(JSON.stringify(e?{code:e.code}:{address:a})))";
+    const child = spawnSync(process.execPath, ["-e", script, hostname], {
+      encoding: "utf8",
+      timeout: 10_000,
+    });
+    let answer: { code?: string; address?: string } = {};
+    try {
+      answer = JSON.parse(child.stdout);
+    } catch {
+      answer = { code: "EAI_AGAIN" };
+    }
+    if (answer.address) return answer.address;
+    throw lookupError(answer.code);
+  },
+
+  async connect(
+    hostname: string,
+    port: number,
+    signal?: AbortSignal,
+  ): Promise<NativeStream> {
+    const ip = isIP(hostname) ? hostname : await lookupAsync(hostname);
+    signal?.throwIfAborted();
+    return connectHandle(ip, port, signal);
+  },
+};

@@ -1,0 +1,84 @@
+/** The read queue, with a fake source: order, backpressure, end, failure, close. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ReadQueue } from "../../core/read_queue.ts";
+import { errors } from "../../mod.ts";
+
+function queue(): { q: ReadQueue; flows: boolean[]; changes: number[] } {
+  const flows: boolean[] = [];
+  const changes: number[] = [];
+  const q: ReadQueue = new ReadQueue(
+    (more) => flows.push(more),
+    () => changes.push(q.waiting),
+  );
+  return { q, flows, changes };
+}
+
+const bytes = (...values: number[]) => new Uint8Array(values);
+
+test("read queue: data in hand is read at once, split across small buffers", async () => {
+  const { q } = queue();
+  q.push(bytes(1, 2, 3, 4, 5));
+  const buf = new Uint8Array(2);
+  assert.equal(await q.read(buf), 2);
+  assert.deepEqual(buf, bytes(1, 2));
+  assert.equal(await q.read(buf), 2);
+  assert.deepEqual(buf, bytes(3, 4));
+  assert.equal(await q.read(new Uint8Array(8)), 1);
+});
+
+test("read queue: concurrent reads are served in order, and ask the source to flow", async () => {
+  const { q, flows, changes } = queue();
+  const a = new Uint8Array(3);
+  const b = new Uint8Array(3);
+  const ra = q.read(a);
+  const rb = q.read(b);
+  assert.deepEqual(flows, [true, true]);
+  assert.equal(q.waiting, 2);
+  q.push(bytes(1, 2, 3, 4));
+  assert.deepEqual([await ra, await rb], [3, 1]);
+  assert.deepEqual([...a, ...b.subarray(0, 1)], [1, 2, 3, 4]);
+  assert.equal(changes.at(-1), 0);
+});
+
+test("read queue: with nobody reading, the source is held off past 64 KiB", () => {
+  const { q, flows } = queue();
+  q.push(new Uint8Array(32 * 1024));
+  assert.deepEqual(flows, []);
+  q.push(new Uint8Array(32 * 1024));
+  assert.deepEqual(flows, [false]);
+});
+
+test("read queue: the end reads as 0 after the data, for every read after it", async () => {
+  const { q } = queue();
+  const pending = q.read(new Uint8Array(4));
+  q.push(bytes(9));
+  q.end();
+  assert.equal(await pending, 1);
+  assert.equal(await q.read(new Uint8Array(4)), 0);
+  assert.equal(await q.read(new Uint8Array(4)), 0);
+});
+
+test("read queue: the first failure is what every read sees", async () => {
+  const { q } = queue();
+  const pending = q.read(new Uint8Array(4));
+  q.fail(new errors.ConnectionReset("Connection reset by peer (os error 104)"));
+  q.fail(new errors.BrokenPipe("Broken pipe (os error 32)"));
+  await assert.rejects(pending, errors.ConnectionReset);
+  await assert.rejects(q.read(new Uint8Array(4)), errors.ConnectionReset);
+});
+
+test("read queue: close makes pending and later reads reject with Interrupted, and drops data", async () => {
+  const { q } = queue();
+  q.push(bytes(1));
+  assert.equal(q.failure(), null);
+  q.close();
+  await assert.rejects(q.read(new Uint8Array(4)), {
+    name: "Interrupted",
+    message: "operation canceled",
+  });
+  const { q: q2 } = queue();
+  const pending = q2.read(new Uint8Array(4));
+  q2.close();
+  await assert.rejects(pending, errors.Interrupted);
+});
