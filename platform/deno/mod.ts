@@ -132,9 +132,21 @@ class DenoStream implements NativeStream {
     return this.#conn.read(buf).then((n) => n ?? 0, rethrow);
   }
 
-  async write(buf: Uint8Array): Promise<number> {
+  write(buf: Uint8Array): Promise<number> {
+    // Deno's write may take part of the buffer; ours writes all of it. The
+    // first write usually takes everything: no async frame or view for it.
     try {
-      let n = 0;
+      return this.#conn.write(buf).then(
+        (n) => n < buf.byteLength ? this.#writeRest(buf, n) : n,
+        rethrow,
+      );
+    } catch (err) {
+      return Promise.reject(translate(err));
+    }
+  }
+
+  async #writeRest(buf: Uint8Array, n: number): Promise<number> {
+    try {
       while (n < buf.byteLength) n += await this.#conn.write(buf.subarray(n));
       return n;
     } catch (err) {

@@ -16,6 +16,7 @@ import type {
   SocketAddress,
 } from "../types.ts";
 import { loadTcpWrap, type TcpHandle } from "./binding.ts";
+import { hold, release } from "./loop_hold.ts";
 
 /** Binds and listens; throws Deno's class for the errno. */
 export function bindTcp(
@@ -72,6 +73,7 @@ export class RawAcceptor implements RawListener {
     reject(err: Error): void;
   } | null = null;
   #closed = false;
+  #held = false;
 
   constructor(handle: TcpHandle, addr: SocketAddress) {
     this.handle = handle;
@@ -86,6 +88,9 @@ export class RawAcceptor implements RawListener {
       if (item instanceof Error) waiter.reject(item);
       else waiter.resolve(item);
     };
+    // The loop is held by `hold()` while an accept is wanted, never by the
+    // handle: the accept queue asks on every accept, and holding is then
+    // JavaScript bookkeeping instead of two binding calls.
     handle.unref();
   }
 
@@ -101,8 +106,10 @@ export class RawAcceptor implements RawListener {
   }
 
   setRef(ref: boolean): void {
-    if (ref) this.handle.ref();
-    else this.handle.unref();
+    if (ref === this.#held || (ref && this.#closed)) return;
+    this.#held = ref;
+    if (ref) hold();
+    else release();
   }
 
   /** Closes the socket and every connection still queued. */
@@ -114,6 +121,7 @@ export class RawAcceptor implements RawListener {
   drain(): RawConnection[] {
     if (this.#closed) return [];
     this.#closed = true;
+    this.setRef(false);
     this.handle.onconnection = null;
     this.handle.close();
     this.#waiter?.reject(NetError.listenerClosed());
