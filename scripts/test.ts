@@ -280,6 +280,7 @@ async function main(): Promise<number> {
       "examples/echo_node.mjs",
     ),
     "scripts",
+    "bench",
   ];
   await step("deno check", DENO, ["check", ...checkTargets]);
 
