@@ -107,6 +107,11 @@ function translate(err: unknown): Error {
   return err as Error;
 }
 
+/** Deno's read count as `NativeStream#read` reports it: 0 at the end. */
+function zeroAtEnd(n: number | null): number {
+  return n ?? 0;
+}
+
 function rethrow(err: unknown): never {
   throw translate(err);
 }
@@ -129,7 +134,7 @@ class DenoStream implements NativeStream {
   }
 
   read(buf: Uint8Array): Promise<number> {
-    return this.#conn.read(buf).then((n) => n ?? 0, rethrow);
+    return this.#conn.read(buf).then(zeroAtEnd, rethrow);
   }
 
   write(buf: Uint8Array): Promise<number> {
