@@ -18,12 +18,7 @@ import {
   tryClose,
   write,
 } from "./ops/mod.ts";
-import {
-  BadResource,
-  BrokenPipe,
-  ConnectionReset,
-  Interrupted,
-} from "./errors.ts";
+import { BadResource, Interrupted } from "./errors.ts";
 
 /**
  * A TCP address, as `Deno.NetAddr`.
@@ -111,26 +106,13 @@ export interface ConnectOptions {
 
 const CHUNK_SIZE = 64 * 1024;
 
-/**
- * Reads into `buf` as Deno does: a connection the peer reset reads as its
- * end (0), where Node reports `ECONNRESET`.
- */
-async function readOrEnd(rid: number, buf: Uint8Array): Promise<number> {
-  try {
-    return await read(rid, buf);
-  } catch (err) {
-    if (!(err instanceof ConnectionReset)) throw err;
-    return 0;
-  }
+/** A read's byte count as `Conn#read` reports it: `null` at end of stream. */
+function nullAtEnd(n: number): number | null {
+  return n === 0 ? null : n;
 }
 
 function netAddr(addr: SocketAddress): NetAddr {
   return { hostname: addr.hostname, port: addr.port, transport: "tcp" };
-}
-
-/** A read's byte count as `Conn#read` reports it: `null` at end of stream. */
-function nullAtEnd(n: number): number | null {
-  return n === 0 ? null : n;
 }
 
 function unsupportedTransport(transport: unknown): TypeError {
@@ -162,8 +144,6 @@ export class Conn implements Disposable {
   #localAddr: NetAddr;
   #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
-  /** A read here met the peer's reset (and took it as the end, as Deno does). */
-  #reset = false;
 
   /** Wraps the stream resource `rid`; made by `connect` and `Listener#accept`. */
   constructor(rid: number, remoteAddr: NetAddr, localAddr: NetAddr) {
@@ -182,26 +162,9 @@ export class Conn implements Disposable {
     return this.#localAddr;
   }
 
-  // The error handlers of read and write, made once per connection rather
-  // than once per call.
-  #readFailed = (err: unknown): null => {
-    if (!(err instanceof ConnectionReset)) throw err;
-    this.#reset = true;
-    return null;
-  };
-
-  #writeFailed = (err: unknown): never => {
-    // Deno's read took the reset in, so its next write meets `EPIPE`;
-    // Node keeps the reset for every later operation.
-    if (this.#reset && err instanceof ConnectionReset) {
-      throw new BrokenPipe("Broken pipe (os error 32)");
-    }
-    throw err;
-  };
-
   /** Writes `p`; resolves the number of bytes written. */
   write(p: Uint8Array): Promise<number> {
-    return write(this.#rid, p).then(undefined, this.#writeFailed);
+    return write(this.#rid, p);
   }
 
   /** Reads into `p`; resolves the byte count, `null` at end of stream (or once the peer reset it). */
@@ -213,7 +176,7 @@ export class Conn implements Disposable {
     } catch (err) {
       return Promise.reject(err);
     }
-    return read(this.#rid, p).then(nullAtEnd, this.#readFailed);
+    return read(this.#rid, p).then(nullAtEnd);
   }
 
   /** Closes the connection; a pending `read` rejects with `Interrupted`. */
@@ -223,15 +186,8 @@ export class Conn implements Disposable {
 
   /** Shuts down the write side: the peer reads end of stream, reading goes on. Resolves `null`, as Deno does. */
   closeWrite(): Promise<void> {
-    return shutdown(this.#rid).then(
-      // Deno's op resolves `null` (its declared type says `void`).
-      () => null as unknown as void,
-      (err) => {
-        // Shutting down a connection the peer reset is no error in Deno.
-        if (err instanceof ConnectionReset) return null as unknown as void;
-        throw err;
-      },
-    );
+    // Deno's op resolves `null` (its declared type says `void`).
+    return shutdown(this.#rid).then(() => null as unknown as void);
   }
 
   /** The incoming bytes as a byte stream; it closes the connection at its end. */
@@ -242,7 +198,10 @@ export class Conn implements Disposable {
 
   /** A sink for outgoing bytes; closing it closes the connection. */
   get writable(): WritableStream<Uint8Array> {
-    this.#writable ??= writableStreamForRid(this.#rid);
+    this.#writable ??= writableStreamForRid(
+      this.#rid,
+      (chunk) => this.write(chunk),
+    );
     return this.#writable;
   }
 
@@ -464,7 +423,7 @@ function readableStreamForRid(
       const request = controller.byobRequest!;
       const view = request.view as Uint8Array;
       try {
-        const n = await readOrEnd(rid, view);
+        const n = await read(rid, view);
         if (n === 0) {
           tryClose(rid);
           controller.close();
@@ -484,15 +443,20 @@ function readableStreamForRid(
   return stream as ReadableStream<Uint8Array<ArrayBuffer>>;
 }
 
-/** A sink over `write(rid)`; closing or aborting it closes the rid, as in Deno. */
-function writableStreamForRid(rid: number): WritableStream<Uint8Array> {
+/** A sink over the conn's `write`; closing or aborting it closes the rid, as in Deno. */
+function writableStreamForRid(
+  rid: number,
+  write: (chunk: Uint8Array) => Promise<number>,
+): WritableStream<Uint8Array> {
   return new WritableStream({
-    async write(chunk, controller) {
+    async write(chunk) {
       try {
-        await write(rid, chunk);
+        await write(chunk);
       } catch (err) {
-        controller.error(err);
         tryClose(rid);
+        // Rejected, not just errored: the writer's `write()` rejects with
+        // it, as on Deno.
+        throw err;
       }
     },
     close() {

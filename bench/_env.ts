@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import process from "node:process";
+import { bunBinary } from "../scripts/bun_binary.ts";
 import { nodeBinary } from "../scripts/node_versions.ts";
 
 /** The knobs, from `BENCH_*` environment variables. */
@@ -89,6 +90,8 @@ export interface Machine {
   /** The newest of them if >= 22.12, on Linux: the multi-core row (kernel strategy). */
   nodeKernel: Tool;
   deno: Tool;
+  /** Bun 1.x from npm (`.cache/bun/`): rows 1 and 2. */
+  bun: Tool;
   nginx: Tool;
   wrk: boolean;
   taskset: boolean;
@@ -158,6 +161,15 @@ function kernelNode(os: string, newest: Tool): Tool {
   return { unavailable: `Node ${newest.version} is older than 22.12` };
 }
 
+/** Bun, fetched from npm into `.cache/bun/` on first use, as `npm test` does. */
+async function bunTool(): Promise<Tool> {
+  try {
+    return version(await bunBinary(), ["--version"], /^(\S+)/);
+  } catch (err) {
+    return { unavailable: `no Bun: ${(err as Error).message}` };
+  }
+}
+
 /** Looks the machine over: tools, versions, cores. */
 export async function inspectMachine(knobs: Knobs): Promise<Machine> {
   const os = process.platform;
@@ -175,6 +187,7 @@ export async function inspectMachine(knobs: Knobs): Promise<Machine> {
     nodes,
     nodeKernel: kernelNode(os, nodes[0]),
     deno: version(DENO, ["--version"], /deno (\S+)/),
+    bun: await bunTool(),
     nginx: nginxVersion(knobs.nginx),
     wrk: has("wrk"),
     taskset,

@@ -20,7 +20,7 @@ import {
   startServer,
   withServer,
 } from "./_proc.ts";
-import type { CandidateSpec, RowSpec, Sample } from "./_report.ts";
+import type { CandidateSpec, Role, RowSpec, Sample } from "./_report.ts";
 
 /** A candidate: who it is, and one measurement of it. */
 export interface Candidate extends CandidateSpec {
@@ -59,6 +59,16 @@ function nodeServer(
   return [...node, SERVER, api, workload, ...module, ...extra];
 }
 
+function bunServer(
+  bun: string,
+  api: "ours" | "raw" | "bun",
+  workload: Workload,
+): string[] {
+  return api === "bun"
+    ? [bun, SERVER, api, workload]
+    : nodeServer([bun], api, workload);
+}
+
 function denoServer(api: "ours" | "native", workload: Workload): string[] {
   const module = api === "ours" ? [`--module=${SOURCE}`] : [];
   return [DENO, "run", "-A", SERVER, api, workload, ...module];
@@ -94,6 +104,12 @@ function requestRows(bench: Bench): Row[] {
   const { machine, knobs } = bench;
   const pin = machine.serverCpus;
   const deno = named("Deno", machine.deno, 2);
+  const bun = named("Bun", machine.bun, 2);
+  const onBun = (label: string, role: Role, api: "ours" | "raw" | "bun") =>
+    [
+      { label, group: bun, role, unavailable: machine.bun.unavailable },
+      (w: Workload) => bunServer(machine.bun.path!, api, w),
+    ] as [CandidateSpec, (w: Workload) => string[]];
   const servers: [CandidateSpec, (w: Workload) => string[]][] = [
     ...nodeLines(bench).flatMap(({ group, node, unavailable }) =>
       [
@@ -125,6 +141,11 @@ function requestRows(bench: Bench): Row[] {
       },
       (w) => denoServer("native", w),
     ],
+    // Bun's own API is the peer, as Deno.listen is on Deno; its node:net
+    // shows what a Node program gets on Bun.
+    onBun("ours", "ours", "ours"),
+    onBun("Bun.listen", "peer", "bun"),
+    onBun("node:net", "reference", "raw"),
   ];
   const load = machine.wrk ? "wrk" : "bench/load.mjs";
   const rows: [HttpLoad, Workload, string, string][] = [

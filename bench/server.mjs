@@ -6,6 +6,7 @@
 // api:      ours   — this package, imported from --module (relative to here)
 //           raw    — node:net
 //           native — Deno.listen
+//           bun    — Bun.listen (http and close only)
 // workload: http   — minimal keep-alive HTTP/1.1 responder
 //           close  — the same, one request per connection, then close
 //           cpu    — http with 1 ms of CPU burnt per request
@@ -58,11 +59,14 @@ const [api, workload] = positionals;
 const port = Number(values.port);
 const workers = values.cluster === undefined ? 0 : Number(values.cluster);
 const parallel = values.parallel === undefined ? 0 : Number(values.parallel);
-if (!["ours", "raw", "native"].includes(api)) {
+if (!["ours", "raw", "native", "bun"].includes(api)) {
   throw new TypeError(`bench/server.mjs: unknown api '${api}'`);
 }
 if (!["http", "close", "cpu", "echo", "pipe"].includes(workload)) {
   throw new TypeError(`bench/server.mjs: unknown workload '${workload}'`);
+}
+if (api === "bun" && !["http", "close"].includes(workload)) {
+  throw new TypeError(`bench/server.mjs: api 'bun' serves http and close only`);
 }
 if (api === "ours" && !values.module) {
   throw new TypeError("bench/server.mjs: api 'ours' needs --module=<path>");
@@ -183,8 +187,29 @@ function serveSocket(socket) {
   });
 }
 
+/** Bun.listen's callbacks: one counter per socket, on `socket.data`. */
+const bunHandlers = {
+  open(socket) {
+    connections++;
+    socket.data = requestCounter();
+  },
+  data(socket, chunk) {
+    const got = socket.data(chunk, chunk.length);
+    if (got === 0) return;
+    // Small responses: the kernel takes them whole (write returns its length).
+    socket.write(handle(got));
+    if (workload === "close") socket.end();
+  },
+  close() {
+    connections--;
+  },
+  error() {},
+};
+
 const lib = api === "raw"
   ? await import("node:net")
+  : api === "bun"
+  ? globalThis.Bun
   : api === "native"
   ? globalThis.Deno
   : await import(new URL(values.module, import.meta.url).href);
@@ -199,6 +224,15 @@ function serve(at, reusePort) {
         resolve(server.address().port);
       });
     });
+  }
+  if (api === "bun") {
+    const server = lib.listen({
+      hostname: HOST,
+      port: at,
+      reusePort,
+      socket: bunHandlers,
+    });
+    return Promise.resolve(server.port);
   }
   const listener = lib.listen({ hostname: HOST, port: at, reusePort });
   (async () => {

@@ -127,6 +127,17 @@ export class AcceptQueue<T, M> {
     return this.#ready.splice(0);
   }
 
+  /**
+   * Stops dispatching so that the source can move (to another thread):
+   * returns the connections in hand and the members. Waits are dropped
+   * unanswered: the members wait again where the source went.
+   */
+  detach(): { items: T[]; members: M[] } {
+    this.#closed = true;
+    this.#wants = [];
+    return { items: this.#ready.splice(0), members: [...this.#members] };
+  }
+
   #drop(member: M): Want<T, M> | undefined {
     const index = this.#wants.findIndex((w) => w.member === member);
     return index < 0 ? undefined : this.#wants.splice(index, 1)[0];

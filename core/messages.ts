@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { BadResource, BrokenPipe, Busy, Interrupted } from "../errors.ts";
+import { BadResource, BrokenPipe, Busy, Interrupted } from "./errors.ts";
 
 /** Deno's errors, each made fresh (with its own stack) where it is thrown. */
 export const NetError = {

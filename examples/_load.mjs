@@ -4,7 +4,7 @@
 // runner tests and scripts/measure.ts.
 //
 //   node examples/_load.mjs --port=8080 [--workers=2] [--connections=200]
-//     [--requests=5] [--concurrency=50] [--seconds=10] [--trace]
+//     [--requests=5] [--concurrency=50] [--seconds=10] [--timeout=0] [--trace]
 //
 // --workers=N     first wait (up to 10 s, not counted) until N workers answered
 //                 (`ready`: how many did; `seen`: a pid of each)
@@ -12,6 +12,8 @@
 //                 requests (0: as many as it can) one after another on it.
 //                 Connections not done within `--seconds` count as failed.
 // --connections=0 duration mode: new connections until `--seconds` is up
+// --timeout=MS  a connection quiet for that long (no connection, no answer)
+//               fails as ETIMEDOUT (0: no limit)
 // --trace       also list every connection: opened/closed (ms since epoch),
 //               the pids that answered it, the error that ended it
 import { connect } from "node:net";
@@ -24,6 +26,7 @@ const options = {
   requests: 5,
   concurrency: 50,
   seconds: 10,
+  timeout: 0,
   trace: false,
 };
 for (const arg of process.argv.slice(2)) {
@@ -56,6 +59,12 @@ function open(port) {
       w?.reject(err);
     };
     socket.setEncoding("latin1");
+    if (options.timeout > 0) {
+      socket.setTimeout(options.timeout, () => {
+        const err = new Error(`no answer in ${options.timeout} ms`);
+        socket.destroy(Object.assign(err, { code: "ETIMEDOUT" }));
+      });
+    }
     socket.on("data", (chunk) => {
       buffered += chunk;
       const end = buffered.indexOf("\r\n\r\n");

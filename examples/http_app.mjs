@@ -6,11 +6,14 @@
 // Every answer names the worker that served it: `worker 2 pid 4242`.
 // In the runner's workers `listen()` shares the address by default
 // (loadBalanced), so every worker listens on the same PORT.
+// HOST is the address to listen on (default 127.0.0.1; scripts/hosts.ts gives
+// each network namespace's own).
 // BURN_MS spends that much CPU per request (scripts/measure.ts uses it).
 import process from "node:process";
 import { listen } from "../npm/esm/mod.js";
 
 const worker = process.env.REUSEPORT_WORKER ?? "0";
+const hostname = process.env.HOST ?? "127.0.0.1";
 const port = Number(process.env.PORT ?? 8080);
 const burnMs = Number(process.env.BURN_MS ?? 0);
 const encoder = new TextEncoder();
@@ -66,7 +69,7 @@ async function serve(conn) {
 }
 
 let stopping = false;
-const listener = listen({ hostname: "127.0.0.1", port });
+const listener = listen({ hostname, port });
 for await (const conn of listener) serve(conn);
 // The runner closed the listener: finish, dropping idle keep-alive connections.
 stopping = true;

@@ -10,7 +10,7 @@ import {
   readSettings,
   type StrategySetting,
 } from "../core/settings.ts";
-import { NotSupported } from "../errors.ts";
+import { NotSupported } from "../core/errors.ts";
 import type { Runtime } from "../platform/types.ts";
 
 export type { StrategySetting };

@@ -8,7 +8,7 @@
  * @module
  */
 import { getSystemErrorMap, getSystemErrorName } from "node:util";
-import * as errors from "../errors.ts";
+import * as errors from "../core/errors.ts";
 
 type ErrorClass = new (message: string) => Error;
 

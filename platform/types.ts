@@ -123,6 +123,12 @@ export interface RawListener {
   setRef(ref: boolean): void;
   /** Closes the socket and the connections it holds. */
   close(): void;
+  /**
+   * Stops accepting without closing, where the socket can move to another
+   * thread (`Handles.adopt` takes it there): the socket, and the
+   * connections it holds.
+   */
+  release?(): { handle: object; queued: RawConnection[] };
 }
 
 /** What a runtime that can move connections offers for it. */
@@ -137,4 +143,6 @@ export interface Handles {
   stream(raw: RawConnection): NativeStream;
   /** Releases a connection that nobody will take. */
   close(raw: RawConnection): void;
+  /** A listening socket that another thread released, listening here. */
+  adopt?(handle: object, addr: SocketAddress, backlog: number): RawListener;
 }

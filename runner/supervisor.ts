@@ -13,10 +13,9 @@ import process from "node:process";
 import { pathToFileURL } from "node:url";
 import * as threads from "node:worker_threads";
 import { readSettings, workerEnv } from "../core/settings.ts";
-import { NotSupported } from "../errors.ts";
+import { NotSupported } from "../core/errors.ts";
 import type { Handles } from "../platform/types.ts";
 import { startProcessHub } from "../sharing/processes.ts";
-import { startThreadHub } from "../sharing/threads.ts";
 import { STOP_MESSAGE } from "../sharing/wire.ts";
 import type { ParallelMode, ParallelOptions, ParallelServer } from "./types.ts";
 
@@ -129,7 +128,6 @@ export async function runParallel(
   const report = options.onEvent ?? (() => {});
   const grace = options.graceMs ?? DEFAULT_GRACE_MS;
   const hub = mode === "processes" ? await startProcessHub(handles) : undefined;
-  if (mode === "threads") startThreadHub(handles);
   const slots = new Map<number, Slot>();
   let stopping = false;
 

@@ -1,6 +1,6 @@
 /**
  * The npm package as a user gets it: `npm pack` in `npm/`, the tarball
- * installed alone into an empty project, then, on each Node line, the
+ * installed alone into an empty project, then, on each Node line and on Bun, the
  * package's entry points imported and required and made to echo bytes on
  * loopback, the README's Node example serving a bounded client, and a plain
  * Deno program run with `node --import @reuseport/net/polyfill`, printing
@@ -10,13 +10,15 @@
  *
  * Needs a fresh build (`deno run -A scripts/build_npm.ts --no-test`).
  *
- * Usage: `deno run -A scripts/pack_test.ts [node major ...]` (default: 20 22 24 26)
+ * Usage: `deno run -A scripts/pack_test.ts [node major ... | bun]` (default:
+ * 20 22 24 26 bun)
  *
  * @module
  */
 
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { bunBinary } from "./bun_binary.ts";
 import { nodeBinary, ROOT, run } from "./node_versions.ts";
 
 const NPM_DIR = join(ROOT, "npm");
@@ -306,9 +308,9 @@ function typeChecks(project: string): Check[] {
 }
 
 /** The programs, run on one Node binary. */
-function runtimeChecks(project: string, node: string, major: number): Check[] {
+function runtimeChecks(project: string, node: string, label: string): Check[] {
   return Object.keys(PROGRAMS).map((file) => ({
-    name: `node ${major}: ${file}`,
+    name: `${label}: ${file}`,
     async run() {
       expect(await sh(node, [file], project), "ping\n", `${file} printed`);
     },
@@ -381,15 +383,15 @@ async function echoServer(
 function userChecks(
   project: string,
   node: string,
-  major: number,
+  label: string,
   denoOutput: () => Promise<string>,
 ): Check[] {
   return [{
-    name: `node ${major}: examples/echo_node.mjs serves 10 connections`,
+    name: `${label}: examples/echo_node.mjs serves 10 connections`,
     run: () => echoServer(node, ["echo_node.mjs"], project, 10),
   }, {
     name:
-      `node ${major}: node --import @reuseport/net/polyfill <Deno program> prints what Deno prints`,
+      `${label}: --import @reuseport/net/polyfill <Deno program> prints what Deno prints`,
     async run() {
       expect(
         await sh(node, [
@@ -413,11 +415,31 @@ function freePort(): number {
 }
 
 /**
- * The `reuseport` command through `npx`, with `node` (the line under test)
- * first on `PATH`: two workers serve the README's Node example on one port.
+ * The `reuseport` command: its version and help, and through `npx`, with
+ * `node` (the line under test) first on `PATH`, two workers serving the
+ * README's Node example on one port.
  */
 function binChecks(project: string, node: string, major: number): Check[] {
+  // Through the link npm made, as a user's shell finds the command.
+  const command = join(project, "node_modules", ".bin", "reuseport");
   return [{
+    name:
+      `node ${major}: reuseport --version prints the package's version; --help the usage`,
+    async run() {
+      const { version } = JSON.parse(
+        await Deno.readTextFile(join(NPM_DIR, "package.json")),
+      );
+      expect(
+        await sh(node, [command, "--version"], project),
+        `reuseport ${version}\n`,
+        "reuseport --version",
+      );
+      const help = await sh(node, [command, "--help"], project);
+      if (!help.startsWith("usage: reuseport serve ")) {
+        throw new Error(`reuseport --help printed ${JSON.stringify(help)}`);
+      }
+    },
+  }, {
     name:
       `node ${major}: npx reuseport serve --parallel=2 echo_node.mjs serves 10 connections`,
     run: () =>
@@ -434,13 +456,33 @@ function binChecks(project: string, node: string, major: number): Check[] {
   }];
 }
 
+/**
+ * The `reuseport` command run by Bun itself (npx would start it with
+ * Node): two workers, Bun processes, serve the README's Node example.
+ */
+function bunBinCheck(project: string, bun: string): Check {
+  const bin = join(project, "node_modules", ".bin", "reuseport");
+  return {
+    name:
+      "bun: bun reuseport serve --parallel=2 echo_node.mjs serves 10 connections",
+    run: () =>
+      echoServer(
+        bun,
+        [bin, "serve", "--parallel=2", "echo_node.mjs"],
+        project,
+        10,
+        { PORT: String(freePort()) },
+      ),
+  };
+}
+
 async function main(): Promise<number> {
   if (!existsSync(join(NPM_DIR, "package.json"))) {
     console.error("pack_test: no npm/package.json; run scripts/build_npm.ts");
     return 1;
   }
-  const majors = (Deno.args.length ? Deno.args : ["20", "22", "24", "26"])
-    .map(Number);
+  const args = Deno.args.length ? Deno.args : ["20", "22", "24", "26", "bun"];
+  const majors = args.filter((a) => a !== "bun").map(Number);
   let passed = 0;
   let failed = 0;
   const report = (name: string, err?: unknown) => {
@@ -482,10 +524,22 @@ async function main(): Promise<number> {
         continue;
       }
       checks.push(
-        ...runtimeChecks(project, node, major),
-        ...userChecks(project, node, major, denoOutput),
+        ...runtimeChecks(project, node, `node ${major}`),
+        ...userChecks(project, node, `node ${major}`, denoOutput),
         ...binChecks(project, node, major),
       );
+    }
+    if (args.includes("bun")) {
+      try {
+        const bun = await bunBinary();
+        checks.push(
+          ...runtimeChecks(project, bun, "bun"),
+          ...userChecks(project, bun, "bun", denoOutput),
+          bunBinCheck(project, bun),
+        );
+      } catch (err) {
+        report("bun: a binary", err);
+      }
     }
     for (const check of checks) {
       try {

@@ -2,9 +2,11 @@
  * The whole test run (`npm test`): format, lint, type check, the JSR checks
  * (doc lint, an `@example` on every export, publish dry run), the suite on
  * Deno, the doc examples, the npm build with the suite on the system Node,
- * the packed tarball installed and used on every Node line, then the suite
- * on the other Node lines. Every step runs even when an earlier one failed;
- * a summary and a closing `N passed, N failed` line come last.
+ * two stand-in hosts behind HAProxy (`scripts/hosts_test.ts`), the packed
+ * tarball installed and used on every Node line and on Bun, then the suite on
+ * the other Node lines and on Bun (fetched into `.cache/bun/`). Every step
+ * runs even when an earlier one failed; a summary and a closing
+ * `N passed, N failed` line come last.
  *
  * Environment:
  * - `NODE_MAJORS`   extra Node lines to test the build on (default `22,24,26`;
@@ -18,7 +20,8 @@
 
 import { existsSync } from "node:fs";
 import { join, relative } from "node:path";
-import { libraryFiles, nodeTestArgs } from "./build_npm.ts";
+import { compiledTestFiles, libraryFiles, nodeTestArgs } from "./build_npm.ts";
+import { bunBinary } from "./bun_binary.ts";
 import { exportedModules } from "./doc_check.ts";
 import { nodeBinary, ROOT, systemNodeMajor } from "./node_versions.ts";
 
@@ -133,6 +136,22 @@ export function nodeCounts(output: string): Counts | undefined {
     // Node fails the run for cancelled tests (timeouts, crashed files) too.
     failed: failed + (last("cancelled") ?? 0),
     skipped: (last("skipped") ?? 0) + (last("todo") ?? 0),
+  };
+}
+
+/** Totals from `bun test` (` 12 pass`, ` 1 fail`, ` 2 skip`, ` 0 todo`). */
+export function bunCounts(output: string): Counts | undefined {
+  const text = stripAnsi(output);
+  const count = (key: string): number | undefined => {
+    const m = new RegExp(`^\\s*(\\d+) ${key}$`, "m").exec(text);
+    return m ? Number(m[1]) : undefined;
+  };
+  const passed = count("pass");
+  if (passed === undefined) return undefined;
+  return {
+    passed,
+    failed: count("fail") ?? 0,
+    skipped: (count("skip") ?? 0) + (count("todo") ?? 0),
   };
 }
 
@@ -354,6 +373,18 @@ async function main(): Promise<number> {
   // build_npm writes npm/package.json last, only when compilation succeeded.
   const built = existsSync(join(ROOT, "npm", "package.json"));
 
+  // Two stand-in hosts behind HAProxy; the test skips, saying why, where it
+  // cannot run (not root, no `ip netns`, no haproxy).
+  const hosts = "hosts: HAProxy + 2 namespaces";
+  if (built) {
+    await step(
+      hosts,
+      DENO,
+      ["test", "-A", "scripts/hosts_test.ts"],
+      denoCounts,
+    );
+  } else skip(hosts, "npm build failed");
+
   const majors = (Deno.env.get("NODE_MAJORS") ?? "22,24,26")
     .split(",").map((s) => s.trim()).filter(Boolean);
 
@@ -365,7 +396,7 @@ async function main(): Promise<number> {
     await step(
       "npm pack + install",
       DENO,
-      ["run", "-A", join("scripts", "pack_test.ts"), ...packMajors],
+      ["run", "-A", join("scripts", "pack_test.ts"), ...packMajors, "bun"],
       packCounts,
     );
   } else skip("npm pack + install", "npm build failed");
@@ -396,6 +427,35 @@ async function main(): Promise<number> {
       continue;
     }
     await step(name, bin, args, nodeCounts);
+  }
+
+  // Bun runs the same compiled suite: `bun test` runs node:test files. One
+  // process runs them all, so each file gets a fresh global (`--isolate`),
+  // as each gets a process of its own under `node --test` (the polyfill's
+  // global `Deno` must not leak into the next file); Bun's default of 5 s a
+  // test is too short for the runner and stress tests.
+  let bun: string | undefined;
+  try {
+    bun = built ? await bunBinary() : undefined;
+  } catch (e) {
+    header("bun");
+    console.error((e as Error).message);
+    results.push({
+      name: "bun",
+      status: "FAIL",
+      note: "no Bun binary",
+      seconds: 0,
+    });
+  }
+  if (!built) skip("bun", "npm build failed");
+  else if (bun) {
+    const files = compiledTestFiles().map((f) => `./${relative(ROOT, f)}`);
+    await step(
+      "bun",
+      bun,
+      ["test", "--isolate", "--timeout=120000", ...files],
+      bunCounts,
+    );
   }
 
   const { passed, failed } = summary();

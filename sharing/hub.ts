@@ -35,17 +35,24 @@ import {
 class Hub {
   readonly key: string;
   readonly listener: RawListener;
+  readonly backlog: number;
   readonly queue: AcceptQueue<RawConnection, string>;
 
-  constructor(key: string, listener: RawListener, handles: Handles) {
+  constructor(
+    key: string,
+    listener: RawListener,
+    backlog: number,
+    handles: Handles,
+  ) {
     this.key = key;
     this.listener = listener;
+    this.backlog = backlog;
     this.queue = new AcceptQueue(listener, (raw) => handles.close(raw));
   }
 
   /** `member` is gone; the last one out closes the socket and frees the address. */
   leave(member: string): void {
-    if (!this.queue.leave(member)) return;
+    if (!this.queue.leave(member)) return afterLeave(this.key);
     hubs.delete(this.key);
     const held = this.queue.close();
     this.listener.close();
@@ -55,6 +62,65 @@ class Hub {
 
 const hubs = new Map<string, Hub>();
 let hubHandles: Handles | undefined;
+let afterLeave: (key: string) => void = () => {};
+
+/** `hook` hears of every member that leaves a hub others stay in. */
+export function onHubLeave(hook: (key: string) => void): void {
+  afterLeave = hook;
+}
+
+/** Whether this thread or process holds the socket of `key`. */
+export function hubHolds(key: string): boolean {
+  return hubs.has(key);
+}
+
+/** The members of the hub of `key` (none if there is no such hub). */
+export function hubMembers(key: string): string[] {
+  return hubs.get(key)?.queue.members() ?? [];
+}
+
+/** A hub as it moves to another thread: its socket and what it held. */
+export interface HubState {
+  key: string;
+  addr: SocketAddress;
+  backlog: number;
+  members: string[];
+  /** The listening socket, released. */
+  handle: object;
+  /** Connections accepted and not yet taken. */
+  held: RawConnection[];
+}
+
+/**
+ * Takes the hub of `key` out of this thread without closing its socket, for
+ * another thread to `hubAdopt`. Its members' waits are dropped: they wait
+ * again at the new holder.
+ */
+export function hubRelease(key: string): HubState | undefined {
+  const hub = hubs.get(key);
+  const released = hub?.listener.release?.();
+  if (!hub || !released) return undefined;
+  hubs.delete(key);
+  const { items, members } = hub.queue.detach();
+  return {
+    key,
+    addr: hub.listener.addr,
+    backlog: hub.backlog,
+    members,
+    handle: released.handle,
+    held: [...items, ...released.queued],
+  };
+}
+
+/** Holds a hub that another thread released: its socket listens here now. */
+export function hubAdopt(handles: Handles, state: HubState): void {
+  hubHandles = handles;
+  const listener = handles.adopt!(state.handle, state.addr, state.backlog);
+  const hub = new Hub(state.key, listener, state.backlog, handles);
+  for (const member of state.members) hub.queue.join(member);
+  for (const raw of state.held) hub.queue.offer(raw);
+  hubs.set(state.key, hub);
+}
 
 /**
  * Joins `member` to the hub for the request's address, binding the socket if
@@ -70,7 +136,12 @@ export function hubListen(
   let hub = request.port === 0 ? undefined : hubs.get(addressKey(request));
   if (!hub) {
     const listener = handles.bind({ ...request, reusePort: false });
-    hub = new Hub(addressKey(listener.addr), listener, handles);
+    hub = new Hub(
+      addressKey(listener.addr),
+      listener,
+      request.backlog,
+      handles,
+    );
     hubs.set(hub.key, hub);
   }
   hub.queue.join(member);
@@ -136,45 +207,6 @@ function newMemberId(prefix: string): string {
   return `${prefix}${++memberCount}`;
 }
 
-/** A listener in the hub's own thread: a member that takes connections directly. */
-export class HubMember implements NativeListener {
-  readonly addr: SocketAddress;
-  #handles: Handles;
-  #key: string;
-  #member: string;
-  #refed = true;
-
-  constructor(handles: Handles, request: BindRequest) {
-    this.#handles = handles;
-    this.#member = newMemberId("local:");
-    const { key, addr } = hubListen(handles, request, this.#member);
-    this.#key = key;
-    this.addr = addr;
-  }
-
-  accept(): Promise<NativeStream> {
-    return new Promise((resolve, reject) => {
-      const hub = hubs.get(this.#key);
-      if (!hub) return reject(NetError.listenerClosed());
-      hub.queue.want(
-        this.#member,
-        this.#refed,
-        (raw) => resolve(this.#handles.stream(raw)),
-        reject,
-      );
-    });
-  }
-
-  setRef(ref: boolean): void {
-    this.#refed = ref;
-    hubs.get(this.#key)?.queue.setRef(this.#member, ref);
-  }
-
-  close(): void {
-    hubs.get(this.#key)?.leave(this.#member);
-  }
-}
-
 /** How a member in another thread or process reaches the hub. */
 export interface Channel {
   /** Binds or joins in the hub, synchronously; throws what the bind threw. */
@@ -207,6 +239,7 @@ export class RemoteMember implements NativeListener {
   readonly addr: SocketAddress;
   #channel: Channel;
   #handles: Handles;
+  #request: BindRequest;
   #key: string;
   #member: string;
   #refed = true;
@@ -227,7 +260,33 @@ export class RemoteMember implements NativeListener {
     const { key, addr } = channel.listen(request, this.#member);
     this.#key = key;
     this.addr = addr;
+    // Joining again (the socket moved) names the port it got.
+    this.#request = { ...request, port: addr.port };
     remotes.set(this.#member, this);
+  }
+
+  /** The hub's key for this member's address. */
+  get key(): string {
+    return this.#key;
+  }
+
+  /**
+   * The hub moved or its holder is gone: joins again wherever the socket is
+   * now (or binds it), and waits there if it waited. Throws what the listen
+   * throws.
+   */
+  rejoin(): void {
+    if (!remotes.has(this.#member)) return;
+    this.#channel.listen(this.#request, this.#member);
+    if (!this.#refed) this.setRef(false);
+    if (this.#pending) this.#sendWant();
+  }
+
+  /** A rejoin that failed for good: a waiting accept hears why. */
+  fail(err: Error): void {
+    this.#pending?.reject(err);
+    this.#pending = null;
+    updateKeepAlive();
   }
 
   /** Whether a pending accept should keep this thread or process alive. */
@@ -242,17 +301,22 @@ export class RemoteMember implements NativeListener {
     return new Promise((resolve, reject) => {
       this.#pending = { resolve, reject };
       updateKeepAlive();
-      this.#channel.send({
-        op: "want",
-        key: this.#key,
-        member: this.#member,
-        refed: this.#refed,
-      });
+      this.#sendWant();
+    });
+  }
+
+  #sendWant(): void {
+    this.#channel.send({
+      op: "want",
+      key: this.#key,
+      member: this.#member,
+      refed: this.#refed,
     });
   }
 
   /** A message from the hub for this member. */
   receive(msg: HubMessage, raw: RawConnection | undefined): void {
+    if (msg.op === "moved") return; // the channel joins again
     const pending = this.#pending;
     this.#pending = null;
     updateKeepAlive();
@@ -288,6 +352,11 @@ export class RemoteMember implements NativeListener {
 /** Closes every member of this thread or process: it is going away. */
 export function closeRemotes(): void {
   for (const member of [...remotes.values()]) member.close();
+}
+
+/** This thread's or process's members on `key`. */
+export function remotesOf(key: string): RemoteMember[] {
+  return [...remotes.values()].filter((member) => member.key === key);
 }
 
 /** Routes a hub message to its member; a connection for a member that is gone goes back. */

@@ -1,78 +1,105 @@
 /**
- * Worker threads of one Node process sharing a listening socket. The main
- * thread is the hub: it owns every shared socket and moves each connection to
- * the thread whose listener waits for it (`postMessageToThread` with the
- * handle in the transfer list). A worker's `listen()` asks the main thread to
- * bind or join and blocks on the answer, so it stays synchronous.
+ * Worker threads of one process sharing a listening socket, whichever thread
+ * uses this package first: the thread that binds an address holds its hub;
+ * a thread whose bind finds the address taken asks the others (a
+ * `BroadcastChannel`) and joins the holder's hub, and from then on talks to
+ * it over a `MessagePort` of its own, which carries the connections (TCP
+ * handles move in a transfer list: Node 24 and later, `Handles.threads`).
+ * A `listen()` stays synchronous: the asking thread blocks until the holder
+ * answered.
  *
- * This needs a runtime that can move TCP handles between threads (Node 24
- * and later: `Handles.threads`) and the hub started in the main thread before
- * the workers start (it leaves a mark in the workers' environment data).
- * Elsewhere `threadChannel()` is `undefined`.
+ * When the holder's own listeners close, it hands the socket, with the
+ * connections it holds, to a thread that still listens, so nothing is
+ * refused. When the holder thread ends abruptly (`process.exit()`,
+ * `terminate()`), its port closes and the others bind the address again.
  *
  * @module
  */
-import { subscribe } from "node:diagnostics_channel";
 import process from "node:process";
 import * as threads from "node:worker_threads";
-import type { BindRequest, Handles, RawConnection } from "../platform/types.ts";
+import { addressKey } from "../core/address.ts";
+import { AddrInUse } from "../core/errors.ts";
+import type {
+  BindRequest,
+  Handles,
+  RawConnection,
+  SocketAddress,
+} from "../platform/types.ts";
 import {
   type Channel,
   closeRemotes,
+  hubAdopt,
+  hubHolds,
   hubLeaveAll,
+  hubListen,
   hubListenAnswer,
+  hubMembers,
   hubReceive,
+  hubRelease,
+  type HubState,
+  onHubLeave,
   remoteReceive,
+  remotesOf,
 } from "./hub.ts";
 import {
   type HubMessage,
   type ListenAnswer,
   type MemberMessage,
-  revive,
   TAG,
   unwrapAnswer,
 } from "./wire.ts";
 
-const MARK = "@reuseport/net:thread-hub";
+const BROADCAST = "@reuseport/net:threads";
 /** Bytes for a `listen` answer: an address or an error message. */
 const ANSWER_BYTES = 4096;
-/** A main thread busy for longer than this fails the worker's `listen()`. */
-const ANSWER_TIMEOUT_MS = 10_000;
-
-type Envelope =
-  | {
-    tag: typeof TAG;
-    listen: BindRequest;
-    member: string;
-    answer: SharedArrayBuffer;
-  }
-  | { tag: typeof TAG; msg: MemberMessage | HubMessage; raw?: RawConnection };
+/** How long a `listen()` waits for a holder to answer before the address counts as another process's. */
+const ASK_TIMEOUT_MS = 500;
+/** The same while joining again, when the old holder may be gone with nobody else holding. */
+const REJOIN_ASK_TIMEOUT_MS = 50;
+/** Joining again after the holder went: tries, and the pause between them. */
+const REJOIN_TRIES = 20;
+const REJOIN_PAUSE_MS = 25;
 
 /** Member ids of the thread `threadId` start with this. */
 export function memberPrefix(threadId: number): string {
   return `t${threadId}:`;
 }
 
-function isEnvelope(value: unknown): value is Envelope {
-  return (value as { tag?: unknown } | null)?.tag === TAG;
+const LOCAL = memberPrefix(threads.threadId);
+
+/** Messages between threads, besides the member and hub messages on ports. */
+type ThreadMessage =
+  /** Broadcast: who holds `key`? Its holder joins `member` and answers in `answer`. */
+  | {
+    tag: typeof TAG;
+    op: "who";
+    key: string;
+    request: BindRequest;
+    member: string;
+    answer: SharedArrayBuffer;
+  }
+  /** To a holder: the port a thread's members talk on. */
+  | { tag: typeof TAG; op: "port"; from: number; port: threads.MessagePort }
+  /** To a thread: the socket of a hub, now yours. */
+  | { tag: typeof TAG; op: "adopt"; state: HubState }
+  /** To a holder, from a thread its hub moved from: a member's message. */
+  | { tag: typeof TAG; op: "forward"; msg: MemberMessage; raw?: RawConnection };
+
+type PortMessage = { msg: MemberMessage | HubMessage; raw?: RawConnection };
+
+function isThreadMessage(value: unknown): value is ThreadMessage {
+  return (value as { tag?: unknown } | null)?.tag === TAG &&
+    typeof (value as { op?: unknown }).op === "string";
 }
 
-/** Sends to a thread; a thread that is gone is reported to `onGone`. */
-function post(
-  threadId: number,
-  envelope: Envelope,
-  raw: RawConnection | undefined,
-  onGone: () => void,
+function transfer(...items: unknown[]): threads.Transferable[] {
+  return items.filter((item) => item !== undefined) as threads.Transferable[];
+}
+
+function writeAnswer(
+  buffer: SharedArrayBuffer,
+  answer: ListenAnswer & { holder?: number },
 ): void {
-  threads.postMessageToThread(
-    threadId,
-    envelope,
-    (raw ? [raw] : []) as unknown as threads.Transferable[],
-  )
-    .catch(onGone);
-}
-
-function writeAnswer(buffer: SharedArrayBuffer, answer: ListenAnswer): void {
   const bytes = new TextEncoder().encode(JSON.stringify(answer));
   const state = new Int32Array(buffer, 0, 2);
   new Uint8Array(buffer, 8).set(bytes.subarray(0, ANSWER_BYTES - 8));
@@ -81,105 +108,273 @@ function writeAnswer(buffer: SharedArrayBuffer, answer: ListenAnswer): void {
   Atomics.notify(state, 0);
 }
 
-/** The main thread's side: binds for workers and routes their messages. */
-function serveWorkers(handles: Handles): void {
-  // A thread that ends leaves, even when its own `leave` was lost with it:
-  // Node drops what a thread posted to the main thread and was not yet
-  // handled when the thread exits. (Workers of workers are not seen here.)
-  subscribe("worker_threads", (message) => {
-    const { worker } = message as { worker: threads.Worker };
-    const id = worker.threadId;
-    worker.once("exit", () => hubLeaveAll(memberPrefix(id)));
-  });
-  process.on("workerMessage", (value: unknown, source: number) => {
-    if (!isEnvelope(value)) return;
-    if ("listen" in value) {
-      return writeAnswer(
-        value.answer,
-        hubListenAnswer(handles, value.listen, value.member),
-      );
+/** The threads' side of sharing, one per thread. */
+class ThreadSharing implements Channel {
+  #handles: Handles;
+  #broadcast: threads.BroadcastChannel;
+  /** Where each key's hub is: here, or the port to its holder. */
+  #routes = new Map<string, "here" | threads.MessagePort>();
+  /** Ports to holders, by holder thread. */
+  #toHolders = new Map<number, threads.MessagePort>();
+  /** Ports from member threads, by thread (the holder's side). */
+  #fromMembers = new Map<number, threads.MessagePort>();
+  /** Keys whose hub moved from here, and where to. */
+  #moved = new Map<string, number>();
+  #askTimeout = ASK_TIMEOUT_MS;
+
+  constructor(handles: Handles) {
+    this.#handles = handles;
+    this.#broadcast = new threads.BroadcastChannel(BROADCAST);
+    this.#broadcast.unref();
+    this.#broadcast.onmessage = (event: unknown) =>
+      this.#onBroadcast((event as { data: unknown }).data);
+    process.on("workerMessage", (value: unknown) => {
+      if (isThreadMessage(value)) this.#onThreadMessage(value);
+    });
+    onHubLeave((key) => this.#maybeHandOver(key));
+    // Leaving tells the holders, so that their connections go to the threads left.
+    process.once("exit", closeRemotes);
+  }
+
+  /** Binds `request` here, or joins the thread that holds it. */
+  listen(request: BindRequest, member: string): {
+    key: string;
+    addr: SocketAddress;
+  } {
+    const key = addressKey(request);
+    if (request.port !== 0 && this.#routes.get(key) === "here") {
+      return hubListen(this.#handles, request, member);
     }
-    const msg = value.msg as MemberMessage;
-    hubReceive(
-      msg,
-      value.raw,
-      (reply, raw) =>
-        post(source, { tag: TAG, msg: reply, raw }, raw, () => {
-          // The thread is gone: so are its members; the connection goes to another.
-          hubLeaveAll(memberPrefix(source));
-          if (raw) hubReceive({ op: "back", key: msg.key }, raw, () => {});
-        }),
+    try {
+      const joined = hubListen(this.#handles, request, member);
+      this.#routes.set(joined.key, "here");
+      return joined;
+    } catch (err) {
+      if (!(err instanceof AddrInUse) || request.port === 0) throw err;
+      const answer = this.#ask(key, request, member);
+      if (!answer) throw err;
+      const joined = unwrapAnswer(answer);
+      this.#routes.set(joined.key, this.#portTo(answer.holder!));
+      return joined;
+    }
+  }
+
+  /** Sends a member's message to its key's hub: here, or over the holder's port. */
+  send(msg: MemberMessage, raw?: RawConnection): void {
+    const route = this.#routes.get(msg.key);
+    if (route === "here") {
+      hubReceive(msg, raw, (reply, r) => remoteReceive(this, reply, r));
+    } else if (route) {
+      route.postMessage({ msg, raw } satisfies PortMessage, transfer(raw));
+    } else if (raw) {
+      this.#handles.close(raw);
+    }
+  }
+
+  /** Asks the other threads who holds `key`; the holder's answer, or none in time. */
+  #ask(
+    key: string,
+    request: BindRequest,
+    member: string,
+  ): (ListenAnswer & { holder?: number }) | undefined {
+    const answer = new SharedArrayBuffer(ANSWER_BYTES);
+    const state = new Int32Array(answer, 0, 2);
+    this.#broadcast.postMessage(
+      {
+        tag: TAG,
+        op: "who",
+        key,
+        request,
+        member,
+        answer,
+      } satisfies ThreadMessage,
     );
-  });
-}
+    // The holder answers from its event loop; this thread waits, so that
+    // `listen()` returns or throws before it returns, as on Deno.
+    if (Atomics.wait(state, 0, 0, this.#askTimeout) === "timed-out") {
+      return undefined;
+    }
+    const text = new TextDecoder().decode(
+      new Uint8Array(answer, 8, state[1]).slice(),
+    );
+    return JSON.parse(text);
+  }
 
-let channel: Channel | undefined;
+  /** The port to the holder thread `holder`, made (and sent to it) on first use. */
+  #portTo(holder: number): threads.MessagePort {
+    const known = this.#toHolders.get(holder);
+    if (known) return known;
+    const { port1, port2 } = new threads.MessageChannel();
+    this.#toHolders.set(holder, port1);
+    port1.on("message", ({ msg, raw }: PortMessage) => {
+      if (msg.op === "moved") this.#rejoin(msg.key);
+      else remoteReceive(this, msg as HubMessage, raw);
+    });
+    // The holder thread ended without handing its sockets over.
+    port1.on("close", () => {
+      this.#toHolders.delete(holder);
+      for (const [key, route] of this.#routes) {
+        if (route === port1) this.#rejoin(key);
+      }
+    });
+    port1.unref();
+    threads.postMessageToThread(
+      holder,
+      { tag: TAG, op: "port", from: threads.threadId, port: port2 },
+      transfer(port2),
+    ).catch(() => port1.close());
+    return port1;
+  }
 
-/** A worker's way to the main thread's hub. */
-function workerChannel(): Channel {
-  const toHub: Channel = {
-    listen(request: BindRequest, member: string) {
-      const answer = new SharedArrayBuffer(ANSWER_BYTES);
-      const state = new Int32Array(answer, 0, 2);
-      post(0, { tag: TAG, listen: request, member, answer }, undefined, () => {
-        writeAnswer(answer, {
-          name: "AddrInUse",
-          message: "the main thread does not answer",
-        });
-      });
-      // The main thread answers from its event loop; this thread waits, so
-      // that `listen()` returns or throws before it returns, as on Deno.
-      if (Atomics.wait(state, 0, 0, ANSWER_TIMEOUT_MS) === "timed-out") {
-        throw revive(
-          "TimedOut",
-          `listen(): the main thread did not answer within ${ANSWER_TIMEOUT_MS} ms`,
+  /** The hub of `key` moved or its holder is gone: every member here joins again. */
+  #rejoin(key: string, tries = REJOIN_TRIES): void {
+    this.#routes.delete(key);
+    const failed: Error[] = [];
+    this.#askTimeout = REJOIN_ASK_TIMEOUT_MS;
+    for (const member of remotesOf(key)) {
+      try {
+        member.rejoin();
+      } catch (err) {
+        failed.push(err as Error);
+      }
+    }
+    this.#askTimeout = ASK_TIMEOUT_MS;
+    if (failed.length === 0) return;
+    // The old holder's socket may not be closed yet: try again shortly.
+    if (tries > 1) {
+      setTimeout(() => this.#rejoin(key, tries - 1), REJOIN_PAUSE_MS);
+    } else for (const member of remotesOf(key)) member.fail(failed[0]);
+  }
+
+  #onBroadcast(value: unknown): void {
+    if (!isThreadMessage(value) || value.op !== "who") return;
+    if (this.#routes.get(value.key) !== "here" || !hubHolds(value.key)) return;
+    writeAnswer(value.answer, {
+      ...hubListenAnswer(this.#handles, value.request, value.member),
+      holder: threads.threadId,
+    });
+  }
+
+  #onThreadMessage(message: ThreadMessage): void {
+    if (message.op === "port") {
+      return this.#servePort(message.from, message.port);
+    }
+    if (message.op === "adopt") {
+      hubAdopt(this.#handles, message.state);
+      this.#routes.set(message.state.key, "here");
+      // Our own members waited at the old holder: they wait here now.
+      this.#rejoin(message.state.key);
+      return;
+    }
+    if (message.op === "forward") this.#fromHolder(message.msg, message.raw);
+  }
+
+  /** The holder's side of a member thread's port. */
+  #servePort(from: number, port: threads.MessagePort): void {
+    this.#fromMembers.set(from, port);
+    port.on("message", ({ msg, raw }: PortMessage) => {
+      const member = msg as MemberMessage;
+      const movedTo = this.#moved.get(member.key);
+      if (movedTo === undefined) {
+        return hubReceive(
+          member,
+          raw,
+          (reply, r) =>
+            port.postMessage(
+              { msg: reply, raw: r } satisfies PortMessage,
+              transfer(r),
+            ),
         );
       }
-      const text = new TextDecoder().decode(
-        new Uint8Array(answer, 8, state[1]).slice(),
-      );
-      return unwrapAnswer(JSON.parse(text) as ListenAnswer);
-    },
-    send(msg: MemberMessage, raw?: RawConnection) {
-      post(0, { tag: TAG, msg, raw }, raw, () => {});
-    },
-  };
-  process.on("workerMessage", (value: unknown) => {
-    if (isEnvelope(value) && "msg" in value) {
-      remoteReceive(toHub, value.msg as HubMessage, value.raw);
-    }
-  });
-  // Leaving tells the hub, so that its connections go to the threads left.
-  process.once("exit", closeRemotes);
-  return toHub;
-}
-
-/**
- * In a worker thread whose main thread shares sockets: the channel to it.
- * `undefined` in the main thread and wherever threads cannot share.
- */
-export function threadChannel(): Channel | undefined {
-  if (threads.isMainThread || threads.getEnvironmentData(MARK) !== true) {
-    return undefined;
+      // The hub moved: a wait is made again there; the rest follows it.
+      if (member.op === "want") {
+        port.postMessage(
+          {
+            msg: { op: "moved", key: member.key, member: member.member },
+          } satisfies PortMessage,
+        );
+      } else {
+        threads.postMessageToThread(movedTo, {
+          tag: TAG,
+          op: "forward",
+          msg: member,
+          raw,
+        }, transfer(raw))
+          .catch(() => raw && this.#handles.close(raw));
+      }
+    });
+    // The member thread ended: its members leave, even if their leave was lost.
+    port.on("close", () => {
+      this.#fromMembers.delete(from);
+      hubLeaveAll(memberPrefix(from));
+    });
+    port.unref();
   }
-  channel ??= workerChannel();
-  return channel;
+
+  /** A member's message that reached the old holder and followed the hub here. */
+  #fromHolder(msg: MemberMessage, raw?: RawConnection): void {
+    hubReceive(msg, raw, (reply, r) => {
+      // A reply needs the member thread's port: without it, a connection goes back.
+      const port = this.#fromMembers.get(
+        Number(/^t(\d+):/.exec(reply.member)?.[1]),
+      );
+      if (port) {
+        port.postMessage(
+          { msg: reply, raw: r } satisfies PortMessage,
+          transfer(r),
+        );
+      } else if (r) hubReceive({ op: "back", key: reply.key }, r, () => {});
+    });
+  }
+
+  /**
+   * A member left the hub of `key`: when none of this thread's are left but
+   * others listen, the socket goes to one of their threads, still open.
+   */
+  #maybeHandOver(key: string): void {
+    if (this.#routes.get(key) !== "here") return;
+    const members = hubMembers(key);
+    if (members.some((m) => m.startsWith(LOCAL))) return;
+    const heir = members
+      .map((m) => Number(/^t(\d+):/.exec(m)?.[1]))
+      .find((thread) => this.#fromMembers.has(thread));
+    if (heir === undefined) return;
+    const state = hubRelease(key);
+    if (!state) return;
+    this.#routes.delete(key);
+    this.#moved.set(key, heir);
+    threads.postMessageToThread(
+      heir,
+      { tag: TAG, op: "adopt", state } satisfies ThreadMessage,
+      transfer(state.handle, ...state.held),
+    ).catch(() => {
+      // The heir is gone too: nobody is left to serve the address.
+      this.#moved.delete(key);
+      for (const raw of state.held) this.#handles.close(raw);
+      this.#handles.close(state.handle);
+    });
+    // Every other member thread joins the new holder.
+    for (const [thread, port] of this.#fromMembers) {
+      if (
+        thread !== heir &&
+        members.some((m) => m.startsWith(memberPrefix(thread)))
+      ) {
+        port.postMessage(
+          { msg: { op: "moved", key, member: "" } } satisfies PortMessage,
+        );
+      }
+    }
+  }
 }
 
-/** Whether this is the main thread and it shares its sockets with workers. */
-export function isThreadHub(): boolean {
-  return threads.isMainThread && hubStarted;
-}
-
-let hubStarted = false;
+let sharing: ThreadSharing | undefined;
 
 /**
- * Makes the main thread the hub for the workers it starts from now on, where
- * `handles` can move between threads. Once; elsewhere nothing.
+ * The channel of this thread's shared listeners, where `handles` can move
+ * between threads; `undefined` elsewhere.
  */
-export function startThreadHub(handles: Handles): void {
-  if (hubStarted || !threads.isMainThread || !handles.threads) return;
-  hubStarted = true;
-  threads.setEnvironmentData(MARK, true);
-  serveWorkers(handles);
+export function threadChannel(handles: Handles): Channel | undefined {
+  if (!handles.threads) return undefined;
+  sharing ??= new ThreadSharing(handles);
+  return sharing;
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import * as errors from "../errors.ts";
+import * as errors from "../core/errors.ts";
 import type { BindRequest, SocketAddress } from "../platform/types.ts";
 
 /** Marks every message of ours, among whatever else a channel carries. */
@@ -31,7 +31,9 @@ export type MemberMessage =
 /** Messages to a member. */
 export type HubMessage =
   | { op: "conn"; key: string; member: string }
-  | { op: "fail"; key: string; member: string; name: string; message: string };
+  | { op: "fail"; key: string; member: string; name: string; message: string }
+  /** The socket of `key` moved to another thread: join it there. */
+  | { op: "moved"; key: string; member: string };
 
 /** What the runner sends a worker to stop it. */
 export const STOP_MESSAGE: { tag: string; op: "stop" } = {

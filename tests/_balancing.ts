@@ -294,10 +294,14 @@ export interface LoadResult {
   }[];
 }
 
-/** Runs `examples/_load.mjs` on `node` with `--name=value` options. */
+/**
+ * Runs `examples/_load.mjs` on `node` with `--name=value` options; `signal`
+ * ends it early (SIGTERM), rejecting.
+ */
 export function runLoad(
   node: string,
   options: Record<string, number | boolean>,
+  signal?: AbortSignal,
 ): Promise<LoadResult> {
   const args = Object.entries(options).map(([k, v]) =>
     v === true ? `--${k}` : `--${k}=${v}`
@@ -305,6 +309,7 @@ export function runLoad(
   const child = spawn(node, ["examples/_load.mjs", ...args], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "inherit"],
+    signal,
   });
   let out = "";
   child.stdout!.on("data", (chunk) => out += chunk);

@@ -9,19 +9,54 @@ import { join } from "node:path";
 import process from "node:process";
 
 export const onDeno = "Deno" in globalThis;
+/** Bun, found by its version entry (it runs the Node build, as Node does). */
+export const onBun = typeof process.versions.bun === "string";
 const here = new URL(".", import.meta.url);
 
 /** The URL of this package's entry point for a child program. */
 export const modUrl: string =
   new URL(onDeno ? "../mod.ts" : "../mod.js", here).href;
 
+/** How a child process ended: its exit code (-1 if it was killed, by the timeout say) and its output. */
+export interface ChildResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs this runtime's binary (Deno or Node) with `args` to its end, with
+ * `env` added to ours; resolves how it ended, never rejects.
+ */
+export function runChild(
+  args: string[],
+  env: Record<string, string> = {},
+  timeout = 15_000,
+): Promise<ChildResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      args,
+      { env: { ...process.env, ...env }, timeout },
+      (err, stdout, stderr) => {
+        const code = (err as { code?: unknown } | null)?.code;
+        resolve({
+          code: typeof code === "number" ? code : err ? -1 : 0,
+          stdout,
+          stderr,
+        });
+      },
+    );
+  });
+}
+
 /** Writes `body` (after an import of `listen`, `connect`, `setStrategy`, `strategyFor`) to a temp file and runs it. */
-export function runSnippet(
+export async function runSnippet(
   body: string,
   env: Record<string, string> = {},
   denoFlags: string[] = [],
   timeout = 15_000,
-): Promise<{ code: number; stdout: string; stderr: string }> {
+): Promise<ChildResult> {
   const dir = mkdtempSync(join(tmpdir(), "reuseport-snippet-"));
   const file = join(dir, "snippet.mjs");
   writeFileSync(
@@ -29,20 +64,9 @@ export function runSnippet(
     `import { connect, listen, setStrategy, strategyFor } from "${modUrl}";\n${body}`,
   );
   const args = onDeno ? ["run", "-A", ...denoFlags, file] : [file];
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      args,
-      { env: { ...process.env, ...env }, timeout },
-      (err, stdout, stderr) => {
-        rmSync(dir, { recursive: true, force: true });
-        const code = (err as { code?: unknown } | null)?.code;
-        resolve({
-          code: typeof code === "number" ? code : err ? 1 : 0,
-          stdout,
-          stderr,
-        });
-      },
-    );
-  });
+  try {
+    return await runChild(args, env, timeout);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

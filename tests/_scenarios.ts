@@ -442,6 +442,30 @@ const behaviours: Record<string, Scenario> = {
     closeAll(server, listener);
     return result;
   },
+  "writable after closeWrite: write and closed reject": async (net) => {
+    const { listener, client, server } = await pair(net);
+    await client.closeWrite();
+    const writer = client.writable.getWriter();
+    const write = await outcome(() => writer.write(new Uint8Array(3)));
+    const closed = await outcome(() => writer.closed);
+    closeAll(server, listener);
+    return { write, closed };
+  },
+  "peer reset: a read, then writable": async (net) => {
+    const { listener, client, server } = await pair(net);
+    const flood = server.write(new Uint8Array(8 * 1024 * 1024)).catch(
+      () => {},
+    );
+    const pending = outcome(() => server.read(new Uint8Array(8)));
+    await delay(100);
+    client.close();
+    const read = await pending;
+    const writer = server.writable.getWriter();
+    const writable = await outcome(() => writer.write(new Uint8Array(8)));
+    await flood;
+    closeAll(server, listener);
+    return { read, writable };
+  },
   "peer reset: readable ends": async (net) => {
     const { listener, client, server } = await pair(net);
     const flood = server.write(new Uint8Array(8 * 1024 * 1024)).catch(

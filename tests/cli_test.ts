@@ -1,15 +1,13 @@
 /** The runner's command line and `serveParallel()`'s argument checks. */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
-import process from "node:process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parseArgs, type ServeCommand } from "../_cli.ts";
 import { errors, serveParallel } from "../mod.ts";
-import { onDeno } from "./_child.ts";
+import { type ChildResult, onDeno, runChild } from "./_child.ts";
 
 function serve(argv: string[]): ServeCommand {
   const command = parseArgs(argv);
@@ -18,28 +16,11 @@ function serve(argv: string[]): ServeCommand {
 }
 
 /** Runs the `reuseport` command (the source on Deno, the build on Node). */
-function reuseport(
-  ...argv: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
+function reuseport(...argv: string[]): Promise<ChildResult> {
   const bin = fileURLToPath(
     new URL(onDeno ? "../bin.ts" : "../bin.js", import.meta.url),
   );
-  const args = onDeno ? ["run", "-A", bin, ...argv] : [bin, ...argv];
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      args,
-      { timeout: 15_000 },
-      (err, stdout, stderr) => {
-        const code = (err as { code?: unknown } | null)?.code;
-        done({
-          code: typeof code === "number" ? code : err ? -1 : 0,
-          stdout,
-          stderr,
-        });
-      },
-    );
-  });
+  return runChild(onDeno ? ["run", "-A", bin, ...argv] : [bin, ...argv]);
 }
 
 test("serve --parallel=3 --processes app.mjs a b", () => {

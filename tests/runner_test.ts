@@ -19,8 +19,9 @@ import {
   listen,
   type ParallelEvent,
   serveParallel,
+  strategyFor,
 } from "../mod.ts";
-import { nodeRuntime } from "../platform/node/mod.ts";
+import { detectRuntime } from "../platform/mod.ts";
 import { startProcessHub } from "../sharing/processes.ts";
 import { freePort, onDeno, ROOT, runLoad } from "./_balancing.ts";
 import { modUrl } from "./_child.ts";
@@ -28,13 +29,13 @@ import { modUrl } from "./_child.ts";
 const dir = mkdtempSync(join(tmpdir(), "reuseport-runner-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A worker thread that listens on `port` with loadBalanced and answers its id. */
+/** A worker thread that listens on `port` with `options` and answers its id. */
 const WORKER = `
 import { parentPort, workerData } from "node:worker_threads";
 import { listen } from ${JSON.stringify(modUrl)};
 let listener;
 try {
-  listener = listen({ hostname: "127.0.0.1", port: workerData.port, loadBalanced: true });
+  listener = listen({ hostname: "127.0.0.1", port: workerData.port, ...workerData.options });
 } catch (err) {
   parentPort.postMessage({ error: { name: err.name, message: err.message } });
 }
@@ -51,20 +52,46 @@ if (listener) {
 const workerFile = join(dir, "worker.mjs");
 writeFileSync(workerFile, WORKER);
 
-/** Starts a worker thread; resolves its first message. */
+/** Starts a worker thread (loadBalanced unless told); resolves its first message. */
 function startWorker(
   port: number,
   id: string,
+  options: Record<string, boolean> = { loadBalanced: true },
 ): Promise<{ worker: Worker; first: Record<string, unknown> }> {
-  const worker = new Worker(workerFile, { workerData: { port, id } });
+  const worker = new Worker(workerFile, { workerData: { port, id, options } });
   return new Promise((resolve, reject) => {
     worker.once("message", (first) => resolve({ worker, first }));
     worker.once("error", reject);
   });
 }
 
+/** Connects to `port`; resolves the id the listener that took it answered. */
+async function askId(port: number): Promise<string> {
+  const conn = await connect({ port });
+  const buf = new Uint8Array(16);
+  let text = "";
+  for (let n; (n = await conn.read(buf)) !== null;) {
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  conn.close();
+  return text.trim();
+}
+
+/** Stops the workers' listeners; resolves when every worker has exited. */
+async function stopWorkers(workers: { worker: Worker }[]): Promise<void> {
+  for (const { worker } of workers) worker.postMessage("stop");
+  await Promise.all(
+    workers.map(({ worker }) =>
+      new Promise((resolve) => worker.once("exit", resolve))
+    ),
+  );
+}
+
 /** Threads can share sockets here: Node 24 and later, tested by feature. */
-const threadsShare = !onDeno && nodeRuntime.handles!.threads;
+const handles = detectRuntime().handles;
+const threadsShare = handles?.threads === true;
+/** The kernel balances `reusePort` sockets here (Linux, Node >= 22.12, Deno, Bun). */
+const kernelHere = strategyFor({ reusePort: true }).strategy === "kernel";
 
 test(
   threadsShare
@@ -102,24 +129,12 @@ test(
       let next = 0;
       await Promise.all(Array.from({ length: 10 }, async () => {
         while (next++ < 200) {
-          const conn = await connect({ port });
-          const buf = new Uint8Array(16);
-          let text = "";
-          for (let n; (n = await conn.read(buf)) !== null;) {
-            text += new TextDecoder().decode(buf.subarray(0, n));
-          }
-          conn.close();
-          const id = text.trim();
+          const id = await askId(port);
           served.set(id, (served.get(id) ?? 0) + 1);
         }
       }));
     } finally {
-      for (const { worker } of workers) worker.postMessage("stop");
-      await Promise.all(
-        workers.map(({ worker }) =>
-          new Promise((resolve) => worker.once("exit", resolve))
-        ),
-      );
+      await stopWorkers(workers);
       main.close();
       await loop;
     }
@@ -132,6 +147,34 @@ test(
     assert.equal([...served.values()].reduce((a, b) => a + b, 0), 200);
     // Every thread left, so the main thread's hub let the address go.
     listen({ hostname: "127.0.0.1", port }).close();
+  },
+);
+
+test(
+  "threads: worker threads listening with reusePort get a socket each (the kernel strategy) and all serve",
+  {
+    timeout: 60_000,
+    skip: kernelHere ? false : "the kernel does not balance here",
+  },
+  async () => {
+    const port = freePort();
+    const workers = await Promise.all(
+      ["w1", "w2"].map((id) => startWorker(port, id, { reusePort: true })),
+    );
+    const seen = new Set<string>();
+    try {
+      for (const { first } of workers) {
+        assert.deepEqual(first, { listening: true });
+      }
+      // The kernel hashes each connection to a socket: 100 tries (bounded)
+      // reach both unless it did not balance.
+      for (let i = 0; i < 100 && seen.size < 2; i++) {
+        seen.add(await askId(port));
+      }
+    } finally {
+      await stopWorkers(workers);
+    }
+    assert.deepEqual([...seen].sort(), ["w1", "w2"]);
   },
 );
 
@@ -265,14 +308,14 @@ test(
   { timeout: 20_000 },
   async (t: TestContext) => {
     if (onDeno) return t.skip("the processes hub is a Node program");
-    const hub = await startProcessHub(nodeRuntime.handles!);
+    const hub = await startProcessHub(handles!);
     const path = hub.primary;
     // Child 1's channel is broken (it died); child 2 answers what it gets.
     const dead = new FakeChild(1, (_raw, done) => done(new Error("EPIPE")));
     let answered = (_who: string) => {};
     const got = new Promise<string>((resolve) => answered = resolve);
     const alive = new FakeChild(2, (raw) => {
-      const stream = nodeRuntime.handles!.stream(raw as object);
+      const stream = handles!.stream(raw as object);
       stream.write(new TextEncoder().encode("child 2"))
         .then(() => stream.close());
       answered("child 2");

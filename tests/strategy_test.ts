@@ -14,15 +14,16 @@ import {
   strategyFor,
 } from "../mod.ts";
 import { connections } from "../ops/mod.ts";
-import { modUrl, onDeno, runSnippet } from "./_child.ts";
+import { modUrl, onBun, onDeno, runSnippet } from "./_child.ts";
 
 /**
  * What the runtime running the tests can do, from documented facts: Node
- * 22.12 added `reusePort`; Deno binds with it through its Node layer.
+ * 22.12 added `reusePort`; Deno binds with it through its Node layer; Bun's
+ * `Bun.listen` takes it.
  */
 function kernelExpected(): boolean {
   if (process.platform !== "linux") return false;
-  if (onDeno) return true;
+  if (onDeno || onBun) return true;
   const [major, minor] = process.versions.node.split(".").map(Number);
   return major > 22 || (major === 22 && minor >= 12);
 }

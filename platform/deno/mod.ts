@@ -5,7 +5,7 @@
  * @module
  */
 import { isMainThread } from "node:worker_threads";
-import * as errors from "../../errors.ts";
+import * as errors from "../../core/errors.ts";
 import { loadTcpWrap } from "../libuv/binding.ts";
 import { bindTcp, NodeListener, RawAcceptor } from "../libuv/listener.ts";
 import { HandleStream } from "../libuv/stream.ts";
@@ -97,12 +97,14 @@ const ourErrors = errors as unknown as Record<
   new (message: string) => Error
 >;
 
-/** Re-throws Deno's own error classes as ours, keeping name and message. */
+/** Makes an error of Deno's own classes one of ours too (ours derive from Deno's): the same object, stack and cause kept. */
 function translate(err: unknown): Error {
   const name = (err as Error)?.name;
   const DenoClass = denoNamespace()?.errors[name];
   if (DenoClass && err instanceof DenoClass && ourErrors[name]) {
-    return new ourErrors[name]((err as Error).message);
+    // Ours derive from Deno's: the same error, now also one of ours, keeps
+    // its stack and cause.
+    Object.setPrototypeOf(err, ourErrors[name].prototype);
   }
   return err as Error;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { isIP } from "node:net";
-import { NetError } from "../../core/messages.ts";
+import { Arrivals } from "../../core/arrivals.ts";
 import { uvError } from "../errno.ts";
 import type {
   BindRequest,
@@ -16,7 +16,8 @@ import type {
   SocketAddress,
 } from "../types.ts";
 import { loadTcpWrap, type TcpHandle } from "./binding.ts";
-import { hold, release } from "./loop_hold.ts";
+// Aliased: `release()` is also this file's RawAcceptor method.
+import { hold as holdLoop, release as releaseLoop } from "./loop_hold.ts";
 
 /** Binds and listens; throws Deno's class for the errno. */
 export function bindTcp(
@@ -67,12 +68,7 @@ function acceptInto(handle: TcpHandle): TcpHandle | undefined {
 export class RawAcceptor implements RawListener {
   readonly addr: SocketAddress;
   readonly handle: TcpHandle;
-  #queue: (RawConnection | Error)[] = [];
-  #waiter: {
-    resolve(raw: RawConnection): void;
-    reject(err: Error): void;
-  } | null = null;
-  #closed = false;
+  #arrivals = new Arrivals<RawConnection>();
   #held = false;
 
   constructor(handle: TcpHandle, addr: SocketAddress) {
@@ -81,12 +77,7 @@ export class RawAcceptor implements RawListener {
     handle.onconnection = (status, given) => {
       // Node passes the accepted handle; Deno's Node layer has it fetched.
       const client = given ?? (status === 0 ? acceptInto(handle) : undefined);
-      const item = status < 0 || !client ? uvError(status) : client;
-      const waiter = this.#waiter;
-      if (!waiter) return void this.#queue.push(item);
-      this.#waiter = null;
-      if (item instanceof Error) waiter.reject(item);
-      else waiter.resolve(item);
+      this.#arrivals.push(status < 0 || !client ? uvError(status) : client);
     };
     // The loop is held by `hold()` while an accept is wanted, never by the
     // handle: the accept queue asks on every accept, and holding is then
@@ -96,20 +87,14 @@ export class RawAcceptor implements RawListener {
 
   /** The next connection (or accept error); `BadResource` once closed. */
   next(): Promise<RawConnection> {
-    if (this.#closed) return Promise.reject(NetError.listenerClosed());
-    const item = this.#queue.shift();
-    if (item instanceof Error) return Promise.reject(item);
-    if (item) return Promise.resolve(item);
-    return new Promise((resolve, reject) => {
-      this.#waiter = { resolve, reject };
-    });
+    return this.#arrivals.next();
   }
 
   setRef(ref: boolean): void {
-    if (ref === this.#held || (ref && this.#closed)) return;
+    if (ref === this.#held || (ref && this.#arrivals.closed)) return;
     this.#held = ref;
-    if (ref) hold();
-    else release();
+    if (ref) holdLoop();
+    else releaseLoop();
   }
 
   /** Closes the socket and every connection still queued. */
@@ -119,14 +104,24 @@ export class RawAcceptor implements RawListener {
 
   /** Closes the socket; returns the connections still queued. */
   drain(): RawConnection[] {
-    if (this.#closed) return [];
-    this.#closed = true;
+    if (this.#arrivals.closed) return [];
+    const queued = this.#stop();
+    this.handle.close();
+    return queued;
+  }
+
+  /**
+   * Stops accepting without closing, so that the socket can move to another
+   * thread; returns it with the connections still queued.
+   */
+  release(): { handle: object; queued: RawConnection[] } {
+    return { handle: this.handle, queued: this.#stop() };
+  }
+
+  #stop(): RawConnection[] {
     this.setRef(false);
     this.handle.onconnection = null;
-    this.handle.close();
-    this.#waiter?.reject(NetError.listenerClosed());
-    this.#waiter = null;
-    return this.#queue.splice(0).filter((item) => !(item instanceof Error));
+    return this.#arrivals.close();
   }
 }
 

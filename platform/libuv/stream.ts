@@ -9,6 +9,7 @@
  * @module
  */
 import { isIP } from "node:net";
+import { getSystemErrorName } from "node:util";
 import { NetError } from "../../core/messages.ts";
 import { ReadQueue } from "../../core/read_queue.ts";
 import { uvError } from "../errno.ts";
@@ -129,8 +130,12 @@ export class HandleStream implements NativeStream {
     // libuv found nothing to read after all (a buffer of ours hears of that).
     if (n === 0) return;
     this.#stopReading();
-    if (n === UV_EOF) this.#queue.end();
-    else if (n < 0) this.#queue.fail(uvError(n));
+    // Deno reads the peer's reset as the end of the stream (the next write
+    // then meets `EPIPE`), where libuv reports `ECONNRESET`.
+    if (n >= 0) return;
+    if (n === UV_EOF || getSystemErrorName(n) === "ECONNRESET") {
+      this.#queue.end();
+    } else this.#queue.fail(uvError(n));
   }
 
   write(buf: Uint8Array): Promise<number> {

@@ -10,7 +10,7 @@ import { lookup } from "node:dns";
 import { isIP, Server } from "node:net";
 import process from "node:process";
 import * as threads from "node:worker_threads";
-import { lookupError } from "../errno.ts";
+import { lookupError, uvError } from "../errno.ts";
 import type {
   BindRequest,
   Handles,
@@ -63,6 +63,15 @@ const handles: Handles = {
   },
   bind,
   stream,
+  adopt(handle: object, addr: SocketAddress, backlog: number): RawAcceptor {
+    // A socket that moved between threads listens again on this thread's loop.
+    const status = (handle as TcpHandle).listen(backlog);
+    if (status < 0) {
+      (handle as TcpHandle).close();
+      throw uvError(status);
+    }
+    return new RawAcceptor(handle as TcpHandle, addr);
+  },
   close(raw: object): void {
     (raw as TcpHandle).close();
   },

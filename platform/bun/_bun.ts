@@ -1,0 +1,84 @@
+/**
+ * The few members of Bun's global used here, typed locally so that neither
+ * the JSR module nor the npm build needs Bun's types, and the check that
+ * this runtime is Bun (a feature test: the `Bun` global and its `listen`).
+ *
+ * @module
+ */
+
+/** A Bun TCP socket, as the callbacks of `Bun.listen` / `Bun.connect` get it. */
+export interface BunSocket {
+  /** Whatever this package hangs on the socket: its stream. */
+  data: unknown;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** Bytes the kernel took now (Bun keeps none back); less under backpressure. */
+  write(data: Uint8Array): number;
+  /** Half-close: sends FIN, reading goes on. */
+  shutdown(): void;
+  /** Closes the socket now (a FIN; `terminate()` would reset the peer). */
+  end(): void;
+  pause(): void;
+  resume(): void;
+  ref(): void;
+  unref(): void;
+  setNoDelay(on: boolean): boolean;
+  setKeepAlive(on: boolean, delayMs?: number): boolean;
+}
+
+/** A Bun error: an `Error` with the errno name and number of the failure. */
+export interface BunError extends Error {
+  code?: string;
+  errno?: number;
+  syscall?: string;
+}
+
+/** The callbacks Bun calls for every socket of a listener or a connect. */
+export interface SocketHandlers {
+  open?(socket: BunSocket): void;
+  data(socket: BunSocket, chunk: Uint8Array): void;
+  drain(socket: BunSocket): void;
+  end(socket: BunSocket): void;
+  error(socket: BunSocket, err: BunError): void;
+  close(socket: BunSocket, err?: BunError): void;
+  connectError?(socket: BunSocket, err: BunError): void;
+}
+
+/** A listening socket of `Bun.listen`. */
+export interface BunServer {
+  readonly port: number;
+  getsockname(out: Record<string, unknown>): void;
+  /** Closes the listening socket; the port is free when this returns. */
+  stop(closeActiveConnections?: boolean): void;
+  ref(): void;
+  unref(): void;
+}
+
+/** The parts of Bun's global this package uses. */
+export interface BunGlobal {
+  version: string;
+  listen(options: {
+    hostname: string;
+    port: number;
+    reusePort?: boolean;
+    allowHalfOpen?: boolean;
+    socket: SocketHandlers;
+  }): BunServer;
+  connect(options: {
+    hostname: string;
+    port: number;
+    allowHalfOpen?: boolean;
+    socket: SocketHandlers;
+  }): Promise<BunSocket>;
+}
+
+/** Bun's global when this runtime is Bun, else `undefined`. */
+export function bunGlobal(): BunGlobal | undefined {
+  const bun = (globalThis as { Bun?: Partial<BunGlobal> }).Bun;
+  return typeof bun?.listen === "function" &&
+      typeof bun.connect === "function"
+    ? bun as BunGlobal
+    : undefined;
+}

@@ -1,0 +1,144 @@
+/**
+ * A connection that came from another process, on Bun: what Bun passes over
+ * child_process IPC is a `node:net` socket (Bun's own sockets cannot be
+ * sent), so this puts `net.Socket` behind the `NativeStream` interface, on
+ * the shared read queue, with Bun's errors as Deno's classes.
+ *
+ * @module
+ */
+import type { Socket } from "node:net";
+import process from "node:process";
+import { NetError } from "../../core/messages.ts";
+import { ReadQueue } from "../../core/read_queue.ts";
+import type { NativeStream, SocketAddress } from "../types.ts";
+import { bunError, isReset } from "./_errors.ts";
+
+/** An error of `net.Socket` as Deno's class. */
+function socketError(err: Error & { code?: string }): Error {
+  switch (err.code) {
+    case "ERR_STREAM_WRITE_AFTER_END":
+      return NetError.brokenPipe();
+    case "ERR_STREAM_DESTROYED":
+    case "ERR_SOCKET_CLOSED":
+      return NetError.canceled();
+  }
+  return bunError(err);
+}
+
+/** A `net.Socket` as a `NativeStream`: pull-based reads, Deno's ref rules. */
+export class NetStream implements NativeStream {
+  readonly localAddr: SocketAddress;
+  readonly remoteAddr: SocketAddress;
+  #socket: Socket;
+  #queue: ReadQueue;
+  #reading = false;
+  #writes = 0;
+  #readRef = true;
+  #refed = true;
+  #shut = false;
+  /** The peer reset the connection. */
+  #reset = false;
+
+  /** Takes over `socket` (paused, as IPC delivers it). */
+  constructor(socket: Socket) {
+    this.#socket = socket;
+    socket.pause();
+    this.#queue = new ReadQueue(
+      (more) => this.#flow(more),
+      () => this.#updateRef(),
+    );
+    this.localAddr = {
+      hostname: socket.localAddress ?? "",
+      port: socket.localPort ?? 0,
+    };
+    this.remoteAddr = {
+      hostname: socket.remoteAddress ?? "",
+      port: socket.remotePort ?? 0,
+    };
+    // Every socket error lands here, so none reaches `uncaughtException`; the
+    // caller sees it on its next read or write.
+    socket.on("error", (err) => {
+      // Deno reads the peer's reset as the end of the stream; the next
+      // write meets `EPIPE`.
+      if (!isReset(err)) return this.#queue.fail(socketError(err));
+      this.#reset = true;
+      this.#queue.end();
+    });
+    socket.on("end", () => this.#queue.end());
+    this.#updateRef();
+  }
+
+  read(buf: Uint8Array): Promise<number> {
+    return this.#queue.read(buf);
+  }
+
+  #flow(more: boolean): void {
+    if (!more) return void this.#socket.pause();
+    if (!this.#reading) {
+      this.#reading = true;
+      this.#socket.on("data", (chunk: Uint8Array) => this.#queue.push(chunk));
+    }
+    this.#socket.resume();
+  }
+
+  write(buf: Uint8Array): Promise<number> {
+    if (this.#shut || this.#reset) return Promise.reject(NetError.brokenPipe());
+    const failure = this.#queue.failure();
+    if (failure) return Promise.reject(failure);
+    this.#writes++;
+    this.#updateRef();
+    return new Promise((resolve, reject) => {
+      this.#socket.write(buf, (err) => {
+        this.#writes--;
+        this.#updateRef();
+        if (this.#reset) reject(NetError.brokenPipe());
+        else if (err) reject(this.#queue.failure() ?? socketError(err));
+        else resolve(buf.byteLength);
+      });
+    });
+  }
+
+  shutdown(): Promise<void> {
+    const failure = this.#queue.failure();
+    if (failure) return Promise.reject(failure);
+    this.#shut = true;
+    this.#writes++;
+    this.#updateRef();
+    return new Promise((resolve) => {
+      this.#socket.end(() => {
+        this.#writes--;
+        this.#updateRef();
+        resolve();
+      });
+    });
+  }
+
+  close(): void {
+    this.#queue.close();
+    // A tick later, so that a write that just completed is acknowledged
+    // first rather than failed as destroyed.
+    process.nextTick(() => this.#socket.destroy());
+  }
+
+  setNoDelay(on: boolean): void {
+    this.#socket.setNoDelay(on);
+  }
+
+  setKeepAlive(on: boolean): void {
+    this.#socket.setKeepAlive(on);
+  }
+
+  setReadRef(ref: boolean): void {
+    this.#readRef = ref;
+    this.#updateRef();
+  }
+
+  /** Deno keeps the process alive for pending ops only, not for open sockets. */
+  #updateRef(): void {
+    const want = this.#writes > 0 || (this.#queue.waiting > 0 && this.#readRef);
+    if (want === this.#refed) return;
+    this.#refed = want;
+    if (want) this.#socket.ref();
+    else this.#socket.unref();
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * Connected TCP streams on Bun: a socket of `Bun.listen` or `Bun.connect`
+ * behind the `NativeStream` interface. Bun hands data to callbacks, so the
+ * shared read queue holds it for Deno's pull-based reads, and a paused socket
+ * leaves what nobody asked for in the kernel. Bun's `write` takes what the
+ * kernel takes and keeps nothing back; the rest is written on `drain`.
+ *
+ * @module
+ */
+import { NetError } from "../../core/messages.ts";
+import { ReadQueue } from "../../core/read_queue.ts";
+import type { NativeStream, SocketAddress } from "../types.ts";
+import type { BunError, BunSocket, SocketHandlers } from "./_bun.ts";
+import { bunError, isReset } from "./_errors.ts";
+
+/** A write the kernel has not taken all of yet. */
+interface PendingWrite {
+  buf: Uint8Array;
+  done: number;
+  resolve(n: number): void;
+  reject(err: Error): void;
+}
+
+/** A Bun socket as a `NativeStream`: pull-based reads, Deno's ref rules. */
+export class BunStream implements NativeStream {
+  readonly localAddr: SocketAddress;
+  readonly remoteAddr: SocketAddress;
+  #socket: BunSocket;
+  #queue: ReadQueue;
+  #writes: PendingWrite[] = [];
+  #shutdowns: (() => void)[] = [];
+  /** Bun closed the socket (the peer, an error) or we did. */
+  #gone = false;
+  #closed = false;
+  #shut = false;
+  #readRef = true;
+  #refed = true;
+
+  /** Takes over `socket`, paused: nothing is read until someone reads. */
+  constructor(socket: BunSocket) {
+    this.#socket = socket;
+    socket.data = this;
+    socket.pause();
+    this.#queue = new ReadQueue(
+      (more) => more ? socket.resume() : socket.pause(),
+      () => this.#updateRef(),
+    );
+    this.localAddr = { hostname: socket.localAddress, port: socket.localPort };
+    this.remoteAddr = {
+      hostname: socket.remoteAddress,
+      port: socket.remotePort,
+    };
+    this.#updateRef();
+  }
+
+  read(buf: Uint8Array): Promise<number> {
+    return this.#queue.read(buf);
+  }
+
+  write(buf: Uint8Array): Promise<number> {
+    if (this.#shut) return Promise.reject(NetError.brokenPipe());
+    // Like the kernel: writing to a connection that is gone is EPIPE.
+    if (this.#gone) return Promise.reject(NetError.brokenPipe());
+    if (this.#writes.length === 0) {
+      const n = this.#socket.write(buf);
+      if (n === buf.byteLength) return Promise.resolve(n);
+      if (n < 0) return Promise.reject(NetError.brokenPipe());
+      return this.#pend(buf, n);
+    }
+    return this.#pend(buf, 0);
+  }
+
+  #pend(buf: Uint8Array, done: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#writes.push({ buf, done, resolve, reject });
+      this.#updateRef();
+    });
+  }
+
+  /** The kernel has room again: go on with the writes in order. */
+  #drain(): void {
+    while (this.#writes.length > 0) {
+      const write = this.#writes[0];
+      const n = this.#socket.write(write.buf.subarray(write.done));
+      // Gone: its close callback fails the writes.
+      if (n < 0) return;
+      write.done += n;
+      if (write.done < write.buf.byteLength) return;
+      this.#writes.shift();
+      write.resolve(write.buf.byteLength);
+    }
+    this.#updateRef();
+    this.#flushShutdowns();
+  }
+
+  shutdown(): Promise<void> {
+    const failure = this.#queue.failure();
+    if (failure) return Promise.reject(failure);
+    this.#shut = true;
+    return new Promise((resolve) => {
+      this.#shutdowns.push(resolve);
+      this.#flushShutdowns();
+    });
+  }
+
+  /** Half-closes once every write before the shutdown reached the kernel. */
+  #flushShutdowns(): void {
+    if (this.#writes.length > 0 || this.#shutdowns.length === 0) return;
+    if (!this.#gone) this.#socket.shutdown();
+    for (const resolve of this.#shutdowns.splice(0)) resolve();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue.close();
+    this.#failWrites(this.#queue.failure()!);
+    this.#gone = true;
+    this.#socket.end();
+  }
+
+  setNoDelay(on: boolean): void {
+    if (!this.#gone) this.#socket.setNoDelay(on);
+  }
+
+  setKeepAlive(on: boolean): void {
+    if (!this.#gone) this.#socket.setKeepAlive(on);
+  }
+
+  setReadRef(ref: boolean): void {
+    this.#readRef = ref;
+    this.#updateRef();
+  }
+
+  /** Deno keeps the process alive for pending ops only, not for open sockets. */
+  #updateRef(): void {
+    const want = this.#writes.length > 0 ||
+      (this.#queue.waiting > 0 && this.#readRef);
+    if (want === this.#refed || this.#gone) return;
+    this.#refed = want;
+    if (want) this.#socket.ref();
+    else this.#socket.unref();
+  }
+
+  #failWrites(err: Error): void {
+    for (const write of this.#writes.splice(0)) write.reject(err);
+    for (const resolve of this.#shutdowns.splice(0)) resolve();
+  }
+
+  /** The socket failed: a reset ends the stream, as in Deno; anything else fails it. */
+  #onError(err: BunError): void {
+    if (isReset(err)) this.#queue.end();
+    else this.#queue.fail(bunError(err));
+  }
+
+  #onClose(err?: BunError): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    if (err) this.#onError(err);
+    else this.#queue.end();
+    this.#failWrites(NetError.brokenPipe());
+  }
+
+  /**
+   * The callbacks every Bun socket of this package gets; each finds its
+   * stream on `socket.data`.
+   */
+  static readonly handlers: SocketHandlers = {
+    data(socket, chunk) {
+      const stream = socket.data as BunStream | undefined;
+      if (stream) stream.#queue.push(chunk);
+    },
+    drain(socket) {
+      const stream = socket.data as BunStream | undefined;
+      if (stream) stream.#drain();
+    },
+    end(socket) {
+      const stream = socket.data as BunStream | undefined;
+      if (stream) stream.#queue.end();
+    },
+    error(socket, err) {
+      const stream = socket.data as BunStream | undefined;
+      if (stream) stream.#onError(err);
+    },
+    close(socket, err) {
+      const stream = socket.data as BunStream | undefined;
+      if (stream) stream.#onClose(err);
+    },
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * The Bun runtime: listening sockets on `Bun.listen` (synchronous bind,
+ * `SO_REUSEPORT` where the kernel balances), connections on Bun's callback
+ * sockets behind Deno's pull-based streams. Bun cannot move a socket to
+ * another Worker, so threads share an address only through the kernel (one
+ * socket each); the parallel runner's processes share one through its
+ * primary, which passes `node:net` sockets over IPC.
+ *
+ * @module
+ */
+import type { Socket } from "node:net";
+import process from "node:process";
+import type {
+  BindRequest,
+  Handles,
+  NativeListener,
+  NativeStream,
+  RawConnection,
+  Runtime,
+} from "../types.ts";
+import { type BunGlobal, bunGlobal } from "./_bun.ts";
+import { bunError } from "./_errors.ts";
+import { BunListener } from "./_listener.ts";
+import { NetListener } from "./_net_listener.ts";
+import { NetStream } from "./_net_stream.ts";
+import { BunStream } from "./_stream.ts";
+
+/** Where `SO_REUSEPORT` spreads connections across sockets. */
+const BALANCING_OS: readonly string[] = ["linux", "android"];
+
+function bun(): BunGlobal {
+  return bunGlobal()!;
+}
+
+let kernel: { supported: boolean; reason: string } | undefined;
+
+/** Whether a second `reusePort` listener can bind the port of a first: a feature test. */
+function bindsWithReusePort(): boolean {
+  const request = { hostname: "127.0.0.1", port: 0, backlog: 1 };
+  let first: BunListener | undefined;
+  try {
+    first = new BunListener(bun(), { ...request, reusePort: true });
+    new BunListener(bun(), {
+      ...request,
+      port: first.addr.port,
+      reusePort: true,
+    }).close();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    first?.close();
+  }
+}
+
+function probeKernel(): { supported: boolean; reason: string } {
+  const where = `Bun ${bun().version} on ${process.platform}`;
+  if (!BALANCING_OS.includes(process.platform)) {
+    return {
+      supported: false,
+      reason: `${where}: SO_REUSEPORT does not balance connections there`,
+    };
+  }
+  if (!bindsWithReusePort()) {
+    return {
+      supported: false,
+      reason: `${where} cannot bind two listeners with reusePort on one port`,
+    };
+  }
+  return {
+    supported: true,
+    reason: `${where} binds with SO_REUSEPORT and the kernel balances`,
+  };
+}
+
+/** Whether this runtime is Bun: its global, not its version, decides. */
+export function onBun(): boolean {
+  return bunGlobal() !== undefined;
+}
+
+/**
+ * Connections that can move to the parallel runner's child processes: what
+ * Bun passes over IPC is a `node:net` socket, so the shared socket is a
+ * `net.Server`. A socket cannot be posted to a Worker: threads cannot share.
+ */
+const handles: Handles = {
+  threads: false,
+  get threadsReason(): string {
+    return `Bun ${bun().version} cannot move sockets between threads (a socket cannot be posted to a Worker)`;
+  },
+  bind: (request) => new NetListener(bun(), request),
+  stream: (raw) => new NetStream(raw as Socket),
+  close(raw: RawConnection): void {
+    (raw as Socket).destroy();
+  },
+};
+
+/** Bun, through `Bun.listen` and `Bun.connect`. */
+export const bunRuntime: Runtime = {
+  name: "bun",
+  nativeDenoApi: false,
+  handles,
+
+  kernelSupport(): { supported: boolean; reason: string } {
+    kernel ??= probeKernel();
+    return kernel;
+  },
+
+  env(name: string): string | undefined {
+    return process.env[name];
+  },
+
+  listen(request: BindRequest): NativeListener {
+    return new BunListener(bun(), request);
+  },
+
+  resolveListenHost(hostname: string): string {
+    // Bun resolves a listen address synchronously only through a bind: bind
+    // port 0 on the name and read back the address.
+    const probe = new BunListener(bun(), {
+      hostname,
+      port: 0,
+      backlog: 1,
+      reusePort: false,
+    });
+    probe.close();
+    return probe.addr.hostname;
+  },
+
+  async connect(
+    hostname: string,
+    port: number,
+    signal?: AbortSignal,
+  ): Promise<NativeStream> {
+    signal?.throwIfAborted();
+    let stream: BunStream | undefined;
+    let aborted = false;
+    const connecting = bun().connect({
+      hostname,
+      port,
+      allowHalfOpen: true,
+      socket: {
+        ...BunStream.handlers,
+        open(socket) {
+          stream = new BunStream(socket);
+          if (aborted) stream.close();
+        },
+      },
+    }).then(() => stream!, (err) => Promise.reject(bunError(err)));
+    if (!signal) return await connecting;
+    return await new Promise<NativeStream>((resolve, reject) => {
+      const onAbort = () => {
+        aborted = true;
+        stream?.close();
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      connecting.then(resolve, reject).finally(() =>
+        signal.removeEventListener("abort", onAbort)
+      );
+    });
+  },
+};
