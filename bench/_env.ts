@@ -29,6 +29,8 @@ export interface Knobs {
   rows: string[];
   /** Where nginx is; its reference rows are skipped when it is absent. */
   nginx: string;
+  /** Node major lines the Node rows run on, newest first (BENCH_NODE). */
+  nodeLines: number[];
 }
 
 function knob(name: string, fallback: number): number {
@@ -39,6 +41,20 @@ function knob(name: string, fallback: number): number {
     throw new RangeError(`${name} must be a positive integer, got '${raw}'`);
   }
   return value;
+}
+
+/** The Node lines of BENCH_NODE (default 24,26), newest first: the current LTS lines lead. */
+function nodeLines(): number[] {
+  const raw = process.env.BENCH_NODE || "24,26";
+  const lines = raw.split(",").map((s) => s.trim()).filter(Boolean).map(
+    Number,
+  );
+  if (!lines.length || lines.some((n) => !(n >= 20) || !Number.isInteger(n))) {
+    throw new RangeError(
+      `BENCH_NODE must list Node major lines (20 or later), got '${raw}'`,
+    );
+  }
+  return [...new Set(lines)].sort((a, b) => b - a);
 }
 
 /** Reads the knobs; a bad value throws, naming the variable. */
@@ -53,6 +69,7 @@ export function readKnobs(): Knobs {
     rows: (process.env.BENCH_ROWS ?? "").split(",").map((s) => s.trim())
       .filter(Boolean),
     nginx: process.env.BENCH_NGINX || "/usr/sbin/nginx",
+    nodeLines: nodeLines(),
   };
 }
 
@@ -68,9 +85,9 @@ export interface Machine {
   os: string;
   cpu: string;
   cores: number;
-  /** The system Node, which runs the single-process Node rows. */
-  node: Tool;
-  /** A Node >= 22.12 on Linux: the kernel strategy of the multi-core row. */
+  /** The Node of each BENCH_NODE line, newest first: each runs the single-process Node rows. */
+  nodes: Tool[];
+  /** The newest of them if >= 22.12, on Linux: the multi-core row (kernel strategy). */
   nodeKernel: Tool;
   deno: Tool;
   /** Bun 1.x from npm (`.cache/bun/`): rows 1 and 2. */
@@ -125,18 +142,23 @@ function atLeast(v: string, major: number, minor: number): boolean {
   return a > major || (a === major && b >= minor);
 }
 
-async function kernelNode(os: string, node: Tool): Promise<Tool> {
+/** The Node binary of a major line: the system one if it is of that line, else fetched into `.cache/`. */
+async function nodeOfLine(major: number, system: Tool): Promise<Tool> {
+  if (system.version?.split(".")[0] === String(major)) return system;
+  try {
+    return version(await nodeBinary(major), ["--version"], /v(\S+)/);
+  } catch (err) {
+    return { unavailable: `no Node ${major}: ${(err as Error).message}` };
+  }
+}
+
+function kernelNode(os: string, newest: Tool): Tool {
   if (os !== "linux") {
     return { unavailable: `SO_REUSEPORT balancing is Linux-only, not ${os}` };
   }
-  if (node.version && atLeast(node.version, 22, 12)) return node;
-  try {
-    const tool = version(await nodeBinary(22), ["--version"], /v(\S+)/);
-    if (!tool.version || atLeast(tool.version, 22, 12)) return tool;
-    return { unavailable: `Node ${tool.version} is older than 22.12` };
-  } catch (err) {
-    return { unavailable: `no Node 22: ${(err as Error).message}` };
-  }
+  if (newest.unavailable) return newest;
+  if (newest.version && atLeast(newest.version, 22, 12)) return newest;
+  return { unavailable: `Node ${newest.version} is older than 22.12` };
 }
 
 /** Bun, fetched from npm into `.cache/bun/` on first use, as `npm test` does. */
@@ -152,14 +174,18 @@ async function bunTool(): Promise<Tool> {
 export async function inspectMachine(knobs: Knobs): Promise<Machine> {
   const os = process.platform;
   const cpuList = cpus();
-  const node = version("node", ["--version"], /v(\S+)/);
+  const system = version("node", ["--version"], /v(\S+)/);
+  const nodes: Tool[] = [];
+  for (const major of knobs.nodeLines) {
+    nodes.push(await nodeOfLine(major, system));
+  }
   const taskset = has("taskset") && cpuList.length >= 2;
   return {
     os,
     cpu: cpuList[0]?.model ?? "unknown",
     cores: cpuList.length,
-    node,
-    nodeKernel: await kernelNode(os, node),
+    nodes,
+    nodeKernel: kernelNode(os, nodes[0]),
     deno: version(DENO, ["--version"], /deno (\S+)/),
     bun: await bunTool(),
     nginx: nginxVersion(knobs.nginx),

@@ -86,11 +86,23 @@ function candidate(
   return { ...spec, measure: () => withServer(start, measure) };
 }
 
+/** Each Node line of BENCH_NODE, newest first: its group name, its command, why it cannot run. */
+function nodeLines(
+  bench: Bench,
+): { group: string; node: string; unavailable?: string }[] {
+  return bench.machine.nodes.map((tool, i) => ({
+    group: tool.version
+      ? named("Node", tool)
+      : `Node ${bench.knobs.nodeLines[i]}`,
+    node: tool.path ?? "node",
+    unavailable: tool.unavailable,
+  }));
+}
+
 /** Rows 1 and 2: request rates, ours beside the runtime's own API. */
 function requestRows(bench: Bench): Row[] {
   const { machine, knobs } = bench;
   const pin = machine.serverCpus;
-  const node = named("Node", machine.node);
   const deno = named("Deno", machine.deno, 2);
   const bun = named("Bun", machine.bun, 2);
   const onBun = (label: string, role: Role, api: "ours" | "raw" | "bun") =>
@@ -99,14 +111,18 @@ function requestRows(bench: Bench): Row[] {
       (w: Workload) => bunServer(machine.bun.path!, api, w),
     ] as [CandidateSpec, (w: Workload) => string[]];
   const servers: [CandidateSpec, (w: Workload) => string[]][] = [
-    [
-      { label: "ours", group: node, role: "ours" },
-      (w) => nodeServer(["node"], "ours", w),
-    ],
-    [
-      { label: "node:net", group: node, role: "peer" },
-      (w) => nodeServer(["node"], "raw", w),
-    ],
+    ...nodeLines(bench).flatMap(({ group, node, unavailable }) =>
+      [
+        [
+          { label: "ours", group, role: "ours", unavailable },
+          (w: Workload) => nodeServer([node], "ours", w),
+        ],
+        [
+          { label: "node:net", group, role: "peer", unavailable },
+          (w: Workload) => nodeServer([node], "raw", w),
+        ],
+      ] as [CandidateSpec, (w: Workload) => string[]][]
+    ),
     [
       {
         label: "ours",
@@ -166,16 +182,9 @@ function requestRows(bench: Bench): Row[] {
   }));
 }
 
-/** Row 3: bulk echo, through read/write and through pipeTo, beside node:net piping. */
+/** Row 3: bulk echo, through read/write and through pipeTo, beside node:net piping, per Node line. */
 function bulkRow(bench: Bench): Row {
   const { machine, knobs } = bench;
-  const group = named("Node", machine.node);
-  const echo = (label: string, role: "ours" | "peer", command: string[]) =>
-    candidate(
-      { label, group, role },
-      () => startServer(command, machine.serverCpus),
-      (server) => measureEcho(bench, server),
-    );
   return {
     id: "bulk",
     title: "3. Bulk transfer",
@@ -183,19 +192,27 @@ function bulkRow(bench: Bench): Row {
     target: TARGET,
     note: `${knobs.bulkMiB} MiB echoed (each way at once) per measurement, ` +
       "sent and read back by a node:net client; ours reads into a 64 KiB buffer.",
-    candidates: [
-      echo("ours: read/write", "ours", nodeServer(["node"], "ours", "echo")),
-      echo(
-        "ours: readable.pipeTo(writable)",
-        "ours",
-        nodeServer(["node"], "ours", "pipe"),
-      ),
-      echo(
-        "node:net: socket.pipe(socket)",
-        "peer",
-        nodeServer(["node"], "raw", "echo"),
-      ),
-    ],
+    candidates: nodeLines(bench).flatMap(({ group, node, unavailable }) => {
+      const echo = (label: string, role: "ours" | "peer", command: string[]) =>
+        candidate(
+          { label, group, role, unavailable },
+          () => startServer(command, machine.serverCpus),
+          (server) => measureEcho(bench, server),
+        );
+      return [
+        echo("ours: read/write", "ours", nodeServer([node], "ours", "echo")),
+        echo(
+          "ours: readable.pipeTo(writable)",
+          "ours",
+          nodeServer([node], "ours", "pipe"),
+        ),
+        echo(
+          "node:net: socket.pipe(socket)",
+          "peer",
+          nodeServer([node], "raw", "echo"),
+        ),
+      ];
+    }),
   };
 }
 
@@ -265,16 +282,17 @@ function multiCoreRow(bench: Bench): Row {
   };
 }
 
-/** Row 5: server memory per idle connection and per listener, beside node:net. */
+/** Row 5: server memory per idle connection and per listener, beside node:net, per Node line. */
 function memoryRows(bench: Bench): Row[] {
   const { machine, knobs } = bench;
-  const group = named("Node", machine.node);
   const rows: [string, string, string, typeof measureIdleMemory][] = [
     [
       "memory-connection",
       "5. Memory per idle connection",
       `${knobs.idleConnections} keep-alive connections after one request ` +
-      "each; ours holds a pending read() into a 4 KiB buffer per connection.",
+      "each; the application's 4 KiB read buffer counts on both sides: ours " +
+      "holds it in a pending read(), node:net's responder keeps one per " +
+      "connection.",
       measureIdleMemory,
     ],
     [
@@ -290,19 +308,27 @@ function memoryRows(bench: Bench): Row[] {
     unit: "KiB",
     lowerIsBetter: true,
     note: `server RSS after a full GC, before and after; ${what}`,
-    candidates: (["ours", "raw"] as const).map((api) =>
-      candidate(
-        {
-          label: api === "ours" ? "ours" : "node:net",
-          group,
-          role: api === "ours" ? "ours" : "peer",
-        },
-        () =>
-          startServer(
-            nodeServer(["node", "--expose-gc"], api, "http"),
-            machine.serverCpus,
-          ),
-        (server) => measure(bench, server),
+    candidates: nodeLines(bench).flatMap(({ group, node, unavailable }) =>
+      (["ours", "raw"] as const).map((api) =>
+        candidate(
+          {
+            label: api === "ours" ? "ours" : "node:net",
+            group,
+            role: api === "ours" ? "ours" : "peer",
+            unavailable,
+          },
+          () =>
+            startServer(
+              nodeServer(
+                [node, "--expose-gc"],
+                api,
+                "http",
+                api === "raw" ? ["--hold-buffer"] : [],
+              ),
+              machine.serverCpus,
+            ),
+          (server) => measure(bench, server),
+        )
       )
     ),
   }));

@@ -15,11 +15,14 @@
 //           pipe   — ours/native: readable.pipeTo(writable);
 //                    raw: socket.pipe(socket)
 // options:  --module=<path>  --port=<n>  --reuse-port  --cluster=<workers>
-//           --parallel=<workers>
+//           --parallel=<workers>  --hold-buffer
 //           (--cluster: raw only, node:cluster with that many workers;
 //            --parallel: ours only, this package's runner, serveParallel(),
 //            in processes: the workers share the port by the emulated
-//            strategy, and report their counters through --stats-dir)
+//            strategy, and report their counters through --stats-dir;
+//            --hold-buffer: raw only, each connection keeps a buffer of the
+//            size ours reads into, so that a memory comparison counts the
+//            application's read buffer on both sides)
 //
 // Prints the port as the first line of stdout, then answers lines on stdin:
 //   stats       → {"requests":[per worker],"connections":n,"rss":bytes}
@@ -49,6 +52,7 @@ const { positionals, values } = parseArgs({
     cluster: { type: "string" },
     parallel: { type: "string" },
     "stats-dir": { type: "string" },
+    "hold-buffer": { type: "boolean", default: false },
   },
 });
 const [api, workload] = positionals;
@@ -71,6 +75,10 @@ if (workers && (api !== "raw" || !(workers >= 1))) {
   throw new TypeError(
     `bench/server.mjs: --cluster=${values.cluster} needs api 'raw' and a count >= 1`,
   );
+}
+
+if (values["hold-buffer"] && api !== "raw") {
+  throw new TypeError("bench/server.mjs: --hold-buffer needs api 'raw'");
 }
 
 if (parallel && (api !== "ours" || !(parallel >= 1))) {
@@ -169,6 +177,8 @@ function serveSocket(socket) {
     return;
   }
   const count = requestCounter();
+  // What ours holds in its pending read(): the application's buffer.
+  if (values["hold-buffer"]) socket.appBuffer = new Uint8Array(HTTP_BUFFER);
   socket.on("data", (chunk) => {
     const got = count(chunk, chunk.length);
     if (got === 0) return;

@@ -52,9 +52,23 @@ export class ReadQueue {
     });
   }
 
-  /** Data from the source. */
-  push(chunk: Uint8Array): void {
-    this.#chunks.push(chunk);
+  /**
+   * Data from the source. A `transient` chunk is valid only during this call
+   * (it lives in a buffer the source reads into again): kept, it is copied.
+   */
+  push(chunk: Uint8Array, transient = false): void {
+    // The common case, a read waiting and nothing in hand: straight into
+    // its buffer, without queueing the chunk first.
+    if (this.#buffered === 0 && this.#reads.length > 0) {
+      const read = this.#reads.shift()!;
+      const n = Math.min(chunk.byteLength, read.buf.byteLength);
+      read.buf.set(n === chunk.byteLength ? chunk : chunk.subarray(0, n));
+      read.resolve(n);
+      this.#changed();
+      if (n === chunk.byteLength) return;
+      chunk = chunk.subarray(n);
+    }
+    this.#chunks.push(transient ? chunk.slice() : chunk);
     this.#buffered += chunk.byteLength;
     if (this.#reads.length > 0) this.#settle();
     // Nobody asking and enough in hand: the rest waits in the kernel, so

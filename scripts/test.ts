@@ -299,6 +299,7 @@ async function main(): Promise<number> {
       "examples/echo_node.mjs",
     ),
     "scripts",
+    "bench",
   ];
   await step("deno check", DENO, ["check", ...checkTargets]);
 

@@ -112,3 +112,14 @@ test("layout: no import cycle between library files", () => {
   for (const file of graph.keys()) if (!state.has(file)) visit(file, [file]);
   assert.deepEqual(cycles, []);
 });
+
+test("layout: the tools import one way: bench/ may use scripts/, scripts/ never bench/", () => {
+  const wrong = readdirSync(join(ROOT, "scripts"))
+    .filter((name) => name.endsWith(".ts"))
+    .filter((name) =>
+      /^(?:import|export)[^;]*?from\s+"\.\.\/bench\//ms.test(
+        readFileSync(join(ROOT, "scripts", name), "utf8"),
+      )
+    );
+  assert.deepEqual(wrong, []);
+});

@@ -75,6 +75,26 @@ const cases: Record<string, string> = {
     const c = await connect({ port: l.addr.port });
     c.unref();
     c.read(new Uint8Array(8)).catch(() => {});`,
+  "a pending read on an accepted conn holds the process": `
+    const l = listen({ hostname: "127.0.0.1", port: 0 });
+    const accepted = l.accept();
+    const c = await connect({ port: l.addr.port });
+    (await accepted).read(new Uint8Array(8));`,
+  "an unref'd accepted conn's pending read does not": `
+    const l = listen({ hostname: "127.0.0.1", port: 0 });
+    const accepted = l.accept();
+    const c = await connect({ port: l.addr.port });
+    const s = await accepted;
+    s.unref();
+    s.read(new Uint8Array(8)).catch(() => {});`,
+  "a read that got its data releases the process": `
+    const l = listen({ hostname: "127.0.0.1", port: 0 });
+    const accepted = l.accept();
+    const c = await connect({ port: l.addr.port });
+    const s = await accepted;
+    const read = s.read(new Uint8Array(8));
+    await c.write(new Uint8Array(1));
+    await read;`,
   "an idle open conn does not hold the process": `
     const l = listen({ hostname: "127.0.0.1", port: 0 });
     const accepted = l.accept();

@@ -109,6 +109,11 @@ function translate(err: unknown): Error {
   return err as Error;
 }
 
+/** Deno's read count as `NativeStream#read` reports it: 0 at the end. */
+function zeroAtEnd(n: number | null): number {
+  return n ?? 0;
+}
+
 function rethrow(err: unknown): never {
   throw translate(err);
 }
@@ -131,12 +136,24 @@ class DenoStream implements NativeStream {
   }
 
   read(buf: Uint8Array): Promise<number> {
-    return this.#conn.read(buf).then((n) => n ?? 0, rethrow);
+    return this.#conn.read(buf).then(zeroAtEnd, rethrow);
   }
 
-  async write(buf: Uint8Array): Promise<number> {
+  write(buf: Uint8Array): Promise<number> {
+    // Deno's write may take part of the buffer; ours writes all of it. The
+    // first write usually takes everything: no async frame or view for it.
     try {
-      let n = 0;
+      return this.#conn.write(buf).then(
+        (n) => n < buf.byteLength ? this.#writeRest(buf, n) : n,
+        rethrow,
+      );
+    } catch (err) {
+      return Promise.reject(translate(err));
+    }
+  }
+
+  async #writeRest(buf: Uint8Array, n: number): Promise<number> {
+    try {
       while (n < buf.byteLength) n += await this.#conn.write(buf.subarray(n));
       return n;
     } catch (err) {
@@ -260,7 +277,7 @@ export const denoRuntime: Runtime = {
         const { handle, addr } = bindTcp(request);
         return new NodeListener(
           new RawAcceptor(handle, addr),
-          (raw) => new HandleStream(raw),
+          (raw, localAddr) => new HandleStream(raw, localAddr),
         );
       } catch (err) {
         // That layer reports some failed binds as EINVAL (a non-local

@@ -46,7 +46,10 @@ export interface TcpHandle {
   shutdown(req: Req): number;
   setNoDelay(on: boolean): number;
   setKeepAlive(on: boolean, delaySeconds: number): number;
-  onread: (buffer: ArrayBuffer) => void;
+  /** `buffer` is absent when the handle reads into a buffer of ours. */
+  onread: (buffer?: ArrayBuffer) => void;
+  /** Reads go into `buffer` from now on, instead of a new one per read. */
+  useUserBuffer?(buffer: Uint8Array): void;
 }
 
 /** `tcp_wrap`. */
@@ -56,14 +59,30 @@ export interface TcpWrap {
   constants: { SOCKET: number; SERVER: number; UV_TCP_REUSEPORT?: number };
 }
 
-/** `stream_wrap`: write and shutdown requests, and where reads report. */
-export interface StreamWrap {
+/** The `stream_wrap` binding as Node exports it. */
+interface StreamWrapBinding {
   WriteWrap: new () => Req;
   ShutdownWrap: new () => Req;
   streamBaseState: Int32Array;
   kReadBytesOrError: number;
   kArrayBufferOffset: number;
   kLastWriteWasAsync: number;
+}
+
+/**
+ * `stream_wrap`: write and shutdown requests, and where reads and writes
+ * report. Copied out of the binding object into one of ours once: reading
+ * the binding's own properties on every read and write took generic (slow)
+ * property lookups.
+ */
+export interface StreamWrap {
+  WriteWrap: new () => Req;
+  ShutdownWrap: new () => Req;
+  /** Filled by every read and write: byte count or error, buffer offset, whether a write went async. */
+  state: Int32Array;
+  readBytes: number;
+  bufferOffset: number;
+  lastWriteWasAsync: number;
 }
 
 let tcpWrap: TcpWrap | undefined;
@@ -81,6 +100,15 @@ export function loadTcpWrap(): TcpWrap {
 
 /** `stream_wrap`, loaded on first use. */
 export function loadStreamWrap(): StreamWrap {
-  streamWrap ??= binding<StreamWrap>("stream_wrap");
+  if (streamWrap) return streamWrap;
+  const wrap = binding<StreamWrapBinding>("stream_wrap");
+  streamWrap = {
+    WriteWrap: wrap.WriteWrap,
+    ShutdownWrap: wrap.ShutdownWrap,
+    state: wrap.streamBaseState,
+    readBytes: wrap.kReadBytesOrError,
+    bufferOffset: wrap.kArrayBufferOffset,
+    lastWriteWasAsync: wrap.kLastWriteWasAsync,
+  };
   return streamWrap;
 }

@@ -16,6 +16,8 @@ import type {
   SocketAddress,
 } from "../types.ts";
 import { loadTcpWrap, type TcpHandle } from "./binding.ts";
+// Aliased: `release()` is also this file's RawAcceptor method.
+import { hold as holdLoop, release as releaseLoop } from "./loop_hold.ts";
 
 /** Binds and listens; throws Deno's class for the errno. */
 export function bindTcp(
@@ -67,6 +69,7 @@ export class RawAcceptor implements RawListener {
   readonly addr: SocketAddress;
   readonly handle: TcpHandle;
   #arrivals = new Arrivals<RawConnection>();
+  #held = false;
 
   constructor(handle: TcpHandle, addr: SocketAddress) {
     this.handle = handle;
@@ -76,6 +79,9 @@ export class RawAcceptor implements RawListener {
       const client = given ?? (status === 0 ? acceptInto(handle) : undefined);
       this.#arrivals.push(status < 0 || !client ? uvError(status) : client);
     };
+    // The loop is held by `hold()` while an accept is wanted, never by the
+    // handle: the accept queue asks on every accept, and holding is then
+    // JavaScript bookkeeping instead of two binding calls.
     handle.unref();
   }
 
@@ -85,8 +91,10 @@ export class RawAcceptor implements RawListener {
   }
 
   setRef(ref: boolean): void {
-    if (ref) this.handle.ref();
-    else this.handle.unref();
+    if (ref === this.#held || (ref && this.#arrivals.closed)) return;
+    this.#held = ref;
+    if (ref) holdLoop();
+    else releaseLoop();
   }
 
   /** Closes the socket and every connection still queued. */
@@ -111,9 +119,18 @@ export class RawAcceptor implements RawListener {
   }
 
   #stop(): RawConnection[] {
+    this.setRef(false);
     this.handle.onconnection = null;
     return this.#arrivals.close();
   }
+}
+
+/**
+ * Whether every connection accepted on `addr` has it as its local address:
+ * the listener is bound to one IP, not to a wildcard.
+ */
+function boundToOne({ hostname }: SocketAddress): boolean {
+  return hostname !== "0.0.0.0" && hostname !== "::";
 }
 
 /** A listening socket of this thread's own. */
@@ -122,14 +139,19 @@ export class NodeListener implements NativeListener {
   #acceptor: RawAcceptor;
   #wrap: (raw: RawConnection) => NativeStream;
 
-  /** `wrap` makes a stream of an accepted handle. */
+  /**
+   * `wrap` makes a stream of an accepted handle; it gets the local address
+   * when the listener knows it (bound to one IP), which spares a
+   * `getsockname` per connection.
+   */
   constructor(
     acceptor: RawAcceptor,
-    wrap: (raw: RawConnection) => NativeStream,
+    wrap: (raw: RawConnection, localAddr?: SocketAddress) => NativeStream,
   ) {
     this.#acceptor = acceptor;
-    this.#wrap = wrap;
     this.addr = acceptor.addr;
+    const local = boundToOne(this.addr) ? this.addr : undefined;
+    this.#wrap = (raw) => wrap(raw, local);
   }
 
   accept(): Promise<NativeStream> {

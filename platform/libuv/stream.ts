@@ -14,10 +14,41 @@ import { NetError } from "../../core/messages.ts";
 import { ReadQueue } from "../../core/read_queue.ts";
 import { uvError } from "../errno.ts";
 import type { NativeStream, SocketAddress } from "../types.ts";
-import { loadStreamWrap, loadTcpWrap, type TcpHandle } from "./binding.ts";
+import {
+  loadStreamWrap,
+  loadTcpWrap,
+  type Req,
+  type StreamWrap,
+  type TcpHandle,
+} from "./binding.ts";
+import { hold, release } from "./loop_hold.ts";
 
 /** libuv's end-of-stream status. */
 const UV_EOF = -4095;
+
+/** What libuv suggests for a read, and the most a read into a buffer of ours takes. */
+const READ_BUFFER_SIZE = 64 * 1024;
+
+let sharedReadBuffer: Uint8Array | undefined;
+
+/**
+ * The one buffer every connection of this thread reads into. Without it,
+ * Node allocates 64 KiB per read and then shrinks (on Node 26: copies) it to
+ * the bytes read. libuv calls back synchronously, one read at a time, and a
+ * read's bytes are used or copied out before it reads again, so one buffer
+ * serves all connections.
+ */
+function readBuffer(): Uint8Array {
+  sharedReadBuffer ??= new Uint8Array(READ_BUFFER_SIZE);
+  return sharedReadBuffer;
+}
+
+/**
+ * A write request that completed synchronously was never handed to libuv
+ * (StreamBase makes its C++ side only for a write that goes async), so the
+ * next write may use it again instead of constructing one per write.
+ */
+let spareWriteReq: Req | undefined;
 
 function address(
   handle: TcpHandle,
@@ -34,23 +65,41 @@ export class HandleStream implements NativeStream {
   readonly remoteAddr: SocketAddress;
   #handle: TcpHandle;
   #queue: ReadQueue;
+  #wrap: StreamWrap;
   #reading = false;
   #closed = false;
   #shut = false;
   #writes = 0;
   #readRef = true;
-  #refed = true;
+  #held = false;
+  /** Reads land in `readBuffer()`, not in a buffer of Node's per read. */
+  #shared: Uint8Array | undefined;
 
-  constructor(handle: object) {
+  /**
+   * `localAddr`, when the listener knows it (it is bound to one address),
+   * spares a `getsockname` per connection.
+   */
+  constructor(handle: object, localAddr?: SocketAddress) {
     this.#handle = handle as TcpHandle;
+    this.#wrap = loadStreamWrap();
     this.#queue = new ReadQueue(
       (more) => more ? this.#startReading() : this.#stopReading(),
       () => this.#updateRef(),
     );
-    this.localAddr = address(this.#handle, "getsockname");
+    this.localAddr = localAddr
+      ? { hostname: localAddr.hostname, port: localAddr.port }
+      : address(this.#handle, "getsockname");
     this.remoteAddr = address(this.#handle, "getpeername");
-    this.#handle.onread = (buffer) => this.#onRead(buffer);
-    this.#updateRef();
+    if (this.#handle.useUserBuffer) {
+      this.#shared = readBuffer();
+      this.#handle.useUserBuffer(this.#shared);
+    }
+    // Nothing returned: Node would take a returned value as the next buffer.
+    this.#handle.onread = (buffer) => {
+      this.#onRead(buffer);
+    };
+    // The loop is held by `hold()` for pending operations, never by the handle.
+    this.#handle.unref();
   }
 
   read(buf: Uint8Array): Promise<number> {
@@ -70,14 +119,16 @@ export class HandleStream implements NativeStream {
     this.#handle.readStop();
   }
 
-  #onRead(buffer: ArrayBuffer): void {
-    const { streamBaseState, kReadBytesOrError, kArrayBufferOffset } =
-      loadStreamWrap();
-    const n = streamBaseState[kReadBytesOrError];
+  #onRead(buffer?: ArrayBuffer): void {
+    const { state, readBytes, bufferOffset } = this.#wrap;
+    const n = state[readBytes];
     if (n > 0) {
-      const offset = streamBaseState[kArrayBufferOffset];
-      return this.#queue.push(new Uint8Array(buffer, offset, n));
+      const shared = this.#shared;
+      if (shared) return this.#queue.push(shared.subarray(0, n), true);
+      return this.#queue.push(new Uint8Array(buffer!, state[bufferOffset], n));
     }
+    // libuv found nothing to read after all (a buffer of ours hears of that).
+    if (n === 0) return;
     this.#stopReading();
     // Deno reads the peer's reset as the end of the stream (the next write
     // then meets `EPIPE`), where libuv reports `ECONNRESET`.
@@ -93,24 +144,24 @@ export class HandleStream implements NativeStream {
     }
     const failure = this.#queue.failure();
     if (failure) return Promise.reject(failure);
-    const { WriteWrap, streamBaseState, kLastWriteWasAsync } = loadStreamWrap();
-    const req = new WriteWrap();
-    req.handle = this.#handle;
-    // libuv holds on to the bytes until the write completes.
-    req.buffer = buf;
-    let complete: ((status: number) => void) | undefined;
-    req.oncomplete = (status) => complete?.(status);
+    const req = spareWriteReq ?? new this.#wrap.WriteWrap();
+    spareWriteReq = undefined;
     const status = this.#handle.writeBuffer(req, buf);
     if (status < 0) return Promise.reject(this.#writeError(status));
     // Taken by the kernel at once (libuv's try-write): report it now, as
     // Deno's write promise does, not a tick later.
-    if (!streamBaseState[kLastWriteWasAsync]) {
+    if (!this.#wrap.state[this.#wrap.lastWriteWasAsync]) {
+      spareWriteReq = req;
       return Promise.resolve(buf.byteLength);
     }
+    // libuv holds on to the bytes until the write completes; it calls
+    // `oncomplete` from the event loop, so setting it now is in time.
+    req.handle = this.#handle;
+    req.buffer = buf;
     this.#writes++;
     this.#updateRef();
     return new Promise((resolve, reject) => {
-      complete = (status) => {
+      req.oncomplete = (status) => {
         this.#writes--;
         this.#updateRef();
         if (status < 0) reject(this.#writeError(status));
@@ -128,8 +179,7 @@ export class HandleStream implements NativeStream {
     const failure = this.#queue.failure();
     if (failure) return Promise.reject(failure);
     this.#shut = true;
-    const { ShutdownWrap } = loadStreamWrap();
-    const req = new ShutdownWrap();
+    const req = new this.#wrap.ShutdownWrap();
     req.handle = this.#handle;
     return new Promise((resolve) => {
       this.#writes++;
@@ -149,6 +199,11 @@ export class HandleStream implements NativeStream {
     this.#closed = true;
     this.#queue.close();
     this.#handle.close();
+    // Writes cut short complete from the loop, after the handle is gone.
+    if (this.#held) {
+      this.#held = false;
+      release();
+    }
   }
 
   setNoDelay(on: boolean): void {
@@ -167,10 +222,10 @@ export class HandleStream implements NativeStream {
   /** Deno keeps the process alive for pending ops only, not for open sockets. */
   #updateRef(): void {
     const want = this.#writes > 0 || (this.#queue.waiting > 0 && this.#readRef);
-    if (want === this.#refed || this.#closed) return;
-    this.#refed = want;
-    if (want) this.#handle.ref();
-    else this.#handle.unref();
+    if (want === this.#held || this.#closed) return;
+    this.#held = want;
+    if (want) hold();
+    else release();
   }
 }
 

@@ -43,7 +43,8 @@ function threadsCanMove(): boolean {
   );
 }
 
-const stream = (raw: object): NativeStream => new HandleStream(raw);
+const stream = (raw: object, localAddr?: SocketAddress): NativeStream =>
+  new HandleStream(raw, localAddr);
 
 function bind(request: BindRequest): RawAcceptor {
   const { handle, addr } = bindTcp(request);

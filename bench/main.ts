@@ -15,9 +15,10 @@
  * Knobs: BENCH_ROUNDS (5), BENCH_SECONDS (3), BENCH_CONNECTIONS (64),
  * BENCH_BULK_MIB (1024), BENCH_IDLE_CONNECTIONS (2000), BENCH_LISTENERS (500),
  * BENCH_ROWS (all; comma-separated id prefixes: keepalive, close, bulk,
- * multicore, memory), BENCH_NGINX (/usr/sbin/nginx).
+ * multicore, memory), BENCH_NGINX (/usr/sbin/nginx), BENCH_NODE (24,26: the
+ * Node lines of the Node rows, run newest first; row 4 runs on the newest).
  *
- * Usage: `deno run -A scripts/bench.ts`
+ * Usage: `deno run -A bench/main.ts` (`npm run bench`)
  *
  * @module
  */
@@ -25,23 +26,18 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { svgChart } from "../bench/_chart.ts";
-import {
-  DENO,
-  inspectMachine,
-  type Machine,
-  readKnobs,
-} from "../bench/_env.ts";
-import type { Bench } from "../bench/_measure.ts";
+import { svgChart } from "./_chart.ts";
+import { DENO, inspectMachine, type Machine, readKnobs } from "./_env.ts";
+import type { Bench } from "./_measure.ts";
 import {
   formatValue,
   markdownTable,
   type RowResult,
   type Sample,
   summarize,
-} from "../bench/_report.ts";
-import { type Candidate, type Row, rows } from "../bench/_rows.ts";
-import { ROOT } from "./node_versions.ts";
+} from "./_report.ts";
+import { type Candidate, type Row, rows } from "./_rows.ts";
+import { ROOT } from "../scripts/node_versions.ts";
 
 const RESULTS = join(ROOT, "bench", "results");
 
@@ -85,7 +81,9 @@ function command(): string {
 function describe(machine: Machine, bench: Bench): [string, string] {
   const { knobs } = bench;
   const tools = [
-    `Node ${machine.node.version ?? "?"}`,
+    `Node ${
+      machine.nodes.map((n) => n.version ?? "?").join(", ")
+    } (newest first)`,
     `Deno ${machine.deno.version ?? "?"}`,
     machine.nodeKernel.version && `Node ${machine.nodeKernel.version} (row 4)`,
     machine.nginx.version && `nginx ${machine.nginx.version}`,
