@@ -9,7 +9,6 @@
  *
  * @module
  */
-import process from "node:process";
 import { ENV, workerEnv } from "../core/settings.ts";
 import { NotSupported } from "../core/errors.ts";
 import type { Handles } from "../platform/types.ts";

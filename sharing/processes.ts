@@ -179,9 +179,16 @@ export function startProcessHub(handles: Handles): Promise<ProcessHub> {
               // A connection goes lent (`reply.ticket`): the hub keeps its
               // copy until the child says it took it, or leaves.
               if (!child.connected) return leave();
-              child.send({ tag: TAG, msg: reply }, r, {}, (err) => {
-                if (err) leave();
-              });
+              // keepOpen: where a handle is a net.Socket (Bun), sending
+              // would otherwise destroy the hub's copy.
+              child.send(
+                { tag: TAG, msg: reply },
+                r,
+                { keepOpen: true },
+                (err) => {
+                  if (err) leave();
+                },
+              );
             }, true);
           });
           child.once("disconnect", leave);
