@@ -1,5 +1,5 @@
 // `npm start`: the parallel runner serves examples/http_app.mjs in 2 workers
-// on one port; another process (examples/_load.mjs) sends 200 keep-alive
+// on one port; another process (tools/load.mjs) sends 200 keep-alive
 // connections × 5 requests; each answer names its worker, and the table shows
 // how the runner spread them. Then a rolling reload under load: the workers
 // are replaced one at a time while 16 clients keep connecting, and the table
@@ -44,7 +44,7 @@ function load(port, spec) {
   const run = onDeno ? ["run", "-A"] : [];
   const child = spawn(
     process.execPath,
-    [...run, "examples/_load.mjs", ...args],
+    [...run, "tools/load.mjs", ...args],
     {
       cwd: root,
       stdio: ["ignore", "pipe", "inherit"],
@@ -55,7 +55,7 @@ function load(port, spec) {
   return new Promise((resolve, reject) => {
     child.once("exit", (code) => {
       if (code === 0) resolve(JSON.parse(out));
-      else reject(new Error(`examples/_load.mjs exited with code ${code}`));
+      else reject(new Error(`tools/load.mjs exited with code ${code}`));
     });
   });
 }

@@ -2,15 +2,15 @@
  * The run behind `npm run hosts` and `scripts/hosts_test.ts`: two stand-in
  * hosts (network namespaces), each running `reuseport serve --parallel` with
  * `examples/http_app.mjs`, HAProxy in front of them on 127.0.0.1, load from
- * `examples/_load.mjs` in a process of its own, and the phases: steady load,
+ * `tools/load.mjs` in a process of its own, and the phases: steady load,
  * a rolling reload of host A (SIGHUP to its runner), a hard kill of host B
  * and its restart. Every phase reports what the clients saw.
  *
  * @module
  */
 import { join } from "node:path";
-import type { LoadResult } from "../tests/_balancing.ts";
-import { freePort, runLoad } from "../tests/_balancing.ts";
+import type { LoadResult } from "../tools/balancing.ts";
+import { freePort, runLoad } from "../tools/balancing.ts";
 import {
   type Backend,
   CHECKS,

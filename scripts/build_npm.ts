@@ -241,6 +241,8 @@ export function build(): boolean {
     !f.endsWith(".deno.ts")
   );
   const testOut = join(ESM, TEST_DIR) + sep;
+  // The measuring tools the tests share with scripts/ (not published either).
+  const toolsOut = join(ESM, "tools") + sep;
 
   const builds: [string, () => ts.Diagnostic[]][] = [
     ["ES module build (npm/esm)", () =>
@@ -273,7 +275,7 @@ export function build(): boolean {
           outDir: ESM,
         }),
         // The library half of this program was already written above.
-        (file) => file.startsWith(testOut),
+        (file) => file.startsWith(testOut) || file.startsWith(toolsOut),
       )],
   ];
   // The test program re-checks the library; report each error once.
@@ -374,7 +376,7 @@ export function build(): boolean {
     // by a bundler's tree shaking.
     sideEffects: polyfills.length ? polyfills : false,
     ...(hasBin ? { bin: { reuseport: "./esm/bin.js" } } : {}),
-    files: ["esm/", "script/", "!esm/tests/", ...docs],
+    files: ["esm/", "script/", "!esm/tests/", "!esm/tools/", ...docs],
   });
   return true;
 }

@@ -3,7 +3,7 @@
  * with their own addresses in 10.213.x.0/24, on veths made for the run), each
  * running `reuseport serve --parallel=2 --processes examples/http_app.mjs`;
  * HAProxy in front of them on 127.0.0.1 (mode tcp, balance leastconn, health
- * checks); load from `examples/_load.mjs` in a process of its own. Prints connections
+ * checks); load from `tools/load.mjs` in a process of its own. Prints connections
  * per host and worker, then what clients saw (served, refused, reset, timed
  * out) while host A's runner reloads (SIGHUP) and while host B's is killed
  * and restarted, and how long HAProxy took to take B out and put it back.

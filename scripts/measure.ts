@@ -7,7 +7,7 @@
  *    (system), 22 and 24, with the same code as `tests/balancing_test.ts`.
  * 2. Scaling of the parallel runner: `examples/http_app.mjs` burning 1 ms of
  *    CPU per request, 2 workers against 1 in the same run, alternating
- *    rounds, load from `examples/_load.mjs` in its own process; the ratio of
+ *    rounds, load from `tools/load.mjs` in its own process; the ratio of
  *    req/s (target >= 1.6 on 2 cores). Processes on Node 20 and 24, threads
  *    (emulated, and with REUSEPORT_STRATEGY=kernel) on Node 24.
  * 3. Replacing workers under load: two rolling reloads (`kill -HUP`) of
@@ -37,7 +37,7 @@ import {
   type Runner,
   startRunner,
   type StrategyFigures,
-} from "../tests/_balancing.ts";
+} from "../tools/balancing.ts";
 import { build } from "./build_npm.ts";
 import { nodeBinary, ROOT } from "./node_versions.ts";
 
@@ -49,7 +49,7 @@ const TARGET = 1.6;
 
 /** The strategy figures on a Node binary, from the compiled helpers. */
 function strategiesOnNode(node: string): Promise<StrategyFigures[]> {
-  const helpers = pathToFileURL(join(ROOT, "npm/esm/tests/_balancing.js"));
+  const helpers = pathToFileURL(join(ROOT, "npm/esm/tools/balancing.js"));
   const source = `import { measureStrategies } from ${
     JSON.stringify(helpers.href)
   };

@@ -12,7 +12,7 @@ import {
   fairness,
   type SharedStrategy,
   strategyHere,
-} from "./_balancing.ts";
+} from "../tools/balancing.ts";
 
 const opts = { timeout: 60_000 };
 

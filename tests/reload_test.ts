@@ -25,7 +25,7 @@ import {
   ROOT,
   runLoad,
   strategyHere,
-} from "./_balancing.ts";
+} from "../tools/balancing.ts";
 import { modUrl } from "./_child.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "reuseport-reload-"));

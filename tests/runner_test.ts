@@ -22,7 +22,7 @@ import {
 } from "../mod.ts";
 import { detectRuntime } from "../platform/mod.ts";
 import { startProcessHub } from "../sharing/processes.ts";
-import { freePort, onDeno, ROOT, runLoad } from "./_balancing.ts";
+import { freePort, onDeno, ROOT, runLoad } from "../tools/balancing.ts";
 import { modUrl } from "./_child.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "reuseport-runner-"));

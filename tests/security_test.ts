@@ -23,7 +23,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { listen, setStrategy } from "../mod.ts";
 import { nodeRuntime } from "../platform/node/mod.ts";
 import { startProcessHub } from "../sharing/processes.ts";
-import { onDeno, strategyHere } from "./_balancing.ts";
+import { onDeno, strategyHere } from "../tools/balancing.ts";
 
 const NOBODY = 65534;
 const isRoot = process.getuid?.() === 0;

@@ -3,7 +3,7 @@
 // client does not depend on the package it measures. Used by the demo, the
 // runner tests and scripts/measure.ts.
 //
-//   node examples/_load.mjs --port=8080 [--workers=2] [--connections=200]
+//   node tools/load.mjs --port=8080 [--workers=2] [--connections=200]
 //     [--requests=5] [--concurrency=50] [--seconds=10] [--timeout=5000] [--trace]
 //
 // --workers=N     first wait (up to 10 s, not counted) until N workers answered
@@ -35,13 +35,13 @@ const options = {
 for (const arg of process.argv.slice(2)) {
   const [, name, value] = /^--([a-z]+)(?:=(.*))?$/.exec(arg) ?? [];
   if (!(name in options)) {
-    console.error(`_load.mjs: unknown argument ${arg}`);
+    console.error(`load.mjs: unknown argument ${arg}`);
     process.exit(2);
   }
   options[name] = name === "trace" ? true : Number(value);
 }
 if (!(options.port > 0)) {
-  console.error("_load.mjs: --port=N is required");
+  console.error("load.mjs: --port=N is required");
   process.exit(2);
 }
 

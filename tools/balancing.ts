@@ -1,8 +1,9 @@
 /**
  * Load-balancing measurements shared by the tests (`balancing_test.ts`,
- * `runner_test.ts`) and `scripts/measure.ts`: how evenly listeners on one
- * address get connections, what closing one of them under load costs, and
- * the parallel runner driven by `examples/_load.mjs` from another process.
+ * `runner_test.ts`, `reload_test.ts`), `scripts/measure.ts` and
+ * `scripts/hosts.ts`: how evenly listeners on one address get connections,
+ * what closing one of them under load costs, and the parallel runner driven
+ * by `tools/load.mjs` from another process.
  */
 import { spawn } from "node:child_process";
 import process from "node:process";
@@ -18,10 +19,10 @@ import {
 /** The strategies that let several listeners share one address. */
 export type SharedStrategy = "emulated" | "kernel";
 
-export { onDeno } from "./_child.ts";
-import { onDeno } from "./_child.ts";
+/** Whether this runs on Deno (from source; on Node and Bun it runs from the build). */
+export const onDeno: boolean = "Deno" in globalThis;
 
-/** The repository: tests run from `tests/` on Deno and `npm/esm/tests/` on Node. */
+/** The repository: this runs from `tools/` on Deno and `npm/esm/tools/` elsewhere. */
 export const ROOT: string = fileURLToPath(
   new URL(onDeno ? "../" : "../../../", import.meta.url),
 );
@@ -268,7 +269,7 @@ export async function measureStrategies(): Promise<StrategyFigures[]> {
   return rows;
 }
 
-/** What `examples/_load.mjs` prints. */
+/** What `tools/load.mjs` prints. */
 export interface LoadResult {
   connections: number;
   requests: number;
@@ -295,7 +296,7 @@ export interface LoadResult {
 }
 
 /**
- * Runs `examples/_load.mjs` on `node` with `--name=value` options; `signal`
+ * Runs `tools/load.mjs` on `node` with `--name=value` options; `signal`
  * ends it early (SIGTERM), rejecting.
  */
 export function runLoad(
@@ -306,7 +307,7 @@ export function runLoad(
   const args = Object.entries(options).map(([k, v]) =>
     v === true ? `--${k}` : `--${k}=${v}`
   );
-  const child = spawn(node, ["examples/_load.mjs", ...args], {
+  const child = spawn(node, ["tools/load.mjs", ...args], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "inherit"],
     signal,
@@ -317,12 +318,12 @@ export function runLoad(
     child.once("error", reject);
     child.once("exit", (code) => {
       if (code !== 0) {
-        return reject(new Error(`examples/_load.mjs exited with ${code}`));
+        return reject(new Error(`tools/load.mjs exited with ${code}`));
       }
       try {
         resolve(JSON.parse(out));
       } catch {
-        reject(new Error(`examples/_load.mjs printed ${JSON.stringify(out)}`));
+        reject(new Error(`tools/load.mjs printed ${JSON.stringify(out)}`));
       }
     });
   });
