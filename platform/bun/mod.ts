@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { resolveByBinding } from "../resolve.ts";
 import type { Socket } from "node:net";
 import process from "node:process";
 import type {
@@ -115,16 +116,7 @@ export const bunRuntime: Runtime = {
   },
 
   resolveListenHost(hostname: string): string {
-    // Bun resolves a listen address synchronously only through a bind: bind
-    // port 0 on the name and read back the address.
-    const probe = new BunListener(bun(), {
-      hostname,
-      port: 0,
-      backlog: 1,
-      reusePort: false,
-    });
-    probe.close();
-    return probe.addr.hostname;
+    return resolveByBinding((r) => new BunListener(bun(), r), hostname);
   },
 
   async connect(

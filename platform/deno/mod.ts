@@ -9,6 +9,7 @@ import * as errors from "../../core/errors.ts";
 import { loadTcpWrap } from "../libuv/binding.ts";
 import { bindTcp, NodeListener, RawAcceptor } from "../libuv/listener.ts";
 import { HandleStream } from "../libuv/stream.ts";
+import { resolveByBinding } from "../resolve.ts";
 import type {
   BindRequest,
   NativeListener,
@@ -306,16 +307,7 @@ export const denoRuntime: Runtime = {
   },
 
   resolveListenHost(hostname: string): string {
-    // Deno's resolver is reachable synchronously only through a bind: bind
-    // port 0 on the name and read back the address.
-    const probe = this.listen({
-      hostname,
-      port: 0,
-      backlog: 1,
-      reusePort: false,
-    });
-    probe.close();
-    return probe.addr.hostname;
+    return resolveByBinding((r) => this.listen(r), hostname);
   },
 
   connect(

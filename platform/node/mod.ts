@@ -7,7 +7,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { lookup } from "node:dns";
-import { isIP, Server } from "node:net";
+import * as net from "node:net";
 import process from "node:process";
 import * as threads from "node:worker_threads";
 import { lookupError, uvError } from "../errno.ts";
@@ -38,7 +38,7 @@ function lookupAsync(hostname: string): Promise<string> {
 /** Whether this Node can move TCP handles between threads, tested by feature. */
 function threadsCanMove(): boolean {
   if (typeof threads.postMessageToThread !== "function") return false;
-  return Object.getOwnPropertySymbols(Server.prototype).some((s) =>
+  return Object.getOwnPropertySymbols(net.Server.prototype).some((s) =>
     s.description === "messaging_transfer_symbol"
   );
 }
@@ -100,7 +100,12 @@ export const nodeRuntime: Runtime = {
     }
     return {
       supported: true,
-      reason: `${node} binds with SO_REUSEPORT and the kernel balances`,
+      reason: `${node} binds with SO_REUSEPORT on libuv's TCP handle${
+        // Node >= 26.4's public synchronous bind: it learns of a taken port
+        // only at listen(), in an event, and hands connections to net.Socket.
+        "BoundSocket" in net
+          ? " (not net.BoundSocket: two of them bind one port, and the second hears of it only at listen(), in an event)"
+          : ""} and the kernel balances`,
     };
   },
 
@@ -136,7 +141,7 @@ export const nodeRuntime: Runtime = {
     port: number,
     signal?: AbortSignal,
   ): Promise<NativeStream> {
-    const ip = isIP(hostname) ? hostname : await lookupAsync(hostname);
+    const ip = net.isIP(hostname) ? hostname : await lookupAsync(hostname);
     signal?.throwIfAborted();
     return connectHandle(ip, port, signal);
   },
