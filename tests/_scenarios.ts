@@ -79,6 +79,33 @@ async function pair(net: NetApi) {
   return { listener, client, server };
 }
 
+type Pair = Awaited<ReturnType<typeof pair>>;
+
+/**
+ * A pair whose client resets the connection while the server waits in
+ * `first` (a read of some kind): the server writes more than the client reads
+ * ahead and its kernel buffers hold, so the client's close resets rather than
+ * ends. Resolves `first`'s outcome; `done()` settles the write and closes.
+ */
+async function peerReset(
+  net: NetApi,
+  first: (server: Pair["server"]) => unknown,
+): Promise<{ server: Pair["server"]; first: unknown; done(): Promise<void> }> {
+  const { listener, client, server } = await pair(net);
+  const flood = server.write(new Uint8Array(8 * 1024 * 1024)).catch(() => {});
+  const pending = outcome(() => first(server));
+  await delay(100);
+  client.close();
+  return {
+    server,
+    first: await pending,
+    async done() {
+      await flood;
+      closeAll(server, listener);
+    },
+  };
+}
+
 function closeAll(...closers: { close(): void }[]): void {
   for (const c of closers) {
     try {
@@ -423,23 +450,15 @@ const behaviours: Record<string, Scenario> = {
     return { value: value === undefined ? "undefined" : value };
   },
   "peer reset: pending read, read, write, closeWrite": async (net) => {
-    const { listener, client, server } = await pair(net);
-    // More than the client reads ahead and its kernel buffers hold: its
-    // close then resets the connection rather than ending it.
-    const flood = server.write(new Uint8Array(8 * 1024 * 1024)).catch(
-      () => {},
-    );
-    const pending = outcome(() => server.read(new Uint8Array(8)));
-    await delay(100);
-    client.close();
+    const reset = await peerReset(net, (s) => s.read(new Uint8Array(8)));
+    const { server } = reset;
     const result = {
-      pendingRead: await pending,
+      pendingRead: reset.first,
       read: await outcome(() => server.read(new Uint8Array(8))),
       write: await outcome(() => server.write(new Uint8Array(8))),
       closeWrite: await outcome(() => server.closeWrite()),
     };
-    await flood;
-    closeAll(server, listener);
+    await reset.done();
     return result;
   },
   "writable after closeWrite: write and closed reject": async (net) => {
@@ -452,33 +471,16 @@ const behaviours: Record<string, Scenario> = {
     return { write, closed };
   },
   "peer reset: a read, then writable": async (net) => {
-    const { listener, client, server } = await pair(net);
-    const flood = server.write(new Uint8Array(8 * 1024 * 1024)).catch(
-      () => {},
-    );
-    const pending = outcome(() => server.read(new Uint8Array(8)));
-    await delay(100);
-    client.close();
-    const read = await pending;
-    const writer = server.writable.getWriter();
+    const reset = await peerReset(net, (s) => s.read(new Uint8Array(8)));
+    const writer = reset.server.writable.getWriter();
     const writable = await outcome(() => writer.write(new Uint8Array(8)));
-    await flood;
-    closeAll(server, listener);
-    return { read, writable };
+    await reset.done();
+    return { read: reset.first, writable };
   },
   "peer reset: readable ends": async (net) => {
-    const { listener, client, server } = await pair(net);
-    const flood = server.write(new Uint8Array(8 * 1024 * 1024)).catch(
-      () => {},
-    );
-    const reader = server.readable.getReader();
-    const pending = outcome(() => reader.read());
-    await delay(100);
-    client.close();
-    const result = await pending;
-    await flood;
-    closeAll(server, listener);
-    return result;
+    const reset = await peerReset(net, (s) => s.readable.getReader().read());
+    await reset.done();
+    return reset.first;
   },
   "errors are instances of the runtime's Deno.errors": async (net) => {
     const caught: [string, unknown][] = [];
