@@ -6,7 +6,7 @@
  * @module
  */
 import * as errors from "./errors.ts";
-import { connect, listen } from "./net.ts";
+import { connect, listen } from "./net/tcp.ts";
 
 /**
  * Options of `installPolyfill`.

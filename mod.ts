@@ -23,17 +23,17 @@
  *
  * @module
  */
+export type { NetAddr } from "./net/addr.ts";
+export { Conn } from "./net/conn.ts";
+export { Listener } from "./net/listener.ts";
 export {
-  Conn,
   connect,
   type ConnectOptions,
   listen,
-  Listener,
-  type NetAddr,
   TcpConn,
   type TcpListener,
   type TcpListenOptions,
-} from "./net.ts";
+} from "./net/tcp.ts";
 export {
   type ParallelEvent,
   type ParallelMode,
@@ -41,12 +41,12 @@ export {
   type ParallelReplacement,
   type ParallelServer,
   serveParallel,
-  strategyFor,
 } from "./parallel.ts";
 export {
   setStrategy,
   type Strategy,
   type StrategyChoice,
+  strategyFor,
   type StrategySetting,
 } from "./ops/strategy.ts";
 export * as errors from "./errors.ts";

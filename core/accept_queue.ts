@@ -3,7 +3,7 @@
  * share it. Connections are pulled from the source only while a member
  * waits, and each goes to exactly one waiting member, in turn. The clones of
  * a listener in one thread (`ops/tcp.ts`) and the threads or processes that
- * share one socket (`sharing/hub.ts`) are both members of one of these.
+ * share one socket (`sharing/owner.ts`) are both members of one of these.
  *
  * A connection can also be lent: handed to a member that has not yet said
  * it took it (a process that gets a copy over IPC). Until it is settled, a

@@ -53,8 +53,6 @@ export function parseStrategySetting(
 export interface Settings {
   /** `REUSEPORT_STRATEGY`, checked (a bad value throws `TypeError`). */
   strategy: StrategySetting | undefined;
-  /** `REUSEPORT_WORKER`: set in a parallel runner's worker. */
-  worker: string | undefined;
   /** `REUSEPORT_PRIMARY`: set in a runner's child process. */
   primary: string | undefined;
 }
@@ -68,7 +66,6 @@ export function readSettings(
     strategy: strategy
       ? parseStrategySetting(strategy, ENV.strategy)
       : undefined,
-    worker: env(ENV.worker) || undefined,
     primary: env(ENV.primary) || undefined,
   };
 }

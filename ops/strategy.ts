@@ -12,6 +12,8 @@ import {
 } from "../core/settings.ts";
 import { NotSupported } from "../core/errors.ts";
 import type { Runtime } from "../platform/types.ts";
+import { listenHook } from "./hooks.ts";
+import { runtime } from "./runtime.ts";
 
 export type { StrategySetting };
 
@@ -94,18 +96,19 @@ export function strategySetting(rt: Runtime): {
 }
 
 /**
- * The strategy for a listener with these options. Forcing `kernel` where it
- * cannot work throws `NotSupported` rather than falling back in silence.
+ * The strategy for a listener with these options. `inWorker`: whether a
+ * listener without `loadBalanced` shares anyway (the runner's workers, as
+ * in `deno serve --parallel`; the listen hook says so). Forcing `kernel`
+ * where it cannot work throws `NotSupported` rather than falling back in
+ * silence.
  */
 export function chooseStrategy(
   rt: Runtime,
   reusePort: boolean,
   loadBalancedOption: boolean | undefined,
+  inWorker: boolean = listenHook()?.loadBalanced ?? false,
 ): StrategyChoice {
-  // In the parallel runner's workers, sharing is the default, as in
-  // `deno serve --parallel`.
-  const loadBalanced = loadBalancedOption ??
-    readSettings((name) => rt.env(name)).worker !== undefined;
+  const loadBalanced = loadBalancedOption ?? inWorker;
   if (!reusePort && !loadBalanced) {
     return { strategy: "direct", reason: "neither reusePort nor loadBalanced" };
   }
@@ -132,4 +135,28 @@ export function chooseStrategy(
     strategy: kernel.supported ? "kernel" : "emulated",
     reason: kernel.reason,
   };
+}
+
+/**
+ * The strategy `listen()` uses for these options here, and why: `direct`,
+ * `kernel` (`SO_REUSEPORT`, the kernel balances) or `emulated` (one shared
+ * socket, connections in turn). Throws `NotSupported` when
+ * `REUSEPORT_STRATEGY=kernel` is forced where the kernel cannot balance.
+ *
+ * @example
+ * ```ts
+ * import { strategyFor } from "@reuseport/net";
+ *
+ * const { strategy, reason } = strategyFor({ reusePort: true });
+ * console.log(`${strategy}: ${reason}`);
+ * ```
+ */
+export function strategyFor(
+  options: { reusePort?: boolean; loadBalanced?: boolean },
+): StrategyChoice {
+  return chooseStrategy(
+    runtime(),
+    options.reusePort ?? false,
+    options.loadBalanced,
+  );
 }

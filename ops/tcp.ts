@@ -18,17 +18,20 @@ import type {
   NativeStream,
   SocketAddress,
 } from "../platform/types.ts";
-import { onRunnerListen } from "../runner/worker.ts";
+import { listenHook } from "./hooks.ts";
 import type { Resource } from "./resources.ts";
 import { runtime } from "./runtime.ts";
 import type { Strategy } from "./strategy.ts";
 
 /**
- * One listening socket and the listeners that share it (its clones), on the
- * one accept queue: connections are pulled from the socket only while a
- * listener waits, so what nobody accepts stays in the kernel's backlog.
+ * One listening socket and the listeners on it (its clones: one, unless
+ * the emulated strategy shares it), on the one accept queue: connections
+ * are pulled from the socket only while a listener waits. What nobody
+ * asked for waits in the kernel's backlog where the runtime accepts on
+ * demand (Deno), or unread in the adapter where it accepts as connections
+ * come (libuv, Bun).
  */
-export class SharedSocket {
+export class ListenSocket {
   readonly native: NativeListener;
   #queue: AcceptQueue<NativeStream, TcpListenerResource>;
   #key: string | undefined;
@@ -108,15 +111,15 @@ export class SharedSocket {
   }
 }
 
-/** A listener in the resource table: one clone of a `SharedSocket`. */
+/** A listener in the resource table: one clone of a `ListenSocket`. */
 export class TcpListenerResource implements Resource {
   readonly name = "tcpListener";
-  readonly socket: SharedSocket;
+  readonly socket: ListenSocket;
   refed = true;
   #accepting = false;
   #closed = false;
 
-  constructor(socket: SharedSocket) {
+  constructor(socket: ListenSocket) {
     this.socket = socket;
   }
 
@@ -169,11 +172,11 @@ export class TcpListenerResource implements Resource {
  */
 export class Connections {
   /** Every open socket of this process. */
-  #open = new Set<SharedSocket>();
+  #open = new Set<ListenSocket>();
   /** Emulated-strategy sockets, by address. */
-  #sockets = new Map<string, SharedSocket>();
+  #sockets = new Map<string, ListenSocket>();
   /** Kernel-strategy sockets of this process, by address. */
-  #kernel = new Map<string, Set<SharedSocket>>();
+  #kernel = new Map<string, Set<ListenSocket>>();
 
   /**
    * A listener on `hostname:port` (an IP literal) with the given strategy.
@@ -200,9 +203,9 @@ export class Connections {
       reusePort: strategy === "kernel",
       shared: strategy === "emulated",
     });
-    // In a parallel runner's worker, a stop closes every listener.
-    onRunnerListen((name) => rt.env(name), () => this.closeAll());
-    const socket = new SharedSocket(native);
+    // The runner's worker side (if any) stops the worker by closing them all.
+    listenHook()?.listened(() => this.closeAll());
+    const socket = new ListenSocket(native);
     this.#open.add(socket);
     if (strategy === "kernel") {
       const key = addressKey({ hostname, port: native.addr.port });
@@ -226,7 +229,7 @@ export class Connections {
    *
    * @ignore Internal: called by a kernel socket when its last listener closes.
    */
-  heir(key: string, socket: SharedSocket): SharedSocket | undefined {
+  heir(key: string, socket: ListenSocket): ListenSocket | undefined {
     const group = this.#kernel.get(key);
     group?.delete(socket);
     if (!group?.size) {
@@ -241,7 +244,7 @@ export class Connections {
    *
    * @ignore Internal: called by the socket when its last listener closes.
    */
-  delete(key: string | undefined, socket: SharedSocket): void {
+  delete(key: string | undefined, socket: ListenSocket): void {
     this.#open.delete(socket);
     if (key && this.#sockets.get(key) === socket) this.#sockets.delete(key);
   }

@@ -93,6 +93,12 @@ export interface Runtime {
   kernelSupport(): { supported: boolean; reason: string };
   /** An environment variable, or `undefined` when unset or not readable. */
   env(name: string): string | undefined;
+  /**
+   * The options of this runtime's command line that load `module` before
+   * the main module of a child process or worker thread it starts (the
+   * parallel runner's workers), with this process's own options.
+   */
+  preloadArgs(module: URL): string[];
   /** Binds and listens synchronously; throws an `errors` class. */
   listen(request: BindRequest): NativeListener;
   /** Resolves a host name synchronously to the IP a listener would bind. */

@@ -9,7 +9,7 @@ import { constants } from "node:os";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import * as threads from "node:worker_threads";
-import { isReady, STOP_MESSAGE } from "../sharing/wire.ts";
+import { isReady, STOP_MESSAGE } from "./wire.ts";
 
 /** A running worker. */
 export interface Slot {
@@ -27,19 +27,31 @@ export interface Slot {
   kill(): void;
 }
 
-/** How to start a worker: the module, its arguments, its extra environment. */
+/**
+ * How to start a worker: the module, its arguments, the runtime's options
+ * (`Runtime.preloadArgs`), its extra environment.
+ */
 export interface SlotSpec {
   id: number;
   file: string;
   args: string[];
+  execArgv: string[];
   env: Record<string, string>;
+}
+
+/** The module each worker loads before its own (`worker_preload.ts`). */
+export function workerPreload(): URL {
+  // Beside this file: `.ts` in the source, `.js` in the npm build.
+  const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+  return new URL(`./worker_preload${ext}`, import.meta.url);
 }
 
 /** A worker thread running `spec.file`. */
 export function startThread(spec: SlotSpec): Slot {
-  const { id, file, args, env } = spec;
+  const { id, file, args, execArgv, env } = spec;
   const worker = new threads.Worker(pathToFileURL(file), {
     argv: args,
+    execArgv,
     env: { ...process.env, ...env },
   });
   const ready = new Promise<void>((resolve) => {
@@ -72,8 +84,9 @@ export function startProcess(
   spec: SlotSpec,
   attach?: (child: ChildProcess) => void,
 ): Slot {
-  const { id, file, args, env } = spec;
+  const { id, file, args, execArgv, env } = spec;
   const child = fork(file, args, {
+    execArgv,
     env: { ...process.env, ...env },
     // Its own process group: Ctrl-C reaches the primary, which stops the
     // workers in order, instead of killing them mid-request.

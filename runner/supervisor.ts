@@ -2,8 +2,9 @@
  * The parallel runner's supervisor: runs one module in N worker threads or
  * child processes, restarts a worker that dies, replaces them one at a time
  * on a reload (`reload.ts`), and stops them all gracefully. In the workers,
- * `listen()` defaults to `loadBalanced: true` (`REUSEPORT_WORKER` is set),
- * so they share their addresses: through the hub where connections can move
+ * `listen()` defaults to `loadBalanced: true` (their listen hook, from
+ * `worker.ts`, says so), so they share their addresses: through the
+ * primary's or a thread's socket where connections can move
  * (`Runtime.handles`: Node), each on a socket of its own with the kernel
  * strategy elsewhere (Deno on Linux).
  *
@@ -11,10 +12,10 @@
  */
 import { ENV, workerEnv } from "../core/settings.ts";
 import { NotSupported } from "../core/errors.ts";
-import type { Handles } from "../platform/types.ts";
+import type { Handles, Runtime } from "../platform/types.ts";
 import { startProcessHub } from "../sharing/processes.ts";
 import { type Pool, rollingReload } from "./reload.ts";
-import { type Slot, startProcess, startThread } from "./slot.ts";
+import { type Slot, startProcess, startThread, workerPreload } from "./slot.ts";
 import type {
   ParallelMode,
   ParallelOptions,
@@ -67,11 +68,14 @@ function resolveMode(
 
 /** Starts the workers; see `serveParallel()` in `parallel.ts`. */
 export async function runParallel(
-  handles: Handles | undefined,
+  rt: Runtime,
   options: ParallelOptions,
   strategy: WorkerStrategy,
 ): Promise<ParallelServer> {
+  const { handles } = rt;
   const { file, workers } = options;
+  // Each worker registers the runner's listen hook before its module runs.
+  const execArgv = rt.preloadArgs(workerPreload());
   const mode = resolveMode(options.mode ?? "auto", handles, strategy);
   const args = options.args ?? [];
   const report = options.onEvent ?? (() => {});
@@ -94,6 +98,7 @@ export async function runParallel(
       id,
       file,
       args,
+      execArgv,
       env: { ...workerEnv(id, workers, hub?.primary), ...forced },
     };
     const slot = mode === "threads"

@@ -25,7 +25,7 @@ const ESM = join(OUT, "esm");
 const SCRIPT = join(OUT, "script");
 
 /** Folders (besides the root's own `.ts` files) that hold library code. */
-const LIB_DIRS = ["core", "ops", "platform", "runner", "sharing"];
+const LIB_DIRS = ["net", "core", "ops", "platform", "runner", "sharing"];
 const TEST_DIR = "tests";
 const DOCS = ["README.md", "LICENSE", "CHANGELOG.md"];
 const REPOSITORY = {
@@ -163,7 +163,10 @@ function compile(
   keep: (file: string) => boolean = () => true,
 ): ts.Diagnostic[] {
   const program = ts.createProgram({ rootNames: roots, options: opts });
-  const pre = ts.getPreEmitDiagnostics(program);
+  const commonJs = opts.module === ts.ModuleKind.CommonJS;
+  const pre = ts.getPreEmitDiagnostics(program).filter((d) =>
+    !(commonJs && d.code === IMPORT_META_IN_COMMONJS)
+  );
   if (pre.some((d) => d.category === ts.DiagnosticCategory.Error)) {
     return [...pre];
   }
@@ -172,9 +175,53 @@ function compile(
     if (file.endsWith(".d.ts")) text = rewriteDtsSpecifiers(text);
     ts.sys.writeFile(file, text, bom);
   };
-  const emitted = program.emit(undefined, writeFile);
+  const emitted = program.emit(
+    undefined,
+    writeFile,
+    undefined,
+    undefined,
+    commonJs ? { before: [importMetaUrlAsFilename] } : undefined,
+  );
   return [...pre, ...emitted.diagnostics];
 }
+
+/** TS1343: `import.meta` in a build whose output is CommonJS. */
+const IMPORT_META_IN_COMMONJS = 1343;
+
+/**
+ * The CommonJS build has no `import.meta`: `import.meta.url` becomes the
+ * file's URL from `__filename`, as dnt's shim does.
+ */
+const importMetaUrlAsFilename: ts.TransformerFactory<ts.SourceFile> = (
+  context,
+) =>
+(file) => {
+  const f = context.factory;
+  const visit = (node: ts.Node): ts.Node => {
+    if (
+      ts.isPropertyAccessExpression(node) && node.name.text === "url" &&
+      ts.isMetaProperty(node.expression) &&
+      node.expression.keywordToken === ts.SyntaxKind.ImportKeyword
+    ) {
+      // require("node:url").pathToFileURL(__filename).href
+      return f.createPropertyAccessExpression(
+        f.createCallExpression(
+          f.createPropertyAccessExpression(
+            f.createCallExpression(f.createIdentifier("require"), undefined, [
+              f.createStringLiteral("node:url"),
+            ]),
+            "pathToFileURL",
+          ),
+          undefined,
+          [f.createIdentifier("__filename")],
+        ),
+        "href",
+      );
+    }
+    return ts.visitEachChild(node, visit, context);
+  };
+  return ts.visitNode(file, visit) as ts.SourceFile;
+};
 
 /**
  * Declaration emit keeps `.ts` in relative specifiers; consumers' tsc would

@@ -348,13 +348,14 @@ async function main(): Promise<number> {
       "deno test --doc",
       DENO,
       // Every library file: examples live where the symbols are declared.
-      // Not bin.ts: it is the command, and runs (and exits) when imported.
+      // Not bin.ts (the command: it runs, and exits, when imported) nor the
+      // runner's worker preload (it makes the process a runner worker).
       [
         "test",
         "-A",
         "--doc",
         ...libraryFiles().map((f) => relative(ROOT, f)).filter((f) =>
-          f !== "bin.ts"
+          f !== "bin.ts" && f !== join("runner", "worker_preload.ts")
         ),
       ],
       denoCounts,

@@ -16,15 +16,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { createInterface } from "node:readline";
-import type { BindRequest, Handles, RawConnection } from "../platform/types.ts";
-import {
-  type Channel,
-  closeRemotes,
-  hubLeaveAll,
-  hubListenAnswer,
-  hubReceive,
-  remoteReceive,
-} from "./hub.ts";
+import type {
+  BindRequest,
+  Handles,
+  NativeListener,
+  RawConnection,
+} from "../platform/types.ts";
+import { Borrower, type Channel } from "./borrower.ts";
+import { Owner } from "./owner.ts";
 import {
   type HubMessage,
   isEnvelope,
@@ -70,10 +69,13 @@ function sendOn(
   });
 }
 
-let channel: Channel | undefined;
-
-function childChannel(control: string, handles: Handles): Channel {
+/** A child's side: its members of the primary's hubs, over IPC. */
+function childSharing(
+  control: string,
+  handles: Handles,
+): { open(request: BindRequest): NativeListener } {
   const ipc = process as unknown as Ipc;
+  const borrower = new Borrower(handles, memberPrefix(process.pid));
   const toHub: Channel = {
     listen(request: BindRequest, member: string) {
       const line = JSON.stringify({ listen: request, member } as ListenRequest);
@@ -97,12 +99,14 @@ function childChannel(control: string, handles: Handles): Channel {
     },
   };
   process.on("message", (value: unknown, raw?: RawConnection) => {
-    if (isEnvelope(value)) remoteReceive(toHub, value.msg as HubMessage, raw);
+    if (isEnvelope(value)) {
+      borrower.receive(toHub, value.msg as HubMessage, raw);
+    }
   });
   // Our listener must not hold the child open; pending accepts do that.
   (process.channel as { unref?(): void } | undefined)?.unref?.();
-  process.once("exit", closeRemotes);
-  return toHub;
+  process.once("exit", () => borrower.closeAll());
+  return { open: (request) => borrower.join(toHub, request) };
 }
 
 /** Member ids of the child `pid` start with this. */
@@ -112,15 +116,15 @@ export function memberPrefix(pid: number | undefined): string {
 
 /**
  * In a child of the parallel runner (`primary` is its control socket, from
- * `REUSEPORT_PRIMARY`): the channel to the primary.
+ * `REUSEPORT_PRIMARY`): this process's side of sharing with the primary,
+ * where `open()` makes a listener; `undefined` elsewhere.
  */
-export function processChannel(
+export function processSharing(
   primary: string | undefined,
   handles: Handles,
-): Channel | undefined {
+): { open(request: BindRequest): NativeListener } | undefined {
   if (!primary || typeof process.send !== "function") return undefined;
-  channel ??= childChannel(primary, handles);
-  return channel;
+  return childSharing(primary, handles);
 }
 
 /** The primary's side: the control socket and the children's messages. */
@@ -137,6 +141,7 @@ export interface ProcessHub {
 
 /** Makes this process the hub for the children it will fork. */
 export function startProcessHub(handles: Handles): Promise<ProcessHub> {
+  const owner = new Owner(handles);
   const name = `reuseport-${process.pid}-${randomBytes(4).toString("hex")}`;
   // Whoever can connect can make the primary bind: the socket goes in a
   // directory of its own that only this user can enter (mkdtemp: 0700).
@@ -150,7 +155,7 @@ export function startProcessHub(handles: Handles): Promise<ProcessHub> {
       let answer: ListenAnswer;
       try {
         const request = JSON.parse(line) as ListenRequest;
-        answer = hubListenAnswer(handles, request.listen, request.member);
+        answer = owner.answer(request.listen, request.member);
       } catch {
         answer = {
           name: "TypeError",
@@ -172,10 +177,10 @@ export function startProcessHub(handles: Handles): Promise<ProcessHub> {
         attach(child) {
           // A child that dies leaves: what it had not accepted, and what it
           // had been sent but not taken, goes to the others.
-          const leave = () => hubLeaveAll(memberPrefix(child.pid));
+          const leave = () => owner.leaveAll(memberPrefix(child.pid));
           child.on("message", (value: unknown, raw?: RawConnection) => {
             if (!isEnvelope(value)) return;
-            hubReceive(value.msg as MemberMessage, raw, (reply, r) => {
+            owner.receive(value.msg as MemberMessage, raw, (reply, r) => {
               // A connection goes lent (`reply.ticket`): the hub keeps its
               // copy until the child says it took it, or leaves.
               if (!child.connected) return leave();

@@ -22,25 +22,12 @@ import { AddrInUse } from "../core/errors.ts";
 import type {
   BindRequest,
   Handles,
+  NativeListener,
   RawConnection,
   SocketAddress,
 } from "../platform/types.ts";
-import {
-  type Channel,
-  closeRemotes,
-  hubAdopt,
-  hubHolds,
-  hubLeaveAll,
-  hubListen,
-  hubListenAnswer,
-  hubMembers,
-  hubReceive,
-  hubRelease,
-  type HubState,
-  onHubLeave,
-  remoteReceive,
-  remotesOf,
-} from "./hub.ts";
+import { Borrower, type Channel } from "./borrower.ts";
+import { type HubState, Owner } from "./owner.ts";
 import {
   type HubMessage,
   type ListenAnswer,
@@ -111,6 +98,10 @@ function writeAnswer(
 /** The threads' side of sharing, one per thread. */
 class ThreadSharing implements Channel {
   #handles: Handles;
+  /** The hubs this thread holds. */
+  #owner: Owner;
+  /** This thread's members of hubs other threads hold. */
+  #borrower: Borrower;
   #broadcast: threads.BroadcastChannel;
   /** Where each key's hub is: here, or the port to its holder. */
   #routes = new Map<string, "here" | threads.MessagePort>();
@@ -124,6 +115,11 @@ class ThreadSharing implements Channel {
 
   constructor(handles: Handles) {
     this.#handles = handles;
+    this.#owner = new Owner(handles, {
+      left: (key) => this.#maybeHandOver(key),
+      closed: (key) => this.#routes.delete(key),
+    });
+    this.#borrower = new Borrower(handles, LOCAL);
     this.#broadcast = new threads.BroadcastChannel(BROADCAST);
     this.#broadcast.unref();
     this.#broadcast.onmessage = (event: unknown) =>
@@ -131,9 +127,32 @@ class ThreadSharing implements Channel {
     process.on("workerMessage", (value: unknown) => {
       if (isThreadMessage(value)) this.#onThreadMessage(value);
     });
-    onHubLeave((key) => this.#maybeHandOver(key));
     // Leaving tells the holders, so that their connections go to the threads left.
-    process.once("exit", closeRemotes);
+    process.once("exit", () => this.#borrower.closeAll());
+  }
+
+  /**
+   * A listener on `request`'s address: on this thread's socket, binding it
+   * if nobody holds it, with no messages; or a member of the holder thread's.
+   */
+  open(request: BindRequest): NativeListener {
+    const member = this.#borrower.newMember();
+    try {
+      return this.#owner.local(this.#bindHere(request, member), member);
+    } catch (err) {
+      if (!(err instanceof AddrInUse) || request.port === 0) throw err;
+      return this.#borrower.join(this, request);
+    }
+  }
+
+  /** Binds or joins `request` in this thread's own hubs. */
+  #bindHere(request: BindRequest, member: string): {
+    key: string;
+    addr: SocketAddress;
+  } {
+    const joined = this.#owner.listen(request, member);
+    this.#routes.set(joined.key, "here");
+    return joined;
   }
 
   /** Binds `request` here, or joins the thread that holds it. */
@@ -142,13 +161,8 @@ class ThreadSharing implements Channel {
     addr: SocketAddress;
   } {
     const key = addressKey(request);
-    if (request.port !== 0 && this.#routes.get(key) === "here") {
-      return hubListen(this.#handles, request, member);
-    }
     try {
-      const joined = hubListen(this.#handles, request, member);
-      this.#routes.set(joined.key, "here");
-      return joined;
+      return this.#bindHere(request, member);
     } catch (err) {
       if (!(err instanceof AddrInUse) || request.port === 0) throw err;
       const answer = this.#ask(key, request, member);
@@ -163,7 +177,11 @@ class ThreadSharing implements Channel {
   send(msg: MemberMessage, raw?: RawConnection): void {
     const route = this.#routes.get(msg.key);
     if (route === "here") {
-      hubReceive(msg, raw, (reply, r) => remoteReceive(this, reply, r));
+      this.#owner.receive(
+        msg,
+        raw,
+        (reply, r) => this.#borrower.receive(this, reply, r),
+      );
     } else if (route) {
       route.postMessage({ msg, raw } satisfies PortMessage, transfer(raw));
     } else if (raw) {
@@ -207,8 +225,14 @@ class ThreadSharing implements Channel {
     const { port1, port2 } = new threads.MessageChannel();
     this.#toHolders.set(holder, port1);
     port1.on("message", ({ msg, raw }: PortMessage) => {
-      if (msg.op === "moved") this.#rejoin(msg.key);
-      else remoteReceive(this, msg as HubMessage, raw);
+      if (msg.op === "moved") return this.#rejoin(msg.key);
+      this.#borrower.receive(this, msg as HubMessage, raw);
+      // Nothing more comes for a member that left: the last one takes the
+      // route with it.
+      if (
+        msg.op === "left" && this.#routes.get(msg.key) === port1 &&
+        this.#borrower.of(msg.key).length === 0
+      ) this.#routes.delete(msg.key);
     });
     // The holder thread ended without handing its sockets over.
     port1.on("close", () => {
@@ -231,7 +255,7 @@ class ThreadSharing implements Channel {
     this.#routes.delete(key);
     const failed: Error[] = [];
     this.#askTimeout = REJOIN_ASK_TIMEOUT_MS;
-    for (const member of remotesOf(key)) {
+    for (const member of this.#borrower.of(key)) {
       try {
         member.rejoin();
       } catch (err) {
@@ -243,14 +267,16 @@ class ThreadSharing implements Channel {
     // The old holder's socket may not be closed yet: try again shortly.
     if (tries > 1) {
       setTimeout(() => this.#rejoin(key, tries - 1), REJOIN_PAUSE_MS);
-    } else for (const member of remotesOf(key)) member.fail(failed[0]);
+    } else for (const member of this.#borrower.of(key)) member.fail(failed[0]);
   }
 
   #onBroadcast(value: unknown): void {
     if (!isThreadMessage(value) || value.op !== "who") return;
-    if (this.#routes.get(value.key) !== "here" || !hubHolds(value.key)) return;
+    if (
+      this.#routes.get(value.key) !== "here" || !this.#owner.holds(value.key)
+    ) return;
     writeAnswer(value.answer, {
-      ...hubListenAnswer(this.#handles, value.request, value.member),
+      ...this.#owner.answer(value.request, value.member),
       holder: threads.threadId,
     });
   }
@@ -260,7 +286,7 @@ class ThreadSharing implements Channel {
       return this.#servePort(message.from, message.port);
     }
     if (message.op === "adopt") {
-      hubAdopt(this.#handles, message.state);
+      this.#owner.adopt(message.state);
       this.#routes.set(message.state.key, "here");
       // Our own members waited at the old holder: they wait here now.
       this.#rejoin(message.state.key);
@@ -276,7 +302,7 @@ class ThreadSharing implements Channel {
       const member = msg as MemberMessage;
       const movedTo = this.#moved.get(member.key);
       if (movedTo === undefined) {
-        return hubReceive(
+        return this.#owner.receive(
           member,
           raw,
           (reply, r) =>
@@ -306,14 +332,14 @@ class ThreadSharing implements Channel {
     // The member thread ended: its members leave, even if their leave was lost.
     port.on("close", () => {
       this.#fromMembers.delete(from);
-      hubLeaveAll(memberPrefix(from));
+      this.#owner.leaveAll(memberPrefix(from));
     });
     port.unref();
   }
 
   /** A member's message that reached the old holder and followed the hub here. */
   #fromHolder(msg: MemberMessage, raw?: RawConnection): void {
-    hubReceive(msg, raw, (reply, r) => {
+    this.#owner.receive(msg, raw, (reply, r) => {
       // A reply needs the member thread's port: without it, a connection goes back.
       const port = this.#fromMembers.get(
         Number(/^t(\d+):/.exec(reply.member)?.[1]),
@@ -323,7 +349,9 @@ class ThreadSharing implements Channel {
           { msg: reply, raw: r } satisfies PortMessage,
           transfer(r),
         );
-      } else if (r) hubReceive({ op: "back", key: reply.key }, r, () => {});
+      } else if (r) {
+        this.#owner.receive({ op: "back", key: reply.key }, r, () => {});
+      }
     });
   }
 
@@ -333,13 +361,13 @@ class ThreadSharing implements Channel {
    */
   #maybeHandOver(key: string): void {
     if (this.#routes.get(key) !== "here") return;
-    const members = hubMembers(key);
+    const members = this.#owner.members(key);
     if (members.some((m) => m.startsWith(LOCAL))) return;
     const heir = members
       .map((m) => Number(/^t(\d+):/.exec(m)?.[1]))
       .find((thread) => this.#fromMembers.has(thread));
     if (heir === undefined) return;
-    const state = hubRelease(key);
+    const state = this.#owner.release(key);
     if (!state) return;
     this.#routes.delete(key);
     this.#moved.set(key, heir);
@@ -367,14 +395,12 @@ class ThreadSharing implements Channel {
   }
 }
 
-let sharing: ThreadSharing | undefined;
-
 /**
- * The channel of this thread's shared listeners, where `handles` can move
- * between threads; `undefined` elsewhere.
+ * This thread's side of sharing between threads, where `handles` can move
+ * between threads (`undefined` elsewhere): `open()` makes a listener.
  */
-export function threadChannel(handles: Handles): Channel | undefined {
-  if (!handles.threads) return undefined;
-  sharing ??= new ThreadSharing(handles);
-  return sharing;
+export function threadSharing(
+  handles: Handles,
+): { open(request: BindRequest): NativeListener } | undefined {
+  return handles.threads ? new ThreadSharing(handles) : undefined;
 }

@@ -7,7 +7,7 @@
 import * as errors from "../core/errors.ts";
 import type { BindRequest, SocketAddress } from "../platform/types.ts";
 
-/** Marks every message of ours, among whatever else a channel carries. */
+/** Marks every message of ours (the runner's too), among whatever else a channel carries. */
 export const TAG = "@reuseport/net";
 
 /** A member's `listen()`: bind or join in the hub. */
@@ -46,38 +46,6 @@ export type HubMessage =
   | { op: "left"; key: string; member: string }
   /** The socket of `key` moved to another thread: join it there. */
   | { op: "moved"; key: string; member: string };
-
-/** What the runner sends a worker to stop it. */
-export const STOP_MESSAGE: { tag: string; op: "stop" } = {
-  tag: TAG,
-  op: "stop",
-};
-
-/** Whether `value` is the runner's `op` message. */
-function isRunnerOp(value: unknown, op: string): boolean {
-  const v = value as { tag?: unknown; op?: unknown } | null;
-  return v?.tag === TAG && v?.op === op;
-}
-
-/** Whether `value` is the runner's stop. */
-export function isStop(value: unknown): boolean {
-  return isRunnerOp(value, "stop");
-}
-
-/**
- * What a worker tells the runner once its first `listen()` returned and the
- * code that ran with it is done: its listeners are on their addresses (in
- * the hub's queue, or in the kernel's group of `SO_REUSEPORT` sockets).
- */
-export const READY_MESSAGE: { tag: string; op: "ready" } = {
-  tag: TAG,
-  op: "ready",
-};
-
-/** Whether `value` is a worker's ready. */
-export function isReady(value: unknown): boolean {
-  return isRunnerOp(value, "ready");
-}
 
 /** A hub or member message in its envelope: `{ tag, msg }`. */
 export function isEnvelope(

@@ -19,8 +19,8 @@ import { runInNewContext } from "node:vm";
 import {
   connect,
   listen,
-  type Listener,
   type TcpConn,
+  type TcpListener,
   type TcpListenOptions,
 } from "../mod.ts";
 import { connections, resources } from "../ops/mod.ts";
@@ -234,7 +234,7 @@ export function strategyCases(): StrategyCase[] {
 export function listenAs(
   c: StrategyCase,
   options: { hostname: string; port: number; tcpBacklog?: number },
-): Listener {
+): TcpListener {
   return forcing(c.force, () => listen({ ...options, ...c.options }));
 }
 
@@ -480,7 +480,7 @@ export async function inBursts<T>(
 export async function connectedPair(): Promise<
   { client: TcpConn; server: TcpConn }
 > {
-  let listener: Listener;
+  let listener: TcpListener;
   try {
     listener = listen({ hostname: "127.0.0.1", port: 0 });
   } catch (err) {
@@ -569,7 +569,7 @@ export function kernelAcceptQueue(port: number): number | undefined {
  * `errors`. Resolves with how many were accepted, once every handler ended.
  */
 export async function serveAll(
-  listener: Listener,
+  listener: TcpListener,
   errors: Tally,
   handle: (conn: TcpConn) => Promise<void> = () => Promise.resolve(),
 ): Promise<number> {

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { connect, errors, listen, type Listener } from "../mod.ts";
+import { connect, errors, listen, type TcpListener } from "../mod.ts";
 import {
   close,
   connections,
@@ -15,7 +15,7 @@ import {
 } from "../ops/mod.ts";
 
 /** Accepts on `listener` until it closes; counts connections and closes each. */
-function serve(listener: Listener): { count: number; done: Promise<void> } {
+function serve(listener: TcpListener): { count: number; done: Promise<void> } {
   const state = { count: 0, done: Promise.resolve() };
   state.done = (async () => {
     for await (const conn of listener) {
@@ -39,7 +39,7 @@ async function connectMany(port: number, n: number): Promise<void> {
 const opts = { timeout: 20_000 };
 
 /** Two `loadBalanced` listeners on one new port. */
-function balancedPair(): [Listener, Listener] {
+function balancedPair(): [TcpListener, TcpListener] {
   const a = listen({ hostname: "127.0.0.1", port: 0, loadBalanced: true });
   const b = listen({
     hostname: "127.0.0.1",

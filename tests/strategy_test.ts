@@ -9,9 +9,9 @@ import {
   connect,
   errors,
   listen,
-  type Listener,
   setStrategy,
   strategyFor,
+  type TcpListener,
 } from "../mod.ts";
 import { connections } from "../ops/mod.ts";
 import { modUrl, onBun, onDeno, runSnippet } from "./_child.ts";
@@ -32,7 +32,7 @@ const opts = { timeout: 20_000 };
 afterEach(() => setStrategy(undefined));
 
 /** Two `reusePort` listeners on one new port. */
-function reusePortPair(): [Listener, Listener] {
+function reusePortPair(): [TcpListener, TcpListener] {
   const a = listen({ hostname: "127.0.0.1", port: 0, reusePort: true });
   return [
     a,
@@ -41,7 +41,7 @@ function reusePortPair(): [Listener, Listener] {
 }
 
 /** Accepts one connection, answers with `tag`, closes. */
-async function answerOnce(listener: Listener, tag: string): Promise<void> {
+async function answerOnce(listener: TcpListener, tag: string): Promise<void> {
   const conn = await listener.accept();
   await conn.write(new TextEncoder().encode(tag));
   conn.close();

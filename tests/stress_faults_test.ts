@@ -9,7 +9,7 @@
  * Sizes follow `STRESS_SCALE` (see `_stress.ts`).
  */
 import { test } from "node:test";
-import { connect, listen, type Listener, type TcpConn } from "../mod.ts";
+import { connect, listen, type TcpConn, type TcpListener } from "../mod.ts";
 import {
   baseline,
   budget,
@@ -297,8 +297,8 @@ for (const strategy of strategyCases()) {
       const watch = watchProcess();
       const before = baseline();
       const options = { hostname: "127.0.0.1", tcpBacklog: QUEUED + 8 };
-      let closing: Listener;
-      let sibling: Listener;
+      let closing: TcpListener;
+      let sibling: TcpListener;
       try {
         closing = listenAs(strategy, { ...options, port: 0 });
         sibling = listenAs(strategy, { ...options, port: closing.addr.port });

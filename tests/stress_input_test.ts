@@ -22,8 +22,8 @@ import {
   type ConnectOptions,
   errors,
   listen,
-  type Listener,
   type TcpConn,
+  type TcpListener,
   type TcpListenOptions,
 } from "../mod.ts";
 import {
@@ -240,7 +240,7 @@ test(
     const property = fc.asyncProperty(
       fc.oneof(options, fc.constantFrom<unknown>(null, 5, "x", [])),
       (opts) => {
-        let listener: Listener | undefined;
+        let listener: TcpListener | undefined;
         try {
           listener = listen(opts as TcpListenOptions);
         } catch (err) {
@@ -608,7 +608,7 @@ interface Model {
 }
 
 interface Real {
-  listener: Listener;
+  listener: TcpListener;
   conns: Record<Side, TcpConn>;
 }
 

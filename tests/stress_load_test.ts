@@ -8,7 +8,7 @@
  * bursts of 500 at full size.
  */
 import { test } from "node:test";
-import { connect, type Listener, type TcpConn } from "../mod.ts";
+import { connect, type TcpConn, type TcpListener } from "../mod.ts";
 import {
   baseline,
   budget,
@@ -81,7 +81,7 @@ for (const strategy of strategyCases()) {
       const figures = new Figures(`load, ${strategy.label}`);
       const watch = watchProcess();
       const before = baseline();
-      const listeners: Listener[] = [];
+      const listeners: TcpListener[] = [];
       try {
         listeners.push(
           listenAs(strategy, { hostname: "127.0.0.1", port: 0 }),

@@ -11,6 +11,7 @@
 import { resolveByBinding } from "../resolve.ts";
 import type { Socket } from "node:net";
 import process from "node:process";
+import { fileURLToPath } from "node:url";
 import type {
   BindRequest,
   Handles,
@@ -102,6 +103,9 @@ export const bunRuntime: Runtime = {
   nativeDenoApi: false,
   handles,
 
+  preloadArgs(module: URL): string[] {
+    return [...process.execArgv, "--preload", fileURLToPath(module)];
+  },
   kernelSupport(): { supported: boolean; reason: string } {
     kernel ??= probeKernel();
     return kernel;

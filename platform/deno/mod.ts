@@ -238,6 +238,10 @@ export const denoRuntime: Runtime = {
   name: "deno",
   nativeDenoApi: true,
 
+  preloadArgs(module: URL): string[] {
+    // What Deno's `fork()` passes when given nothing, and the preload.
+    return ["run", "-A", "--preload", module.href];
+  },
   kernelSupport(): { supported: boolean; reason: string } {
     const deno = denoNamespace()!;
     const where = `Deno ${deno.version.deno} on ${deno.build.os}`;

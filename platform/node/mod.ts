@@ -83,6 +83,9 @@ export const nodeRuntime: Runtime = {
   nativeDenoApi: false,
   handles,
 
+  preloadArgs(module: URL): string[] {
+    return [...process.execArgv, "--import", module.href];
+  },
   kernelSupport(): { supported: boolean; reason: string } {
     const node = `Node ${process.version} on ${process.platform}`;
     if (typeof loadTcpWrap().constants.UV_TCP_REUSEPORT !== "number") {

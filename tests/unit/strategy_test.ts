@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 import { readSettings, workerEnv } from "../../core/settings.ts";
 import { errors, setStrategy } from "../../mod.ts";
+import { setListenHook } from "../../ops/hooks.ts";
 import { chooseStrategy } from "../../ops/strategy.ts";
 import { fakeRuntime } from "./_fakes.ts";
 
@@ -26,21 +27,25 @@ test("strategy: reusePort is kernel where the kernel balances, emulated elsewher
   });
 });
 
-test("strategy: loadBalanced is emulated; in a runner's worker it is on by default", () => {
+test("strategy: loadBalanced is emulated; in a runner's worker (its listen hook says so) it is on by default", () => {
   assert.equal(chooseStrategy(fakeRuntime(), false, true).strategy, "emulated");
-  const worker = chooseStrategy(
-    fakeRuntime({ REUSEPORT_WORKER: "2" }),
-    false,
-    undefined,
+  setListenHook({ loadBalanced: true, listened() {} });
+  try {
+    const worker = chooseStrategy(fakeRuntime(), false, undefined);
+    assert.equal(worker.strategy, "emulated");
+    assert.match(
+      worker.reason,
+      /on by default in the parallel runner's workers/,
+    );
+    const optedOut = chooseStrategy(fakeRuntime(), false, false);
+    assert.equal(optedOut.strategy, "direct");
+  } finally {
+    setListenHook(undefined);
+  }
+  assert.equal(
+    chooseStrategy(fakeRuntime(), false, undefined).strategy,
+    "direct",
   );
-  assert.equal(worker.strategy, "emulated");
-  assert.match(worker.reason, /on by default in the parallel runner's workers/);
-  const optedOut = chooseStrategy(
-    fakeRuntime({ REUSEPORT_WORKER: "2" }),
-    false,
-    false,
-  );
-  assert.equal(optedOut.strategy, "direct");
 });
 
 test("strategy: REUSEPORT_STRATEGY forces, setStrategy() wins over it", () => {
@@ -96,7 +101,6 @@ test("settings: what the runner sets is what a worker reads", () => {
   const lookup: Record<string, string> = env;
   assert.deepEqual(readSettings((name) => lookup[name]), {
     strategy: undefined,
-    worker: "3",
     primary: "/tmp/x/control.sock",
   });
   assert.equal(workerEnv(1, 1).REUSEPORT_PRIMARY, undefined);

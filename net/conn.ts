@@ -1,0 +1,176 @@
+/**
+ * The connection every stream transport shares, after Deno's `Conn` in
+ * `ext/net/01_net.js`: byte counts, web streams, half-close, `ref`/`unref`,
+ * all over the ops' `read`/`write`/`shutdown` of its rid.
+ *
+ * @module
+ */
+import { close, read, setRef, shutdown, tryClose, write } from "../ops/mod.ts";
+import type { NetAddr } from "./addr.ts";
+
+const CHUNK_SIZE = 64 * 1024;
+
+/** A read's byte count as `Conn#read` reports it: `null` at end of stream. */
+function nullAtEnd(n: number): number | null {
+  return n === 0 ? null : n;
+}
+
+/**
+ * A connection, as `Deno.Conn`: `read`/`write` with byte counts, web streams,
+ * `closeWrite` for half-close, and `ref`/`unref` for process lifetime.
+ *
+ * @example
+ * ```ts
+ * import { connect, listen } from "@reuseport/net";
+ *
+ * const listener = listen({ hostname: "127.0.0.1", port: 0 });
+ * const client = await connect({ port: listener.addr.port });
+ * const server = await listener.accept();
+ * await client.write(new TextEncoder().encode("hello"));
+ * const buf = new Uint8Array(5);
+ * await server.read(buf);
+ * client.close();
+ * server.close();
+ * listener.close();
+ * ```
+ */
+export class Conn<A = NetAddr> implements Disposable {
+  #rid: number;
+  #remoteAddr: A;
+  #localAddr: A;
+  #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
+
+  /** Wraps the stream resource `rid`; made by `connect` and `Listener#accept`. */
+  constructor(rid: number, remoteAddr: A, localAddr: A) {
+    this.#rid = rid;
+    this.#remoteAddr = remoteAddr;
+    this.#localAddr = localAddr;
+  }
+
+  /** The peer's address. */
+  get remoteAddr(): A {
+    return this.#remoteAddr;
+  }
+
+  /** This end's address. */
+  get localAddr(): A {
+    return this.#localAddr;
+  }
+
+  /** Writes `p`; resolves the number of bytes written. */
+  write(p: Uint8Array): Promise<number> {
+    return write(this.#rid, p);
+  }
+
+  /** Reads into `p`; resolves the byte count, `null` at end of stream (or once the peer reset it). */
+  read(p: Uint8Array): Promise<number | null> {
+    // Not `async`: one promise and no suspended frame per read (the hot
+    // path); what throws still arrives as a rejection, as in Deno.
+    try {
+      if (p.length === 0) return Promise.resolve(0);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return read(this.#rid, p).then(nullAtEnd);
+  }
+
+  /** Closes the connection; a pending `read` rejects with `Interrupted`. */
+  close(): void {
+    close(this.#rid);
+  }
+
+  /** Shuts down the write side: the peer reads end of stream, reading goes on. Resolves `null`, as Deno does. */
+  closeWrite(): Promise<void> {
+    // Deno's op resolves `null` (its declared type says `void`).
+    return shutdown(this.#rid).then(() => null as unknown as void);
+  }
+
+  /** The incoming bytes as a byte stream; it closes the connection at its end. */
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    this.#readable ??= readableStreamForRid(this.#rid);
+    return this.#readable;
+  }
+
+  /** A sink for outgoing bytes; closing it closes the connection. */
+  get writable(): WritableStream<Uint8Array> {
+    this.#writable ??= writableStreamForRid(
+      this.#rid,
+      (chunk) => this.write(chunk),
+    );
+    return this.#writable;
+  }
+
+  /** Pending reads keep the process alive (the default). */
+  ref(): void {
+    setRef(this.#rid, true);
+  }
+
+  /** Pending reads no longer keep the process alive. */
+  unref(): void {
+    setRef(this.#rid, false);
+  }
+
+  /** Closes the connection if it is open. */
+  [Symbol.dispose](): void {
+    tryClose(this.#rid);
+  }
+}
+
+/** A byte stream over `read(rid)`; its end or error closes the rid, as in Deno. */
+function readableStreamForRid(
+  rid: number,
+): ReadableStream<Uint8Array<ArrayBuffer>> {
+  // Chunks come from `autoAllocateChunkSize`, so they are ArrayBuffer-backed,
+  // as Deno's types say; Node's typings only know `Uint8Array` here.
+  const stream = new ReadableStream({
+    type: "bytes",
+    autoAllocateChunkSize: CHUNK_SIZE,
+    async pull(controller) {
+      const request = controller.byobRequest!;
+      const view = request.view as Uint8Array;
+      try {
+        const n = await read(rid, view);
+        if (n === 0) {
+          tryClose(rid);
+          controller.close();
+          request.respond(0);
+        } else {
+          request.respond(n);
+        }
+      } catch (err) {
+        controller.error(err);
+        tryClose(rid);
+      }
+    },
+    cancel() {
+      tryClose(rid);
+    },
+  });
+  return stream as ReadableStream<Uint8Array<ArrayBuffer>>;
+}
+
+/** A sink over the conn's `write`; closing or aborting it closes the rid, as in Deno. */
+function writableStreamForRid(
+  rid: number,
+  write: (chunk: Uint8Array) => Promise<number>,
+): WritableStream<Uint8Array> {
+  return new WritableStream({
+    async write(chunk) {
+      try {
+        await write(chunk);
+      } catch (err) {
+        tryClose(rid);
+        // Rejected, not just errored: the writer's `write()` rejects with
+        // it, as on Deno.
+        throw err;
+      }
+    },
+    close() {
+      tryClose(rid);
+    },
+    abort() {
+      tryClose(rid);
+    },
+  });
+}
