@@ -95,10 +95,11 @@ export interface Runtime {
   env(name: string): string | undefined;
   /**
    * The options of this runtime's command line that load `module` before
-   * the main module of a child process or worker thread it starts (the
-   * parallel runner's workers), with this process's own options.
+   * the main module of a child process or worker thread (`thread`) it
+   * starts (the parallel runner's workers), with the options of this
+   * process's that carry over.
    */
-  preloadArgs(module: URL): string[];
+  preloadArgs(module: URL, thread: boolean): string[];
   /** Binds and listens synchronously; throws an `errors` class. */
   listen(request: BindRequest): NativeListener;
   /** Resolves a host name synchronously to the IP a listener would bind. */

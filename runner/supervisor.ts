@@ -74,9 +74,9 @@ export async function runParallel(
 ): Promise<ParallelServer> {
   const { handles } = rt;
   const { file, workers } = options;
-  // Each worker registers the runner's listen hook before its module runs.
-  const execArgv = rt.preloadArgs(workerPreload());
   const mode = resolveMode(options.mode ?? "auto", handles, strategy);
+  // Each worker registers the runner's listen hook before its module runs.
+  const execArgv = rt.preloadArgs(workerPreload(), mode === "threads");
   const args = options.args ?? [];
   const report = options.onEvent ?? (() => {});
   const grace = options.graceMs ?? DEFAULT_GRACE_MS;

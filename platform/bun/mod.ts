@@ -103,7 +103,7 @@ export const bunRuntime: Runtime = {
   nativeDenoApi: false,
   handles,
 
-  preloadArgs(module: URL): string[] {
+  preloadArgs(module: URL, _thread: boolean): string[] {
     return [...process.execArgv, "--preload", fileURLToPath(module)];
   },
   kernelSupport(): { supported: boolean; reason: string } {

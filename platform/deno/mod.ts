@@ -238,7 +238,7 @@ export const denoRuntime: Runtime = {
   name: "deno",
   nativeDenoApi: true,
 
-  preloadArgs(module: URL): string[] {
+  preloadArgs(module: URL, _thread: boolean): string[] {
     // What Deno's `fork()` passes when given nothing, and the preload.
     return ["run", "-A", "--preload", module.href];
   },

@@ -78,13 +78,30 @@ const handles: Handles = {
 };
 
 /** Node, through libuv. */
+/**
+ * The module preloads among `execArgv` (`--import`, `--require`): a worker
+ * thread needs them too, but may not be given the process-wide options.
+ */
+function modulePreloads(execArgv: string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i];
+    if (/^(--import|--require|-r)=/.test(arg)) kept.push(arg);
+    else if (/^(--import|--require|-r)$/.test(arg)) {
+      kept.push(arg, execArgv[++i]);
+    }
+  }
+  return kept;
+}
+
 export const nodeRuntime: Runtime = {
   name: "node",
   nativeDenoApi: false,
   handles,
 
-  preloadArgs(module: URL): string[] {
-    return [...process.execArgv, "--import", module.href];
+  preloadArgs(module: URL, thread: boolean): string[] {
+    const own = thread ? modulePreloads(process.execArgv) : process.execArgv;
+    return [...own, "--import", module.href];
   },
   kernelSupport(): { supported: boolean; reason: string } {
     const node = `Node ${process.version} on ${process.platform}`;

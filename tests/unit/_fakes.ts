@@ -119,7 +119,7 @@ export function fakeRuntime(
       reason: kernel ? "fake kernel balances" : "fake kernel does not",
     }),
     env: (name) => env[name],
-    preloadArgs: (module) => ["--preload", module.href],
+    preloadArgs: (module: URL) => ["--preload", module.href],
     listen(request) {
       binds.push(request);
       const listener = new FakeListener({
