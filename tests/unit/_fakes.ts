@@ -1,14 +1,18 @@
 /**
  * Fakes for the pure parts: an accept source whose connections the test
- * hands out, and a runtime of fake sockets, so that `core/` and `ops/` run
- * with no network at all.
+ * hands out, a runtime of fake sockets and handles that move nowhere, so
+ * that `core/`, `ops/` and `sharing/` run with no network at all.
  */
 import type { AcceptSource } from "../../core/accept_queue.ts";
+import * as errors from "../../core/errors.ts";
 import { NetError } from "../../core/messages.ts";
 import type {
   BindRequest,
+  Handles,
   NativeListener,
   NativeStream,
+  RawConnection,
+  RawListener,
   Runtime,
   SocketAddress,
 } from "../../platform/types.ts";
@@ -132,4 +136,46 @@ export function fakeRuntime(
     resolveListenHost: () => "10.0.0.1",
     connect: () => Promise.resolve(new FakeStream(0)),
   };
+}
+
+/** A connection handle that records whether it was closed. */
+export interface FakeRaw {
+  id: number;
+  closed: boolean;
+}
+
+/** A listening socket of raw connections that arrive when the test says so. */
+export class FakeRawListener extends FakeSource<RawConnection>
+  implements RawListener {
+  constructor(readonly addr: SocketAddress) {
+    super();
+  }
+}
+
+/** Handles that move nowhere: what `sharing/` binds, streams and closes. */
+export class FakeHandles implements Handles {
+  readonly threads = true;
+  readonly threadsReason = "fake handles move";
+  readonly sockets: FakeRawListener[] = [];
+  #nextPort = 30000;
+
+  bind(request: BindRequest): FakeRawListener {
+    if (this.sockets.some((s) => !s.closed && s.addr.port === request.port)) {
+      throw new errors.AddrInUse("fake address in use");
+    }
+    const socket = new FakeRawListener({
+      hostname: request.hostname,
+      port: request.port || this.#nextPort++,
+    });
+    this.sockets.push(socket);
+    return socket;
+  }
+
+  stream(raw: RawConnection): FakeStream {
+    return new FakeStream((raw as FakeRaw).id);
+  }
+
+  close(raw: RawConnection): void {
+    (raw as FakeRaw).closed = true;
+  }
 }
