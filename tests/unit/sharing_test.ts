@@ -143,20 +143,29 @@ test("sharing: a closed member's accept rejects with BadResource, and so does a 
   a.channel.deliver();
 });
 
-test("sharing: a borrower that goes away mid-accept (its side gone) leaves, and what it was lent goes to the next in line", async () => {
+/**
+ * Two sides over copying channels (as over IPC), a: waiting and b: not yet:
+ * a connection `r` has been lent to a:, its `conn` still in flight.
+ */
+async function lentInFlight() {
   const { handles, owner, side } = setup(true);
   const a = side("a:");
   const b = side("b:");
-  const doomed = a.borrower.join(a.channel, REQUEST);
+  const first = a.borrower.join(a.channel, REQUEST);
   const other = b.borrower.join(b.channel, {
     ...REQUEST,
-    port: doomed.addr.port,
+    port: first.addr.port,
   });
-  void doomed.accept().catch(() => {});
+  void first.accept().catch(() => {});
   a.channel.deliver(); // its want reaches the owner
   const r = raw();
   handles.sockets[0].arrive(r);
   await settle(); // the owner lends r to a: and keeps its copy
+  return { owner, a, b, first, other, r };
+}
+
+test("sharing: a borrower that goes away mid-accept (its side gone) leaves, and what it was lent goes to the next in line", async () => {
+  const { owner, a, b, other, r } = await lentInFlight();
   // a:'s process dies before the connection reaches it.
   a.channel.queue.length = 0;
   owner.leaveAll("a:");
@@ -171,19 +180,7 @@ test("sharing: a borrower that goes away mid-accept (its side gone) leaves, and 
 });
 
 test("sharing: a connection that reaches a member after it closed goes back and is served by another", async () => {
-  const { handles, side } = setup(true);
-  const a = side("a:");
-  const b = side("b:");
-  const closing = a.borrower.join(a.channel, REQUEST);
-  const other = b.borrower.join(b.channel, {
-    ...REQUEST,
-    port: closing.addr.port,
-  });
-  void closing.accept().catch(() => {});
-  a.channel.deliver();
-  const r = raw();
-  handles.sockets[0].arrive(r);
-  await settle(); // `conn` for a: is in flight
+  const { a, b, first: closing, other, r } = await lentInFlight();
   closing.close(); // its `leave` follows the conn in flight
   const got = other.accept();
   b.channel.deliver();
