@@ -199,12 +199,11 @@ Deno.test({
   },
 });
 
-Deno.test("the README's HAProxy configuration is the one the run tests", async () => {
-  const readme = await Deno.readTextFile(join(ROOT, "README.md"));
-  const section = readme.slice(readme.indexOf("## When one machine"));
+Deno.test("docs/HOSTS.md's HAProxy configuration is the one the run tests", async () => {
+  const doc = await Deno.readTextFile(join(ROOT, "docs", "HOSTS.md"));
   const block = /This is the\s+configuration it tests[^]*?```\n([^]*?)```/
-    .exec(section)?.[1];
-  assert.ok(block, "no configuration block in the README's section");
+    .exec(doc)?.[1];
+  assert.ok(block, "no configuration block in docs/HOSTS.md");
   const tested = haproxyConfig(80, [], "/run/haproxy/admin.sock")
     .split("\n").map((l) => l.trim());
   // Addresses are the reader's own: `bind` and `server` lines may differ.
