@@ -7,7 +7,7 @@
 import { isMainThread } from "node:worker_threads";
 import * as errors from "../../core/errors.ts";
 import { loadTcpWrap } from "../libuv/binding.ts";
-import { bindTcp, NodeListener, RawAcceptor } from "../libuv/listener.ts";
+import { bindTcp, HandleListener, RawAcceptor } from "../libuv/listener.ts";
 import { HandleStream } from "../libuv/stream.ts";
 import { resolveByBinding } from "../resolve.ts";
 import type {
@@ -276,7 +276,7 @@ export const denoRuntime: Runtime = {
       // without `--unstable-net` and without any chance of exiting.
       try {
         const { handle, addr } = bindTcp(request);
-        return new NodeListener(
+        return new HandleListener(
           new RawAcceptor(handle, addr),
           (raw, localAddr) => new HandleStream(raw, localAddr),
         );

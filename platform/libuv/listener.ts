@@ -133,8 +133,11 @@ function boundToOne({ hostname }: SocketAddress): boolean {
   return hostname !== "0.0.0.0" && hostname !== "::";
 }
 
-/** A listening socket of this thread's own. */
-export class NodeListener implements NativeListener {
+/**
+ * A listening TCP handle of this thread's own, as a `NativeListener`: Node's,
+ * and Deno's Node layer's (the kernel strategy on Deno).
+ */
+export class HandleListener implements NativeListener {
   readonly addr: SocketAddress;
   #acceptor: RawAcceptor;
   #wrap: (raw: RawConnection) => NativeStream;

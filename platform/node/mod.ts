@@ -20,7 +20,7 @@ import type {
   SocketAddress,
 } from "../types.ts";
 import { loadTcpWrap, type TcpHandle } from "../libuv/binding.ts";
-import { bindTcp, NodeListener, RawAcceptor } from "../libuv/listener.ts";
+import { bindTcp, HandleListener, RawAcceptor } from "../libuv/listener.ts";
 import { connectHandle, HandleStream } from "../libuv/stream.ts";
 
 /** Where `SO_REUSEPORT` spreads connections across sockets (FreeBSD: libuv uses `SO_REUSEPORT_LB`). */
@@ -114,7 +114,7 @@ export const nodeRuntime: Runtime = {
   },
 
   listen(request: BindRequest): NativeListener {
-    return new NodeListener(bind(request), stream);
+    return new HandleListener(bind(request), stream);
   },
 
   resolveListenHost(hostname: string): string {
