@@ -17,7 +17,7 @@ import type {
 } from "../types.ts";
 import { loadTcpWrap, type TcpHandle } from "./binding.ts";
 // Aliased: `release()` is also this file's RawAcceptor method.
-import { hold as holdLoop, release as releaseLoop } from "./loop_hold.ts";
+import { hold as holdLoop, release as releaseLoop } from "../loop_hold.ts";
 
 /** Binds and listens; throws Deno's class for the errno. */
 export function bindTcp(

@@ -21,7 +21,7 @@ import {
   type StreamWrap,
   type TcpHandle,
 } from "./binding.ts";
-import { hold, release } from "./loop_hold.ts";
+import { hold, release } from "../loop_hold.ts";
 
 /** libuv's end-of-stream status. */
 const UV_EOF = -4095;
