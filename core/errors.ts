@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { isNativeDeno } from "./detect.ts";
 
 /** A constructor of an error class, as `Deno.errors` holds them. */
 type ErrorClass = new (message?: string, options?: ErrorOptions) => Error;
@@ -69,13 +70,10 @@ class DenoError extends Error {
 
 /**
  * Deno's own `Deno.errors`, when this runtime is Deno. A global `Deno` alone
- * proves nothing (a shim, or this package's polyfill, puts one on Node); only
- * Deno reports this user agent.
+ * proves nothing: a shim, or this package's polyfill, puts one on Node.
  */
 function nativeErrors(): Partial<Record<ErrorName, ErrorClass>> | undefined {
-  const agent = (globalThis as { navigator?: { userAgent?: unknown } })
-    .navigator?.userAgent;
-  if (typeof agent !== "string" || !agent.startsWith("Deno/")) return;
+  if (!isNativeDeno()) return;
   return (globalThis as { Deno?: { errors?: Record<ErrorName, ErrorClass> } })
     .Deno?.errors;
 }

@@ -7,10 +7,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import { isBun, isNativeDeno } from "../core/detect.ts";
 
-export const onDeno = "Deno" in globalThis;
-/** Bun, found by its version entry (it runs the Node build, as Node does). */
-export const onBun = typeof process.versions.bun === "string";
+/** Whether this runs on Deno (from source; a polyfilled `Deno` on Node is not). */
+export const onDeno: boolean = isNativeDeno();
+/** Bun (it runs the Node build, as Node does). */
+export const onBun: boolean = isBun();
 const here = new URL(".", import.meta.url);
 
 /** The URL of this package's entry point for a child program. */

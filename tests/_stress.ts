@@ -23,6 +23,7 @@ import {
   type TcpListener,
   type TcpListenOptions,
 } from "../mod.ts";
+import { isBun, isNativeDeno } from "../core/detect.ts";
 import { connections, resources } from "../ops/mod.ts";
 import {
   setStrategy,
@@ -56,9 +57,9 @@ export function budget(units: number, perUnitMs: number): number {
 }
 
 /** The runtime running this file, for the report: `deno 2.9.6`, `bun 1.4.5`, `node 22.12.0`. */
-const RUNTIME_LABEL: string = "Deno" in globalThis
+const RUNTIME_LABEL: string = isNativeDeno()
   ? `deno ${process.versions.deno}`
-  : typeof process.versions.bun === "string"
+  : isBun()
   ? `bun ${process.versions.bun}`
   : `node ${process.versions.node}`;
 

@@ -8,6 +8,7 @@
 import { spawn } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { isNativeDeno } from "../core/detect.ts";
 import {
   connect,
   listen,
@@ -20,7 +21,7 @@ import {
 export type SharedStrategy = "emulated" | "kernel";
 
 /** Whether this runs on Deno (from source; on Node and Bun it runs from the build). */
-export const onDeno: boolean = "Deno" in globalThis;
+export const onDeno: boolean = isNativeDeno();
 
 /** The repository: this runs from `tools/` on Deno and `npm/esm/tools/` elsewhere. */
 export const ROOT: string = fileURLToPath(

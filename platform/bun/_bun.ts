@@ -1,7 +1,7 @@
 /**
  * The few members of Bun's global used here, typed locally so that neither
- * the JSR module nor the npm build needs Bun's types, and the check that
- * this runtime is Bun (a feature test: the `Bun` global and its `listen`).
+ * the JSR module nor the npm build needs Bun's types (whether this runtime
+ * is Bun, `core/detect.ts` tells).
  *
  * @module
  */
@@ -72,13 +72,4 @@ export interface BunGlobal {
     allowHalfOpen?: boolean;
     socket: SocketHandlers;
   }): Promise<BunSocket>;
-}
-
-/** Bun's global when this runtime is Bun, else `undefined`. */
-export function bunGlobal(): BunGlobal | undefined {
-  const bun = (globalThis as { Bun?: Partial<BunGlobal> }).Bun;
-  return typeof bun?.listen === "function" &&
-      typeof bun.connect === "function"
-    ? bun as BunGlobal
-    : undefined;
 }

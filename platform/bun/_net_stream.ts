@@ -9,7 +9,7 @@
 import type { Socket } from "node:net";
 import process from "node:process";
 import { NetError } from "../../core/messages.ts";
-import { ReadQueue } from "../../core/read_queue.ts";
+import { PullStream } from "../pull_stream.ts";
 import type { NativeStream, SocketAddress } from "../types.ts";
 import { bunError, isReset } from "./_errors.ts";
 
@@ -26,27 +26,22 @@ function socketError(err: Error & { code?: string }): Error {
 }
 
 /** A `net.Socket` as a `NativeStream`: pull-based reads, Deno's ref rules. */
-export class NetStream implements NativeStream {
+export class NetStream extends PullStream implements NativeStream {
   readonly localAddr: SocketAddress;
   readonly remoteAddr: SocketAddress;
   #socket: Socket;
-  #queue: ReadQueue;
   #reading = false;
-  #writes = 0;
-  #readRef = true;
-  #refed = true;
   #shut = false;
   /** The peer reset the connection. */
   #reset = false;
 
   /** Takes over `socket` (paused, as IPC delivers it). */
   constructor(socket: Socket) {
+    super();
     this.#socket = socket;
     socket.pause();
-    this.#queue = new ReadQueue(
-      (more) => this.#flow(more),
-      () => this.#updateRef(),
-    );
+    // Held for pending ops only (`PullStream`), never for being open.
+    socket.unref();
     this.localAddr = {
       hostname: socket.localAddress ?? "",
       port: socket.localPort ?? 0,
@@ -60,61 +55,57 @@ export class NetStream implements NativeStream {
     socket.on("error", (err) => {
       // Deno reads the peer's reset as the end of the stream; the next
       // write meets `EPIPE`.
-      if (!isReset(err)) return this.#queue.fail(socketError(err));
+      if (!isReset(err)) return this.queue.fail(socketError(err));
       this.#reset = true;
-      this.#queue.end();
+      this.queue.end();
     });
-    socket.on("end", () => this.#queue.end());
-    this.#updateRef();
+    socket.on("end", () => this.queue.end());
   }
 
-  read(buf: Uint8Array): Promise<number> {
-    return this.#queue.read(buf);
-  }
-
-  #flow(more: boolean): void {
+  protected flow(more: boolean): void {
     if (!more) return void this.#socket.pause();
     if (!this.#reading) {
       this.#reading = true;
-      this.#socket.on("data", (chunk: Uint8Array) => this.#queue.push(chunk));
+      this.#socket.on("data", (chunk: Uint8Array) => this.queue.push(chunk));
     }
     this.#socket.resume();
   }
 
+  protected holdProcess(on: boolean): void {
+    if (on) this.#socket.ref();
+    else this.#socket.unref();
+  }
+
   write(buf: Uint8Array): Promise<number> {
     if (this.#shut || this.#reset) return Promise.reject(NetError.brokenPipe());
-    const failure = this.#queue.failure();
+    const failure = this.queue.failure();
     if (failure) return Promise.reject(failure);
-    this.#writes++;
-    this.#updateRef();
+    this.writeStarted();
     return new Promise((resolve, reject) => {
       this.#socket.write(buf, (err) => {
-        this.#writes--;
-        this.#updateRef();
+        this.writeDone();
         if (this.#reset) reject(NetError.brokenPipe());
-        else if (err) reject(this.#queue.failure() ?? socketError(err));
+        else if (err) reject(this.queue.failure() ?? socketError(err));
         else resolve(buf.byteLength);
       });
     });
   }
 
   shutdown(): Promise<void> {
-    const failure = this.#queue.failure();
+    const failure = this.queue.failure();
     if (failure) return Promise.reject(failure);
     this.#shut = true;
-    this.#writes++;
-    this.#updateRef();
+    this.writeStarted();
     return new Promise((resolve) => {
       this.#socket.end(() => {
-        this.#writes--;
-        this.#updateRef();
+        this.writeDone();
         resolve();
       });
     });
   }
 
   close(): void {
-    this.#queue.close();
+    this.queue.close();
     // A tick later, so that a write that just completed is acknowledged
     // first rather than failed as destroyed.
     process.nextTick(() => this.#socket.destroy());
@@ -126,19 +117,5 @@ export class NetStream implements NativeStream {
 
   setKeepAlive(on: boolean): void {
     this.#socket.setKeepAlive(on);
-  }
-
-  setReadRef(ref: boolean): void {
-    this.#readRef = ref;
-    this.#updateRef();
-  }
-
-  /** Deno keeps the process alive for pending ops only, not for open sockets. */
-  #updateRef(): void {
-    const want = this.#writes > 0 || (this.#queue.waiting > 0 && this.#readRef);
-    if (want === this.#refed) return;
-    this.#refed = want;
-    if (want) this.#socket.ref();
-    else this.#socket.unref();
   }
 }

@@ -8,7 +8,7 @@
  * @module
  */
 import { NetError } from "../../core/messages.ts";
-import { ReadQueue } from "../../core/read_queue.ts";
+import { PullStream } from "../pull_stream.ts";
 import type { NativeStream, SocketAddress } from "../types.ts";
 import type { BunError, BunSocket, SocketHandlers } from "./_bun.ts";
 import { bunError, isReset } from "./_errors.ts";
@@ -22,39 +22,40 @@ interface PendingWrite {
 }
 
 /** A Bun socket as a `NativeStream`: pull-based reads, Deno's ref rules. */
-export class BunStream implements NativeStream {
+export class BunStream extends PullStream implements NativeStream {
   readonly localAddr: SocketAddress;
   readonly remoteAddr: SocketAddress;
   #socket: BunSocket;
-  #queue: ReadQueue;
   #writes: PendingWrite[] = [];
   #shutdowns: (() => void)[] = [];
   /** Bun closed the socket (the peer, an error) or we did. */
   #gone = false;
   #closed = false;
   #shut = false;
-  #readRef = true;
-  #refed = true;
 
   /** Takes over `socket`, paused: nothing is read until someone reads. */
   constructor(socket: BunSocket) {
+    super();
     this.#socket = socket;
     socket.data = this;
     socket.pause();
-    this.#queue = new ReadQueue(
-      (more) => more ? socket.resume() : socket.pause(),
-      () => this.#updateRef(),
-    );
+    // Held for pending ops only (`PullStream`), never for being open.
+    socket.unref();
     this.localAddr = { hostname: socket.localAddress, port: socket.localPort };
     this.remoteAddr = {
       hostname: socket.remoteAddress,
       port: socket.remotePort,
     };
-    this.#updateRef();
   }
 
-  read(buf: Uint8Array): Promise<number> {
-    return this.#queue.read(buf);
+  protected flow(more: boolean): void {
+    if (more) this.#socket.resume();
+    else this.#socket.pause();
+  }
+
+  protected holdProcess(on: boolean): void {
+    if (on) this.#socket.ref();
+    else this.#socket.unref();
   }
 
   write(buf: Uint8Array): Promise<number> {
@@ -73,7 +74,7 @@ export class BunStream implements NativeStream {
   #pend(buf: Uint8Array, done: number): Promise<number> {
     return new Promise((resolve, reject) => {
       this.#writes.push({ buf, done, resolve, reject });
-      this.#updateRef();
+      this.writeStarted();
     });
   }
 
@@ -87,14 +88,14 @@ export class BunStream implements NativeStream {
       write.done += n;
       if (write.done < write.buf.byteLength) return;
       this.#writes.shift();
+      this.writeDone();
       write.resolve(write.buf.byteLength);
     }
-    this.#updateRef();
     this.#flushShutdowns();
   }
 
   shutdown(): Promise<void> {
-    const failure = this.#queue.failure();
+    const failure = this.queue.failure();
     if (failure) return Promise.reject(failure);
     this.#shut = true;
     return new Promise((resolve) => {
@@ -113,8 +114,9 @@ export class BunStream implements NativeStream {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#queue.close();
-    this.#failWrites(this.#queue.failure()!);
+    this.stopHolding();
+    this.queue.close();
+    this.#failWrites(this.queue.failure()!);
     this.#gone = true;
     this.#socket.end();
   }
@@ -127,21 +129,6 @@ export class BunStream implements NativeStream {
     if (!this.#gone) this.#socket.setKeepAlive(on);
   }
 
-  setReadRef(ref: boolean): void {
-    this.#readRef = ref;
-    this.#updateRef();
-  }
-
-  /** Deno keeps the process alive for pending ops only, not for open sockets. */
-  #updateRef(): void {
-    const want = this.#writes.length > 0 ||
-      (this.#queue.waiting > 0 && this.#readRef);
-    if (want === this.#refed || this.#gone) return;
-    this.#refed = want;
-    if (want) this.#socket.ref();
-    else this.#socket.unref();
-  }
-
   #failWrites(err: Error): void {
     for (const write of this.#writes.splice(0)) write.reject(err);
     for (const resolve of this.#shutdowns.splice(0)) resolve();
@@ -149,15 +136,16 @@ export class BunStream implements NativeStream {
 
   /** The socket failed: a reset ends the stream, as in Deno; anything else fails it. */
   #onError(err: BunError): void {
-    if (isReset(err)) this.#queue.end();
-    else this.#queue.fail(bunError(err));
+    if (isReset(err)) this.queue.end();
+    else this.queue.fail(bunError(err));
   }
 
   #onClose(err?: BunError): void {
     if (this.#gone) return;
     this.#gone = true;
+    this.stopHolding();
     if (err) this.#onError(err);
-    else this.#queue.end();
+    else this.queue.end();
     this.#failWrites(NetError.brokenPipe());
   }
 
@@ -168,7 +156,7 @@ export class BunStream implements NativeStream {
   static readonly handlers: SocketHandlers = {
     data(socket, chunk) {
       const stream = socket.data as BunStream | undefined;
-      if (stream) stream.#queue.push(chunk);
+      if (stream) stream.queue.push(chunk);
     },
     drain(socket) {
       const stream = socket.data as BunStream | undefined;
@@ -176,7 +164,7 @@ export class BunStream implements NativeStream {
     },
     end(socket) {
       const stream = socket.data as BunStream | undefined;
-      if (stream) stream.#queue.end();
+      if (stream) stream.queue.end();
     },
     error(socket, err) {
       const stream = socket.data as BunStream | undefined;

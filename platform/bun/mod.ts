@@ -20,7 +20,7 @@ import type {
   RawConnection,
   Runtime,
 } from "../types.ts";
-import { type BunGlobal, bunGlobal } from "./_bun.ts";
+import type { BunGlobal } from "./_bun.ts";
 import { bunError } from "./_errors.ts";
 import { BunListener } from "./_listener.ts";
 import { NetListener } from "./_net_listener.ts";
@@ -30,8 +30,9 @@ import { BunStream } from "./_stream.ts";
 /** Where `SO_REUSEPORT` spreads connections across sockets. */
 const BALANCING_OS: readonly string[] = ["linux", "android"];
 
+/** Bun's global: this adapter runs only where `isBun()` holds. */
 function bun(): BunGlobal {
-  return bunGlobal()!;
+  return (globalThis as unknown as { Bun: BunGlobal }).Bun;
 }
 
 let kernel: { supported: boolean; reason: string } | undefined;
@@ -73,11 +74,6 @@ function probeKernel(): { supported: boolean; reason: string } {
     supported: true,
     reason: `${where} binds with SO_REUSEPORT and the kernel balances`,
   };
-}
-
-/** Whether this runtime is Bun: its global, not its version, decides. */
-export function onBun(): boolean {
-  return bunGlobal() !== undefined;
 }
 
 /**

@@ -5,9 +5,10 @@
  * @module
  */
 import { isMainThread } from "node:worker_threads";
+import { isNativeDeno } from "../../core/detect.ts";
 import * as errors from "../../core/errors.ts";
 import { loadTcpWrap } from "../libuv/binding.ts";
-import { bindTcp, NodeListener, RawAcceptor } from "../libuv/listener.ts";
+import { bindTcp, HandleListener, RawAcceptor } from "../libuv/listener.ts";
 import { HandleStream } from "../libuv/stream.ts";
 import { resolveByBinding } from "../resolve.ts";
 import type {
@@ -66,25 +67,16 @@ interface DenoNamespace {
 const native: DenoNamespace | undefined = nativeDeno();
 
 function nativeDeno(): DenoNamespace | undefined {
-  // Only Deno itself reports this user agent; shims leave `navigator` alone.
-  const agent = (globalThis as { navigator?: { userAgent?: unknown } })
-    .navigator?.userAgent;
-  if (typeof agent !== "string" || !agent.startsWith("Deno/")) {
-    return undefined;
-  }
-  const deno = (globalThis as { Deno?: Partial<DenoNamespace> }).Deno;
-  if (
-    typeof deno?.listen !== "function" ||
-    typeof deno.connect !== "function" || !deno.errors
-  ) return undefined;
+  if (!isNativeDeno()) return undefined;
+  const deno = (globalThis as unknown as { Deno: DenoNamespace }).Deno;
   return {
     listen: deno.listen.bind(deno),
     connect: deno.connect.bind(deno),
     errors: { ...deno.errors },
-    build: deno.build!,
-    version: deno.version!,
-    env: deno.env!,
-    permissions: deno.permissions!,
+    build: deno.build,
+    version: deno.version,
+    env: deno.env,
+    permissions: deno.permissions,
   };
 }
 
@@ -280,7 +272,7 @@ export const denoRuntime: Runtime = {
       // without `--unstable-net` and without any chance of exiting.
       try {
         const { handle, addr } = bindTcp(request);
-        return new NodeListener(
+        return new HandleListener(
           new RawAcceptor(handle, addr),
           (raw, localAddr) => new HandleStream(raw, localAddr),
         );

@@ -17,7 +17,7 @@ import type {
 } from "../types.ts";
 import { loadTcpWrap, type TcpHandle } from "./binding.ts";
 // Aliased: `release()` is also this file's RawAcceptor method.
-import { hold as holdLoop, release as releaseLoop } from "./loop_hold.ts";
+import { hold as holdLoop, release as releaseLoop } from "../loop_hold.ts";
 
 /** Binds and listens; throws Deno's class for the errno. */
 export function bindTcp(
@@ -133,8 +133,11 @@ function boundToOne({ hostname }: SocketAddress): boolean {
   return hostname !== "0.0.0.0" && hostname !== "::";
 }
 
-/** A listening socket of this thread's own. */
-export class NodeListener implements NativeListener {
+/**
+ * A listening TCP handle of this thread's own, as a `NativeListener`: Node's,
+ * and Deno's Node layer's (the kernel strategy on Deno).
+ */
+export class HandleListener implements NativeListener {
   readonly addr: SocketAddress;
   #acceptor: RawAcceptor;
   #wrap: (raw: RawConnection) => NativeStream;

@@ -11,7 +11,6 @@
 import { isIP } from "node:net";
 import { getSystemErrorName } from "node:util";
 import { NetError } from "../../core/messages.ts";
-import { ReadQueue } from "../../core/read_queue.ts";
 import { uvError } from "../errno.ts";
 import type { NativeStream, SocketAddress } from "../types.ts";
 import {
@@ -21,7 +20,8 @@ import {
   type StreamWrap,
   type TcpHandle,
 } from "./binding.ts";
-import { hold, release } from "./loop_hold.ts";
+import { hold, release } from "../loop_hold.ts";
+import { PullStream } from "../pull_stream.ts";
 
 /** libuv's end-of-stream status. */
 const UV_EOF = -4095;
@@ -60,18 +60,14 @@ function address(
 }
 
 /** A connected TCP handle, as a `NativeStream`. */
-export class HandleStream implements NativeStream {
+export class HandleStream extends PullStream implements NativeStream {
   readonly localAddr: SocketAddress;
   readonly remoteAddr: SocketAddress;
   #handle: TcpHandle;
-  #queue: ReadQueue;
   #wrap: StreamWrap;
   #reading = false;
   #closed = false;
   #shut = false;
-  #writes = 0;
-  #readRef = true;
-  #held = false;
   /** Reads land in `readBuffer()`, not in a buffer of Node's per read. */
   #shared: Uint8Array | undefined;
 
@@ -80,12 +76,9 @@ export class HandleStream implements NativeStream {
    * spares a `getsockname` per connection.
    */
   constructor(handle: object, localAddr?: SocketAddress) {
+    super();
     this.#handle = handle as TcpHandle;
     this.#wrap = loadStreamWrap();
-    this.#queue = new ReadQueue(
-      (more) => more ? this.#startReading() : this.#stopReading(),
-      () => this.#updateRef(),
-    );
     this.localAddr = localAddr
       ? { hostname: localAddr.hostname, port: localAddr.port }
       : address(this.#handle, "getsockname");
@@ -102,15 +95,21 @@ export class HandleStream implements NativeStream {
     this.#handle.unref();
   }
 
-  read(buf: Uint8Array): Promise<number> {
-    return this.#queue.read(buf);
+  protected flow(more: boolean): void {
+    if (more) this.#startReading();
+    else this.#stopReading();
+  }
+
+  protected holdProcess(on: boolean): void {
+    if (on) hold();
+    else release();
   }
 
   #startReading(): void {
     if (this.#reading || this.#closed) return;
     this.#reading = true;
     const status = this.#handle.readStart();
-    if (status < 0) this.#queue.fail(uvError(status));
+    if (status < 0) this.queue.fail(uvError(status));
   }
 
   #stopReading(): void {
@@ -124,8 +123,8 @@ export class HandleStream implements NativeStream {
     const n = state[readBytes];
     if (n > 0) {
       const shared = this.#shared;
-      if (shared) return this.#queue.push(shared.subarray(0, n), true);
-      return this.#queue.push(new Uint8Array(buffer!, state[bufferOffset], n));
+      if (shared) return this.queue.push(shared.subarray(0, n), true);
+      return this.queue.push(new Uint8Array(buffer!, state[bufferOffset], n));
     }
     // libuv found nothing to read after all (a buffer of ours hears of that).
     if (n === 0) return;
@@ -134,15 +133,15 @@ export class HandleStream implements NativeStream {
     // then meets `EPIPE`), where libuv reports `ECONNRESET`.
     if (n >= 0) return;
     if (n === UV_EOF || getSystemErrorName(n) === "ECONNRESET") {
-      this.#queue.end();
-    } else this.#queue.fail(uvError(n));
+      this.queue.end();
+    } else this.queue.fail(uvError(n));
   }
 
   write(buf: Uint8Array): Promise<number> {
     if (this.#shut) {
       return Promise.reject(NetError.brokenPipe());
     }
-    const failure = this.#queue.failure();
+    const failure = this.queue.failure();
     if (failure) return Promise.reject(failure);
     const req = spareWriteReq ?? new this.#wrap.WriteWrap();
     spareWriteReq = undefined;
@@ -158,12 +157,10 @@ export class HandleStream implements NativeStream {
     // `oncomplete` from the event loop, so setting it now is in time.
     req.handle = this.#handle;
     req.buffer = buf;
-    this.#writes++;
-    this.#updateRef();
+    this.writeStarted();
     return new Promise((resolve, reject) => {
       req.oncomplete = (status) => {
-        this.#writes--;
-        this.#updateRef();
+        this.writeDone();
         if (status < 0) reject(this.#writeError(status));
         else resolve(buf.byteLength);
       };
@@ -172,22 +169,20 @@ export class HandleStream implements NativeStream {
 
   /** A failed write's error; a write cut short by `close()` was canceled. */
   #writeError(status: number): Error {
-    return this.#closed ? this.#queue.failure()! : uvError(status);
+    return this.#closed ? this.queue.failure()! : uvError(status);
   }
 
   shutdown(): Promise<void> {
-    const failure = this.#queue.failure();
+    const failure = this.queue.failure();
     if (failure) return Promise.reject(failure);
     this.#shut = true;
     const req = new this.#wrap.ShutdownWrap();
     req.handle = this.#handle;
     return new Promise((resolve) => {
-      this.#writes++;
-      this.#updateRef();
+      this.writeStarted();
       // Done either way: the write side is shut, or the connection is gone.
       req.oncomplete = () => {
-        this.#writes--;
-        this.#updateRef();
+        this.writeDone();
         resolve();
       };
       if (this.#handle.shutdown(req) < 0) req.oncomplete(0);
@@ -197,13 +192,11 @@ export class HandleStream implements NativeStream {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#queue.close();
+    // Writes cut short complete from the loop, after the handle is gone:
+    // they must not hold it.
+    this.stopHolding();
+    this.queue.close();
     this.#handle.close();
-    // Writes cut short complete from the loop, after the handle is gone.
-    if (this.#held) {
-      this.#held = false;
-      release();
-    }
   }
 
   setNoDelay(on: boolean): void {
@@ -212,20 +205,6 @@ export class HandleStream implements NativeStream {
 
   setKeepAlive(on: boolean): void {
     if (!this.#closed) this.#handle.setKeepAlive(on, 0);
-  }
-
-  setReadRef(ref: boolean): void {
-    this.#readRef = ref;
-    this.#updateRef();
-  }
-
-  /** Deno keeps the process alive for pending ops only, not for open sockets. */
-  #updateRef(): void {
-    const want = this.#writes > 0 || (this.#queue.waiting > 0 && this.#readRef);
-    if (want === this.#held || this.#closed) return;
-    this.#held = want;
-    if (want) hold();
-    else release();
   }
 }
 

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { spawnSync } from "node:child_process";
 import { lookup } from "node:dns";
 import * as net from "node:net";
 import process from "node:process";
@@ -20,8 +19,9 @@ import type {
   SocketAddress,
 } from "../types.ts";
 import { loadTcpWrap, type TcpHandle } from "../libuv/binding.ts";
-import { bindTcp, NodeListener, RawAcceptor } from "../libuv/listener.ts";
+import { bindTcp, HandleListener, RawAcceptor } from "../libuv/listener.ts";
 import { connectHandle, HandleStream } from "../libuv/stream.ts";
+import { runSync } from "../run_sync.ts";
 
 /** Where `SO_REUSEPORT` spreads connections across sockets (FreeBSD: libuv uses `SO_REUSEPORT_LB`). */
 const BALANCING_OS: readonly string[] = ["linux", "android", "freebsd"];
@@ -134,7 +134,7 @@ export const nodeRuntime: Runtime = {
   },
 
   listen(request: BindRequest): NativeListener {
-    return new NodeListener(bind(request), stream);
+    return new HandleListener(bind(request), stream);
   },
 
   resolveListenHost(hostname: string): string {
@@ -142,13 +142,9 @@ export const nodeRuntime: Runtime = {
     // synchronous resolver, so ask getaddrinfo in a short child process.
     const script =
       "require('dns').lookup(process.argv[1],(e,a)=>process.stdout.write(JSON.stringify(e?{code:e.code}:{address:a})))";
-    const child = spawnSync(process.execPath, ["-e", script, hostname], {
-      encoding: "utf8",
-      timeout: 10_000,
-    });
     let answer: { code?: string; address?: string } = {};
     try {
-      answer = JSON.parse(child.stdout);
+      answer = JSON.parse(runSync(script, [hostname]));
     } catch {
       answer = { code: "EAI_AGAIN" };
     }

@@ -1,0 +1,79 @@
+/**
+ * What the streams over a source that pushes data (libuv's TCP handle, a
+ * Bun socket, a `net.Socket`) share: Deno's pull-based reads, served from a
+ * read queue the source fills, and Deno's rule for keeping the process
+ * alive.
+ *
+ * @module
+ */
+import { ReadQueue } from "../core/read_queue.ts";
+
+/**
+ * The base of a `NativeStream` over a pushing source. Deno keeps the process
+ * alive for pending ops only, not for open sockets: while a write (or a
+ * shutdown) is pending, or a read waits and reads are ref'd. The rule lives
+ * here; a subclass says how its source reads and holds the process.
+ */
+export abstract class PullStream {
+  /** What the source pushed, and the reads that wait for it. */
+  protected readonly queue: ReadQueue;
+  #writes = 0;
+  #readRef = true;
+  #held = false;
+  #stopped = false;
+
+  /** The source must not hold the process as it comes: the subclass unrefs it. */
+  constructor() {
+    this.queue = new ReadQueue(
+      (more) => this.flow(more),
+      () => this.#update(),
+    );
+  }
+
+  read(buf: Uint8Array): Promise<number> {
+    return this.queue.read(buf);
+  }
+
+  setReadRef(ref: boolean): void {
+    this.#readRef = ref;
+    this.#update();
+  }
+
+  /** Asks the source to read on (`more`) or to hold off. */
+  protected abstract flow(more: boolean): void;
+
+  /** Holds the process alive (`on`) or lets it go. */
+  protected abstract holdProcess(on: boolean): void;
+
+  /** A write or shutdown began: it holds the process until `writeDone()`. */
+  protected writeStarted(): void {
+    this.#writes++;
+    this.#update();
+  }
+
+  /** A write or shutdown that `writeStarted()` counted has settled. */
+  protected writeDone(): void {
+    this.#writes--;
+    this.#update();
+  }
+
+  /**
+   * The source is gone: from now on nothing holds the process for this
+   * stream, and a hold still taken is let go.
+   */
+  protected stopHolding(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#held) {
+      this.#held = false;
+      this.holdProcess(false);
+    }
+  }
+
+  #update(): void {
+    const want = this.#writes > 0 || (this.#readRef && this.queue.waiting > 0);
+    if (want === this.#held || this.#stopped) return;
+    this.#held = want;
+    this.holdProcess(want);
+  }
+}
