@@ -8,7 +8,7 @@
  * @module
  */
 import { NetError } from "../core/messages.ts";
-import { hold, release } from "../platform/libuv/loop_hold.ts";
+import { hold, release } from "../platform/loop_hold.ts";
 import type {
   BindRequest,
   Handles,

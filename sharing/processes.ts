@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
@@ -16,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { createInterface } from "node:readline";
+import { runSync } from "../platform/run_sync.ts";
 import type {
   BindRequest,
   Handles,
@@ -79,13 +79,9 @@ function childSharing(
   const toHub: Channel = {
     listen(request: BindRequest, member: string) {
       const line = JSON.stringify({ listen: request, member } as ListenRequest);
-      const child = spawnSync(process.execPath, ["-e", ASK, control, line], {
-        encoding: "utf8",
-        timeout: 10_000,
-      });
       let answer: ListenAnswer;
       try {
-        answer = JSON.parse(child.stdout);
+        answer = JSON.parse(runSync(ASK, [control, line]));
       } catch {
         answer = {
           name: "TimedOut",
