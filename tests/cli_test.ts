@@ -3,16 +3,19 @@
  * module that cannot load: one line, exit status 2, a rejection.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import process from "node:process";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parseArgs, type ServeCommand } from "../_cli.ts";
 import { serveParallel, strategyFor } from "../mod.ts";
 import { detectRuntime } from "../platform/mod.ts";
 import { reportedError } from "../runner/slot.ts";
-import { type ChildResult, onBun, onDeno, runChild } from "./_child.ts";
+import { freePort } from "../tools/balancing.ts";
+import { type ChildResult, modUrl, onBun, onDeno, runChild } from "./_child.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "reuseport-cli-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -23,12 +26,17 @@ function serve(argv: string[]): ServeCommand {
   return command as ServeCommand;
 }
 
-/** Runs the `reuseport` command (the source on Deno, the build on Node). */
-function reuseport(...argv: string[]): Promise<ChildResult> {
+/** This runtime's arguments for the `reuseport` command (the source on Deno, the build on Node). */
+function command(argv: string[]): string[] {
   const bin = fileURLToPath(
     new URL(onDeno ? "../bin.ts" : "../bin.js", import.meta.url),
   );
-  return runChild(onDeno ? ["run", "-A", bin, ...argv] : [bin, ...argv]);
+  return onDeno ? ["run", "-A", bin, ...argv] : [bin, ...argv];
+}
+
+/** Runs the `reuseport` command to its end. */
+function reuseport(...argv: string[]): Promise<ChildResult> {
+  return runChild(command(argv));
 }
 
 test("serve --parallel=3 --processes app.mjs a b", () => {
@@ -204,6 +212,91 @@ writeFileSync(
   'throw new TypeError("boom at top");\n',
 );
 writeFileSync(join(dir, "exits.mjs"), "process.exit(3);\n");
+
+for (const { name, file, why } of broken) {
+  for (const mode of modes) {
+    test(
+      `the command, ${mode}: ${name} ends the runner at once, in one line on stderr, exit 2`,
+      { timeout: 30_000 },
+      async () => {
+        const began = Date.now();
+        const result = await reuseport(
+          "serve",
+          "--parallel=2",
+          `--${mode}`,
+          file,
+        );
+        const took = Date.now() - began;
+        assert.equal(result.code, 2, result.stderr);
+        assert.equal(result.stdout, "");
+        const lines = result.stderr.split("\n");
+        assert.equal(lines.length, 2, `one line:\n${result.stderr}`);
+        assert.equal(lines[1], "");
+        const prefix = `reuseport: cannot load ${file}: `;
+        assert.ok(lines[0].startsWith(prefix), lines[0]);
+        assert.match(lines[0].slice(prefix.length), why);
+        // Two workers' start, not five restarts of each.
+        assert.ok(took < 10_000, `${took} ms`);
+      },
+    );
+  }
+}
+
+for (const mode of modes) {
+  test(
+    `the command, ${mode}: what a worker writes on stderr reaches ours, what it wrote before it listened once it listens`,
+    { timeout: 30_000 },
+    async () => {
+      const file = join(dir, "talks.mjs");
+      writeFileSync(
+        file,
+        `import process from "node:process";
+import { listen } from ${JSON.stringify(modUrl)};
+const id = process.env.REUSEPORT_WORKER;
+console.error("worker " + id + " starts");
+const listener = listen({ hostname: "127.0.0.1", port: Number(process.env.PORT) });
+setTimeout(() => console.error("worker " + id + " serves"), 200);
+for await (const conn of listener) conn.close();
+`,
+      );
+      const runner = spawn(
+        process.execPath,
+        command(["serve", "--parallel=2", `--${mode}`, file]),
+        {
+          env: { ...process.env, PORT: String(freePort()) },
+          stdio: ["ignore", "ignore", "pipe"],
+        },
+      );
+      let stderr = "";
+      let stopped = false;
+      const exited = new Promise<number | null>((resolve) => {
+        runner.stderr!.on("data", (chunk) => {
+          stderr += chunk;
+          const serving = stderr.match(/^worker \d serves$/gm) ?? [];
+          if (serving.length === 2 && !stopped) {
+            stopped = true;
+            process.kill(runner.pid!, "SIGTERM");
+          }
+        });
+        runner.once("exit", resolve);
+      });
+      const code = await exited;
+      assert.equal(code, 0, stderr);
+      const lines = stderr.split("\n");
+      const started = lines.findIndex((l) => /^reuseport: 2 workers/.test(l));
+      assert.ok(started > 0, stderr);
+      // Held back until each worker listened: before the runner's line.
+      assert.deepEqual(
+        lines.slice(0, started).sort(),
+        ["worker 1 starts", "worker 2 starts"],
+      );
+      assert.deepEqual(
+        lines.slice(started + 1).filter((l) => l.startsWith("worker")).sort(),
+        ["worker 1 serves", "worker 2 serves"],
+      );
+    },
+  );
+}
 
 test(
   "serveParallel: a module that cannot load rejects with an Error saying why",
