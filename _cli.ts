@@ -290,7 +290,7 @@ export async function main(argv: string[]): Promise<number> {
   const how = choice.strategy !== "emulated"
     ? choice.reason
     : server.mode === "threads"
-    ? "the main thread owns each socket and moves connections to the worker waiting for one"
+    ? "the first worker thread to listen on an address holds its socket (handing it on when its listener closes) and moves connections to the worker waiting for one"
     : "the primary owns each socket and passes connections to the worker waiting for one over IPC";
   process.stderr.write(
     `reuseport: ${server.workers} workers (${server.mode}), strategy ${choice.strategy}: ${how}\n`,
