@@ -273,7 +273,8 @@ for await (const conn of listener) conn.close();
         runner.stderr!.on("data", (chunk) => {
           stderr += chunk;
           const serving = stderr.match(/^worker \d serves$/gm) ?? [];
-          if (serving.length === 2 && !stopped) {
+          const started = /^reuseport: 2 workers/m.test(stderr);
+          if (started && serving.length === 2 && !stopped) {
             stopped = true;
             process.kill(runner.pid!, "SIGTERM");
           }
@@ -285,14 +286,19 @@ for await (const conn of listener) conn.close();
       const lines = stderr.split("\n");
       const started = lines.findIndex((l) => /^reuseport: 2 workers/.test(l));
       assert.ok(started > 0, stderr);
-      // Held back until each worker listened: before the runner's line.
+      // Held back until each worker listened, and passed on then: before
+      // the runner's line, which waits for both.
+      const before = lines.slice(0, started);
+      assert.ok(before.includes("worker 1 starts"), stderr);
+      assert.ok(before.includes("worker 2 starts"), stderr);
       assert.deepEqual(
-        lines.slice(0, started).sort(),
-        ["worker 1 starts", "worker 2 starts"],
-      );
-      assert.deepEqual(
-        lines.slice(started + 1).filter((l) => l.startsWith("worker")).sort(),
-        ["worker 1 serves", "worker 2 serves"],
+        lines.filter((l) => l.startsWith("worker")).sort(),
+        [
+          "worker 1 serves",
+          "worker 1 starts",
+          "worker 2 serves",
+          "worker 2 starts",
+        ],
       );
     },
   );
