@@ -6,7 +6,9 @@
  * kills them; `kill -HUP` replaces them one at a time (a rolling reload;
  * not on Windows, which has no such signal: call `reload()` of
  * `serveParallel()` there). `reuseport --help`, `reuseport serve --help` and `reuseport
- * --version` print to stdout and exit 0; a usage error exits 2.
+ * --version` print to stdout and exit 0; a usage error exits 2, and so does a
+ * module that cannot load (a worker exits before its first `listen()` as the
+ * runner starts), in one line.
  *
  * @module
  */
@@ -41,8 +43,10 @@ const SERVE_HELP =
 
 Runs <module> in N workers; every listen() in them defaults to
 loadBalanced: true, so they all serve its addresses (like deno serve
---parallel). REUSEPORT_WORKER (1..N) tells a worker its number. A worker that
-dies is restarted; Ctrl-C stops them gracefully, a second Ctrl-C kills them.
+--parallel). REUSEPORT_WORKER (1..N) tells a worker its number. If a worker
+exits before its first listen() as the runner starts, the module cannot load:
+the runner ends, exit status 2. A worker that dies later is restarted. Ctrl-C
+stops them gracefully, a second Ctrl-C kills them.
 SIGHUP (kill -HUP, not on Windows) reloads: each worker in turn is replaced by
 a new one, which starts and listens before the old one stops, so that no
 connection is refused. Options after <module> are the module's own.
@@ -223,55 +227,74 @@ function reloadOnHangup(server: () => ParallelServer | undefined): void {
 
 /** Runs the command; resolves the exit code (or never, while serving). */
 export async function main(argv: string[]): Promise<number> {
-  let server: ParallelServer | undefined;
+  let command: Command;
   try {
-    const command = parseArgs(argv);
-    if (command.action === "help") {
-      process.stdout.write(command.text);
-      return 0;
-    }
-    if (command.action === "version") {
-      process.stdout.write(`reuseport ${version()}\n`);
-      return 0;
-    }
-    const { workers, mode, file, args } = command;
-    reloadOnHangup(() => server);
+    command = parseArgs(argv);
+  } catch (err) {
+    const { name, message } = err as Error;
+    process.stderr.write(`reuseport: ${name}: ${message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (command.action === "help") {
+    process.stdout.write(command.text);
+    return 0;
+  }
+  if (command.action === "version") {
+    process.stdout.write(`reuseport ${version()}\n`);
+    return 0;
+  }
+  const { workers, mode, file, args } = command;
+  let server: ParallelServer | undefined;
+  // Until every worker listens there is no server to close: Ctrl-C aborts
+  // the start, which stops the workers.
+  const starting = new AbortController();
+  let stops = 0;
+  const stop = () => {
+    if (++stops > 1) process.exit(130);
+    process.stderr.write("reuseport: stopping workers\n");
+    if (!server) return starting.abort();
+    server.close().then(() => process.exit(process.exitCode ?? 0));
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  reloadOnHangup(() => server);
+  // The workers' output passes through here (threads; a process's stderr);
+  // a reader that went away must cost the log, not the server.
+  for (const out of [process.stdout, process.stderr]) {
+    out.on("error", (err: Error & { code?: string }) => {
+      if (err.code !== "EPIPE") throw err;
+    });
+  }
+  try {
     server = await serveParallel({
       workers,
       mode,
       file,
       args,
       onEvent: report,
+      signal: starting.signal,
     });
   } catch (err) {
+    if (starting.signal.aborted) return Number(process.exitCode ?? 0);
     const { name, message } = err as Error;
-    process.stderr.write(`reuseport: ${name}: ${message}\n${USAGE}\n`);
+    // What the runner cannot do here names its class, with the usage; a
+    // module that cannot load (a plain Error) is one line.
+    process.stderr.write(
+      name === "Error"
+        ? `reuseport: ${message}\n`
+        : `reuseport: ${name}: ${message}\n${USAGE}\n`,
+    );
     return 2;
   }
   const choice = server.strategy;
   const how = choice.strategy !== "emulated"
     ? choice.reason
     : server.mode === "threads"
-    ? "the main thread owns each socket and moves connections to the worker waiting for one"
+    ? "the first worker thread to listen on an address holds its socket (handing it on when its listener closes) and moves connections to the worker waiting for one"
     : "the primary owns each socket and passes connections to the worker waiting for one over IPC";
   process.stderr.write(
     `reuseport: ${server.workers} workers (${server.mode}), strategy ${choice.strategy}: ${how}\n`,
   );
-  let stops = 0;
-  const stop = () => {
-    if (++stops > 1) process.exit(130);
-    process.stderr.write("reuseport: stopping workers\n");
-    server.close().then(() => process.exit(process.exitCode ?? 0));
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
-  // The workers' output passes through here (threads); a reader that went
-  // away must cost the log, not the server.
-  for (const out of [process.stdout, process.stderr]) {
-    out.on("error", (err: Error & { code?: string }) => {
-      if (err.code !== "EPIPE") throw err;
-    });
-  }
   // The workers keep the process alive; `stop` exits it.
   return await new Promise<number>(() => {});
 }

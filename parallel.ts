@@ -27,12 +27,18 @@ export type {
  * Runs the module `options.file` in `options.workers` workers. Inside them
  * `listen()` defaults to `loadBalanced: true`, so every worker's listener on
  * an address shares it; `REUSEPORT_WORKER` (1 to N) tells a worker its
- * number. A worker that dies is restarted; `reload()` replaces them one at
- * a time without refusing a connection; `close()` stops them all,
- * listeners first. On Node the workers share each socket through the
- * runner (or with the kernel strategy, if forced); on Deno each binds its
- * own with the kernel strategy (Linux), and elsewhere this rejects with
- * `NotSupported` saying why.
+ * number. Resolves once every worker's first `listen()` is done. A worker
+ * that exits before (the module is not found, has a syntax error, throws,
+ * or exits) stops them all and the promise rejects with an `Error` saying
+ * `cannot load <file>: <why>`, the error the worker died of in one line
+ * (its trace, which every worker would print, is not shown: until it
+ * listens, for `readyMs` at most, a worker process's stderr is held back).
+ * Once started, a worker that dies is restarted; `reload()` replaces them
+ * one at a time without refusing a connection; `close()` (or aborting
+ * `signal`) stops them all, listeners first. On Node the workers share each
+ * socket through the runner (or with the kernel strategy, if forced); on
+ * Deno each binds its own with the kernel strategy (Linux), and elsewhere
+ * this rejects with `NotSupported` saying why.
  *
  * @example
  * ```ts ignore

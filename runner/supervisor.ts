@@ -66,6 +66,25 @@ function resolveMode(
   return mode;
 }
 
+/**
+ * The first of `slots` to exit before it is ready, or undefined once every
+ * one is ready.
+ */
+function firstFailure(slots: Slot[]): Promise<Slot | undefined> {
+  return new Promise((resolve) => {
+    let waiting = slots.length;
+    for (const slot of slots) {
+      Promise.race([
+        slot.ready.then(() => false),
+        slot.exited.then(() => true),
+      ]).then((failed) => {
+        if (failed) resolve(slot);
+        else if (--waiting === 0) resolve(undefined);
+      });
+    }
+  });
+}
+
 /** Starts the workers; see `serveParallel()` in `parallel.ts`. */
 export async function runParallel(
   rt: Runtime,
@@ -73,13 +92,14 @@ export async function runParallel(
   strategy: WorkerStrategy,
 ): Promise<ParallelServer> {
   const { handles } = rt;
-  const { file, workers } = options;
+  const { file, workers, signal } = options;
   const mode = resolveMode(options.mode ?? "auto", handles, strategy);
   // Each worker registers the runner's listen hook before its module runs.
   const execArgv = rt.preloadArgs(workerPreload(), mode === "threads");
   const args = options.args ?? [];
   const report = options.onEvent ?? (() => {});
   const grace = options.graceMs ?? DEFAULT_GRACE_MS;
+  const readyMs = options.readyMs ?? DEFAULT_READY_MS;
   // Where connections cannot move, every worker binds its own socket.
   const forced: Record<string, string> = handles
     ? {}
@@ -87,19 +107,28 @@ export async function runParallel(
   const hub = mode === "processes" && handles
     ? await startProcessHub(handles)
     : undefined;
+  if (signal?.aborted) {
+    hub?.close();
+    throw signal.reason;
+  }
   /** The worker serving as each number. */
   const slots = new Map<number, Slot>();
   /** Every worker running, serving or not (being replaced, starting). */
   const live = new Set<Slot>();
   let stopping = false;
 
-  const spawn = (id: number): Slot => {
+  /**
+   * Starts worker `id`; a `first` one (the runner starting) that fails before
+   * it is ready fails the start, which reports it in one line.
+   */
+  const spawn = (id: number, first = false): Slot => {
     const spec = {
       id,
       file,
       args,
       execArgv,
       env: { ...workerEnv(id, workers, hub?.primary), ...forced },
+      holdMs: first ? readyMs : undefined,
     };
     const slot = mode === "threads"
       ? startThread(spec)
@@ -140,11 +169,9 @@ export async function runParallel(
     clearTimeout(timer);
   };
 
-  for (let id = 1; id <= workers; id++) adopt(spawn(id));
-
   const pool: Pool = {
     workers,
-    readyMs: options.readyMs ?? DEFAULT_READY_MS,
+    readyMs,
     get stopping() {
       return stopping;
     },
@@ -169,10 +196,35 @@ export async function runParallel(
   const close = (): Promise<void> => {
     finished ??= (async () => {
       stopping = true;
+      signal?.removeEventListener("abort", abort);
       await Promise.all([...live].map(retire));
       hub?.close();
     })();
     return finished;
   };
+  const abort = (): void => void close();
+  signal?.addEventListener("abort", abort, { once: true });
+
+  const first = Array.from({ length: workers }, (_, i) => spawn(i + 1, true));
+  // Once ready, a worker that dies is restarted; before, it fails the start.
+  for (const slot of first) {
+    slot.ready.then(() => {
+      if (!stopping) adopt(slot);
+    });
+  }
+  const failed = await firstFailure(first);
+  if (signal?.aborted) {
+    await close();
+    throw signal.reason;
+  }
+  if (failed) {
+    // Every worker runs the same module: none is restarted to fail again,
+    // and what the others say as they fail too is not shown.
+    for (const slot of live) slot.silence();
+    await close();
+    const why = failed.loadError ??
+      `exited with code ${await failed.exited} before it listened`;
+    throw new Error(`cannot load ${file}: ${why}`);
+  }
   return { mode, workers, strategy, reload, close };
 }

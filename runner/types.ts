@@ -42,10 +42,16 @@ export interface ParallelOptions {
   graceMs?: number;
   /**
    * How long a reload waits for a new worker's first `listen()` before it
-   * counts as failed (the new worker is killed, the old one kept). Default
-   * 10000 ms.
+   * counts as failed (the new worker is killed, the old one kept); and how
+   * long, at most, a first worker's stderr is held back until it listens
+   * (see `serveParallel()`). Default 10000 ms.
    */
   readyMs?: number;
+  /**
+   * Aborting it stops every worker, as `close()` does; before they are all
+   * ready, `serveParallel()` then rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
   /** Hears of workers starting, exiting, being restarted and replaced. */
   onEvent?(event: ParallelEvent): void;
 }
@@ -146,6 +152,10 @@ export interface ParallelServer {
    * it). What `kill -HUP` does to `reuseport serve`.
    */
   reload(): Promise<ParallelReplacement[]>;
-  /** Stops every worker gracefully (listeners close first); kills after the grace period. */
+  /**
+   * Stops every worker gracefully (listeners close first); kills after the
+   * grace period. One that has not listened yet, which would not hear it,
+   * is terminated (`SIGTERM`).
+   */
   close(): Promise<void>;
 }
