@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs, type ServeCommand } from "../_cli.ts";
 import { serveParallel, strategyFor } from "../mod.ts";
 import { detectRuntime } from "../platform/mod.ts";
-import { reportedError } from "../runner/slot.ts";
+import { reportedError } from "../platform/reported_error.ts";
 import { freePort } from "../tools/balancing.ts";
 import { type ChildResult, modUrl, onBun, onDeno, runChild } from "./_child.ts";
 
