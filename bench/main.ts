@@ -37,7 +37,7 @@ import {
   summarize,
 } from "./_report.ts";
 import { type Candidate, type Row, rows } from "./_rows.ts";
-import { ROOT } from "../scripts/node_versions.ts";
+import { ROOT } from "../scripts/runtimes.ts";
 
 const RESULTS = join(ROOT, "bench", "results");
 

@@ -30,7 +30,7 @@ import {
   removeHosts,
   signalAll,
 } from "./_netns.ts";
-import { ROOT } from "./node_versions.ts";
+import { ROOT } from "./runtimes.ts";
 
 /** The app's port on every host. */
 const APP_PORT = 8080;

@@ -18,7 +18,7 @@
 import { existsSync } from "node:fs";
 import ts from "typescript";
 import { dirname, join, relative, sep } from "node:path";
-import { ROOT } from "./node_versions.ts";
+import { ROOT } from "./runtimes.ts";
 
 const OUT = join(ROOT, "npm");
 const ESM = join(OUT, "esm");

@@ -13,7 +13,7 @@
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT } from "./node_versions.ts";
+import { ROOT } from "./runtimes.ts";
 
 interface JsDoc {
   doc?: string;

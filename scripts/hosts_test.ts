@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { haproxyConfig } from "./_haproxy.ts";
 import { hostsMissing, type HostsResult, runHosts } from "./_hosts_run.ts";
 import { alive, leftovers, pidsIn } from "./_netns.ts";
-import { ROOT } from "./node_versions.ts";
+import { ROOT } from "./runtimes.ts";
 
 const missing = await hostsMissing();
 if (missing.length) {

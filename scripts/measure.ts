@@ -39,7 +39,7 @@ import {
   type StrategyFigures,
 } from "../tools/balancing.ts";
 import { build } from "./build_npm.ts";
-import { nodeBinary, ROOT } from "./node_versions.ts";
+import { nodeBinary, ROOT } from "./runtimes.ts";
 
 const ROUNDS = Number(process.env.MEASURE_ROUNDS ?? 3);
 const SECONDS = Number(process.env.MEASURE_SECONDS ?? 2);

@@ -1,15 +1,15 @@
 /**
  * The reliability suite at full size (`npm run stress`): the
  * `tests/stress_*_test.ts` files with `STRESS_SCALE=1`, on Deno and, built by
- * `build_npm.ts`, on Node 20, 22 and 24. The same files run small inside
- * `npm test`. Each test appends its figures (value, limit, pass) to a
- * report file; one table of all of them comes last, and the exit code is 1
- * if any figure or any test failed.
+ * `build_npm.ts`, on every Node line and Bun (`scripts/runtimes.ts`). The
+ * same files run small inside `npm test`. Each test appends its figures
+ * (value, limit, pass) to a report file; one table of all of them comes
+ * last, and the exit code is 1 if any figure or any test failed.
  *
  * Environment:
  * - `STRESS_SCALE`    fraction of the full sizes (default `1`)
  * - `STRESS_RUNTIMES` which runtimes, comma-separated (default
- *                     `deno,20,22,24`; numbers are Node major lines)
+ *                     `deno,20,22,24,26,bun`; numbers are Node major lines)
  *
  * Usage: `deno run -A scripts/stress.ts`
  *
@@ -17,10 +17,16 @@
  */
 
 import { existsSync, readFileSync } from "node:fs";
-import { basename, join, relative } from "node:path";
+import { basename, join } from "node:path";
 import { build, compiledTestFiles } from "./build_npm.ts";
-import { nodeBinary, ROOT } from "./node_versions.ts";
-import { type Counts, denoCounts, nodeCounts, tee } from "./test.ts";
+import {
+  ROOT,
+  type Runtime,
+  runtimeBinary,
+  runtimeName,
+  runtimesFromEnv,
+} from "./runtimes.ts";
+import { compiledSuite, type Counts, denoCounts, table, tee } from "./test.ts";
 
 const DENO = Deno.execPath();
 const STRESS_FILE = /^stress_.*_test\.(ts|js)$/;
@@ -37,7 +43,7 @@ interface Figure {
 }
 
 interface RuntimeRun {
-  /** `deno`, `node 22`: what was asked for. */
+  /** `deno`, `node 22`, `bun`: what was asked for. */
   name: string;
   code: number;
   counts?: Counts;
@@ -96,17 +102,6 @@ async function runSuite(
     note: status.signal ? `killed (${status.signal})` : undefined,
     figures,
   };
-}
-
-/** Aligned columns. */
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) =>
-    Math.max(h.length, ...rows.map((r) => r[i].length))
-  );
-  const line = (r: string[]) =>
-    r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
-  return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)]
-    .join("\n");
 }
 
 /**
@@ -195,9 +190,40 @@ function fdLimit(): string {
   return line?.split(/\s{2,}/)[1] ?? "unknown";
 }
 
+/** Runs the stress files on one runtime: Deno from source, the others from the build. */
+async function runOn(runtime: Runtime, report: string): Promise<RuntimeRun> {
+  const name = runtimeName(runtime);
+  if (runtime === "deno") {
+    return await runSuite(
+      name,
+      DENO,
+      ["test", "-A", ...stressFiles("tests")],
+      report,
+      denoCounts,
+    );
+  }
+  const suite = compiledSuite(
+    runtime,
+    compiledTestFiles().filter((f) => STRESS_FILE.test(basename(f))),
+    true,
+  );
+  if (!suite) return { name, code: 1, note: "no stress files", figures: [] };
+  let bin: string;
+  try {
+    bin = await runtimeBinary(runtime);
+  } catch (err) {
+    return {
+      name,
+      code: 1,
+      note: `no binary: ${(err as Error).message}`,
+      figures: [],
+    };
+  }
+  return await runSuite(name, bin, suite.args, report, suite.counts);
+}
+
 async function main(): Promise<number> {
-  const runtimes = (Deno.env.get("STRESS_RUNTIMES") ?? "deno,20,22,24")
-    .split(",").map((s) => s.trim()).filter(Boolean);
+  const runtimes = runtimesFromEnv("STRESS_RUNTIMES");
   const limit = fdLimit();
   console.log(`ulimit -n: ${limit}`);
   if (Number(limit) < 12_000) {
@@ -206,64 +232,24 @@ async function main(): Promise<number> {
         "fewer (they say so in their names); raise it with 'ulimit -n 20000'",
     );
   }
+  let built = true;
+  if (runtimes.some((r) => r !== "deno")) {
+    console.log("\n== build_npm ".padEnd(72, "="));
+    built = build();
+  }
   const tmp = await Deno.makeTempDir({ prefix: "reuseport-stress-" });
   const runs: RuntimeRun[] = [];
   try {
-    if (runtimes.includes("deno")) {
+    for (const runtime of runtimes) {
       runs.push(
-        await runSuite(
-          "deno",
-          DENO,
-          ["test", "-A", ...stressFiles("tests")],
-          join(tmp, "deno.jsonl"),
-          denoCounts,
-        ),
-      );
-    }
-    const majors = runtimes.filter((r) => r !== "deno").map(Number);
-    if (majors.length > 0) {
-      console.log("\n== build_npm ".padEnd(72, "="));
-      if (!build()) {
-        for (const m of majors) {
-          runs.push({
-            name: `node ${m}`,
+        runtime === "deno" || built
+          ? await runOn(runtime, join(tmp, `${runtime}.jsonl`))
+          : {
+            name: runtimeName(runtime),
             code: 1,
             note: "npm build failed",
             figures: [],
-          });
-        }
-        majors.length = 0;
-      }
-    }
-    const compiled = compiledTestFiles()
-      .filter((f) => STRESS_FILE.test(basename(f)))
-      .map((f) => relative(ROOT, f));
-    for (const major of majors) {
-      let bin: string;
-      try {
-        bin = await nodeBinary(major);
-      } catch (err) {
-        runs.push({
-          name: `node ${major}`,
-          code: 1,
-          note: `no Node ${major}: ${(err as Error).message}`,
-          figures: [],
-        });
-        continue;
-      }
-      runs.push(
-        await runSuite(
-          `node ${major}`,
-          bin,
-          [
-            "--test",
-            "--test-concurrency=1",
-            "--test-reporter=spec",
-            ...compiled,
-          ],
-          join(tmp, `node${major}.jsonl`),
-          nodeCounts,
-        ),
+          },
       );
     }
   } finally {
