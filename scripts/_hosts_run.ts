@@ -9,8 +9,12 @@
  * @module
  */
 import { join } from "node:path";
-import type { LoadResult } from "../tools/balancing.ts";
-import { freePort, runLoad } from "../tools/balancing.ts";
+import {
+  failureKind,
+  freePort,
+  type LoadResult,
+  runLoad,
+} from "../tools/balancing.ts";
 import {
   type Backend,
   CHECKS,
@@ -162,18 +166,6 @@ interface Runner {
   started: number;
   exited: Promise<Deno.CommandStatus>;
   done: boolean;
-}
-
-/** Classifies a failed connection's error code. */
-function kind(error: string): keyof Omit<Outcome, "errors"> {
-  if (error === "ECONNREFUSED") return "refused";
-  if (["ECONNRESET", "EPIPE", "closed by the server"].includes(error)) {
-    return "reset";
-  }
-  if (["ETIMEDOUT", "unanswered", "out of time"].includes(error)) {
-    return "timedOut";
-  }
-  return "other";
 }
 
 /** Pids of the processes whose command line names a file under `dir`. */
@@ -417,7 +409,7 @@ async function phase(
   const failures: PhaseResult["failures"] = [];
   for (const c of load.trace ?? []) {
     if (c.error) {
-      outcome[kind(c.error)]++;
+      outcome[failureKind(c.error)]++;
       outcome.errors[c.error] = (outcome.errors[c.error] ?? 0) + 1;
       failures.push({
         opened: c.opened - began,
