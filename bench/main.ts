@@ -87,7 +87,7 @@ function describe(machine: Machine, bench: Bench): [string, string] {
     `Deno ${machine.deno.version ?? "?"}`,
     machine.nodeKernel.version && `Node ${machine.nodeKernel.version} (row 4)`,
     machine.nginx.version && `nginx ${machine.nginx.version}`,
-    machine.wrk ? "wrk" : "bench/load.mjs (no wrk)",
+    machine.wrk ? "wrk" : "tools/load.mjs (no wrk)",
   ].filter(Boolean).join(", ");
   const pinning = machine.serverCpus === undefined
     ? "not pinned"
