@@ -18,6 +18,7 @@
 
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { freePort } from "../tools/balancing.ts";
 import {
   bunBinary,
   nodeBinary,
@@ -410,14 +411,6 @@ function userChecks(
       );
     },
   }];
-}
-
-/** A port nobody listens on right now. */
-function freePort(): number {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = probe.addr as Deno.NetAddr;
-  probe.close();
-  return port;
 }
 
 /**
