@@ -26,7 +26,6 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { svgChart } from "./_chart.ts";
 import { DENO, inspectMachine, type Machine, readKnobs } from "./_env.ts";
 import type { Bench } from "./_measure.ts";
 import {
@@ -35,6 +34,7 @@ import {
   type RowResult,
   type Sample,
   summarize,
+  svgChart,
 } from "./_report.ts";
 import { type Candidate, type Row, rows } from "./_rows.ts";
 import { ROOT } from "../scripts/runtimes.ts";
