@@ -71,7 +71,7 @@ function missing(nodes: DocNode[], prefix = ""): string[] {
 }
 
 /** Runs `deno doc --json` on `modules`; returns one line per problem. */
-export async function checkExamples(modules: string[]): Promise<string[]> {
+async function checkExamples(modules: string[]): Promise<string[]> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["doc", "--json", ...modules],
     cwd: ROOT,

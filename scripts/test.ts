@@ -129,7 +129,7 @@ function packCounts(output: string): Counts | undefined {
 }
 
 /** Totals from Node's spec reporter (`ℹ pass N`); last summary wins. */
-export function nodeCounts(output: string): Counts | undefined {
+function nodeCounts(output: string): Counts | undefined {
   const text = stripAnsi(output);
   const last = (key: string): number | undefined => {
     const all = [...text.matchAll(new RegExp(`^ℹ ${key} (\\d+)`, "gm"))];
@@ -147,7 +147,7 @@ export function nodeCounts(output: string): Counts | undefined {
 }
 
 /** Totals from `bun test` (` 12 pass`, ` 1 fail`, ` 2 skip`, ` 0 todo`). */
-export function bunCounts(output: string): Counts | undefined {
+function bunCounts(output: string): Counts | undefined {
   const text = stripAnsi(output);
   const count = (key: string): number | undefined => {
     const m = new RegExp(`^\\s*(\\d+) ${key}$`, "m").exec(text);
