@@ -26,7 +26,14 @@ import {
   runtimeName,
   runtimesFromEnv,
 } from "./runtimes.ts";
-import { compiledSuite, type Counts, denoCounts, table, tee } from "./test.ts";
+import {
+  compiledSuite,
+  type Counts,
+  denoCounts,
+  header,
+  shown,
+  table,
+} from "./test.ts";
 
 const DENO = Deno.execPath();
 const STRESS_FILE = /^stress_.*_test\.(ts|js)$/;
@@ -69,27 +76,11 @@ async function runSuite(
   report: string,
   parse: (output: string) => Counts | undefined,
 ): Promise<RuntimeRun> {
-  console.log(`\n== ${name} ${"=".repeat(Math.max(8, 66 - name.length))}`);
-  console.log(`$ ${cmd === DENO ? "deno" : cmd} ${args.join(" ")}`);
-  const child = new Deno.Command(cmd, {
-    args,
-    cwd: ROOT,
-    env: {
-      STRESS_SCALE: Deno.env.get("STRESS_SCALE") ?? "1",
-      STRESS_REPORT: report,
-      NO_COLOR: "1",
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), RUN_TIMEOUT_MS);
-  const [out, err, status] = await Promise.all([
-    tee(child.stdout, Deno.stdout),
-    tee(child.stderr, Deno.stderr),
-    child.status,
-  ]);
-  clearTimeout(timer);
+  header(name);
+  const { code, signal, output } = await shown(cmd, args, {
+    STRESS_SCALE: Deno.env.get("STRESS_SCALE") ?? "1",
+    STRESS_REPORT: report,
+  }, RUN_TIMEOUT_MS);
   const figures = existsSync(report)
     ? readFileSync(report, "utf8").split("\n").filter(Boolean).map((line) =>
       JSON.parse(line) as Figure
@@ -97,9 +88,9 @@ async function runSuite(
     : [];
   return {
     name,
-    code: status.code,
-    counts: parse(out + "\n" + err),
-    note: status.signal ? `killed (${status.signal})` : undefined,
+    code,
+    counts: parse(output),
+    note: signal ? `killed (${signal})` : undefined,
     figures,
   };
 }
@@ -169,7 +160,7 @@ function summary(runs: RuntimeRun[]): boolean {
     ...r.cells,
     r.failedIn.length ? `FAIL (${r.failedIn.join(", ")})` : "pass",
   ]);
-  console.log(`\n== stress summary ${"=".repeat(52)}`);
+  header("stress summary");
   console.log(
     `STRESS_SCALE=${Deno.env.get("STRESS_SCALE") ?? "1"}, ` +
       `ulimit -n ${fdLimit()}, ${new Date().toISOString()}\n`,
@@ -234,7 +225,7 @@ async function main(): Promise<number> {
   }
   let built = true;
   if (runtimes.some((r) => r !== "deno")) {
-    console.log("\n== build_npm ".padEnd(72, "="));
+    header("build_npm");
     built = build();
   }
   const tmp = await Deno.makeTempDir({ prefix: "reuseport-stress-" });

@@ -68,7 +68,7 @@ async function writeAll(w: Writer, bytes: Uint8Array): Promise<void> {
 }
 
 /** Copies a child's stream to ours as it comes, and keeps the text. */
-export async function tee(
+async function tee(
   stream: ReadableStream<Uint8Array>,
   to: Writer,
 ): Promise<string> {
@@ -81,23 +81,30 @@ export async function tee(
   return text + decoder.decode();
 }
 
-function header(title: string): void {
+/** A step's heading line. */
+export function header(title: string): void {
   const line = "=".repeat(Math.max(8, 72 - title.length - 4));
   console.log(`\n== ${title} ${line}`);
 }
 
-/** Runs one command from the repo root; returns its exit code and output. */
-async function run(
+/**
+ * Runs one command from the repo root, its output shown as it comes, with
+ * `env` added to the environment; killed after `timeoutMs`. Resolves its exit
+ * code, the signal that ended it if one did, and its output.
+ */
+export async function shown(
   cmd: string,
   args: string[],
-): Promise<{ code: number; output: string }> {
+  env: Record<string, string> = {},
+  timeoutMs?: number,
+): Promise<{ code: number; signal: string | null; output: string }> {
   console.log(`$ ${cmd === DENO ? "deno" : cmd} ${args.join(" ")}`);
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(cmd, {
       args,
       cwd: ROOT,
-      env: childEnv,
+      env: { ...childEnv, ...env },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -105,14 +112,18 @@ async function run(
   } catch (e) {
     const msg = `could not start ${cmd}: ${(e as Error).message}`;
     console.error(msg);
-    return { code: 127, output: msg };
+    return { code: 127, signal: null, output: msg };
   }
+  const timer = timeoutMs === undefined
+    ? undefined
+    : setTimeout(() => child.kill("SIGKILL"), timeoutMs);
   const [out, err, status] = await Promise.all([
     tee(child.stdout, Deno.stdout),
     tee(child.stderr, Deno.stderr),
     child.status,
   ]);
-  return { code: status.code, output: out + "\n" + err };
+  clearTimeout(timer);
+  return { code: status.code, signal: status.signal, output: out + "\n" + err };
 }
 
 function stripAnsi(text: string): string {
@@ -262,7 +273,7 @@ async function step(
 ): Promise<StepResult> {
   header(name);
   const started = performance.now();
-  const { code, output } = await run(cmd, args);
+  const { code, output } = await shown(cmd, args);
   const found = code === 0 ? problem?.(stripAnsi(output)) : undefined;
   const result: StepResult = {
     name,
