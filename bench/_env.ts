@@ -8,8 +8,12 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import process from "node:process";
-import { bunBinary } from "../scripts/bun_binary.ts";
-import { nodeBinary } from "../scripts/node_versions.ts";
+import {
+  bunBinary,
+  NODE_LINES,
+  nodeBinary,
+  runtimesFromEnv,
+} from "../scripts/runtimes.ts";
 
 /** The knobs, from `BENCH_*` environment variables. */
 export interface Knobs {
@@ -43,18 +47,19 @@ function knob(name: string, fallback: number): number {
   return value;
 }
 
-/** The Node lines of BENCH_NODE (default 24,26), newest first: the current LTS lines lead. */
+/**
+ * The Node lines of BENCH_NODE, newest first; by default the newest two of
+ * `scripts/runtimes.ts` (each line adds about 5 minutes).
+ */
 function nodeLines(): number[] {
-  const raw = process.env.BENCH_NODE || "24,26";
-  const lines = raw.split(",").map((s) => s.trim()).filter(Boolean).map(
-    Number,
-  );
-  if (!lines.length || lines.some((n) => !(n >= 20) || !Number.isInteger(n))) {
+  const lines = runtimesFromEnv("BENCH_NODE", NODE_LINES.slice(-2));
+  const majors = lines.filter((r) => typeof r === "number");
+  if (!majors.length || majors.length < lines.length) {
     throw new RangeError(
-      `BENCH_NODE must list Node major lines (20 or later), got '${raw}'`,
+      `BENCH_NODE must list Node major lines, got '${process.env.BENCH_NODE}'`,
     );
   }
-  return [...new Set(lines)].sort((a, b) => b - a);
+  return [...new Set(majors)].sort((a, b) => b - a);
 }
 
 /** Reads the knobs; a bad value throws, naming the variable. */

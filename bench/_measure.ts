@@ -1,6 +1,6 @@
 /**
  * How one candidate is measured once, against a running server: request
- * rates (from `wrk`, or `bench/load.mjs` without it), echo throughput, and
+ * rates (from `wrk`, or `tools/load.mjs` without it), echo throughput, and
  * server memory per idle connection and per listener.
  *
  * @module
@@ -23,11 +23,19 @@ const WARMUP_MIB = 64;
 /** Loads may take a while on a busy machine; a hung one must not hang the run. */
 const SLACK_MS = 60_000;
 
-function loader(bench: Bench, args: (string | number)[]): string[] {
+/** `tools/load.mjs` on the system's Node, pinned to the load's core, with `--name=value` options. */
+function loader(
+  bench: Bench,
+  port: number,
+  options: Record<string, number | true>,
+): string[] {
   return pinned(bench.machine.loadCpus, [
     "node",
-    "bench/load.mjs",
-    ...args.map(String),
+    "tools/load.mjs",
+    `--port=${port}`,
+    ...Object.entries(options).map(([k, v]) =>
+      v === true ? `--${k}` : `--${k}=${v}`
+    ),
   ]);
 }
 
@@ -56,8 +64,15 @@ async function requestRate(
     if (!rate) throw new Error(`wrk printed no request rate:\n${out}`);
     return Number(rate);
   }
+  // Duration mode: new connections until the time is up, each with as many
+  // requests as it can, or one that the server ends.
   const out = await output(
-    loader(bench, [load, port, knobs.connections, seconds * 1000]),
+    loader(bench, port, {
+      connections: 0,
+      concurrency: knobs.connections,
+      seconds,
+      ...(load === "close" ? { close: true } : { requests: 0 }),
+    }),
     timeout,
   );
   const { requests, seconds: took } = JSON.parse(out);
@@ -92,7 +107,7 @@ export async function measureRequests(
 
 async function echo(bench: Bench, port: number, mib: number): Promise<number> {
   const out = await output(
-    loader(bench, ["bulk", port, mib * 1024 * 1024]),
+    loader(bench, port, { echo: mib * 1024 * 1024 }),
     mib * 1000 + SLACK_MS, // at least 1 MB/s
   );
   const { bytes, seconds } = JSON.parse(out);
@@ -119,7 +134,15 @@ export async function measureIdleMemory(
 ): Promise<Sample> {
   const n = bench.knobs.idleConnections;
   const before = await server.ask("stats");
-  const holder = new Child(loader(bench, ["idle", server.port, n]));
+  const holder = new Child(
+    loader(bench, server.port, {
+      connections: n,
+      concurrency: n,
+      requests: 1,
+      seconds: SLACK_MS / 1000,
+      hold: true,
+    }),
+  );
   try {
     await holder.line(SLACK_MS);
     const after = await server.ask("stats");

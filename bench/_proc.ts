@@ -6,10 +6,11 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { freePort } from "../tools/balancing.ts";
 
 const STARTUP_MS = 20_000;
 const REPLY_MS = 20_000;
@@ -19,13 +20,13 @@ export function pinned(cpus: string | undefined, command: string[]): string[] {
   return cpus === undefined ? command : ["taskset", "-c", cpus, ...command];
 }
 
+/** How long a stopping server may take before it is killed. */
+const STOP_GRACE_MS = 3_000;
+
 /**
  * A child process whose stdout is read line by line. Until `stop()`, its
  * exit is an error that fails whoever waits for a line.
  */
-/** How long a stopping server may take before it is killed. */
-const STOP_GRACE_MS = 3_000;
-
 export class Child {
   readonly #proc: ChildProcess;
   readonly #name: string;
@@ -205,17 +206,6 @@ export async function startGroup(
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 function accepting(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, "127.0.0.1");
@@ -233,7 +223,7 @@ function accepting(port: number): Promise<boolean> {
  */
 export async function startNginx(path: string, cpus?: string): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), "reuseport-bench-nginx-"));
-  const port = await freePort();
+  const port = freePort();
   // Debian's build has absolute temp paths under /var/lib/nginx: keep them here.
   const temps = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
     .map((t) => `  ${t}_temp_path ${join(dir, t)};`).join("\n");

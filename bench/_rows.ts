@@ -147,7 +147,7 @@ function requestRows(bench: Bench): Row[] {
     onBun("Bun.listen", "peer", "bun"),
     onBun("node:net", "reference", "raw"),
   ];
-  const load = machine.wrk ? "wrk" : "bench/load.mjs";
+  const load = machine.wrk ? "wrk" : "tools/load.mjs";
   const rows: [HttpLoad, Workload, string, string][] = [
     ["keepalive", "http", "1. Keep-alive request/response", "keep-alive"],
     ["close", "close", "2. Connection per request", "one request per"],

@@ -7,22 +7,23 @@
 //
 // e.g. node bench/instructions.mjs http -- node bench/server.mjs raw http
 //
-// The server runs under callgrind; a node:net client here warms it up
-// (--warm units: requests for http, connections for close; JIT tiers settle),
-// zeroes the counters, runs --count more, and dumps them. Prints one JSON
+// The server runs under callgrind; tools/load.mjs warms it up (--warm units:
+// requests for http, connections for close; JIT tiers settle), the counters
+// are zeroed, --count more run, and the counters are dumped. Prints one JSON
 // line: the whole process's instructions per unit (`perUnit`) and those of
 // its main thread alone (`mainPerUnit`: without V8's compiler and GC helper
 // threads). Needs `valgrind` (Debian's package).
-import { execFileSync, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
+import { parseArgs, promisify } from "node:util";
 
-const HOST = "127.0.0.1";
 const SETTLE_MS = 300;
+const LOAD = fileURLToPath(new URL("../tools/load.mjs", import.meta.url));
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -59,90 +60,47 @@ const port = await new Promise((resolve, reject) => {
   server.once("exit", (code) => reject(new Error(`exited ${code}: ${stderr}`)));
 });
 
-const request = (close) =>
-  `GET / HTTP/1.1\r\nHost: ${HOST}\r\n` +
-  (close ? "Connection: close\r\n" : "") + "\r\n";
-
-/** One connection, one request, read to the end. */
-function oneShot() {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, HOST);
-    let bytes = 0;
-    socket.on("data", (chunk) => bytes += chunk.length);
-    socket.on("error", reject);
-    socket.on(
-      "close",
-      () => bytes ? resolve() : reject(new Error("no answer")),
-    );
-    socket.write(request(true));
-  });
+/**
+ * `n` units of the workload, `concurrency` connections at a time: requests
+ * over keep-alive connections, or connections of one request each; resolves
+ * how many were done. Time limits are loose: the server runs some 50 times
+ * slower under callgrind.
+ */
+async function load(n) {
+  const shape = workload === "close" ? ["--close", `--connections=${n}`] : [
+    `--connections=${concurrency}`,
+    `--requests=${Math.ceil(n / concurrency)}`,
+  ];
+  const { stdout } = await promisify(execFile)(process.execPath, [
+    LOAD,
+    `--port=${port}`,
+    `--concurrency=${concurrency}`,
+    "--seconds=3600",
+    "--timeout=600000",
+    ...shape,
+  ]);
+  const result = JSON.parse(stdout);
+  if (result.failed) {
+    throw new Error(`the load failed: ${JSON.stringify(result.errors)}`);
+  }
+  return result.requests;
 }
 
-/** `n` connections, `concurrency` at a time. */
-async function connections(n) {
-  let left = n;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (left-- > 0) await oneShot();
-  }));
-}
-
-let sockets;
-/** `n` keep-alive requests over `concurrency` connections, one at a time each. */
-async function requests(n) {
-  sockets ??= Array.from({ length: concurrency }, () => {
-    const socket = net.connect(port, HOST);
-    socket.setNoDelay(true);
-    return socket;
-  });
-  let left = n;
-  await Promise.all(sockets.map((socket) =>
-    new Promise((resolve, reject) => {
-      let size = 0;
-      let seen = 0;
-      let head = "";
-      const next = () => {
-        if (left-- <= 0) {
-          socket.off("data", onData);
-          return resolve();
-        }
-        socket.write(request(false));
-      };
-      const onData = (chunk) => {
-        seen += chunk.length;
-        if (!size) {
-          head += chunk.toString("latin1");
-          const end = head.indexOf("\r\n\r\n");
-          if (end < 0) return;
-          size = end + 4 + Number(/Content-Length: (\d+)/i.exec(head)[1]);
-        }
-        while (seen >= size) {
-          seen -= size;
-          next();
-        }
-      };
-      socket.on("data", onData);
-      socket.once("error", reject);
-      next();
-    })
-  ));
-}
-
-const load = workload === "close" ? connections : requests;
 const control = (flag) =>
   execFileSync("callgrind_control", [flag, String(server.pid)], {
     stdio: "ignore",
   });
 const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
 
+let done;
 try {
   await load(warm);
   await settle();
   control("-z");
-  await load(count);
+  done = await load(count);
   await settle();
   control("-d");
 } finally {
-  for (const socket of sockets ?? []) socket.destroy();
   server.kill("SIGKILL");
 }
 const dump = readdirSync(dir).filter((f) => /\.\d+$/.test(f)).sort().pop();
@@ -163,7 +121,7 @@ const others = Number(
 rmSync(dir, { recursive: true, force: true });
 console.log(JSON.stringify({
   workload,
-  count,
-  perUnit: Math.round(total / count),
-  mainPerUnit: Math.round((total - others) / count),
+  count: done,
+  perUnit: Math.round(total / done),
+  mainPerUnit: Math.round((total - others) / done),
 }));

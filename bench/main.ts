@@ -26,7 +26,6 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { svgChart } from "./_chart.ts";
 import { DENO, inspectMachine, type Machine, readKnobs } from "./_env.ts";
 import type { Bench } from "./_measure.ts";
 import {
@@ -35,9 +34,10 @@ import {
   type RowResult,
   type Sample,
   summarize,
+  svgChart,
 } from "./_report.ts";
 import { type Candidate, type Row, rows } from "./_rows.ts";
-import { ROOT } from "../scripts/node_versions.ts";
+import { ROOT } from "../scripts/runtimes.ts";
 
 const RESULTS = join(ROOT, "bench", "results");
 
@@ -87,7 +87,7 @@ function describe(machine: Machine, bench: Bench): [string, string] {
     `Deno ${machine.deno.version ?? "?"}`,
     machine.nodeKernel.version && `Node ${machine.nodeKernel.version} (row 4)`,
     machine.nginx.version && `nginx ${machine.nginx.version}`,
-    machine.wrk ? "wrk" : "bench/load.mjs (no wrk)",
+    machine.wrk ? "wrk" : "tools/load.mjs (no wrk)",
   ].filter(Boolean).join(", ");
   const pinning = machine.serverCpus === undefined
     ? "not pinned"

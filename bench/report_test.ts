@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { svgChart } from "./_chart.ts";
 import {
   type CandidateSpec,
   markdownTable,
@@ -13,6 +12,7 @@ import {
   type RowSpec,
   type Sample,
   summarize,
+  svgChart,
 } from "./_report.ts";
 
 const opts = { timeout: 5_000 };

@@ -250,6 +250,15 @@ function stats() {
   return counters();
 }
 
+/** The counters of several workers as one server's. */
+function merged(each) {
+  return {
+    requests: each.flatMap((s) => s.requests),
+    connections: each.reduce((sum, s) => sum + s.connections, 0),
+    rss: each.reduce((sum, s) => sum + s.rss, 0),
+  };
+}
+
 /** Answers the harness's commands on stdin, one JSON line each. */
 function answerCommands(statsOf) {
   const lines = createInterface({ input: process.stdin });
@@ -267,17 +276,14 @@ function answerCommands(statsOf) {
 if (parallel) {
   // The runner's primary: a free port, workers that write their counters to
   // files, and the counters summed from those files on request.
-  const { createServer } = await import("node:net");
   const { mkdtempSync, readdirSync, readFileSync, rmSync } = await import(
     "node:fs"
   );
   const { tmpdir } = await import("node:os");
   const { join } = await import("node:path");
   const { fileURLToPath } = await import("node:url");
-  const free = createServer();
-  await new Promise((resolve) => free.listen(0, HOST, resolve));
-  const { port: chosen } = free.address();
-  await new Promise((resolve) => free.close(resolve));
+  const { freePort } = await import("../npm/esm/tools/balancing.js");
+  const chosen = freePort();
   const dir = mkdtempSync(join(tmpdir(), "reuseport-bench-stats-"));
   const server = await lib.serveParallel({
     file: fileURLToPath(import.meta.url),
@@ -304,11 +310,7 @@ if (parallel) {
     const each = readdirSync(dir).sort().map((f) =>
       JSON.parse(readFileSync(join(dir, f), "utf8"))
     );
-    return {
-      requests: each.flatMap((s) => s.requests),
-      connections: each.reduce((sum, s) => sum + s.connections, 0),
-      rss: each.reduce((sum, s) => sum + s.rss, 0),
-    };
+    return merged(each);
   });
 } else if (values["stats-dir"]) {
   // A runner worker: counters to a file of its own, often.
@@ -344,11 +346,7 @@ if (parallel) {
         w.send("stats");
       })
     ));
-    return {
-      requests: each.flatMap((s) => s.requests),
-      connections: each.reduce((sum, s) => sum + s.connections, 0),
-      rss: process.memoryUsage.rss(),
-    };
+    return { ...merged(each), rss: process.memoryUsage.rss() };
   });
 } else if (workers) {
   await serve(port, false);

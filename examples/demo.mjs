@@ -7,12 +7,11 @@
 // processes before it; on Deno (`deno run -A examples/demo.mjs`) processes
 // with the kernel strategy. Runs against the npm build (`npm start` builds it
 // first).
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { serveParallel } from "../npm/esm/mod.js";
+import { freePort, LOAD_NODE, runLoad } from "../npm/esm/tools/balancing.js";
 
 const WORKERS = 2;
 const LOAD = { connections: 200, requests: 5, concurrency: 50, seconds: 10 };
@@ -24,40 +23,10 @@ const RELOAD_LOAD = {
   seconds: 5,
 };
 const onDeno = "Deno" in globalThis;
-const root = fileURLToPath(new URL("..", import.meta.url));
 
-/** A port that was free a moment ago. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer().once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/** Runs the load in a process of its own; resolves its JSON result. */
+/** Runs the load in a process of its own, once every worker answers. */
 function load(port, spec) {
-  const args = Object.entries({ port, workers: WORKERS, ...spec })
-    .map(([name, value]) => `--${name}=${value}`);
-  const run = onDeno ? ["run", "-A"] : [];
-  const child = spawn(
-    process.execPath,
-    [...run, "tools/load.mjs", ...args],
-    {
-      cwd: root,
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  let out = "";
-  child.stdout.on("data", (chunk) => out += chunk);
-  return new Promise((resolve, reject) => {
-    child.once("exit", (code) => {
-      if (code === 0) resolve(JSON.parse(out));
-      else reject(new Error(`tools/load.mjs exited with code ${code}`));
-    });
-  });
+  return runLoad(LOAD_NODE, { port, workers: WORKERS, ...spec });
 }
 
 /** A bar for `value`'s share of `total`: 20 characters would be all of it. */
@@ -104,7 +73,7 @@ function table(result) {
   return rows.filter((r) => r.requests === 0).map((r) => r.worker);
 }
 
-const port = await freePort();
+const port = freePort();
 // Workers read PORT when they start, and again when one is restarted.
 process.env.PORT = String(port);
 const server = await serveParallel({

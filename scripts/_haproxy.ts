@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "node:path";
-import { sh } from "./_netns.ts";
+import { run } from "./runtimes.ts";
 
 /** The settings that decide how fast a dead server is taken out and put back. */
 export interface CheckSettings {
@@ -149,7 +149,7 @@ export interface Haproxy {
 /** Whether HAProxy is installed: undefined, or how to get it. */
 export async function haproxyMissing(): Promise<string | undefined> {
   try {
-    await sh("haproxy", ["-v"]);
+    await run("haproxy", ["-v"]);
     return undefined;
   } catch {
     return "no `haproxy`: install it (`apt-get install -y haproxy`; Debian 12 has 2.6)";
@@ -185,7 +185,7 @@ export async function startHaproxy(
   const socket = /stats socket (\S+)/.exec(config)?.[1];
   if (!socket) throw new Error("the configuration has no stats socket");
   await Deno.writeTextFile(file, config);
-  await sh("haproxy", ["-c", "-q", "-f", file]);
+  await run("haproxy", ["-c", "-q", "-f", file]);
   const child = new Deno.Command("haproxy", {
     args: ["-db", "-f", file],
     stdin: "null",

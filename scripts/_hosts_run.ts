@@ -9,8 +9,12 @@
  * @module
  */
 import { join } from "node:path";
-import type { LoadResult } from "../tools/balancing.ts";
-import { freePort, runLoad } from "../tools/balancing.ts";
+import {
+  failureKind,
+  freePort,
+  type LoadResult,
+  runLoad,
+} from "../tools/balancing.ts";
 import {
   type Backend,
   CHECKS,
@@ -30,7 +34,7 @@ import {
   removeHosts,
   signalAll,
 } from "./_netns.ts";
-import { ROOT } from "./node_versions.ts";
+import { ROOT } from "./runtimes.ts";
 
 /** The app's port on every host. */
 const APP_PORT = 8080;
@@ -100,8 +104,6 @@ export interface PhaseResult {
   outsideWindow?: number;
   /** The phase's window in which failures are expected (ms). */
   window?: [number, number];
-  /** Notes on the phase (what the runner did with a signal, for one). */
-  notes: string[];
 }
 
 /** One worker's row of the table. */
@@ -162,18 +164,6 @@ interface Runner {
   started: number;
   exited: Promise<Deno.CommandStatus>;
   done: boolean;
-}
-
-/** Classifies a failed connection's error code. */
-function kind(error: string): keyof Omit<Outcome, "errors"> {
-  if (error === "ECONNREFUSED") return "refused";
-  if (["ECONNRESET", "EPIPE", "closed by the server"].includes(error)) {
-    return "reset";
-  }
-  if (["ETIMEDOUT", "unanswered", "out of time"].includes(error)) {
-    return "timedOut";
-  }
-  return "other";
 }
 
 /** Pids of the processes whose command line names a file under `dir`. */
@@ -417,7 +407,7 @@ async function phase(
   const failures: PhaseResult["failures"] = [];
   for (const c of load.trace ?? []) {
     if (c.error) {
-      outcome[kind(c.error)]++;
+      outcome[failureKind(c.error)]++;
       outcome.errors[c.error] = (outcome.errors[c.error] ?? 0) + 1;
       failures.push({
         opened: c.opened - began,
@@ -438,7 +428,6 @@ async function phase(
     byHost,
     marks,
     failures,
-    notes: [],
     began,
     load,
   };
@@ -552,32 +541,16 @@ async function run(
       if (up) mark("haproxy: A marked UP", up.at);
     },
   );
-  {
-    const runner = session.runners.get("a")!;
-    if (runner.done) {
-      const status = await runner.exited;
-      reload.notes.push(
-        `host A's runner exited on SIGHUP (${
-          status.signal ? `signal ${status.signal}` : `code ${status.code}`
-        }): it has no rolling reload yet (issue 13)`,
-      );
-    } else reload.notes.push("host A's runner still running after SIGHUP");
+  const afterHup = session.runners.get("a")!;
+  if (afterHup.done) {
+    const status = await afterHup.exited;
+    throw new Error(
+      `host A's runner exited on SIGHUP (${
+        status.signal ? `signal ${status.signal}` : `code ${status.code}`
+      }) instead of reloading`,
+    );
   }
   phases.push(reload);
-  if (session.runners.get("a")!.done) {
-    // Back to two hosts before host B is killed; not a phase, no load.
-    log("host A's runner is gone: starting it again (no load, not measured)");
-    await signalAll(a.ns, "SIGKILL");
-    const since = Date.now();
-    startRunner(session, a, options);
-    await listening(session, a, 15_000);
-    if (!await haproxy.waitFor("a", "UP", since, 10_000)) {
-      const stats = await haproxy.stats();
-      if (stats.find((s) => s.server === "a")?.status !== "UP") {
-        throw new Error("host A did not come back up in haproxy");
-      }
-    }
-  }
 
   if (options.restartA) {
     const restart = await measure(

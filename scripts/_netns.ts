@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { run } from "./runtimes.ts";
 
 /** One stand-in host: its namespace, its veth and its address. */
 export interface NetnsHost {
@@ -23,27 +24,10 @@ export interface NetnsHost {
 
 const PREFIX = "10.213.";
 
-/** Runs a command; resolves its stdout, or throws with its stderr. */
-export async function sh(cmd: string, args: string[]): Promise<string> {
-  const { success, stdout, stderr } = await new Deno.Command(cmd, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  if (!success) {
-    throw new Error(
-      `${cmd} ${args.join(" ")}: ${text.decode(stderr).trim() || "failed"}`,
-    );
-  }
-  return text.decode(stdout);
-}
-
 /** Whether `cmd args` runs at all (the program exists and succeeds). */
 async function runs(cmd: string, args: string[]): Promise<boolean> {
   try {
-    await sh(cmd, args);
+    await run(cmd, args);
     return true;
   } catch {
     return false;
@@ -74,8 +58,8 @@ export async function netnsMissing(): Promise<string[]> {
 
 /** Third octets of 10.213.x.0/24 that an address or route already uses. */
 async function usedOctets(): Promise<Set<number>> {
-  const seen = await sh("ip", ["-o", "-4", "addr", "show"]) +
-    await sh("ip", ["-4", "route", "show", "table", "all"]);
+  const seen = await run("ip", ["-o", "-4", "addr", "show"]) +
+    await run("ip", ["-4", "route", "show", "table", "all"]);
   const used = new Set<number>();
   for (const m of seen.matchAll(/\b10\.213\.(\d+)\./g)) used.add(Number(m[1]));
   return used;
@@ -107,8 +91,8 @@ export async function createHosts(
         peer: `${PREFIX}${octet}.1`,
       };
       hosts.push(host);
-      await sh("ip", ["netns", "add", host.ns]);
-      await sh("ip", [
+      await run("ip", ["netns", "add", host.ns]);
+      await run("ip", [
         "link",
         "add",
         host.link,
@@ -120,10 +104,10 @@ export async function createHosts(
         "netns",
         host.ns,
       ]);
-      await sh("ip", ["addr", "add", `${host.peer}/24`, "dev", host.link]);
-      await sh("ip", ["link", "set", host.link, "up"]);
+      await run("ip", ["addr", "add", `${host.peer}/24`, "dev", host.link]);
+      await run("ip", ["link", "set", host.link, "up"]);
       const inside = ["-n", host.ns];
-      await sh("ip", [
+      await run("ip", [
         ...inside,
         "addr",
         "add",
@@ -131,8 +115,8 @@ export async function createHosts(
         "dev",
         "veth0",
       ]);
-      await sh("ip", [...inside, "link", "set", "veth0", "up"]);
-      await sh("ip", [...inside, "link", "set", "lo", "up"]);
+      await run("ip", [...inside, "link", "set", "veth0", "up"]);
+      await run("ip", [...inside, "link", "set", "lo", "up"]);
     }
   } catch (err) {
     await removeHosts(hosts);
@@ -144,7 +128,7 @@ export async function createHosts(
 /** Pids of the processes in a namespace (none once it is gone). */
 export async function pidsIn(ns: string): Promise<number[]> {
   try {
-    return (await sh("ip", ["netns", "pids", ns])).split("\n")
+    return (await run("ip", ["netns", "pids", ns])).split("\n")
       .filter(Boolean).map(Number);
   } catch {
     return [];
@@ -205,7 +189,7 @@ export async function removeHosts(hosts: NetnsHost[]): Promise<string[]> {
       const args of [["link", "del", host.link], ["netns", "del", host.ns]]
     ) {
       try {
-        await sh("ip", args);
+        await run("ip", args);
       } catch (err) {
         if (!/Cannot find|No such|does not exist/.test(String(err))) {
           left.push(String((err as Error).message));
@@ -219,8 +203,8 @@ export async function removeHosts(hosts: NetnsHost[]): Promise<string[]> {
 /** Names of this machine's namespaces and links that match `pattern`. */
 export async function leftovers(pattern: RegExp): Promise<string[]> {
   const names = [
-    ...(await sh("ip", ["netns", "list"])).split("\n"),
-    ...(await sh("ip", ["-o", "link", "show"])).split("\n")
+    ...(await run("ip", ["netns", "list"])).split("\n"),
+    ...(await run("ip", ["-o", "link", "show"])).split("\n")
       .map((l) => l.split(":")[1]?.trim().split("@")[0] ?? ""),
   ];
   return names.map((l) => l.split(" ")[0]).filter((n) => pattern.test(n));

@@ -18,7 +18,7 @@
 import { existsSync } from "node:fs";
 import ts from "typescript";
 import { dirname, join, relative, sep } from "node:path";
-import { ROOT } from "./node_versions.ts";
+import { ROOT } from "./runtimes.ts";
 
 const OUT = join(ROOT, "npm");
 const ESM = join(OUT, "esm");
@@ -94,19 +94,6 @@ export function compiledTestFiles(dir: string = join(ESM, TEST_DIR)): string[] {
     else if (entry.isFile && TEST_FILE.test(entry.name)) found.push(path);
   }
   return found.sort();
-}
-
-/**
- * Arguments for `node` to run the compiled suite from the repo root. Files
- * are listed one by one: Node 22+ treats a directory argument as a glob that
- * matches no test file.
- */
-export function nodeTestArgs(): string[] {
-  return [
-    "--test",
-    "--test-reporter=spec",
-    ...compiledTestFiles().map((f) => relative(ROOT, f)),
-  ];
 }
 
 /** `./ops/mod.ts` -> `./esm/ops/mod.js` (or `.d.ts`). */
@@ -428,15 +415,20 @@ export function build(): boolean {
   return true;
 }
 
-/** Runs the compiled suite on the system Node; returns its exit code. */
-export async function runNodeTests(node = "node"): Promise<number> {
-  const args = nodeTestArgs();
-  if (args.length === 2) {
+/**
+ * Runs the compiled suite on the system Node; returns its exit code. The
+ * files go one by one: Node 22+ takes a directory for a glob that matches no
+ * test file.
+ */
+async function runNodeTests(): Promise<number> {
+  const files = compiledTestFiles().map((f) => relative(ROOT, f));
+  if (!files.length) {
     console.error("build_npm: no compiled test files under npm/esm/tests");
     return 1;
   }
-  console.log(`$ ${node} ${args.join(" ")}`);
-  const { code } = await new Deno.Command(node, {
+  const args = ["--test", "--test-reporter=spec", ...files];
+  console.log(`$ node ${args.join(" ")}`);
+  const { code } = await new Deno.Command("node", {
     args,
     cwd: ROOT,
     stdin: "null",

@@ -13,7 +13,7 @@
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT } from "./node_versions.ts";
+import { ROOT } from "./runtimes.ts";
 
 interface JsDoc {
   doc?: string;
@@ -71,7 +71,7 @@ function missing(nodes: DocNode[], prefix = ""): string[] {
 }
 
 /** Runs `deno doc --json` on `modules`; returns one line per problem. */
-export async function checkExamples(modules: string[]): Promise<string[]> {
+async function checkExamples(modules: string[]): Promise<string[]> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["doc", "--json", ...modules],
     cwd: ROOT,

@@ -133,7 +133,6 @@ export function report(result: HostsResult): string {
   for (const p of result.phases) {
     out.push(`\n${p.name}:`);
     for (const m of p.marks) out.push(`  +${m.at} ms  ${m.what}`);
-    for (const n of p.notes) out.push(`  note: ${n}`);
     for (const [error, n] of Object.entries(p.outcome.errors)) {
       const these = p.failures.filter((f) => f.error === error);
       const span = (values: number[]): string =>

@@ -11,15 +11,22 @@
  * Needs a fresh build (`deno run -A scripts/build_npm.ts --no-test`).
  *
  * Usage: `deno run -A scripts/pack_test.ts [node major ... | bun]` (default:
- * 20 22 24 26 bun)
+ * every Node line and Bun of `scripts/runtimes.ts`)
  *
  * @module
  */
 
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { bunBinary } from "./bun_binary.ts";
-import { nodeBinary, ROOT, run } from "./node_versions.ts";
+import { freePort } from "../tools/balancing.ts";
+import {
+  bunBinary,
+  nodeBinary,
+  parseRuntimes,
+  ROOT,
+  run,
+  RUNTIMES,
+} from "./runtimes.ts";
 
 const NPM_DIR = join(ROOT, "npm");
 const TIMEOUT_MS = 60_000;
@@ -406,14 +413,6 @@ function userChecks(
   }];
 }
 
-/** A port nobody listens on right now. */
-function freePort(): number {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = probe.addr as Deno.NetAddr;
-  probe.close();
-  return port;
-}
-
 /**
  * The `reuseport` command: its version and help, and through `npx`, with
  * `node` (the line under test) first on `PATH`, two workers serving the
@@ -481,8 +480,10 @@ async function main(): Promise<number> {
     console.error("pack_test: no npm/package.json; run scripts/build_npm.ts");
     return 1;
   }
-  const args = Deno.args.length ? Deno.args : ["20", "22", "24", "26", "bun"];
-  const majors = args.filter((a) => a !== "bun").map(Number);
+  const lines = Deno.args.length
+    ? parseRuntimes(Deno.args.join(","), "pack_test")
+    : RUNTIMES.filter((r) => r !== "deno");
+  const majors = lines.filter((r) => typeof r === "number");
   let passed = 0;
   let failed = 0;
   const report = (name: string, err?: unknown) => {
@@ -529,7 +530,7 @@ async function main(): Promise<number> {
         ...binChecks(project, node, major),
       );
     }
-    if (args.includes("bun")) {
+    if (lines.includes("bun")) {
       try {
         const bun = await bunBinary();
         checks.push(

@@ -1,15 +1,15 @@
 /**
  * The reliability suite at full size (`npm run stress`): the
  * `tests/stress_*_test.ts` files with `STRESS_SCALE=1`, on Deno and, built by
- * `build_npm.ts`, on Node 20, 22 and 24. The same files run small inside
- * `npm test`. Each test appends its figures (value, limit, pass) to a
- * report file; one table of all of them comes last, and the exit code is 1
- * if any figure or any test failed.
+ * `build_npm.ts`, on every Node line and Bun (`scripts/runtimes.ts`). The
+ * same files run small inside `npm test`. Each test appends its figures
+ * (value, limit, pass) to a report file; one table of all of them comes
+ * last, and the exit code is 1 if any figure or any test failed.
  *
  * Environment:
  * - `STRESS_SCALE`    fraction of the full sizes (default `1`)
  * - `STRESS_RUNTIMES` which runtimes, comma-separated (default
- *                     `deno,20,22,24`; numbers are Node major lines)
+ *                     `deno,20,22,24,26,bun`; numbers are Node major lines)
  *
  * Usage: `deno run -A scripts/stress.ts`
  *
@@ -17,10 +17,23 @@
  */
 
 import { existsSync, readFileSync } from "node:fs";
-import { basename, join, relative } from "node:path";
+import { basename, join } from "node:path";
 import { build, compiledTestFiles } from "./build_npm.ts";
-import { nodeBinary, ROOT } from "./node_versions.ts";
-import { type Counts, denoCounts, nodeCounts, tee } from "./test.ts";
+import {
+  ROOT,
+  type Runtime,
+  runtimeBinary,
+  runtimeName,
+  runtimesFromEnv,
+} from "./runtimes.ts";
+import {
+  compiledSuite,
+  type Counts,
+  denoCounts,
+  header,
+  shown,
+  table,
+} from "./test.ts";
 
 const DENO = Deno.execPath();
 const STRESS_FILE = /^stress_.*_test\.(ts|js)$/;
@@ -37,7 +50,7 @@ interface Figure {
 }
 
 interface RuntimeRun {
-  /** `deno`, `node 22`: what was asked for. */
+  /** `deno`, `node 22`, `bun`: what was asked for. */
   name: string;
   code: number;
   counts?: Counts;
@@ -63,27 +76,11 @@ async function runSuite(
   report: string,
   parse: (output: string) => Counts | undefined,
 ): Promise<RuntimeRun> {
-  console.log(`\n== ${name} ${"=".repeat(Math.max(8, 66 - name.length))}`);
-  console.log(`$ ${cmd === DENO ? "deno" : cmd} ${args.join(" ")}`);
-  const child = new Deno.Command(cmd, {
-    args,
-    cwd: ROOT,
-    env: {
-      STRESS_SCALE: Deno.env.get("STRESS_SCALE") ?? "1",
-      STRESS_REPORT: report,
-      NO_COLOR: "1",
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), RUN_TIMEOUT_MS);
-  const [out, err, status] = await Promise.all([
-    tee(child.stdout, Deno.stdout),
-    tee(child.stderr, Deno.stderr),
-    child.status,
-  ]);
-  clearTimeout(timer);
+  header(name);
+  const { code, signal, output } = await shown(cmd, args, {
+    STRESS_SCALE: Deno.env.get("STRESS_SCALE") ?? "1",
+    STRESS_REPORT: report,
+  }, RUN_TIMEOUT_MS);
   const figures = existsSync(report)
     ? readFileSync(report, "utf8").split("\n").filter(Boolean).map((line) =>
       JSON.parse(line) as Figure
@@ -91,22 +88,11 @@ async function runSuite(
     : [];
   return {
     name,
-    code: status.code,
-    counts: parse(out + "\n" + err),
-    note: status.signal ? `killed (${status.signal})` : undefined,
+    code,
+    counts: parse(output),
+    note: signal ? `killed (${signal})` : undefined,
     figures,
   };
-}
-
-/** Aligned columns. */
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) =>
-    Math.max(h.length, ...rows.map((r) => r[i].length))
-  );
-  const line = (r: string[]) =>
-    r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
-  return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)]
-    .join("\n");
 }
 
 /**
@@ -174,7 +160,7 @@ function summary(runs: RuntimeRun[]): boolean {
     ...r.cells,
     r.failedIn.length ? `FAIL (${r.failedIn.join(", ")})` : "pass",
   ]);
-  console.log(`\n== stress summary ${"=".repeat(52)}`);
+  header("stress summary");
   console.log(
     `STRESS_SCALE=${Deno.env.get("STRESS_SCALE") ?? "1"}, ` +
       `ulimit -n ${fdLimit()}, ${new Date().toISOString()}\n`,
@@ -195,9 +181,40 @@ function fdLimit(): string {
   return line?.split(/\s{2,}/)[1] ?? "unknown";
 }
 
+/** Runs the stress files on one runtime: Deno from source, the others from the build. */
+async function runOn(runtime: Runtime, report: string): Promise<RuntimeRun> {
+  const name = runtimeName(runtime);
+  if (runtime === "deno") {
+    return await runSuite(
+      name,
+      DENO,
+      ["test", "-A", ...stressFiles("tests")],
+      report,
+      denoCounts,
+    );
+  }
+  const suite = compiledSuite(
+    runtime,
+    compiledTestFiles().filter((f) => STRESS_FILE.test(basename(f))),
+    true,
+  );
+  if (!suite) return { name, code: 1, note: "no stress files", figures: [] };
+  let bin: string;
+  try {
+    bin = await runtimeBinary(runtime);
+  } catch (err) {
+    return {
+      name,
+      code: 1,
+      note: `no binary: ${(err as Error).message}`,
+      figures: [],
+    };
+  }
+  return await runSuite(name, bin, suite.args, report, suite.counts);
+}
+
 async function main(): Promise<number> {
-  const runtimes = (Deno.env.get("STRESS_RUNTIMES") ?? "deno,20,22,24")
-    .split(",").map((s) => s.trim()).filter(Boolean);
+  const runtimes = runtimesFromEnv("STRESS_RUNTIMES");
   const limit = fdLimit();
   console.log(`ulimit -n: ${limit}`);
   if (Number(limit) < 12_000) {
@@ -206,64 +223,24 @@ async function main(): Promise<number> {
         "fewer (they say so in their names); raise it with 'ulimit -n 20000'",
     );
   }
+  let built = true;
+  if (runtimes.some((r) => r !== "deno")) {
+    header("build_npm");
+    built = build();
+  }
   const tmp = await Deno.makeTempDir({ prefix: "reuseport-stress-" });
   const runs: RuntimeRun[] = [];
   try {
-    if (runtimes.includes("deno")) {
+    for (const runtime of runtimes) {
       runs.push(
-        await runSuite(
-          "deno",
-          DENO,
-          ["test", "-A", ...stressFiles("tests")],
-          join(tmp, "deno.jsonl"),
-          denoCounts,
-        ),
-      );
-    }
-    const majors = runtimes.filter((r) => r !== "deno").map(Number);
-    if (majors.length > 0) {
-      console.log("\n== build_npm ".padEnd(72, "="));
-      if (!build()) {
-        for (const m of majors) {
-          runs.push({
-            name: `node ${m}`,
+        runtime === "deno" || built
+          ? await runOn(runtime, join(tmp, `${runtime}.jsonl`))
+          : {
+            name: runtimeName(runtime),
             code: 1,
             note: "npm build failed",
             figures: [],
-          });
-        }
-        majors.length = 0;
-      }
-    }
-    const compiled = compiledTestFiles()
-      .filter((f) => STRESS_FILE.test(basename(f)))
-      .map((f) => relative(ROOT, f));
-    for (const major of majors) {
-      let bin: string;
-      try {
-        bin = await nodeBinary(major);
-      } catch (err) {
-        runs.push({
-          name: `node ${major}`,
-          code: 1,
-          note: `no Node ${major}: ${(err as Error).message}`,
-          figures: [],
-        });
-        continue;
-      }
-      runs.push(
-        await runSuite(
-          `node ${major}`,
-          bin,
-          [
-            "--test",
-            "--test-concurrency=1",
-            "--test-reporter=spec",
-            ...compiled,
-          ],
-          join(tmp, `node${major}.jsonl`),
-          nodeCounts,
-        ),
+          },
       );
     }
   } finally {

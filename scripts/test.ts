@@ -9,8 +9,9 @@
  * `N passed, N failed` line come last.
  *
  * Environment:
- * - `NODE_MAJORS`   extra Node lines to test the build on (default `22,24,26`;
- *                   empty for none)
+ * - `NODE_MAJORS`   Node lines to test the build on besides the system's
+ *                   (default: the others of `scripts/runtimes.ts`; empty for
+ *                   none)
  * - `RUN_DOC_TESTS` `0` skips `deno test --doc`
  *
  * Usage: `deno run -A scripts/test.ts`
@@ -20,10 +21,16 @@
 
 import { existsSync } from "node:fs";
 import { join, relative } from "node:path";
-import { compiledTestFiles, libraryFiles, nodeTestArgs } from "./build_npm.ts";
-import { bunBinary } from "./bun_binary.ts";
+import { compiledTestFiles, libraryFiles } from "./build_npm.ts";
 import { exportedModules } from "./doc_check.ts";
-import { nodeBinary, ROOT, systemNodeMajor } from "./node_versions.ts";
+import {
+  NODE_LINES,
+  ROOT,
+  runtimeBinary,
+  runtimeName,
+  runtimesFromEnv,
+  systemNodeMajor,
+} from "./runtimes.ts";
 
 /** Tests passed, failed and skipped, as a runner reported them. */
 export interface Counts {
@@ -61,7 +68,7 @@ async function writeAll(w: Writer, bytes: Uint8Array): Promise<void> {
 }
 
 /** Copies a child's stream to ours as it comes, and keeps the text. */
-export async function tee(
+async function tee(
   stream: ReadableStream<Uint8Array>,
   to: Writer,
 ): Promise<string> {
@@ -74,23 +81,30 @@ export async function tee(
   return text + decoder.decode();
 }
 
-function header(title: string): void {
+/** A step's heading line. */
+export function header(title: string): void {
   const line = "=".repeat(Math.max(8, 72 - title.length - 4));
   console.log(`\n== ${title} ${line}`);
 }
 
-/** Runs one command from the repo root; returns its exit code and output. */
-async function run(
+/**
+ * Runs one command from the repo root, its output shown as it comes, with
+ * `env` added to the environment; killed after `timeoutMs`. Resolves its exit
+ * code, the signal that ended it if one did, and its output.
+ */
+export async function shown(
   cmd: string,
   args: string[],
-): Promise<{ code: number; output: string }> {
+  env: Record<string, string> = {},
+  timeoutMs?: number,
+): Promise<{ code: number; signal: string | null; output: string }> {
   console.log(`$ ${cmd === DENO ? "deno" : cmd} ${args.join(" ")}`);
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(cmd, {
       args,
       cwd: ROOT,
-      env: childEnv,
+      env: { ...childEnv, ...env },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -98,14 +112,18 @@ async function run(
   } catch (e) {
     const msg = `could not start ${cmd}: ${(e as Error).message}`;
     console.error(msg);
-    return { code: 127, output: msg };
+    return { code: 127, signal: null, output: msg };
   }
+  const timer = timeoutMs === undefined
+    ? undefined
+    : setTimeout(() => child.kill("SIGKILL"), timeoutMs);
   const [out, err, status] = await Promise.all([
     tee(child.stdout, Deno.stdout),
     tee(child.stderr, Deno.stderr),
     child.status,
   ]);
-  return { code: status.code, output: out + "\n" + err };
+  clearTimeout(timer);
+  return { code: status.code, signal: status.signal, output: out + "\n" + err };
 }
 
 function stripAnsi(text: string): string {
@@ -122,7 +140,7 @@ function packCounts(output: string): Counts | undefined {
 }
 
 /** Totals from Node's spec reporter (`ℹ pass N`); last summary wins. */
-export function nodeCounts(output: string): Counts | undefined {
+function nodeCounts(output: string): Counts | undefined {
   const text = stripAnsi(output);
   const last = (key: string): number | undefined => {
     const all = [...text.matchAll(new RegExp(`^ℹ ${key} (\\d+)`, "gm"))];
@@ -140,7 +158,7 @@ export function nodeCounts(output: string): Counts | undefined {
 }
 
 /** Totals from `bun test` (` 12 pass`, ` 1 fail`, ` 2 skip`, ` 0 todo`). */
-export function bunCounts(output: string): Counts | undefined {
+function bunCounts(output: string): Counts | undefined {
   const text = stripAnsi(output);
   const count = (key: string): number | undefined => {
     const m = new RegExp(`^\\s*(\\d+) ${key}$`, "m").exec(text);
@@ -208,6 +226,41 @@ export function denoCounts(output: string): Counts | undefined {
 }
 
 /**
+ * How Node (a major line) or Bun runs compiled test files, from the repo
+ * root, and how to read its totals; undefined when there are none. Node gets
+ * the files one by one (Node 22+ takes a directory for a glob that matches no
+ * test file); `serial` runs one file at a time. Bun's `bun test` runs
+ * node:test files, all in one process: `--isolate` gives each file a fresh
+ * global, as its own process does under `node --test` (the polyfill's global
+ * `Deno` must not leak into the next file), and Bun's default of 5 s a test
+ * is too short for the runner and stress tests.
+ */
+export function compiledSuite(
+  runtime: "bun" | number,
+  files: string[],
+  serial = false,
+):
+  | { args: string[]; counts: (output: string) => Counts | undefined }
+  | undefined {
+  if (!files.length) return undefined;
+  const paths = files.map((f) => `./${relative(ROOT, f)}`);
+  return runtime === "bun"
+    ? {
+      args: ["test", "--isolate", "--timeout=120000", ...paths],
+      counts: bunCounts,
+    }
+    : {
+      args: [
+        "--test",
+        "--test-reporter=spec",
+        ...(serial ? ["--test-concurrency=1"] : []),
+        ...paths,
+      ],
+      counts: nodeCounts,
+    };
+}
+
+/**
  * Runs one step and records its result. `problem` may fail a step that
  * exited 0, by returning what is wrong with its output.
  */
@@ -220,7 +273,7 @@ async function step(
 ): Promise<StepResult> {
   header(name);
   const started = performance.now();
-  const { code, output } = await run(cmd, args);
+  const { code, output } = await shown(cmd, args);
   const found = code === 0 ? problem?.(stripAnsi(output)) : undefined;
   const result: StepResult = {
     name,
@@ -244,8 +297,27 @@ function existing(...paths: string[]): string[] {
   return paths.filter((p) => existsSync(join(ROOT, p)));
 }
 
-function pad(s: string, n: number, right = false): string {
-  return right ? s.padStart(n) : s.padEnd(n);
+/**
+ * Aligned columns: the head, a rule, the rows. The columns in `text` are
+ * left-aligned and the others, figures, right-aligned; without `text`, all
+ * are left-aligned.
+ */
+export function table(
+  head: string[],
+  rows: string[][],
+  text?: number[],
+): string {
+  const widths = head.map((h, i) =>
+    Math.max(h.length, ...rows.map((r) => r[i].length))
+  );
+  const line = (r: string[]) =>
+    r.map((cell, i) =>
+      !text || text.includes(i)
+        ? cell.padEnd(widths[i])
+        : cell.padStart(widths[i])
+    ).join("  ").trimEnd();
+  return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)]
+    .join("\n");
 }
 
 function summary(): { passed: number; failed: number } {
@@ -268,17 +340,12 @@ function summary(): { passed: number; failed: number } {
       r.note ?? "",
     ];
   });
-  const head = ["step", "result", "passed", "failed", "skipped", "time", ""];
-  const widths = head.map((h, i) =>
-    Math.max(h.length, ...rows.map((r) => r[i].length))
-  );
-  const fmt = (r: string[]): string =>
-    r.map((cell, i) => pad(cell, widths[i], i >= 2 && i <= 5)).join("  ")
-      .trimEnd();
   header("summary");
-  console.log(fmt(head));
-  console.log(fmt(widths.map((w, i) => i < 6 ? "-".repeat(w) : "")));
-  for (const r of rows) console.log(fmt(r));
+  console.log(table(
+    ["step", "result", "passed", "failed", "skipped", "time", "note"],
+    rows,
+    [0, 1, 6],
+  ));
   return { passed, failed };
 }
 
@@ -386,77 +453,41 @@ async function main(): Promise<number> {
     );
   } else skip(hosts, "npm build failed");
 
-  const majors = (Deno.env.get("NODE_MAJORS") ?? "22,24,26")
-    .split(",").map((s) => s.trim()).filter(Boolean);
+  const majors = runtimesFromEnv("NODE_MAJORS", NODE_LINES)
+    .filter((m): m is number => typeof m === "number" && m !== sysMajor);
 
-  // The package as users install it, on every Node line tested.
-  const packMajors = [
-    ...new Set([...(sysMajor ? [String(sysMajor)] : []), ...majors]),
-  ];
+  // The package as users install it, on every Node line tested and on Bun.
+  const packLines = [...(sysMajor ? [sysMajor] : []), ...majors, "bun"];
   if (built) {
     await step(
       "npm pack + install",
       DENO,
-      ["run", "-A", join("scripts", "pack_test.ts"), ...packMajors, "bun"],
+      ["run", "-A", join("scripts", "pack_test.ts"), ...packLines.map(String)],
       packCounts,
     );
   } else skip("npm pack + install", "npm build failed");
-  for (const m of majors) {
-    const name = `node ${m}`;
+  // The same compiled suite on the other Node lines and on Bun.
+  for (const runtime of [...majors, "bun" as const]) {
+    const name = runtimeName(runtime);
     if (!built) {
       skip(name, "npm build failed");
       continue;
     }
-    const args = nodeTestArgs();
-    // Without file arguments Node would hunt for tests all over the repo.
-    if (args.length === 2) {
+    const suite = compiledSuite(runtime, compiledTestFiles());
+    if (!suite) {
       skip(name, "no compiled test files");
       continue;
     }
     let bin: string;
     try {
-      bin = await nodeBinary(Number(m));
+      bin = await runtimeBinary(runtime);
     } catch (e) {
       header(name);
       console.error((e as Error).message);
-      results.push({
-        name,
-        status: "FAIL",
-        note: "no Node binary",
-        seconds: 0,
-      });
+      results.push({ name, status: "FAIL", note: "no binary", seconds: 0 });
       continue;
     }
-    await step(name, bin, args, nodeCounts);
-  }
-
-  // Bun runs the same compiled suite: `bun test` runs node:test files. One
-  // process runs them all, so each file gets a fresh global (`--isolate`),
-  // as each gets a process of its own under `node --test` (the polyfill's
-  // global `Deno` must not leak into the next file); Bun's default of 5 s a
-  // test is too short for the runner and stress tests.
-  let bun: string | undefined;
-  try {
-    bun = built ? await bunBinary() : undefined;
-  } catch (e) {
-    header("bun");
-    console.error((e as Error).message);
-    results.push({
-      name: "bun",
-      status: "FAIL",
-      note: "no Bun binary",
-      seconds: 0,
-    });
-  }
-  if (!built) skip("bun", "npm build failed");
-  else if (bun) {
-    const files = compiledTestFiles().map((f) => `./${relative(ROOT, f)}`);
-    await step(
-      "bun",
-      bun,
-      ["test", "--isolate", "--timeout=120000", ...files],
-      bunCounts,
-    );
+    await step(name, bin, suite.args, suite.counts);
   }
 
   const { passed, failed } = summary();

@@ -1,9 +1,9 @@
 /**
  * Load-balancing measurements shared by the tests (`balancing_test.ts`,
- * `runner_test.ts`, `reload_test.ts`), `scripts/measure.ts` and
- * `scripts/hosts.ts`: how evenly listeners on one address get connections,
- * what closing one of them under load costs, and the parallel runner driven
- * by `tools/load.mjs` from another process.
+ * `runner_test.ts`, `reload_test.ts`), `scripts/measure.ts`,
+ * `scripts/hosts.ts`, the bench and the demo: how evenly listeners on one
+ * address get connections, what closing one of them under load costs, and
+ * the parallel runner driven by `tools/load.mjs` from another process.
  */
 import { spawn } from "node:child_process";
 import process from "node:process";
@@ -23,10 +23,16 @@ export type SharedStrategy = "emulated" | "kernel";
 /** Whether this runs on Deno (from source; on Node and Bun it runs from the build). */
 export const onDeno: boolean = isNativeDeno();
 
-/** The repository: this runs from `tools/` on Deno and `npm/esm/tools/` elsewhere. */
+/** The repository: this file is `tools/balancing.ts`, or built, `npm/esm/tools/balancing.js`. */
 export const ROOT: string = fileURLToPath(
-  new URL(onDeno ? "../" : "../../../", import.meta.url),
+  new URL(
+    import.meta.url.endsWith(".ts") ? "../" : "../../../",
+    import.meta.url,
+  ),
 );
+
+/** The Node that runs the load client: this process's, or on Deno the system's. */
+export const LOAD_NODE: string = onDeno ? "node" : process.execPath;
 
 /** Whether `strategy` works here; if not, why (the `NotSupported` message). */
 export function strategyHere(
@@ -351,17 +357,20 @@ export interface Runner {
 }
 
 /**
- * Starts `node npm/esm/bin.js serve --parallel=<workers> --<mode>
- * examples/http_app.mjs` on a free port; resolves once every worker answered.
+ * Starts `<runtime> npm/esm/bin.js serve --parallel=<workers> --<mode>
+ * examples/http_app.mjs` on a free port; resolves once every worker
+ * answered. `runtime` is a binary, or a binary and its flags (`deno run -A`).
  */
 export async function startRunner(
-  node: string,
+  runtime: string | string[],
   workers: number,
   mode: "threads" | "processes",
   env: Record<string, string> = {},
 ): Promise<Runner> {
   const port = freePort();
-  const child = spawn(node, [
+  const [bin, ...flags] = [runtime].flat();
+  const child = spawn(bin, [
+    ...flags,
     "npm/esm/bin.js",
     "serve",
     `--parallel=${workers}`,
@@ -393,18 +402,25 @@ export async function startRunner(
       return exited;
     },
   };
-  const probe = await runLoad(node, {
+  // A runner that cannot run here exits at once, saying why: no need to
+  // wait for its workers.
+  const gone = new AbortController();
+  exited.then(() => gone.abort());
+  const probe = await runLoad(LOAD_NODE, {
     port,
     workers,
     connections: 1,
     requests: 1,
-  }).catch((err) => err as Error);
+  }, gone.signal).catch((err) => err as Error);
   if (probe instanceof Error || probe.ready !== workers) {
     await runner.stop();
+    const why = gone.signal.aborted
+      ? "it exited"
+      : probe instanceof Error
+      ? probe.message
+      : `${probe.ready} answered`;
     throw new Error(
-      `the runner did not start ${workers} ${mode} workers: ${
-        probe instanceof Error ? probe.message : `${probe.ready} answered`
-      }\n${stderr}`,
+      `the runner did not start ${workers} ${mode} workers: ${why}\n${stderr}`,
     );
   }
   runner.seen = probe.seen!;
@@ -439,17 +455,17 @@ export interface ReloadUnderLoad {
  * `SIGHUP` `reloads` times, 1 s apart, each after the last is done.
  */
 export async function reloadUnderLoad(
-  node: string,
+  runtime: string | string[],
   mode: "threads" | "processes",
   env: Record<string, string> = {},
   reloads = 2,
   seconds = 8,
 ): Promise<ReloadUnderLoad> {
-  const runner = await startRunner(node, 2, mode, env);
+  const runner = await startRunner(runtime, 2, mode, env);
   try {
     const pids: Record<string, number[]> = {};
     for (const [id, pid] of Object.entries(runner.seen)) pids[id] = [pid];
-    const running = runLoad(node, {
+    const running = runLoad(LOAD_NODE, {
       port: runner.port,
       connections: 0,
       requests: 1,
@@ -486,24 +502,28 @@ export interface Failures {
   refused: number;
   /** Reset, or closed before the answer. */
   reset: number;
-  /** No answer within the load's timeout. */
-  unanswered: number;
+  /** Not connected or not answered within the load's timeout, or its time. */
+  timedOut: number;
   other: number;
 }
 
-/** Sorts a load's errors into refused, reset, unanswered and other. */
+/** The kind of a failed connection, from the error `tools/load.mjs` gives for it. */
+export function failureKind(error: string): keyof Failures {
+  if (error === "ECONNREFUSED") return "refused";
+  if (["ECONNRESET", "EPIPE", "closed by the server"].includes(error)) {
+    return "reset";
+  }
+  if (["ETIMEDOUT", "unanswered", "out of time"].includes(error)) {
+    return "timedOut";
+  }
+  return "other";
+}
+
+/** A load's failed connections, by kind. */
 export function failures(load: LoadResult): Failures {
-  const out: Failures = { refused: 0, reset: 0, unanswered: 0, other: 0 };
+  const out: Failures = { refused: 0, reset: 0, timedOut: 0, other: 0 };
   for (const [error, count] of Object.entries(load.errors)) {
-    const kind = error === "ECONNREFUSED"
-      ? "refused"
-      : error === "ECONNRESET" || error === "closed by the server" ||
-          error === "EPIPE"
-      ? "reset"
-      : error === "unanswered"
-      ? "unanswered"
-      : "other";
-    out[kind] += count;
+    out[failureKind(error)] += count;
   }
   return out;
 }
@@ -522,12 +542,12 @@ export interface KillUnderLoad {
  * requests per connection) for 3 s; worker 1 is SIGKILLed at 1 s.
  */
 export async function killUnderLoad(
-  node: string,
+  runtime: string | string[],
   env: Record<string, string> = {},
 ): Promise<KillUnderLoad> {
-  const runner = await startRunner(node, 2, "processes", env);
+  const runner = await startRunner(runtime, 2, "processes", env);
   try {
-    const running = runLoad(node, {
+    const running = runLoad(LOAD_NODE, {
       port: runner.port,
       connections: 0,
       requests: 5,
