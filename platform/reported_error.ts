@@ -15,6 +15,12 @@ const RUNTIME_ERROR = /^error: (?:Uncaught (?:\(in promise\) )?)?(.+)$/;
 const STACK_HEAD = /^[A-Z][\w$]*(?: \[[\w$]+\])?: \S/;
 /** A line of a stack's frames. */
 const FRAME = /^\s+at /;
+/**
+ * Node's ES module loader names who imported a module it cannot find; for
+ * the main module (loaded after a preload) that is the working directory,
+ * which says nothing.
+ */
+const FROM_DIRECTORY = / imported from \S*\/$/;
 
 /**
  * The uncaught error a runtime reported on dying, in one line, from what the
@@ -37,5 +43,8 @@ export function reportedError(stderr: string): string | undefined {
 
 /** A plain `Error: ` (Node's `Error [CODE]: `) says nothing the message does not. */
 export function withoutPlainError(line: string): string {
-  return line.replace(/^Error(?: \[[\w$]+\])?: /, "");
+  return line.replace(/^Error(?: \[[\w$]+\])?: /, "").replace(
+    FROM_DIRECTORY,
+    "",
+  );
 }

@@ -372,6 +372,24 @@ Require stack:
 
 Node.js v24.22.3
 `;
+  // The main module, after the runner's preload (Node's ES module loader).
+  const nodeMainNotFound = `node:internal/modules/esm/resolve:275
+    throw new ERR_MODULE_NOT_FOUND(
+          ^
+
+Error [ERR_MODULE_NOT_FOUND]: Cannot find module '/tmp/nonexistent.mjs' imported from /home/me/app/
+    at finalizeResolution (node:internal/modules/esm/resolve:275:11) {
+  code: 'ERR_MODULE_NOT_FOUND',
+  url: 'file:///tmp/nonexistent.mjs'
+}
+
+Node.js v20.20.2
+`;
+  // A dependency it cannot find: who imported it says something.
+  const nodeDependency = nodeMainNotFound.replace(
+    "/home/me/app/",
+    "/home/me/app/main.mjs",
+  );
   const bun = `1 | let x = ;
             ^
 error: Unexpected ;
@@ -387,6 +405,14 @@ throw new TypeError("boom at top");
 `;
   assert.equal(reportedError(node), "TypeError: boom at top");
   assert.equal(reportedError(nodeNotFound), "Cannot find module 'express'");
+  assert.equal(
+    reportedError(nodeMainNotFound),
+    "Cannot find module '/tmp/nonexistent.mjs'",
+  );
+  assert.equal(
+    reportedError(nodeDependency),
+    "Cannot find module '/tmp/nonexistent.mjs' imported from /home/me/app/main.mjs",
+  );
   assert.equal(reportedError(bun), "Unexpected ;");
   assert.equal(reportedError(deno), "AddrInUse: Address already in use");
   // What the module itself wrote is not taken for a reason.
