@@ -165,7 +165,7 @@ async function lentInFlight() {
 }
 
 test("sharing: a borrower that goes away mid-accept (its side gone) leaves, and what it was lent goes to the next in line", async () => {
-  const { owner, a, b, other, r } = await lentInFlight();
+  const { owner, a, b, first: doomed, other, r } = await lentInFlight();
   // a:'s process dies before the connection reaches it.
   a.channel.queue.length = 0;
   owner.leaveAll("a:");
@@ -175,6 +175,8 @@ test("sharing: a borrower that goes away mid-accept (its side gone) leaves, and 
   b.channel.deliver();
   assert.equal(idOf(await got), r.id, "the owner's copy went to b:");
   assert.equal(b.channel.copies.length, 1, "served once");
+  // In a real death its wait died with it; here it must end (it holds the loop).
+  doomed.close();
   other.close();
   b.channel.deliver();
 });
