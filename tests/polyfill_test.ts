@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { installInto } from "../_polyfill.ts";
 import { connect, errors, listen } from "../mod.ts";
 import { installPolyfill } from "../polyfill.ts";
@@ -26,8 +26,19 @@ const modUrl = new URL(onDeno ? "../mod.ts" : "../mod.js", here).href;
 const program = fileURLToPath(
   new URL("./fixtures/deno_echo_program.js", here),
 );
-const dir = mkdtempSync(join(tmpdir(), "reuseport-polyfill-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * Runs `fn` with a folder of its own, removed after (not in an `after`
+ * hook: Deno's runs none in a file whose last test is skipped).
+ */
+async function inTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), "reuseport-polyfill-"));
+  try {
+    return await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 const opts = { timeout: 30_000 };
 
@@ -302,21 +313,23 @@ test(
     let through: string;
     if (onDeno) {
       // Deno's own Deno.listen is replaced only when asked to.
-      const preload = join(dir, "override.mjs");
-      writeFileSync(
-        preload,
-        `import { installPolyfill } from "${polyfillUrl}";\n` +
-          `const { installed } = installPolyfill({ override: true });\n` +
-          `if (!installed.includes("listen")) throw new Error("not installed");\n`,
-      );
-      through = await output(process.execPath, [
-        "run",
-        "-A",
-        "--quiet",
-        "--preload",
-        preload,
-        program,
-      ]);
+      through = await inTempDir((dir) => {
+        const preload = join(dir, "override.mjs");
+        writeFileSync(
+          preload,
+          `import { installPolyfill } from "${polyfillUrl}";\n` +
+            `const { installed } = installPolyfill({ override: true });\n` +
+            `if (!installed.includes("listen")) throw new Error("not installed");\n`,
+        );
+        return output(process.execPath, [
+          "run",
+          "-A",
+          "--quiet",
+          "--preload",
+          preload,
+          program,
+        ]);
+      });
     } else {
       through = await output(process.execPath, [
         "--import",
@@ -335,10 +348,11 @@ test("a Deno-like global that is not Deno is not taken for the runtime", {
   ...opts,
   skip: onDeno && "on Deno the global Deno is the runtime's",
 }, async () => {
-  const script = join(dir, "shim_first.mjs");
-  writeFileSync(
-    script,
-    `globalThis.Deno = {
+  const printed = await inTempDir((dir) => {
+    const script = join(dir, "shim_first.mjs");
+    writeFileSync(
+      script,
+      `globalThis.Deno = {
       listen() { throw new Error("the shim's listen was called"); },
       connect() { throw new Error("the shim's connect was called"); },
       errors: {},
@@ -352,6 +366,8 @@ test("a Deno-like global that is not Deno is not taken for the runtime", {
     await server.read(buf);
     console.log(new TextDecoder().decode(buf));
     for (const c of [client, server, listener]) c.close();\n`,
-  );
-  assert.equal(await output(process.execPath, [script]), "ok\n");
+    );
+    return output(process.execPath, [script]);
+  });
+  assert.equal(printed, "ok\n");
 });
