@@ -9,8 +9,8 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:net";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { connect, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -135,6 +135,50 @@ export interface ProcessHub {
   close(): void;
 }
 
+/** A primary's control folder (`startProcessHub`), with the primary's pid. */
+const CONTROL_DIR = /^reuseport-(\d+)-[0-9a-f]{8}-\w{6}$/;
+
+/** Whether a process `pid` runs (one of another user's counts). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes the control folders of primaries that died without removing
+ * theirs (SIGKILL): one whose process is gone and whose socket no longer
+ * answers (a primary in another pid namespace that shares this /tmp still
+ * answers). Best effort, in the background: what fails stays.
+ */
+function sweepStale(): void {
+  let names: string[];
+  try {
+    names = readdirSync(tmpdir());
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(CONTROL_DIR.exec(name)?.[1]);
+    if (!pid || running(pid)) continue;
+    const dir = join(tmpdir(), name);
+    const probe = connect(join(dir, "control.sock"));
+    probe.unref();
+    probe.once("connect", () => probe.destroy());
+    probe.once("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "ECONNREFUSED" && err.code !== "ENOENT") return;
+      try {
+        rmSync(dir, { recursive: true, force: true });
+      } catch {
+        // Another user's, or gone meanwhile.
+      }
+    });
+  }
+}
+
 /** Makes this process the hub for the children it will fork. */
 export function startProcessHub(handles: Handles): Promise<ProcessHub> {
   const owner = new Owner(handles);
@@ -168,6 +212,7 @@ export function startProcessHub(handles: Handles): Promise<ProcessHub> {
     });
     server.listen(path, () => {
       server.unref();
+      if (dir) sweepStale();
       resolve({
         primary: path,
         attach(child) {

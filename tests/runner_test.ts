@@ -5,13 +5,15 @@
  * worker killed under load.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { EventEmitter } from "node:events";
-import { connect as netConnect } from "node:net";
+import { EventEmitter, once } from "node:events";
+import { connect as netConnect, createServer } from "node:net";
 import { after, test, type TestContext } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import {
   connect,
@@ -344,6 +346,34 @@ test(
     } finally {
       for (const child of [dead, alive]) child.emit("exit");
       hub.close();
+    }
+  },
+);
+
+test(
+  "processes hub: a new primary removes the control folders of dead primaries (SIGKILL), not a live one's",
+  { timeout: 20_000 },
+  async (t: TestContext) => {
+    if (onDeno) return t.skip("the processes hub is a Node program");
+    // A pid that ran and is gone (and, for the test, not reused yet).
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid!;
+    const stale = mkdtempSync(join(tmpdir(), `reuseport-${dead}-0badf00d-`));
+    writeFileSync(join(stale, "control.sock"), ""); // nobody answers there
+    // Another pid namespace's primary: its pid is nobody here, it answers.
+    const live = mkdtempSync(join(tmpdir(), `reuseport-${dead}-00c0ffee-`));
+    const answering = createServer().listen(join(live, "control.sock"));
+    await once(answering, "listening");
+    const hub = await startProcessHub(handles!);
+    try {
+      const deadline = Date.now() + 5_000;
+      while (existsSync(stale) && Date.now() < deadline) await delay(20);
+      assert.equal(existsSync(stale), false, "the dead primary's folder");
+      assert.equal(existsSync(live), true, "the live primary's folder");
+    } finally {
+      hub.close();
+      answering.close();
+      rmSync(live, { recursive: true, force: true });
+      rmSync(stale, { recursive: true, force: true });
     }
   },
 );
