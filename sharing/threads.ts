@@ -27,7 +27,17 @@ import type {
   SocketAddress,
 } from "../platform/types.ts";
 import { Borrower, type Channel } from "./borrower.ts";
-import { type HubState, Owner } from "./owner.ts";
+import { Owner } from "./owner.ts";
+import { ThreadHolder } from "./threads_holder.ts";
+import {
+  ANSWER_BYTES,
+  BROADCAST,
+  isThreadMessage,
+  LOCAL,
+  type PortMessage,
+  type ThreadMessage,
+  transfer,
+} from "./threads_wire.ts";
 import {
   type HubMessage,
   type ListenAnswer,
@@ -36,9 +46,6 @@ import {
   unwrapAnswer,
 } from "./wire.ts";
 
-const BROADCAST = "@reuseport/net:threads";
-/** Bytes for a `listen` answer: an address or an error message. */
-const ANSWER_BYTES = 4096;
 /** How long a `listen()` waits for a holder to answer before the address counts as another process's. */
 const ASK_TIMEOUT_MS = 500;
 /** The same while joining again, when the old holder may be gone with nobody else holding. */
@@ -46,54 +53,6 @@ const REJOIN_ASK_TIMEOUT_MS = 50;
 /** Joining again after the holder went: tries, and the pause between them. */
 const REJOIN_TRIES = 20;
 const REJOIN_PAUSE_MS = 25;
-
-/** Member ids of the thread `threadId` start with this. */
-export function memberPrefix(threadId: number): string {
-  return `t${threadId}:`;
-}
-
-const LOCAL = memberPrefix(threads.threadId);
-
-/** Messages between threads, besides the member and hub messages on ports. */
-type ThreadMessage =
-  /** Broadcast: who holds `key`? Its holder joins `member` and answers in `answer`. */
-  | {
-    tag: typeof TAG;
-    op: "who";
-    key: string;
-    request: BindRequest;
-    member: string;
-    answer: SharedArrayBuffer;
-  }
-  /** To a holder: the port a thread's members talk on. */
-  | { tag: typeof TAG; op: "port"; from: number; port: threads.MessagePort }
-  /** To a thread: the socket of a hub, now yours. */
-  | { tag: typeof TAG; op: "adopt"; state: HubState }
-  /** To a holder, from a thread its hub moved from: a member's message. */
-  | { tag: typeof TAG; op: "forward"; msg: MemberMessage; raw?: RawConnection };
-
-type PortMessage = { msg: MemberMessage | HubMessage; raw?: RawConnection };
-
-function isThreadMessage(value: unknown): value is ThreadMessage {
-  return (value as { tag?: unknown } | null)?.tag === TAG &&
-    typeof (value as { op?: unknown }).op === "string";
-}
-
-function transfer(...items: unknown[]): threads.Transferable[] {
-  return items.filter((item) => item !== undefined) as threads.Transferable[];
-}
-
-function writeAnswer(
-  buffer: SharedArrayBuffer,
-  answer: ListenAnswer & { holder?: number },
-): void {
-  const bytes = new TextEncoder().encode(JSON.stringify(answer));
-  const state = new Int32Array(buffer, 0, 2);
-  new Uint8Array(buffer, 8).set(bytes.subarray(0, ANSWER_BYTES - 8));
-  state[1] = Math.min(bytes.byteLength, ANSWER_BYTES - 8);
-  Atomics.store(state, 0, 1);
-  Atomics.notify(state, 0);
-}
 
 /** The threads' side of sharing, one per thread. */
 class ThreadSharing implements Channel {
@@ -107,23 +66,26 @@ class ThreadSharing implements Channel {
   #routes = new Map<string, "here" | threads.MessagePort>();
   /** Ports to holders, by holder thread. */
   #toHolders = new Map<number, threads.MessagePort>();
-  /** Ports from member threads, by thread (the holder's side). */
-  #fromMembers = new Map<number, threads.MessagePort>();
-  /** Keys whose hub moved from here, and where to. */
-  #moved = new Map<string, number>();
+  /** The side of this thread that holds sockets, as the others reach it. */
+  #holder: ThreadHolder;
   #askTimeout = ASK_TIMEOUT_MS;
 
   constructor(handles: Handles) {
     this.#handles = handles;
     this.#owner = new Owner(handles, {
-      left: (key) => this.#maybeHandOver(key),
+      left: (key) => this.#holder.maybeHandOver(key),
       closed: (key) => this.#routes.delete(key),
     });
+    this.#holder = new ThreadHolder(this.#owner, handles, this.#routes);
     this.#borrower = new Borrower(handles, LOCAL);
     this.#broadcast = new threads.BroadcastChannel(BROADCAST);
     this.#broadcast.unref();
-    this.#broadcast.onmessage = (event: unknown) =>
-      this.#onBroadcast((event as { data: unknown }).data);
+    this.#broadcast.onmessage = (event: unknown) => {
+      const value = (event as { data: unknown }).data;
+      if (isThreadMessage(value) && value.op === "who") {
+        this.#holder.answer(value);
+      }
+    };
     process.on("workerMessage", (value: unknown) => {
       if (isThreadMessage(value)) this.#onThreadMessage(value);
     });
@@ -270,127 +232,18 @@ class ThreadSharing implements Channel {
     } else for (const member of this.#borrower.of(key)) member.fail(failed[0]);
   }
 
-  #onBroadcast(value: unknown): void {
-    if (!isThreadMessage(value) || value.op !== "who") return;
-    if (
-      this.#routes.get(value.key) !== "here" || !this.#owner.holds(value.key)
-    ) return;
-    writeAnswer(value.answer, {
-      ...this.#owner.answer(value.request, value.member),
-      holder: threads.threadId,
-    });
-  }
-
   #onThreadMessage(message: ThreadMessage): void {
     if (message.op === "port") {
-      return this.#servePort(message.from, message.port);
+      return this.#holder.servePort(message.from, message.port);
     }
     if (message.op === "adopt") {
-      this.#owner.adopt(message.state);
-      this.#routes.set(message.state.key, "here");
+      this.#holder.adopt(message.state);
       // Our own members waited at the old holder: they wait here now.
       this.#rejoin(message.state.key);
       return;
     }
-    if (message.op === "forward") this.#fromHolder(message.msg, message.raw);
-  }
-
-  /** The holder's side of a member thread's port. */
-  #servePort(from: number, port: threads.MessagePort): void {
-    this.#fromMembers.set(from, port);
-    port.on("message", ({ msg, raw }: PortMessage) => {
-      const member = msg as MemberMessage;
-      const movedTo = this.#moved.get(member.key);
-      if (movedTo === undefined) {
-        return this.#owner.receive(
-          member,
-          raw,
-          (reply, r) =>
-            port.postMessage(
-              { msg: reply, raw: r } satisfies PortMessage,
-              transfer(r),
-            ),
-        );
-      }
-      // The hub moved: a wait is made again there; the rest follows it.
-      if (member.op === "want") {
-        port.postMessage(
-          {
-            msg: { op: "moved", key: member.key, member: member.member },
-          } satisfies PortMessage,
-        );
-      } else {
-        threads.postMessageToThread(movedTo, {
-          tag: TAG,
-          op: "forward",
-          msg: member,
-          raw,
-        }, transfer(raw))
-          .catch(() => raw && this.#handles.close(raw));
-      }
-    });
-    // The member thread ended: its members leave, even if their leave was lost.
-    port.on("close", () => {
-      this.#fromMembers.delete(from);
-      this.#owner.leaveAll(memberPrefix(from));
-    });
-    port.unref();
-  }
-
-  /** A member's message that reached the old holder and followed the hub here. */
-  #fromHolder(msg: MemberMessage, raw?: RawConnection): void {
-    this.#owner.receive(msg, raw, (reply, r) => {
-      // A reply needs the member thread's port: without it, a connection goes back.
-      const port = this.#fromMembers.get(
-        Number(/^t(\d+):/.exec(reply.member)?.[1]),
-      );
-      if (port) {
-        port.postMessage(
-          { msg: reply, raw: r } satisfies PortMessage,
-          transfer(r),
-        );
-      } else if (r) {
-        this.#owner.receive({ op: "back", key: reply.key }, r, () => {});
-      }
-    });
-  }
-
-  /**
-   * A member left the hub of `key`: when none of this thread's are left but
-   * others listen, the socket goes to one of their threads, still open.
-   */
-  #maybeHandOver(key: string): void {
-    if (this.#routes.get(key) !== "here") return;
-    const members = this.#owner.members(key);
-    if (members.some((m) => m.startsWith(LOCAL))) return;
-    const heir = members
-      .map((m) => Number(/^t(\d+):/.exec(m)?.[1]))
-      .find((thread) => this.#fromMembers.has(thread));
-    if (heir === undefined) return;
-    const state = this.#owner.release(key);
-    if (!state) return;
-    this.#routes.delete(key);
-    this.#moved.set(key, heir);
-    threads.postMessageToThread(
-      heir,
-      { tag: TAG, op: "adopt", state } satisfies ThreadMessage,
-      transfer(state.handle, ...state.held),
-    ).catch(() => {
-      // The heir is gone too: nobody is left to serve the address.
-      this.#moved.delete(key);
-      for (const raw of state.held) this.#handles.close(raw);
-      this.#handles.close(state.handle);
-    });
-    // Every other member thread joins the new holder.
-    for (const [thread, port] of this.#fromMembers) {
-      if (
-        thread !== heir &&
-        members.some((m) => m.startsWith(memberPrefix(thread)))
-      ) {
-        port.postMessage(
-          { msg: { op: "moved", key, member: "" } } satisfies PortMessage,
-        );
-      }
+    if (message.op === "forward") {
+      this.#holder.forwarded(message.msg, message.raw);
     }
   }
 }
