@@ -74,6 +74,19 @@ function setup(lends = false) {
   return { handles, owner, closedKeys, side };
 }
 
+/** Two sides, a: and b:, each with one member on the same address. */
+function twoMembers(lends = false) {
+  const shared = setup(lends);
+  const a = shared.side("a:");
+  const b = shared.side("b:");
+  const first = a.borrower.join(a.channel, REQUEST);
+  const second = b.borrower.join(b.channel, {
+    ...REQUEST,
+    port: first.addr.port,
+  });
+  return { ...shared, a, b, first, second };
+}
+
 let nextRaw = 0;
 function raw(): FakeRaw {
   return { id: ++nextRaw, closed: false };
@@ -84,14 +97,7 @@ function idOf(stream: NativeStream): number {
 }
 
 test("sharing: members join one socket; each connection goes to exactly one waiting member, in turn", async () => {
-  const { handles, owner, side } = setup();
-  const a = side("a:");
-  const b = side("b:");
-  const first = a.borrower.join(a.channel, REQUEST);
-  const second = b.borrower.join(b.channel, {
-    ...REQUEST,
-    port: first.addr.port,
-  });
+  const { handles, owner, a, b, first, second } = twoMembers();
   const joined = owner.listen({ ...REQUEST, port: first.addr.port }, "o:1");
   const local = owner.local(joined, "o:1");
   assert.equal(handles.sockets.length, 1, "one socket for the address");
@@ -148,14 +154,7 @@ test("sharing: a closed member's accept rejects with BadResource, and so does a 
  * a connection `r` has been lent to a:, its `conn` still in flight.
  */
 async function lentInFlight() {
-  const { handles, owner, side } = setup(true);
-  const a = side("a:");
-  const b = side("b:");
-  const first = a.borrower.join(a.channel, REQUEST);
-  const other = b.borrower.join(b.channel, {
-    ...REQUEST,
-    port: first.addr.port,
-  });
+  const { handles, owner, a, b, first, second: other } = twoMembers(true);
   void first.accept().catch(() => {});
   a.channel.deliver(); // its want reaches the owner
   const r = raw();
