@@ -6,6 +6,7 @@
  * @module
  */
 import * as errors from "./errors.ts";
+import { resolveDns } from "./net/dns.ts";
 import { connect, listen } from "./net/tcp.ts";
 
 /**
@@ -50,16 +51,16 @@ export interface PolyfillReport {
    * replaced by a copy of all its members with ours added.
    */
   copied: boolean;
-  /** What this call set: `"listen"`, `"connect"`, `"errors"`, or `"errors.<Class>"` for a class added to an existing `Deno.errors`. */
+  /** What this call set: `"listen"`, `"connect"`, `"resolveDns"`, `"errors"`, or `"errors.<Class>"` for a class added to an existing `Deno.errors`. */
   installed: string[];
-  /** What was there and was left alone: `"listen"`, `"connect"`, `"errors"`. */
+  /** What was there and was left alone: `"listen"`, `"connect"`, `"resolveDns"`, `"errors"`. */
   kept: string[];
 }
 
 type Scope = { Deno?: unknown };
 type Members = Record<string, unknown>;
 
-const ours: Members = { listen, connect };
+const ours: Members = { listen, connect, resolveDns };
 const ourErrors = errors as unknown as Record<string, new () => Error>;
 
 /**
@@ -100,7 +101,7 @@ function inherit(ours: new () => Error, theirs: unknown): void {
 }
 
 /**
- * Installs our `listen`, `connect` and `errors` into `scope.Deno`: creates
+ * Installs our `listen`, `connect`, `resolveDns` and `errors` into `scope.Deno`: creates
  * it if absent; otherwise adds what is missing and replaces `listen` /
  * `connect` where they are absent, known to be broken, or `override` is set
  * (on native Deno, only then). Other members of an existing `Deno` keep
@@ -121,9 +122,9 @@ export function installInto(
   };
   const deno = scope.Deno as Members | undefined | null;
   if (deno === undefined || deno === null) {
-    setDeno(scope, { listen, connect, errors: { ...errors } });
+    setDeno(scope, { listen, connect, resolveDns, errors: { ...errors } });
     report.created = true;
-    report.installed.push("listen", "connect", "errors");
+    report.installed.push("listen", "connect", "resolveDns", "errors");
     return report;
   }
   if (typeof deno !== "object" && typeof deno !== "function") {
@@ -132,12 +133,12 @@ export function installInto(
     );
   }
   if (native && !override) {
-    report.kept.push("listen", "connect", "errors");
+    report.kept.push("listen", "connect", "resolveDns", "errors");
     return report;
   }
 
   const changes: Members = {};
-  for (const name of ["listen", "connect"]) {
+  for (const name of ["listen", "connect", "resolveDns"]) {
     const current = deno[name];
     if (
       current !== ours[name] &&

@@ -13,6 +13,8 @@ declare global {
     const listen: typeof net.listen;
     /** `Deno.connect`: see `connect` in `@reuseport/net`. */
     const connect: typeof net.connect;
+    /** `Deno.resolveDns`: see `resolveDns` in `@reuseport/net`. */
+    const resolveDns: typeof net.resolveDns;
     /** `Deno.errors`: Deno's error classes. */
     const errors: typeof net.errors;
     /** `Deno.Listener`. */
@@ -31,5 +33,19 @@ declare global {
     type TcpListenOptions = net.TcpListenOptions;
     /** `Deno.ConnectOptions`. */
     type ConnectOptions = net.ConnectOptions;
+    /** `Deno.RecordType`. */
+    type RecordType = net.RecordType;
+    /** `Deno.ResolveDnsOptions`. */
+    type ResolveDnsOptions = net.ResolveDnsOptions;
+    /** `Deno.CaaRecord`. */
+    type CaaRecord = net.CaaRecord;
+    /** `Deno.MxRecord`. */
+    type MxRecord = net.MxRecord;
+    /** `Deno.NaptrRecord`. */
+    type NaptrRecord = net.NaptrRecord;
+    /** `Deno.SoaRecord`. */
+    type SoaRecord = net.SoaRecord;
+    /** `Deno.SrvRecord`. */
+    type SrvRecord = net.SrvRecord;
   }
 }

@@ -25,6 +25,16 @@
  */
 export type { NetAddr } from "./net/addr.ts";
 export { Conn } from "./net/conn.ts";
+export {
+  type CaaRecord,
+  type MxRecord,
+  type NaptrRecord,
+  type RecordType,
+  resolveDns,
+  type ResolveDnsOptions,
+  type SoaRecord,
+  type SrvRecord,
+} from "./net/dns.ts";
 export { Listener } from "./net/listener.ts";
 export {
   connect,

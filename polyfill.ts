@@ -1,5 +1,5 @@
 /**
- * `Deno.listen`, `Deno.connect` and `Deno.errors` for a program written for
+ * `Deno.listen`, `Deno.connect`, `Deno.resolveDns` and `Deno.errors` for a program written for
  * Deno, on Node: importing this module for its side effect puts this
  * package's implementation on the global `Deno` (creating it if there is
  * none), so the program runs unmodified.
@@ -53,7 +53,7 @@ export type { PolyfillOptions, PolyfillReport };
  * import { installPolyfill } from "@reuseport/net/polyfill";
  *
  * const report = installPolyfill({ override: true });
- * console.log(report.installed); // ["listen", "connect"]
+ * console.log(report.installed); // ["listen", "connect", "resolveDns"]
  * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0, reusePort: true });
  * listener.close();
  * ```

@@ -6,7 +6,15 @@
  *
  * @module
  */
-import { BadResource, BrokenPipe, Busy, Interrupted } from "./errors.ts";
+import {
+  BadResource,
+  BrokenPipe,
+  Busy,
+  Interrupted,
+  NotFound,
+  NotSupported,
+  TimedOut,
+} from "./errors.ts";
 
 /** Deno's errors, each made fresh (with its own stack) where it is thrown. */
 export const NetError = {
@@ -47,4 +55,115 @@ export const NetError = {
   /** A host name with an empty label (`a..b`). */
   emptyHostLabel: (hostname: string): URIError =>
     new URIError(`invalid host '${hostname}': empty label found in FQDN`),
+} as const;
+
+/**
+ * The record types Deno's resolver (hickory) knows by name: what
+ * `resolveDns` accepts as its `recordType` before it asks a server.
+ */
+export const DNS_RECORD_TYPES: readonly string[] = [
+  "A",
+  "AAAA",
+  "ANAME",
+  "ANY",
+  "AXFR",
+  "CAA",
+  "CDS",
+  "CDNSKEY",
+  "CERT",
+  "CNAME",
+  "CSYNC",
+  "DNSKEY",
+  "DS",
+  "HINFO",
+  "HTTPS",
+  "IXFR",
+  "KEY",
+  "MX",
+  "NAPTR",
+  "NS",
+  "NSEC",
+  "NSEC3",
+  "NSEC3PARAM",
+  "NULL",
+  "OPENPGPKEY",
+  "OPT",
+  "PTR",
+  "RRSIG",
+  "SIG",
+  "SOA",
+  "SRV",
+  "SSHFP",
+  "SVCB",
+  "TLSA",
+  "TSIG",
+  "TXT",
+  "Unknown",
+  "ZERO",
+];
+
+/**
+ * `resolveDns`' errors in Deno's words: its argument decoding (serde_v8),
+ * its name parsing and its resolver's (hickory's) answers.
+ */
+export const DnsError = {
+  /** A `recordType` string that names no record type. */
+  unknownRecordType: (name: string): TypeError =>
+    new TypeError(
+      `unknown variant \`${name}\`, expected one of ${
+        DNS_RECORD_TYPES.map((t) => `\`${t}\``).join(", ")
+      }`,
+    ),
+  /** A `recordType` that is not a string; `got` is what serde_v8 calls it. */
+  recordTypeNotEnum: (got: string): TypeError =>
+    new TypeError(`serde_v8 error: invalid type; expected: enum, got: ${got}`),
+  /** A `recordType` object with other than one key. */
+  recordTypeLength: (keys: number): TypeError =>
+    new TypeError(
+      `serde_v8 error: length mismatch, got: ${keys}, expected: 1`,
+    ),
+  /** `"Unknown"`, which needs a number that a string cannot give. */
+  recordTypeUnknown: (): TypeError =>
+    new TypeError(
+      "serde_v8 error: invalid type; expected: integer, got: undefined",
+    ),
+  /** `options` or `nameServer` that is not an object. */
+  notAnObject: (): TypeError =>
+    new TypeError("expected type `v8::data::Object`, got `v8::data::Value`"),
+  /** `nameServer.port` that is not a number. */
+  portNotANumber: (): TypeError =>
+    new TypeError("expected type `v8::data::Number`, got `v8::data::Value`"),
+  /** `nameServer.ipAddr` that is not an IP address. */
+  invalidIp: (): Error => new Error("invalid IP address syntax"),
+  /** `nameServer.port` 0: the OS refuses to send there. */
+  portZero: (): Error =>
+    new Error("proto error: io error: Invalid argument (os error 22)"),
+  /** A query with a space or a control character. */
+  unrecognizedChar: (char: string): Error =>
+    new Error(`proto error: unrecognized char: ${char}`),
+  /** A query with an empty label, or a label that starts with `-`. */
+  malformedLabel: (label: string): Error =>
+    new Error(`proto error: Malformed label: ${label}`),
+  /** A query label with a character no host name has. */
+  invalidLabelChars: (): Error =>
+    new Error("proto error: Label contains invalid characters: Err(Errors)"),
+  /** A query label over 63 bytes. */
+  labelTooLong: (bytes: number): Error =>
+    new Error(`proto error: label bytes exceed 63: ${bytes}`),
+  /** A query over 255 bytes on the wire. */
+  nameTooLong: (bytes: number): Error =>
+    new Error(`proto error: name label data exceed 255: ${bytes}`),
+  /** No record of the type: no such name, no data, or the server refused. */
+  notFound: (name: string, recordType: string): NotFound =>
+    new NotFound(
+      `proto error: no records found for Query { name: Name("${name}"), query_type: ${recordType}, query_class: IN }`,
+    ),
+  /** No answer from the name server in time (or it refused the port). */
+  timedOut: (): TimedOut => new TimedOut("proto error: request timed out"),
+  /** A runtime adapter without a resolver (a test's fake runtime). */
+  unavailable: (runtime: string): NotSupported =>
+    new NotSupported(`resolveDns is not available on ${runtime}`),
+  /** Records of a type Deno does not turn into JavaScript values. */
+  unsupportedRecordType: (): NotSupported =>
+    new NotSupported("Provided record type is not supported"),
 } as const;

@@ -30,6 +30,12 @@ export {
   op_set_nodelay,
   type SocketAddress,
 } from "./ops.ts";
+export {
+  type DnsRecord,
+  op_cancel_handle,
+  op_dns_resolve,
+  type ResolveAddrArgs,
+} from "./ops_dns.ts";
 export { read, shutdown, write } from "./io.ts";
 export {
   close,

@@ -115,7 +115,34 @@ export interface Runtime {
    * where the runtime can move them: what `sharing/` builds on.
    */
   readonly handles?: Handles;
+  /**
+   * Asks a name server for the records of `question`, in Deno's shapes;
+   * rejects with Deno's errors (`NotFound`, `TimedOut`, ...).
+   */
+  resolveDns?(question: DnsQuestion): Promise<DnsRecord[]>;
 }
+
+/** A DNS question, checked by the ops the way Deno checks one. */
+export interface DnsQuestion {
+  /** The query as the caller gave it (native Deno parses it again). */
+  query: string;
+  /** The name to ask: ASCII (IDNA), absolute, with its trailing dot. */
+  name: string;
+  /** The name as Deno shows it in its `NotFound` message. */
+  shown: string;
+  /** The record type, one of `DNS_RECORD_TYPES`. */
+  recordType: string;
+  /** The server to ask; absent: the system's. */
+  nameServer?: { ipAddr: string; port: number };
+  /** Aborts the question. */
+  signal?: AbortSignal;
+}
+
+/** One record's data, as Deno's `resolveDns` gives it. */
+export type DnsRecord =
+  | string
+  | string[]
+  | Record<string, string | number | boolean>;
 
 /** A connection accepted but not yet read: a handle that can move. */
 export type RawConnection = object;

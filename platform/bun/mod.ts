@@ -12,6 +12,7 @@ import { resolveByBinding } from "../resolve.ts";
 import type { Socket } from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { resolveWithNodeDns } from "../dns_resolver.ts";
 import type {
   BindRequest,
   Handles,
@@ -98,6 +99,7 @@ export const bunRuntime: Runtime = {
   name: "bun",
   nativeDenoApi: false,
   handles,
+  resolveDns: resolveWithNodeDns,
 
   preloadArgs(module: URL, _thread: boolean): string[] {
     return [...process.execArgv, "--preload", fileURLToPath(module)];

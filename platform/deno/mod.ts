@@ -13,6 +13,8 @@ import { HandleStream } from "../libuv/stream.ts";
 import { resolveByBinding } from "../resolve.ts";
 import type {
   BindRequest,
+  DnsQuestion,
+  DnsRecord,
   NativeListener,
   NativeStream,
   Runtime,
@@ -48,6 +50,14 @@ interface DenoNamespace {
   connect(
     options: { hostname: string; port: number; signal?: AbortSignal },
   ): Promise<DenoConn>;
+  resolveDns(
+    query: string,
+    recordType: string,
+    options?: {
+      nameServer?: { ipAddr: string; port: number };
+      signal?: AbortSignal;
+    },
+  ): Promise<DnsRecord[]>;
   errors: Record<string, new (...args: never[]) => Error>;
   build: { os: string };
   version: { deno: string };
@@ -72,6 +82,7 @@ function nativeDeno(): DenoNamespace | undefined {
   return {
     listen: deno.listen.bind(deno),
     connect: deno.connect.bind(deno),
+    resolveDns: deno.resolveDns.bind(deno),
     errors: { ...deno.errors },
     build: deno.build,
     version: deno.version,
@@ -304,6 +315,14 @@ export const denoRuntime: Runtime = {
 
   resolveListenHost(hostname: string): string {
     return resolveByBinding((r) => this.listen(r), hostname);
+  },
+
+  resolveDns(question: DnsQuestion): Promise<DnsRecord[]> {
+    const { query, recordType, nameServer, signal } = question;
+    return denoNamespace()!.resolveDns(query, recordType, {
+      nameServer,
+      signal,
+    }).catch(rethrow);
   },
 
   connect(
