@@ -98,8 +98,10 @@ function shape(recordType: string, r: unknown): DnsRecord {
         replacement: absolute(a.replacement as string),
       });
     case "CAA": {
-      // c-ares gives the flags byte and the tag as the value's key.
-      const tag = Object.keys(a).find((k) => k !== "critical") ?? "";
+      // c-ares gives the flags byte and the tag as the value's key (and
+      // Node a `type` beside them).
+      const keys = Object.keys(a).filter((k) => k !== "critical");
+      const tag = keys.find((k) => k !== "type") ?? keys[0] ?? "";
       return bare({
         critical: ((a.critical as number) & 0x80) !== 0,
         tag,
@@ -136,18 +138,27 @@ function newResolver(signal: AbortSignal | undefined): Resolver {
 }
 
 /**
- * Asks for `question`'s records through `node:dns`; the signal cancels the
- * question (the caller then throws the signal's reason, as Deno does).
+ * A `Runtime.resolveDns` through `node:dns`, which asks for the types of
+ * `rawTypes` over UDP itself (where the runtime's `node:dns` reads them
+ * unlike Deno). The signal cancels the question (the caller then throws the
+ * signal's reason, as Deno does).
  */
-export async function resolveWithNodeDns(
+export function nodeDnsResolver(
+  rawTypes: readonly string[] = [],
+): (question: DnsQuestion) => Promise<DnsRecord[]> {
+  return (question) => resolveWithNodeDns(question, rawTypes);
+}
+
+async function resolveWithNodeDns(
   question: DnsQuestion,
+  rawTypes: readonly string[],
 ): Promise<DnsRecord[]> {
   const { recordType, signal, nameServer } = question;
   const resolver = newResolver(signal);
   if (nameServer) {
     resolver.setServers([serverString(nameServer.ipAddr, nameServer.port)]);
   }
-  if (!C_ARES_TYPES.has(recordType)) {
+  if (!C_ARES_TYPES.has(recordType) || rawTypes.includes(recordType)) {
     const server = nameServer ?? systemServer(resolver);
     return await askRaw(question, server);
   }
@@ -158,8 +169,11 @@ export async function resolveWithNodeDns(
       resolver.resolve(
         question.name,
         recordType,
+        // SOA comes as one object, the others as an array.
         (err: Error | null, records: unknown) =>
-          err ? reject(err) : resolve(records as unknown[]),
+          err
+            ? reject(err)
+            : resolve(Array.isArray(records) ? records : [records]),
       );
     });
     return answers.map((r) => shape(recordType, r));

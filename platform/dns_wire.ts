@@ -1,9 +1,12 @@
 /**
  * One DNS question over UDP, for the record types `node:dns` cannot ask for
- * (`ANAME`, and the rarer types Deno's resolver knows by name): the answer
- * read as far as Deno reads it. `ANAME` records become names; any record of
- * another of these types is one Deno does not turn into a value
- * (`NotSupported`), and no record at all is `NotFound`.
+ * (`ANAME`, and the rarer types Deno's resolver knows by name), and for
+ * `TXT` where a runtime's `node:dns` reads it unlike Deno: the answer read
+ * as far as Deno reads it. `ANAME` records become names, `TXT` records
+ * their character strings (bytes as Latin-1); any record of another of these
+ * types is one Deno does not turn into a value (`NotSupported`), and no
+ * record at all is `NotFound`. Answers too long for one datagram (1232
+ * bytes) are not asked again over TCP.
  *
  * @module
  */
@@ -14,6 +17,7 @@ import type { DnsQuestion, DnsRecord } from "./types.ts";
 
 /** The wire codes of the types that go out this way. */
 const TYPE_CODES: Readonly<Record<string, number>> = {
+  TXT: 16,
   ANAME: 65305,
   ANY: 255,
   AXFR: 252,
@@ -42,7 +46,27 @@ const TYPE_CODES: Readonly<Record<string, number>> = {
   ZERO: 0,
 };
 
-const ANAME = 65305;
+/** The types read here: code and reader of one record's data. */
+const READERS: Readonly<
+  Record<
+    string,
+    [number, (buf: Uint8Array, at: number, end: number) => DnsRecord]
+  >
+> = {
+  ANAME: [65305, (buf, at) => readName(buf, at)[0]],
+  TXT: [16, readStrings],
+};
+
+/** A TXT record's character strings, each byte a Latin-1 character. */
+function readStrings(buf: Uint8Array, at: number, end: number): string[] {
+  const strings: string[] = [];
+  while (at < end) {
+    const len = buf[at];
+    strings.push(String.fromCharCode(...buf.subarray(at + 1, at + 1 + len)));
+    at += 1 + len;
+  }
+  return strings;
+}
 
 /** The question: recursion desired, with an EDNS0 record as Deno's resolver sends. */
 function encodeQuery(id: number, name: string, type: number): Uint8Array {
@@ -116,10 +140,12 @@ function decodeAnswer(
     const type = view.getUint16(at);
     const length = view.getUint16(at + 8);
     const data = at + 10;
-    if (question.recordType !== "ANAME") {
-      throw DnsError.unsupportedRecordType();
+    const reader = READERS[question.recordType];
+    if (!reader) throw DnsError.unsupportedRecordType();
+    // Other types in the answer (a CNAME on the way) are not Deno's values.
+    if (type === reader[0]) {
+      records.push(reader[1](buf, data, data + length));
     }
-    if (type === ANAME) records.push(readName(buf, data)[0]);
     at = data + length;
   }
   return records;

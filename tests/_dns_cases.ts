@@ -10,6 +10,15 @@
 /** The zone the records live in (a reserved name: never on the internet). */
 export const ZONE = "dnstest.test";
 
+/** `name` in DNS wire format, as dnsmasq's `dns-rr` takes data: hex bytes. */
+function wireName(name: string): string {
+  const bytes = name.split(".").flatMap((label) => [
+    label.length,
+    ...[...label].map((c) => c.charCodeAt(0)),
+  ]);
+  return [...bytes, 0].map((b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
 /**
  * dnsmasq's config lines: a record of every type it can serve. The zone is
  * authoritative (`auth-zone`), so that dnsmasq answers SOA and NS, and PTR
@@ -31,6 +40,10 @@ export const DNSMASQ_RECORDS: string[] = [
   `naptr-record=n.${ZONE},100,10,S,SIP+D2U,,_sip._udp.${ZONE}`,
   `caa-record=caa.${ZONE},0,issue,letsencrypt.org`,
   `caa-record=caa.${ZONE},128,iodef,mailto:security@${ZONE}`,
+  // Types dnsmasq has no option for, as raw data: an ANAME to h.<zone>, a
+  // HINFO (a type Deno does not turn into values).
+  `dns-rr=aname.${ZONE},65305,${wireName(`h.${ZONE}`)}`,
+  `dns-rr=hinfo.${ZONE},13,03:63:70:75:02:6f:73`,
 ];
 
 /** One question: a name, a record type, and what to send as `options` besides the server. */
@@ -66,7 +79,9 @@ export const dnsCases: Record<string, DnsCase> = {
   "CAA": { query: z("caa"), recordType: "CAA" },
   "SOA": { query: ZONE, recordType: "SOA" },
   "NS": { query: ZONE, recordType: "NS" },
-  "ANAME (no server serves one)": { query: z("h"), recordType: "ANAME" },
+  "ANAME": { query: z("aname"), recordType: "ANAME" },
+  "ANAME, none there": { query: z("h"), recordType: "ANAME" },
+  "HINFO, records Deno cannot show": { query: z("hinfo"), recordType: "HINFO" },
   "upper case and a trailing dot": {
     query: `H.${ZONE.toUpperCase()}.`,
     recordType: "A",

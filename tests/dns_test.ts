@@ -14,13 +14,7 @@ import { after, before, test } from "node:test";
 import { installInto } from "../_polyfill.ts";
 import { errors, resolveDns } from "../mod.ts";
 import { resources } from "../ops/mod.ts";
-import {
-  describe,
-  dnsCases,
-  DNSMASQ_RECORDS,
-  runDnsCases,
-  ZONE,
-} from "./_dns_cases.ts";
+import { dnsCases, DNSMASQ_RECORDS, runDnsCases, ZONE } from "./_dns_cases.ts";
 import { type Dnsmasq, dnsmasqMissing, startDnsmasq } from "./_dnsmasq.ts";
 import { DENO_BIN } from "./_oracle_client.ts";
 
@@ -97,6 +91,7 @@ test("records of every type, in Deno's shapes", { skip }, async () => {
     minimum: 600,
   })]);
   assert.deepEqual(await resolveDns(ZONE, "NS", ns), [z("ns") + "."]);
+  assert.deepEqual(await resolveDns(z("aname"), "ANAME", ns), [z("h") + "."]);
   await assert.rejects(resolveDns(z("h"), "ANAME", ns), errors.NotFound);
   await assert.rejects(resolveDns(z("nope"), "A", ns), {
     name: "NotFound",
@@ -165,11 +160,9 @@ test("an aborted signal rejects with its reason, before and during the question"
     });
     setTimeout(() => controller.abort(), 50);
     const err = await pending.then(() => undefined, (e) => e);
-    assert.deepEqual(describe(err), {
-      class: "DOMException",
-      name: "AbortError",
-      message: "The signal has been aborted",
-    });
+    // The runtime's own reason (each words it its own way).
+    assert.equal(err, controller.signal.reason);
+    assert.equal((err as Error).name, "AbortError");
     assert.deepEqual(resources(), {});
   } finally {
     hole.close();

@@ -12,7 +12,7 @@ import { resolveByBinding } from "../resolve.ts";
 import type { Socket } from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { resolveWithNodeDns } from "../dns_resolver.ts";
+import { nodeDnsResolver } from "../dns_resolver.ts";
 import type {
   BindRequest,
   Handles,
@@ -99,7 +99,9 @@ export const bunRuntime: Runtime = {
   name: "bun",
   nativeDenoApi: false,
   handles,
-  resolveDns: resolveWithNodeDns,
+  // Bun's node:dns gives each character string of a TXT record as a record
+  // of its own, decoded as UTF-8; Deno keeps them together, as Latin-1.
+  resolveDns: nodeDnsResolver(["TXT"]),
 
   preloadArgs(module: URL, _thread: boolean): string[] {
     return [...process.execArgv, "--preload", fileURLToPath(module)];

@@ -10,7 +10,7 @@ import * as net from "node:net";
 import process from "node:process";
 import * as threads from "node:worker_threads";
 import { lookupError, uvError } from "../errno.ts";
-import { resolveWithNodeDns } from "../dns_resolver.ts";
+import { nodeDnsResolver } from "../dns_resolver.ts";
 import type {
   BindRequest,
   Handles,
@@ -99,7 +99,7 @@ export const nodeRuntime: Runtime = {
   name: "node",
   nativeDenoApi: false,
   handles,
-  resolveDns: resolveWithNodeDns,
+  resolveDns: nodeDnsResolver(),
 
   preloadArgs(module: URL, thread: boolean): string[] {
     const own = thread ? modulePreloads(process.execArgv) : process.execArgv;
