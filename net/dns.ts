@@ -210,43 +210,116 @@ export function resolveDns(
   recordType: "A" | "AAAA" | "ANAME" | "CNAME" | "NS" | "PTR",
   options?: ResolveDnsOptions,
 ): Promise<string[]>;
-/** `CAA` records. */
+/** `CAA` records.
+ *
+ * @example
+ * ```ts
+ * import { resolveDns } from "@reuseport/net";
+ *
+ * const records = await resolveDns("example.test", "CAA", { signal: AbortSignal.abort() })
+ *   .catch(() => []);
+ * console.log(records.length);
+ * ```
+ */
 export function resolveDns(
   query: string,
   recordType: "CAA",
   options?: ResolveDnsOptions,
 ): Promise<CaaRecord[]>;
-/** `MX` records. */
+/** `MX` records.
+ *
+ * @example
+ * ```ts
+ * import { resolveDns } from "@reuseport/net";
+ *
+ * const records = await resolveDns("example.test", "MX", { signal: AbortSignal.abort() })
+ *   .catch(() => []);
+ * console.log(records.length);
+ * ```
+ */
 export function resolveDns(
   query: string,
   recordType: "MX",
   options?: ResolveDnsOptions,
 ): Promise<MxRecord[]>;
-/** `NAPTR` records. */
+/** `NAPTR` records.
+ *
+ * @example
+ * ```ts
+ * import { resolveDns } from "@reuseport/net";
+ *
+ * const records = await resolveDns("example.test", "NAPTR", { signal: AbortSignal.abort() })
+ *   .catch(() => []);
+ * console.log(records.length);
+ * ```
+ */
 export function resolveDns(
   query: string,
   recordType: "NAPTR",
   options?: ResolveDnsOptions,
 ): Promise<NaptrRecord[]>;
-/** `SOA` records. */
+/** `SOA` records.
+ *
+ * @example
+ * ```ts
+ * import { resolveDns } from "@reuseport/net";
+ *
+ * const records = await resolveDns("example.test", "SOA", { signal: AbortSignal.abort() })
+ *   .catch(() => []);
+ * console.log(records.length);
+ * ```
+ */
 export function resolveDns(
   query: string,
   recordType: "SOA",
   options?: ResolveDnsOptions,
 ): Promise<SoaRecord[]>;
-/** `SRV` records. */
+/** `SRV` records.
+ *
+ * @example
+ * ```ts
+ * import { resolveDns } from "@reuseport/net";
+ *
+ * const records = await resolveDns("example.test", "SRV", { signal: AbortSignal.abort() })
+ *   .catch(() => []);
+ * console.log(records.length);
+ * ```
+ */
 export function resolveDns(
   query: string,
   recordType: "SRV",
   options?: ResolveDnsOptions,
 ): Promise<SrvRecord[]>;
-/** `TXT` records: each an array of its character strings. */
+/**
+ * `TXT` records: each an array of its character strings.
+ *
+ * @example
+ * ```ts
+ * import { resolveDns } from "@reuseport/net";
+ *
+ * const records = await resolveDns("example.test", "TXT", { signal: AbortSignal.abort() })
+ *   .catch(() => []);
+ * console.log(records.length);
+ * ```
+ */
 export function resolveDns(
   query: string,
   recordType: "TXT",
   options?: ResolveDnsOptions,
 ): Promise<string[][]>;
-/** A record type known only at run time. */
+/**
+ * A record type known only at run time.
+ *
+ * @example
+ * ```ts
+ * import { type RecordType, resolveDns } from "@reuseport/net";
+ *
+ * const type = "MX" as RecordType;
+ * const records = await resolveDns("example.test", type, { signal: AbortSignal.abort() })
+ *   .catch(() => []);
+ * console.log(records.length);
+ * ```
+ */
 export function resolveDns(
   query: string,
   recordType: RecordType,
@@ -260,6 +333,18 @@ export function resolveDns(
   | SrvRecord[]
   | string[][]
 >;
+/**
+ * The implementation of every overload above.
+ *
+ * @example
+ * ```ts
+ * import { resolveDns } from "@reuseport/net";
+ *
+ * const records = await resolveDns("example.test", "A", { signal: AbortSignal.abort() })
+ *   .catch(() => []);
+ * console.log(records.length);
+ * ```
+ */
 export async function resolveDns(
   query: string,
   recordType: RecordType,

@@ -138,7 +138,17 @@ export interface DnsQuestion {
   signal?: AbortSignal;
 }
 
-/** One record's data, as Deno's `resolveDns` gives it. */
+/**
+ * One record's data, as Deno's `resolveDns` gives it.
+ *
+ * @example
+ * ```ts
+ * import type { DnsRecord } from "@reuseport/net/ops";
+ *
+ * const records: DnsRecord[] = ["10.0.0.1", ["v=spf1 -all"], { preference: 10, exchange: "mail.test." }];
+ * console.log(records.length);
+ * ```
+ */
 export type DnsRecord =
   | string
   | string[]

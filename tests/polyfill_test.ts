@@ -12,7 +12,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { installInto } from "../_polyfill.ts";
-import { connect, errors, listen } from "../mod.ts";
+import { connect, errors, listen, resolveDns } from "../mod.ts";
 import { installPolyfill } from "../polyfill.ts";
 import { DENO_BIN } from "./_oracle_client.ts";
 
@@ -84,7 +84,7 @@ test(
       native: false,
       created: true,
       copied: false,
-      installed: ["listen", "connect", "errors"],
+      installed: ["listen", "connect", "resolveDns", "errors"],
       kept: [],
     });
     const deno = scope.Deno as {
@@ -94,6 +94,7 @@ test(
     };
     assert.equal(deno.listen, listen);
     assert.equal(deno.connect, connect);
+    assert.equal((deno as Members).resolveDns, resolveDns);
     assert.deepEqual(deno.errors, { ...errors });
     // A plain object, as Deno's: programs may add to it.
     assert.ok(Object.isExtensible(deno.errors));
@@ -118,7 +119,7 @@ test("a second install changes nothing", opts, () => {
     created: false,
     copied: false,
     installed: [],
-    kept: ["listen", "connect", "errors"],
+    kept: ["listen", "connect", "resolveDns", "errors"],
   });
   assert.deepEqual({ ...(scope.Deno as Members) }, before);
 });
@@ -132,7 +133,7 @@ test("on native Deno, without override, nothing changes", opts, () => {
     created: false,
     copied: false,
     installed: [],
-    kept: ["listen", "connect", "errors"],
+    kept: ["listen", "connect", "resolveDns", "errors"],
   });
   assert.deepEqual({ ...deno }, before);
   // Not even the error classes the fake lacks are added.
@@ -155,7 +156,7 @@ test(
       native: true,
       created: false,
       copied: false,
-      installed: ["listen", "connect", ...added],
+      installed: ["listen", "connect", "resolveDns", ...added],
       kept: ["errors"],
     });
     assert.equal(deno.listen, listen);
@@ -254,7 +255,7 @@ test(
       native: false,
       created: false,
       copied: false,
-      installed: ["listen", "connect", "errors"],
+      installed: ["listen", "connect", "resolveDns", "errors"],
       kept: [],
     });
     assert.equal(deno.listen, listen);

@@ -3,8 +3,13 @@
  * `npm test`) fails if code written against `Deno.*` types stops accepting
  * this package's objects. Not a runtime test: nothing here runs.
  */
-import { connect, listen } from "../mod.ts";
-import type { ConnectOptions, NetAddr, TcpListenOptions } from "../mod.ts";
+import { connect, listen, resolveDns } from "../mod.ts";
+import type {
+  ConnectOptions,
+  NetAddr,
+  ResolveDnsOptions,
+  TcpListenOptions,
+} from "../mod.ts";
 
 export async function denoShaped(): Promise<void> {
   const listenOptions: TcpListenOptions = {} as Deno.TcpListenOptions;
@@ -16,4 +21,12 @@ export async function denoShaped(): Promise<void> {
   const accepted: Deno.Conn = await listener.accept();
   for await (const c of listener) c.close();
   void [addr, back, accepted];
+}
+
+export async function denoShapedDns(): Promise<void> {
+  const resolve: typeof Deno.resolveDns = resolveDns;
+  const options: ResolveDnsOptions = {} as Deno.ResolveDnsOptions;
+  const mx: Deno.MxRecord[] = await resolveDns("a.test", "MX", options);
+  const txt: string[][] = await resolveDns("a.test", "TXT");
+  void [resolve, mx, txt];
 }
