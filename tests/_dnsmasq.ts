@@ -9,7 +9,6 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { Resolver } from "node:dns";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
@@ -26,18 +25,25 @@ export interface Dnsmasq {
 /** Where a distribution puts dnsmasq, besides `PATH` (`/usr/sbin` is not on a user's `PATH`). */
 const SBIN = ["/usr/sbin", "/sbin", "/usr/local/sbin"];
 
-/** The dnsmasq binary, if there is one. */
-export function dnsmasqPath(): string | undefined {
-  const dirs = [...(process.env.PATH ?? "").split(delimiter), ...SBIN];
-  return dirs.map((d) => join(d, "dnsmasq")).find((p) => p && existsSync(p));
+/** Where to look for dnsmasq: `PATH`, then the sbin folders. */
+const searchDirs = (): string[] => [
+  ...(process.env.PATH ?? "").split(delimiter).filter((d) => d !== ""),
+  ...SBIN,
+];
+
+/** The dnsmasq binary in `dirs`, if there is one. */
+export function dnsmasqPath(dirs: string[] = searchDirs()): string | undefined {
+  return dirs.map((d) => join(d, "dnsmasq")).find((p) => existsSync(p));
 }
 
 /**
- * Why the DNS tests cannot run here, in one line (with how to fix it), or
- * `undefined` when they can.
+ * Why the DNS tests cannot run here (dnsmasq is not in `dirs`), in one line
+ * with how to fix it, or `undefined` when they can.
  */
-export function dnsmasqMissing(): string | undefined {
-  if (dnsmasqPath()) return undefined;
+export function dnsmasqMissing(
+  dirs: string[] = searchDirs(),
+): string | undefined {
+  if (dnsmasqPath(dirs)) return undefined;
   return "dnsmasq not found: install it with `apt-get install dnsmasq-base` (Debian/Ubuntu, as root)";
 }
 
@@ -53,16 +59,46 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Whether the server at `port` answers a question for `probe` (any answer counts). */
-function answers(port: number, probe: string): Promise<boolean> {
-  const resolver = new Resolver({ timeout: 200, tries: 1 });
-  resolver.setServers([`127.0.0.1:${port}`]);
-  return new Promise((resolve) => {
-    resolver.resolve4(probe, (err) => {
-      const code = (err as { code?: string } | null)?.code;
-      resolve(!err || (code !== "ECONNREFUSED" && code !== "ETIMEOUT"));
+/** A question for `ready.invalid`, type A, as bytes (any answer will do). */
+const PROBE = new Uint8Array([
+  0x12,
+  0x34,
+  1,
+  0,
+  0,
+  1,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  5,
+  ...[..."ready"].map((c) => c.charCodeAt(0)),
+  7,
+  ...[..."invalid"].map((c) => c.charCodeAt(0)),
+  0,
+  0,
+  1,
+  0,
+  1,
+]);
+
+/** Whether the server at `port` answers a question within 200 ms (any answer counts). */
+function answers(port: number): Promise<boolean> {
+  const socket = createSocket("udp4");
+  return new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 200);
+    socket.once("message", () => {
+      clearTimeout(timer);
+      resolve(true);
     });
-  });
+    socket.once("error", () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+    socket.connect(port, "127.0.0.1", () => socket.send(PROBE));
+  }).finally(() => socket.close());
 }
 
 /** Resolves when `child` has exited (at once if it already has). */
@@ -117,7 +153,7 @@ export async function startDnsmasq(options: string[]): Promise<Dnsmasq> {
     // Bounded: 50 probes of at most 200 ms each.
     for (let i = 0; i < 50; i++) {
       if (child.exitCode !== null) break;
-      if (await answers(port, "ready.invalid")) {
+      if (await answers(port)) {
         return { nameServer: { ipAddr: "127.0.0.1", port }, stop };
       }
       await new Promise((r) => setTimeout(r, 50));

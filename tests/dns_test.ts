@@ -199,6 +199,13 @@ test(
   },
 );
 
+test("without dnsmasq the tests say what is missing and how to install it", () => {
+  assert.equal(
+    dnsmasqMissing([]),
+    "dnsmasq not found: install it with `apt-get install dnsmasq-base` (Debian/Ubuntu, as root)",
+  );
+});
+
 test("the polyfill puts resolveDns on a Deno it creates", () => {
   const scope: { Deno?: Record<string, unknown> } = {};
   const report = installInto(scope, false, false);
