@@ -91,6 +91,14 @@ export const dnsCases: Record<string, DnsCase> = {
   "no data of the type": { query: z("h"), recordType: "MX" },
   "outside the zone (refused)": { query: "example.com", recordType: "A" },
   "empty query": { query: "", recordType: "A" },
+  "a label that is not ASCII (IDNA)": {
+    query: `\u00c9t\u00e9.${ZONE}`,
+    recordType: "A",
+  },
+  "a wildcard label and an _service label": {
+    query: `*._Svc.${ZONE}`,
+    recordType: "TXT",
+  },
   "a number as query": { query: 123, recordType: "A" },
   "empty label": { query: "a..b", recordType: "A" },
   "space in the query": { query: "a b", recordType: "A" },
