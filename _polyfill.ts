@@ -6,7 +6,7 @@
  * @module
  */
 import * as errors from "./errors.ts";
-import { connect, listen } from "./net/tcp.ts";
+import { connect, listen } from "./net/mod.ts";
 
 /**
  * Options of `installPolyfill`.

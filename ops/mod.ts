@@ -41,3 +41,11 @@ export {
   tryClose,
 } from "./resources.ts";
 export { Connections, connections } from "./tcp.ts";
+export {
+  op_net_accept_unix,
+  op_net_connect_unix,
+  op_net_listen_unix,
+  op_net_listen_unixpacket,
+  op_net_recv_unixpacket,
+  op_net_send_unixpacket,
+} from "./ops_unix.ts";
