@@ -70,6 +70,11 @@ export const NetError = {
     new NotSupported(
       `an empty Unix socket path asks the kernel to pick an abstract name, and ${runtime} cannot report the name it picked: give a path or an abstract name ("\\0name")`,
     ),
+  /** A Linux abstract name of the full 108 bytes, where the runtime takes one byte less. */
+  abstractNameFull: (runtime: string): NotSupported =>
+    new NotSupported(
+      `${runtime} takes Linux abstract socket names of at most 107 bytes (its "\\0" included); Deno takes 108`,
+    ),
   /** A runtime without Unix domain sockets. */
   unixUnsupported: (runtime: string): NotSupported =>
     new NotSupported(`${runtime} has no Unix domain sockets here`),

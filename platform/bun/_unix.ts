@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import type {
   NativeListener,
   NativeStream,
@@ -21,6 +22,16 @@ import { BunStream } from "./_stream.ts";
 /** The unnamed end of a connection: what the kernel reports for a client. */
 const UNNAMED: UnixAddress = { path: null };
 
+/**
+ * Bun ends every name with a NUL, an abstract one too, so the longest
+ * abstract name Linux takes (108 bytes) fails there with `EINVAL`.
+ */
+function checkAbstract(bun: BunGlobal, path: string): void {
+  if (path.startsWith("\0") && Buffer.byteLength(path) >= 108) {
+    throw NetError.abstractNameFull(`Bun ${bun.version}`);
+  }
+}
+
 /** A listening Unix socket of this thread's own, on `Bun.listen`. */
 class BunUnixListener implements NativeListener<UnixAddress> {
   readonly addr: UnixAddress;
@@ -32,6 +43,7 @@ class BunUnixListener implements NativeListener<UnixAddress> {
     if (path === "" || path === "\0") {
       throw NetError.unixAutobind(`Bun ${bun.version}`);
     }
+    checkAbstract(bun, path);
     this.addr = { path };
     const local = this.addr;
     let server: BunServer;
@@ -81,6 +93,7 @@ async function connectUnix(
   bun: BunGlobal,
   path: string,
 ): Promise<NativeStream<UnixAddress>> {
+  checkAbstract(bun, path);
   let stream: BunStream<UnixAddress> | undefined;
   try {
     await bun.connect({
