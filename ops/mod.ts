@@ -1,7 +1,8 @@
 /**
- * Deno's TCP ops over a resource table, for code that wants Deno's op layer
- * itself: integer rids, `op_net_*` functions, and core-style `read` / `write`
- * / `close`. Most programs want the classes in the package root instead.
+ * Deno's TCP and Unix socket ops over a resource table, for code that wants
+ * Deno's op layer itself: integer rids, `op_net_*` functions, and core-style
+ * `read` / `write` / `close`. Most programs want the classes in the package
+ * root instead.
  *
  * @example Echo one message
  * ```ts
