@@ -526,6 +526,51 @@ denoTest(async function unixConnHalfCloseAndStreams() {
   });
 });
 
+denoTest(async function unixWriteAfterPeerClosedRejects() {
+  await inTempDir(async (dir) => {
+    const path = join(dir, "s.sock");
+    const listener = Deno.listen({ path, transport: "unix" });
+    const accepting = listener.accept();
+    const client = await Deno.connect({ path, transport: "unix" });
+    (await accepting).close();
+    assert.equal(await readBytes(client), null);
+    // The peer is gone: a write fails (EPIPE, or a reset), and no error is
+    // left uncaught.
+    const chunk = new Uint8Array(64 * 1024);
+    let failure: unknown;
+    for (let i = 0; i < 100 && !failure; i++) {
+      failure = (await settled(client.write(chunk)) as { error?: unknown })
+        .error;
+    }
+    assert.ok(
+      failure instanceof Deno.errors.BrokenPipe ||
+        failure instanceof Deno.errors.ConnectionReset,
+      String(failure),
+    );
+    client.close();
+    listener.close();
+  });
+});
+
+denoTest(async function unixListenerUnrefLetsTheProgramEnd() {
+  await inTempDir(async (dir) => {
+    // An unref'd listener's pending accept does not keep the program alive.
+    const path = JSON.stringify(join(dir, "s.sock"));
+    const { code, stdout, stderr } = await execCode(`
+      async function main() {
+        const listener = Deno.listen({ transport: "unix", path: ${path} });
+        listener.unref();
+        console.log("waiting");
+        await listener.accept();
+        console.log("accepted");
+      }
+      main();
+    `);
+    assert.equal(code, 0, stderr);
+    assert.equal(stdout.trim(), "waiting");
+  });
+});
+
 // --- What only this package has ----------------------------------------------
 
 oursOnly(
