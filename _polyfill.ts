@@ -7,7 +7,7 @@
  */
 import * as errors from "./errors.ts";
 import { resolveDns } from "./net/dns.ts";
-import { connect, listen } from "./net/tcp.ts";
+import { connect, listen } from "./net/mod.ts";
 
 /**
  * Options of `installPolyfill`.

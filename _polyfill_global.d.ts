@@ -7,7 +7,7 @@
 import type * as net from "./mod.ts";
 
 declare global {
-  /** Deno's TCP API, from `@reuseport/net/polyfill`. */
+  /** Deno's TCP and Unix socket API, from `@reuseport/net/polyfill`. */
   namespace Deno {
     /** `Deno.listen`: see `listen` in `@reuseport/net`. */
     const listen: typeof net.listen;
@@ -47,5 +47,15 @@ declare global {
     type SoaRecord = net.SoaRecord;
     /** `Deno.SrvRecord`. */
     type SrvRecord = net.SrvRecord;
+    /** `Deno.UnixListener`. */
+    type UnixListener = net.UnixListener;
+    /** `Deno.UnixConn`. */
+    type UnixConn = net.UnixConn;
+    /** `Deno.UnixAddr`. */
+    type UnixAddr = net.UnixAddr;
+    /** `Deno.UnixListenOptions`. */
+    type UnixListenOptions = net.UnixListenOptions;
+    /** `Deno.UnixConnectOptions`. */
+    type UnixConnectOptions = net.UnixConnectOptions;
   }
 }

@@ -1,5 +1,6 @@
 /**
- * Deno's TCP API — `listen`, `connect`, `Listener`, `TcpConn`, `errors` — with
+ * Deno's TCP and Unix socket API — `listen`, `connect`, `Listener`,
+ * `TcpConn`, `UnixConn`, `errors` — with
  * Deno's behaviour on Deno and on Node, and `reusePort` load balancing on
  * every OS.
  *
@@ -23,7 +24,7 @@
  *
  * @module
  */
-export type { NetAddr } from "./net/addr.ts";
+export type { NetAddr, UnixAddr } from "./net/addr.ts";
 export { Conn } from "./net/conn.ts";
 export {
   type CaaRecord,
@@ -36,14 +37,22 @@ export {
   type SrvRecord,
 } from "./net/dns.ts";
 export { Listener } from "./net/listener.ts";
+export { connect, listen } from "./net/mod.ts";
 export {
-  connect,
   type ConnectOptions,
-  listen,
   TcpConn,
   type TcpListener,
   type TcpListenOptions,
 } from "./net/tcp.ts";
+export {
+  listenDatagramUnix,
+  UnixConn,
+  type UnixConnectOptions,
+  UnixDatagramConn,
+  type UnixDatagramOptions,
+  type UnixListener,
+  type UnixListenOptions,
+} from "./net/unix.ts";
 export {
   type ParallelEvent,
   type ParallelMode,

@@ -55,6 +55,36 @@ export const NetError = {
   /** A host name with an empty label (`a..b`). */
   emptyHostLabel: (hostname: string): URIError =>
     new URIError(`invalid host '${hostname}': empty label found in FQDN`),
+  /** A Unix socket path that does not fit `sockaddr_un`'s `sun_path`. */
+  unixPathTooLong: (): TypeError =>
+    new TypeError("path must be shorter than SUN_LEN"),
+  /** A Linux abstract socket name that does not fit `sun_path`. */
+  abstractNameTooLong: (): TypeError =>
+    new TypeError("abstract socket name must be shorter than SUN_LEN"),
+  /** A Unix socket path with a NUL byte inside it. */
+  unixPathNul: (): TypeError =>
+    new TypeError("paths must not contain interior null bytes"),
+  /** A connect to an empty Unix socket path: the kernel's `EINVAL`. */
+  unixPathInvalid: (): TypeError =>
+    new TypeError("Invalid argument (os error 22)"),
+  /** `listen` on an empty path (Linux autobind) where the runtime cannot report the name the kernel picked. */
+  unixAutobind: (runtime: string): NotSupported =>
+    new NotSupported(
+      `an empty Unix socket path asks the kernel to pick an abstract name, and ${runtime} cannot report the name it picked: give a path or an abstract name ("\\0name")`,
+    ),
+  /** A Linux abstract name of the full 108 bytes, where the runtime takes one byte less. */
+  abstractNameFull: (runtime: string): NotSupported =>
+    new NotSupported(
+      `${runtime} takes Linux abstract socket names of at most 107 bytes (its "\\0" included); Deno takes 108`,
+    ),
+  /** A runtime without Unix domain sockets. */
+  unixUnsupported: (runtime: string): NotSupported =>
+    new NotSupported(`${runtime} has no Unix domain sockets here`),
+  /** `listenDatagram({ transport: "unixpacket" })` where the runtime has no Unix datagram socket. */
+  unixDatagramUnsupported: (reason: string): NotSupported =>
+    new NotSupported(
+      `Unix datagram sockets (transport "unixpacket") are not available: ${reason}`,
+    ),
 } as const;
 
 /**

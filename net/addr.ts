@@ -29,6 +29,43 @@ export interface NetAddr {
   port: number;
 }
 
+/**
+ * A Unix socket address, as `Deno.UnixAddr`: the socket file's path, or a
+ * Linux abstract name starting with `"\0"`. As on Deno, the unnamed end of
+ * a connection (a client's) reports `path: null`, whatever the type says.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mkdtempSync, rmSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import { listen, type UnixAddr } from "@reuseport/net";
+ *
+ * const dir = mkdtempSync(join(tmpdir(), "unix-addr-"));
+ * const listener = listen({ transport: "unix", path: join(dir, "s.sock") });
+ * const addr: UnixAddr = listener.addr;
+ * assert.equal(addr.transport, "unix");
+ * listener.close();
+ * rmSync(dir, { recursive: true });
+ * ```
+ */
+export interface UnixAddr {
+  /** `"unix"` for streams, `"unixpacket"` for datagrams. */
+  transport: "unix" | "unixpacket";
+  /** The path or abstract name. */
+  path: string;
+}
+
+/** A Unix op's path as the API reports it. */
+export function unixAddr(
+  path: string | null,
+  transport: "unix" | "unixpacket" = "unix",
+): UnixAddr {
+  // Deno reports `null` for an unnamed socket, though its type says string.
+  return { transport, path: path as string };
+}
+
 /** An op's address as the API reports it. */
 export function netAddr(addr: SocketAddress): NetAddr {
   return { hostname: addr.hostname, port: addr.port, transport: "tcp" };

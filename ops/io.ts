@@ -6,15 +6,18 @@
  */
 import { types } from "node:util";
 import { NetError } from "../core/messages.ts";
-import type { NativeStream } from "../platform/types.ts";
+import type { NativeStream, SocketAddress } from "../platform/types.ts";
 import { type Resource, resourceTable } from "./resources.ts";
 
-/** A connected TCP stream in the resource table. */
-export class TcpStreamResource implements Resource {
-  readonly name = "tcpStream";
-  readonly stream: NativeStream;
+/**
+ * A connected stream in the resource table, of any stream transport: what
+ * `read`, `write` and `shutdown` take. Each transport names its own.
+ */
+export abstract class StreamResource<A = unknown> implements Resource {
+  abstract readonly name: string;
+  readonly stream: NativeStream<A>;
 
-  constructor(stream: NativeStream) {
+  constructor(stream: NativeStream<A>) {
     this.stream = stream;
   }
 
@@ -27,10 +30,15 @@ export class TcpStreamResource implements Resource {
   }
 }
 
+/** A connected TCP stream in the resource table. */
+export class TcpStreamResource extends StreamResource<SocketAddress> {
+  readonly name = "tcpStream";
+}
+
 /** The stream at `rid`; throws `BadResource` if there is none. */
-function streamOf(rid: number): NativeStream {
+function streamOf(rid: number): NativeStream<unknown> {
   const resource = resourceTable.find(rid);
-  if (resource instanceof TcpStreamResource) return resource.stream;
+  if (resource instanceof StreamResource) return resource.stream;
   throw NetError.badResourceId();
 }
 
@@ -41,7 +49,7 @@ function streamOf(rid: number): NativeStream {
  * inside `try` and reject with what it throws, as Deno's do: no closure per
  * call on the hot path.
  */
-function streamWithBuffer(rid: number, buf: unknown): NativeStream {
+function streamWithBuffer(rid: number, buf: unknown): NativeStream<unknown> {
   if (!types.isUint8Array(buf)) {
     throw NetError.notABuffer();
   }

@@ -1,7 +1,8 @@
 /**
- * Deno's TCP ops over a resource table, for code that wants Deno's op layer
- * itself: integer rids, `op_net_*` functions, and core-style `read` / `write`
- * / `close`. Most programs want the classes in the package root instead.
+ * Deno's TCP and Unix socket ops over a resource table, for code that wants
+ * Deno's op layer itself: integer rids, `op_net_*` functions, and core-style
+ * `read` / `write` / `close`. Most programs want the classes in the package
+ * root instead.
  *
  * @example Echo one message
  * ```ts
@@ -47,3 +48,11 @@ export {
   tryClose,
 } from "./resources.ts";
 export { Connections, connections } from "./tcp.ts";
+export {
+  op_net_accept_unix,
+  op_net_connect_unix,
+  op_net_listen_unix,
+  op_net_listen_unixpacket,
+  op_net_recv_unixpacket,
+  op_net_send_unixpacket,
+} from "./ops_unix.ts";

@@ -22,7 +22,7 @@ import { NetError } from "../core/messages.ts";
  * ```
  */
 export interface Resource {
-  /** Deno's resource name: `"tcpListener"`, `"tcpStream"`. */
+  /** Deno's resource name: `"tcpListener"`, `"tcpStream"`, `"unixListener"`, `"unixStream"`. */
   readonly name: string;
   /** Releases the resource; called once, when its rid is closed. */
   close(): void;

@@ -29,16 +29,22 @@ import type { Strategy } from "./strategy.ts";
  * are pulled from the socket only while a listener waits. What nobody
  * asked for waits in the kernel's backlog where the runtime accepts on
  * demand (Deno), or unread in the adapter where it accepts as connections
- * come (libuv, Bun).
+ * come (libuv, Bun). `A` is its transport's address: TCP's, or a Unix
+ * socket's, whose listeners `make` names.
  */
-export class ListenSocket {
-  readonly native: NativeListener;
-  #queue: AcceptQueue<NativeStream, TcpListenerResource>;
+export class ListenSocket<A = SocketAddress> {
+  readonly native: NativeListener<A>;
+  #queue: AcceptQueue<NativeStream<A>, ListenerResource<A>>;
+  #make: (socket: ListenSocket<A>) => ListenerResource<A>;
   #key: string | undefined;
   #siblings: string | undefined;
 
-  constructor(native: NativeListener) {
+  constructor(
+    native: NativeListener<A>,
+    make: (socket: ListenSocket<A>) => ListenerResource<A>,
+  ) {
     this.native = native;
+    this.#make = make;
     this.#queue = new AcceptQueue(
       { next: () => native.accept(), setRef: (ref) => native.setRef(ref) },
       (stream) => stream.close(),
@@ -46,13 +52,13 @@ export class ListenSocket {
   }
 
   /** The listeners on this socket. */
-  listeners(): TcpListenerResource[] {
+  listeners(): ListenerResource<A>[] {
     return this.#queue.members();
   }
 
   /** A new listener on this socket. */
-  join(): TcpListenerResource {
-    const listener = new TcpListenerResource(this);
+  join(): ListenerResource<A> {
+    const listener = this.#make(this);
     this.#queue.join(listener);
     return listener;
   }
@@ -68,19 +74,19 @@ export class ListenSocket {
   }
 
   /** Resolves with the next connection for `listener`. */
-  wait(listener: TcpListenerResource): Promise<NativeStream> {
+  wait(listener: ListenerResource<A>): Promise<NativeStream<A>> {
     return new Promise((resolve, reject) =>
       this.#queue.want(listener, listener.refed, resolve, reject)
     );
   }
 
   /** `listener`'s pending accept keeps the process alive, or not. */
-  setRef(listener: TcpListenerResource): void {
+  setRef(listener: ListenerResource<A>): void {
     this.#queue.setRef(listener, listener.refed);
   }
 
   /** Removes `listener`; the last one out closes the socket and frees the address. */
-  leave(listener: TcpListenerResource): void {
+  leave(listener: ListenerResource<A>): void {
     if (!this.#queue.leave(listener)) return;
     connections.delete(this.#key, this);
     // With the kernel strategy, what this socket accepted ahead of time would
@@ -106,30 +112,33 @@ export class ListenSocket {
   }
 
   /** A connection a closing sibling had accepted: served like one of ours. */
-  adopt(stream: NativeStream): void {
+  adopt(stream: NativeStream<A>): void {
     this.#queue.offer(stream);
   }
 }
 
-/** A listener in the resource table: one clone of a `ListenSocket`. */
-export class TcpListenerResource implements Resource {
-  readonly name = "tcpListener";
-  readonly socket: ListenSocket;
+/**
+ * A listener in the resource table: one clone of a `ListenSocket`, of any
+ * stream transport; each transport names its own.
+ */
+export abstract class ListenerResource<A = SocketAddress> implements Resource {
+  abstract readonly name: string;
+  readonly socket: ListenSocket<A>;
   refed = true;
   #accepting = false;
   #closed = false;
 
-  constructor(socket: ListenSocket) {
+  constructor(socket: ListenSocket<A>) {
     this.socket = socket;
   }
 
   /** The bound address. */
-  get addr(): SocketAddress {
+  get addr(): A {
     return this.socket.native.addr;
   }
 
   /** The next connection; one call at a time (`Busy` otherwise). */
-  async accept(): Promise<NativeStream> {
+  async accept(): Promise<NativeStream<A>> {
     if (this.#closed) throw NetError.listenerClosed();
     if (this.#accepting) throw NetError.acceptBusy();
     this.#accepting = true;
@@ -150,6 +159,23 @@ export class TcpListenerResource implements Resource {
     this.socket.leave(this);
   }
 }
+
+/** A TCP listener in the resource table. */
+export class TcpListenerResource extends ListenerResource<SocketAddress> {
+  readonly name = "tcpListener";
+}
+
+/**
+ * A socket of any transport, as the registry keeps them: its address type
+ * matters only to its own listeners, and the socket types are invariant in it.
+ */
+// deno-lint-ignore no-explicit-any
+type AnyListenSocket = ListenSocket<any>;
+
+/** A TCP socket's listeners. */
+const tcpListener = (
+  socket: ListenSocket<SocketAddress>,
+): TcpListenerResource => new TcpListenerResource(socket);
 
 /**
  * The process's shared listening sockets, by address: the `Connections`
@@ -172,11 +198,11 @@ export class TcpListenerResource implements Resource {
  */
 export class Connections {
   /** Every open socket of this process. */
-  #open = new Set<ListenSocket>();
-  /** Emulated-strategy sockets, by address. */
-  #sockets = new Map<string, ListenSocket>();
+  #open = new Set<AnyListenSocket>();
+  /** Emulated-strategy sockets, by address (a Unix socket's: `unix:<path>`). */
+  #sockets = new Map<string, AnyListenSocket>();
   /** Kernel-strategy sockets of this process, by address. */
-  #kernel = new Map<string, Set<ListenSocket>>();
+  #kernel = new Map<string, Set<AnyListenSocket>>();
 
   /**
    * A listener on `hostname:port` (an IP literal) with the given strategy.
@@ -193,7 +219,7 @@ export class Connections {
   ): TcpListenerResource {
     if (strategy === "emulated" && port !== 0) {
       const shared = this.#sockets.get(addressKey({ hostname, port }));
-      if (shared) return shared.join();
+      if (shared) return shared.join() as TcpListenerResource;
     }
     const rt = runtime();
     const native = rt.listen({
@@ -205,7 +231,7 @@ export class Connections {
     });
     // The runner's worker side (if any) stops the worker by closing them all.
     listenHook()?.listened(() => this.closeAll());
-    const socket = new ListenSocket(native);
+    const socket = new ListenSocket(native, tcpListener);
     this.#open.add(socket);
     if (strategy === "kernel") {
       const key = addressKey({ hostname, port: native.addr.port });
@@ -220,6 +246,30 @@ export class Connections {
       this.#sockets.set(key, socket);
       socket.registerAs(key);
     }
+    return socket.join() as TcpListenerResource;
+  }
+
+  /**
+   * A listener on the socket that `bind` binds, for transports other than
+   * TCP: with a `key` (a Unix socket's path, when `loadBalanced`), it joins
+   * the socket this process already shares under that key, or starts one.
+   *
+   * @ignore Internal: `op_net_listen_unix` is the public way in.
+   */
+  listenShared<A>(
+    key: string | undefined,
+    bind: () => NativeListener<A>,
+    make: (socket: ListenSocket<A>) => ListenerResource<A>,
+  ): ListenerResource<A> {
+    const shared = key === undefined ? undefined : this.#sockets.get(key);
+    if (shared) return (shared as ListenSocket<A>).join();
+    const socket = new ListenSocket(bind(), make);
+    listenHook()?.listened(() => this.closeAll());
+    this.#open.add(socket);
+    if (key !== undefined) {
+      this.#sockets.set(key, socket);
+      socket.registerAs(key);
+    }
     return socket.join();
   }
 
@@ -229,7 +279,10 @@ export class Connections {
    *
    * @ignore Internal: called by a kernel socket when its last listener closes.
    */
-  heir(key: string, socket: ListenSocket): ListenSocket | undefined {
+  heir(
+    key: string,
+    socket: AnyListenSocket,
+  ): AnyListenSocket | undefined {
     const group = this.#kernel.get(key);
     group?.delete(socket);
     if (!group?.size) {
@@ -244,7 +297,7 @@ export class Connections {
    *
    * @ignore Internal: called by the socket when its last listener closes.
    */
-  delete(key: string | undefined, socket: ListenSocket): void {
+  delete(key: string | undefined, socket: AnyListenSocket): void {
     this.#open.delete(socket);
     if (key && this.#sockets.get(key) === socket) this.#sockets.delete(key);
   }

@@ -40,12 +40,24 @@ export interface BindRequest extends SocketAddress {
   shared?: boolean;
 }
 
-/** A bound, listening socket. Accepting is pull-based: one pending call at a time. */
-export interface NativeListener {
+/**
+ * A Unix socket's address: its path (a Linux abstract name starts with
+ * `"\0"`), `null` for a socket that has none (a client's end).
+ */
+export interface UnixAddress {
+  /** The path, or `null`. */
+  path: string | null;
+}
+
+/**
+ * A bound, listening socket. Accepting is pull-based: one pending call at a
+ * time. `A` is its transport's address (`SocketAddress`, `UnixAddress`).
+ */
+export interface NativeListener<A = SocketAddress> {
   /** The address the OS bound (the real port when 0 was asked for). */
-  readonly addr: SocketAddress;
+  readonly addr: A;
   /** The next connection; rejects with an `errors` class. */
-  accept(): Promise<NativeStream>;
+  accept(): Promise<NativeStream<A>>;
   /** Whether a pending `accept()` keeps the process alive. */
   setRef(ref: boolean): void;
   /** Closes the socket now (the port is free when this returns). */
@@ -55,15 +67,15 @@ export interface NativeListener {
    * accepted that nobody took yet (where the runtime accepts ahead of time),
    * so that a sibling listener can serve them.
    */
-  drain?(): NativeStream[];
+  drain?(): NativeStream<A>[];
 }
 
-/** A connected TCP stream. */
-export interface NativeStream {
+/** A connected stream (TCP, or Unix with `A = UnixAddress`). */
+export interface NativeStream<A = SocketAddress> {
   /** This end's address. */
-  readonly localAddr: SocketAddress;
+  readonly localAddr: A;
   /** The peer's address. */
-  readonly remoteAddr: SocketAddress;
+  readonly remoteAddr: A;
   /** Reads into `buf`; resolves the byte count, 0 at end of stream. */
   read(buf: Uint8Array): Promise<number>;
   /** Writes all of `buf`; resolves the byte count once the OS has taken it. */
@@ -72,9 +84,9 @@ export interface NativeStream {
   shutdown(): Promise<void>;
   /** Closes now; a pending read rejects with `Interrupted`. */
   close(): void;
-  /** `TCP_NODELAY`. */
+  /** `TCP_NODELAY` (TCP only: the ops never ask a Unix stream). */
   setNoDelay(on: boolean): void;
-  /** `SO_KEEPALIVE`. */
+  /** `SO_KEEPALIVE` (TCP only). */
   setKeepAlive(on: boolean): void;
   /** Whether a pending `read()` keeps the process alive. */
   setReadRef(ref: boolean): void;
@@ -120,6 +132,8 @@ export interface Runtime {
    * rejects with Deno's errors (`NotFound`, `TimedOut`, ...).
    */
   resolveDns?(question: DnsQuestion): Promise<DnsRecord[]>;
+  /** Unix domain sockets, where the runtime has them. */
+  readonly unix?: UnixSockets;
 }
 
 /** A DNS question, checked by the ops the way Deno checks one. */
@@ -136,6 +150,33 @@ export interface DnsQuestion {
   nameServer?: { ipAddr: string; port: number };
   /** Aborts the question. */
   signal?: AbortSignal;
+}
+
+/** A bound Unix datagram socket (`SOCK_DGRAM`). */
+export interface NativeUnixDatagram {
+  /** The bound path. */
+  readonly addr: UnixAddress;
+  /** Sends one datagram to `path`; resolves the bytes sent. */
+  send(buf: Uint8Array, path: string): Promise<number>;
+  /** The next datagram, into `buf`: the byte count and the sender's path. */
+  receive(buf: Uint8Array): Promise<[number, string | null]>;
+  /** Closes the socket; a pending `receive` rejects. */
+  close(): void;
+}
+
+/** What a runtime offers of Unix domain sockets. */
+export interface UnixSockets {
+  /** Binds and listens on `path` synchronously; throws an `errors` class. */
+  listen(path: string, backlog: number): NativeListener<UnixAddress>;
+  /** Connects to the socket at `path`. */
+  connect(path: string): Promise<NativeStream<UnixAddress>>;
+  /**
+   * Binds a datagram socket at `path`, where the runtime has them; absent
+   * where not, and `datagramReason` says why.
+   */
+  listenDatagram?(path: string): NativeUnixDatagram;
+  /** Why there are (or are not) Unix datagram sockets here, for messages. */
+  readonly datagramReason: string;
 }
 
 /**
@@ -158,9 +199,9 @@ export type DnsRecord =
 export type RawConnection = object;
 
 /** A listening socket that hands out raw connections, one `next()` at a time. */
-export interface RawListener {
+export interface RawListener<A = SocketAddress> {
   /** The address the OS bound. */
-  readonly addr: SocketAddress;
+  readonly addr: A;
   /** The next connection; rejects with an `errors` class, and once closed. */
   next(): Promise<RawConnection>;
   /** Whether a pending `next()` keeps the process alive. */

@@ -20,7 +20,18 @@ export async function denoShaped(): Promise<void> {
   const back: NetAddr = conn.localAddr as NetAddr;
   const accepted: Deno.Conn = await listener.accept();
   for await (const c of listener) c.close();
-  void [addr, back, accepted];
+  const unixListener: Deno.UnixListener = listen(
+    {
+      transport: "unix",
+      path: "/tmp/s.sock",
+    } as Deno.UnixListenOptions & { transport: "unix" },
+  );
+  const unixConn: Deno.UnixConn = await connect(
+    {} as Deno.UnixConnectOptions,
+  );
+  const unixAddr: Deno.UnixAddr = unixConn.remoteAddr;
+  const acceptedUnix: Deno.UnixConn = await unixListener.accept();
+  void [addr, back, accepted, unixAddr, acceptedUnix];
 }
 
 export async function denoShapedDns(): Promise<void> {

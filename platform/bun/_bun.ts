@@ -66,9 +66,21 @@ export interface BunGlobal {
     allowHalfOpen?: boolean;
     socket: SocketHandlers;
   }): BunServer;
+  /** `Bun.listen` on a Unix socket (`unix`: its path). */
+  listen(options: {
+    unix: string;
+    allowHalfOpen?: boolean;
+    socket: SocketHandlers;
+  }): BunServer;
   connect(options: {
     hostname: string;
     port: number;
+    allowHalfOpen?: boolean;
+    socket: SocketHandlers;
+  }): Promise<BunSocket>;
+  /** `Bun.connect` to a Unix socket. */
+  connect(options: {
+    unix: string;
     allowHalfOpen?: boolean;
     socket: SocketHandlers;
   }): Promise<BunSocket>;

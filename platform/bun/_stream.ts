@@ -21,10 +21,14 @@ interface PendingWrite {
   reject(err: Error): void;
 }
 
-/** A Bun socket as a `NativeStream`: pull-based reads, Deno's ref rules. */
-export class BunStream extends PullStream implements NativeStream {
-  readonly localAddr: SocketAddress;
-  readonly remoteAddr: SocketAddress;
+/**
+ * A Bun socket as a `NativeStream`: pull-based reads, Deno's ref rules. `A`
+ * is its address type: TCP's, or a Unix socket's, given by its maker.
+ */
+export class BunStream<A = SocketAddress> extends PullStream
+  implements NativeStream<A> {
+  readonly localAddr: A;
+  readonly remoteAddr: A;
   #socket: BunSocket;
   #writes: PendingWrite[] = [];
   #shutdowns: (() => void)[] = [];
@@ -33,19 +37,21 @@ export class BunStream extends PullStream implements NativeStream {
   #closed = false;
   #shut = false;
 
-  /** Takes over `socket`, paused: nothing is read until someone reads. */
-  constructor(socket: BunSocket) {
+  /**
+   * Takes over `socket`, paused: nothing is read until someone reads. A
+   * Unix socket's addresses come as `addrs` (Bun reports none for it).
+   */
+  constructor(socket: BunSocket, addrs?: { local: A; remote: A }) {
     super();
     this.#socket = socket;
     socket.data = this;
     socket.pause();
     // Held for pending ops only (`PullStream`), never for being open.
     socket.unref();
-    this.localAddr = { hostname: socket.localAddress, port: socket.localPort };
-    this.remoteAddr = {
-      hostname: socket.remoteAddress,
-      port: socket.remotePort,
-    };
+    this.localAddr = addrs?.local ??
+      { hostname: socket.localAddress, port: socket.localPort } as A;
+    this.remoteAddr = addrs?.remote ??
+      { hostname: socket.remoteAddress, port: socket.remotePort } as A;
   }
 
   protected flow(more: boolean): void {

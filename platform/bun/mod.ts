@@ -27,6 +27,7 @@ import { BunListener } from "./_listener.ts";
 import { NetListener } from "./_net_listener.ts";
 import { NetStream } from "./_net_stream.ts";
 import { BunStream } from "./_stream.ts";
+import { bunUnix } from "./_unix.ts";
 
 /** Where `SO_REUSEPORT` spreads connections across sockets. */
 const BALANCING_OS: readonly string[] = ["linux", "android"];
@@ -102,6 +103,7 @@ export const bunRuntime: Runtime = {
   // Bun's node:dns gives each character string of a TXT record as a record
   // of its own, decoded as UTF-8; Deno keeps them together, as Latin-1.
   resolveDns: nodeDnsResolver(["TXT"]),
+  unix: bunUnix(bun),
 
   preloadArgs(module: URL, _thread: boolean): string[] {
     return [...process.execArgv, "--preload", fileURLToPath(module)];

@@ -17,14 +17,20 @@ import type {
   DnsRecord,
   NativeListener,
   NativeStream,
+  NativeUnixDatagram,
   Runtime,
   SocketAddress,
+  UnixAddress,
+  UnixSockets,
 } from "../types.ts";
+
+/** An address as Deno reports it: TCP's or a Unix socket's. */
+type DenoAddr = SocketAddress & UnixAddress;
 
 /** The few members of Deno's namespace used here, typed locally so the npm build needs no Deno types. */
 interface DenoConn {
-  readonly localAddr: SocketAddress;
-  readonly remoteAddr: SocketAddress;
+  readonly localAddr: DenoAddr;
+  readonly remoteAddr: DenoAddr;
   read(buf: Uint8Array): Promise<number | null>;
   write(buf: Uint8Array): Promise<number>;
   closeWrite(): Promise<void>;
@@ -36,19 +42,34 @@ interface DenoConn {
 }
 
 interface DenoListener {
-  readonly addr: SocketAddress;
+  readonly addr: DenoAddr;
   accept(): Promise<DenoConn>;
   close(): void;
   ref(): void;
   unref(): void;
 }
 
+/** Deno's `DatagramConn` of a Unix datagram socket. */
+interface DenoDatagramConn {
+  readonly addr: DenoAddr;
+  send(
+    buf: Uint8Array,
+    addr: { transport: "unixpacket"; path: string },
+  ): Promise<number>;
+  receive(buf: Uint8Array): Promise<[Uint8Array, DenoAddr]>;
+  close(): void;
+}
+
 interface DenoNamespace {
   listen(
-    options: { hostname: string; port: number; tcpBacklog?: number },
+    options:
+      | { hostname: string; port: number; tcpBacklog?: number }
+      | { transport: "unix"; path: string },
   ): DenoListener;
   connect(
-    options: { hostname: string; port: number; signal?: AbortSignal },
+    options:
+      | { hostname: string; port: number; signal?: AbortSignal }
+      | { transport: "unix"; path: string },
   ): Promise<DenoConn>;
   resolveDns(
     query: string,
@@ -58,6 +79,10 @@ interface DenoNamespace {
       signal?: AbortSignal;
     },
   ): Promise<DnsRecord[]>;
+  /** Only with `--unstable-net`. */
+  listenDatagram?(
+    options: { transport: "unixpacket"; path: string },
+  ): DenoDatagramConn;
   errors: Record<string, new (...args: never[]) => Error>;
   build: { os: string };
   version: { deno: string };
@@ -83,6 +108,7 @@ function nativeDeno(): DenoNamespace | undefined {
     listen: deno.listen.bind(deno),
     connect: deno.connect.bind(deno),
     resolveDns: deno.resolveDns.bind(deno),
+    listenDatagram: deno.listenDatagram?.bind(deno),
     errors: { ...deno.errors },
     build: deno.build,
     version: deno.version,
@@ -122,21 +148,26 @@ function rethrow(err: unknown): never {
   throw translate(err);
 }
 
-class DenoStream implements NativeStream {
-  readonly localAddr: SocketAddress;
-  readonly remoteAddr: SocketAddress;
+/** TCP's address out of Deno's. */
+function tcpAddr(addr: DenoAddr): SocketAddress {
+  return { hostname: addr.hostname, port: addr.port };
+}
+
+/** A Unix socket's address out of Deno's. */
+function unixAddr(addr: DenoAddr): UnixAddress {
+  return { path: addr.path };
+}
+
+class DenoStream<A = SocketAddress> implements NativeStream<A> {
+  readonly localAddr: A;
+  readonly remoteAddr: A;
   #conn: DenoConn;
 
-  constructor(conn: DenoConn) {
+  /** `address` turns Deno's addresses into the transport's. */
+  constructor(conn: DenoConn, address: (addr: DenoAddr) => A) {
     this.#conn = conn;
-    this.localAddr = {
-      hostname: conn.localAddr.hostname,
-      port: conn.localAddr.port,
-    };
-    this.remoteAddr = {
-      hostname: conn.remoteAddr.hostname,
-      port: conn.remoteAddr.port,
-    };
+    this.localAddr = address(conn.localAddr);
+    this.remoteAddr = address(conn.remoteAddr);
   }
 
   read(buf: Uint8Array): Promise<number> {
@@ -191,18 +222,21 @@ class DenoStream implements NativeStream {
   }
 }
 
-class DenoListenerAdapter implements NativeListener {
-  readonly addr: SocketAddress;
+class DenoListenerAdapter<A = SocketAddress> implements NativeListener<A> {
+  readonly addr: A;
   #listener: DenoListener;
+  #address: (addr: DenoAddr) => A;
 
-  constructor(listener: DenoListener) {
+  /** `address` turns Deno's addresses into the transport's. */
+  constructor(listener: DenoListener, address: (addr: DenoAddr) => A) {
     this.#listener = listener;
-    this.addr = { hostname: listener.addr.hostname, port: listener.addr.port };
+    this.#address = address;
+    this.addr = address(listener.addr);
   }
 
-  accept(): Promise<NativeStream> {
+  accept(): Promise<NativeStream<A>> {
     return this.#listener.accept().then(
-      (conn) => new DenoStream(conn),
+      (conn) => new DenoStream(conn, this.#address),
       rethrow,
     );
   }
@@ -220,6 +254,77 @@ class DenoListenerAdapter implements NativeListener {
     }
   }
 }
+
+/** Deno's Unix datagram socket, as a `NativeUnixDatagram`. */
+class DenoUnixDatagram implements NativeUnixDatagram {
+  readonly addr: UnixAddress;
+  #conn: DenoDatagramConn;
+
+  constructor(conn: DenoDatagramConn) {
+    this.#conn = conn;
+    this.addr = unixAddr(conn.addr);
+  }
+
+  send(buf: Uint8Array, path: string): Promise<number> {
+    return this.#conn.send(buf, { transport: "unixpacket", path }).catch(
+      rethrow,
+    );
+  }
+
+  receive(buf: Uint8Array): Promise<[number, string | null]> {
+    return this.#conn.receive(buf).then(
+      ([data, from]) => [data.byteLength, from.path],
+      rethrow,
+    );
+  }
+
+  close(): void {
+    try {
+      this.#conn.close();
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+}
+
+/** Deno's own Unix sockets; datagrams only where `--unstable-net` gave Deno them. */
+const unix: UnixSockets = {
+  listen(path: string, _backlog: number): NativeListener<UnixAddress> {
+    // Deno's Unix listener takes no backlog.
+    try {
+      return new DenoListenerAdapter(
+        denoNamespace()!.listen({ transport: "unix", path }),
+        unixAddr,
+      );
+    } catch (err) {
+      rethrow(err);
+    }
+  },
+  connect(path: string): Promise<NativeStream<UnixAddress>> {
+    return denoNamespace()!.connect({ transport: "unix", path }).then(
+      (conn) => new DenoStream(conn, unixAddr),
+      rethrow,
+    );
+  },
+  get listenDatagram(): ((path: string) => NativeUnixDatagram) | undefined {
+    const listenDatagram = denoNamespace()?.listenDatagram;
+    if (!listenDatagram) return undefined;
+    return (path) => {
+      try {
+        return new DenoUnixDatagram(
+          listenDatagram({ transport: "unixpacket", path }),
+        );
+      } catch (err) {
+        rethrow(err);
+      }
+    };
+  },
+  get datagramReason(): string {
+    return denoNamespace()?.listenDatagram
+      ? "Deno has Unix datagram sockets"
+      : "Deno has Unix datagram sockets only with --unstable-net (Deno.listenDatagram is absent without it)";
+  },
+};
 
 /** Whether this is a worker: a Web Worker, or a `node:worker_threads` one. */
 function inWorker(): boolean {
@@ -303,6 +408,7 @@ export const denoRuntime: Runtime = {
     try {
       return new DenoListenerAdapter(
         denoNamespace()!.listen({ hostname, port, tcpBacklog: backlog }),
+        tcpAddr,
       );
     } catch (err) {
       const ours = translate(err);
@@ -331,8 +437,10 @@ export const denoRuntime: Runtime = {
     signal?: AbortSignal,
   ): Promise<NativeStream> {
     return denoNamespace()!.connect({ hostname, port, signal }).then(
-      (conn) => new DenoStream(conn),
+      (conn) => new DenoStream(conn, tcpAddr),
       rethrow,
     );
   },
+
+  unix,
 };

@@ -8,8 +8,9 @@
  * `net.Server` and `net.Socket` are built on, binds and listens synchronously
  * and returns the errno, so `listen()` can throw `AddrInUse` and report the
  * real port before it returns. Running connections on the handle directly
- * skips `net.Socket`'s Readable and Writable layers. `process.binding` has
- * these two on its allow-list (DEP0111 warns only under
+ * skips `net.Socket`'s Readable and Writable layers. The pipe handle
+ * (`pipe_wrap`) does the same for Unix domain sockets. `process.binding` has
+ * these on its allow-list (DEP0111 warns only under
  * `--pending-deprecation`), and the handles go to nothing but this package.
  *
  * @module
@@ -59,6 +60,36 @@ export interface TcpWrap {
   constants: { SOCKET: number; SERVER: number; UV_TCP_REUSEPORT?: number };
 }
 
+/**
+ * libuv's pipe handle (`pipe_wrap.Pipe`), a Unix domain socket on Unix: the
+ * same stream side as the TCP handle, and its own bind and connect. It has
+ * no `getsockname`: the path is what was bound or connected to.
+ */
+export type PipeHandle =
+  & Omit<
+    TcpHandle,
+    | "bind"
+    | "bindWithFlags"
+    | "bind6"
+    | "connect"
+    | "connect6"
+    | "getsockname"
+    | "getpeername"
+    | "setNoDelay"
+    | "setKeepAlive"
+  >
+  & {
+    bind(path: string): number;
+    connect(req: Req, path: string): number;
+  };
+
+/** `pipe_wrap`. */
+export interface PipeWrap {
+  Pipe: new (type: number) => PipeHandle;
+  PipeConnectWrap: new () => Req;
+  constants: { SOCKET: number; SERVER: number };
+}
+
 /** The `stream_wrap` binding as Node exports it. */
 interface StreamWrapBinding {
   WriteWrap: new () => Req;
@@ -86,6 +117,7 @@ export interface StreamWrap {
 }
 
 let tcpWrap: TcpWrap | undefined;
+let pipeWrap: PipeWrap | undefined;
 let streamWrap: StreamWrap | undefined;
 
 function binding<T>(name: string): T {
@@ -96,6 +128,12 @@ function binding<T>(name: string): T {
 export function loadTcpWrap(): TcpWrap {
   tcpWrap ??= binding<TcpWrap>("tcp_wrap");
   return tcpWrap;
+}
+
+/** `pipe_wrap`, loaded on first use. */
+export function loadPipeWrap(): PipeWrap {
+  pipeWrap ??= binding<PipeWrap>("pipe_wrap");
+  return pipeWrap;
 }
 
 /** `stream_wrap`, loaded on first use. */

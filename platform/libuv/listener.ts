@@ -61,17 +61,18 @@ function acceptInto(handle: TcpHandle): TcpHandle | undefined {
 }
 
 /**
- * The connections of a listening handle, one `next()` at a time. Node cannot
- * pause accepting (libuv accepts before JavaScript hears of it), so
- * connections nobody asked for wait here as raw handles that read nothing.
+ * The connections of a listening handle (TCP, or a pipe with `A` its
+ * address), one `next()` at a time. Node cannot pause accepting (libuv
+ * accepts before JavaScript hears of it), so connections nobody asked for
+ * wait here as raw handles that read nothing.
  */
-export class RawAcceptor implements RawListener {
-  readonly addr: SocketAddress;
+export class RawAcceptor<A = SocketAddress> implements RawListener<A> {
+  readonly addr: A;
   readonly handle: TcpHandle;
   #arrivals = new Arrivals<RawConnection>();
   #held = false;
 
-  constructor(handle: TcpHandle, addr: SocketAddress) {
+  constructor(handle: TcpHandle, addr: A) {
     this.handle = handle;
     this.addr = addr;
     handle.onconnection = (status, given) => {

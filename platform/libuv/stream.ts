@@ -59,10 +59,14 @@ function address(
   return { hostname: String(out.address ?? ""), port: Number(out.port ?? 0) };
 }
 
-/** A connected TCP handle, as a `NativeStream`. */
-export class HandleStream extends PullStream implements NativeStream {
-  readonly localAddr: SocketAddress;
-  readonly remoteAddr: SocketAddress;
+/**
+ * A connected TCP or pipe handle, as a `NativeStream`: `A` is its address
+ * type (a pipe's addresses are given, it has no `getsockname`).
+ */
+export class HandleStream<A = SocketAddress> extends PullStream
+  implements NativeStream<A> {
+  readonly localAddr: A;
+  readonly remoteAddr: A;
   #handle: TcpHandle;
   #wrap: StreamWrap;
   #reading = false;
@@ -73,16 +77,17 @@ export class HandleStream extends PullStream implements NativeStream {
 
   /**
    * `localAddr`, when the listener knows it (it is bound to one address),
-   * spares a `getsockname` per connection.
+   * spares a `getsockname` per connection; a pipe gives both addresses.
    */
-  constructor(handle: object, localAddr?: SocketAddress) {
+  constructor(handle: object, localAddr?: A, remoteAddr?: A) {
     super();
     this.#handle = handle as TcpHandle;
     this.#wrap = loadStreamWrap();
     this.localAddr = localAddr
-      ? { hostname: localAddr.hostname, port: localAddr.port }
-      : address(this.#handle, "getsockname");
-    this.remoteAddr = address(this.#handle, "getpeername");
+      ? { ...localAddr }
+      : address(this.#handle, "getsockname") as A;
+    this.remoteAddr = remoteAddr ??
+      address(this.#handle, "getpeername") as A;
     if (this.#handle.useUserBuffer) {
       this.#shared = readBuffer();
       this.#handle.useUserBuffer(this.#shared);

@@ -18,10 +18,12 @@ import type {
   NativeStream,
   Runtime,
   SocketAddress,
+  UnixSockets,
 } from "../types.ts";
 import { loadTcpWrap, type TcpHandle } from "../libuv/binding.ts";
 import { bindTcp, HandleListener, RawAcceptor } from "../libuv/listener.ts";
 import { connectHandle, HandleStream } from "../libuv/stream.ts";
+import { connectPipe, listenPipe } from "../libuv/pipe.ts";
 import { runSync } from "../run_sync.ts";
 
 /** Where `SO_REUSEPORT` spreads connections across sockets (FreeBSD: libuv uses `SO_REUSEPORT_LB`). */
@@ -78,7 +80,15 @@ const handles: Handles = {
   },
 };
 
-/** Node, through libuv. */
+/** Unix domain sockets on libuv's pipe handle; Node has no Unix datagram socket. */
+const unix: UnixSockets = {
+  listen: listenPipe,
+  connect: connectPipe,
+  get datagramReason(): string {
+    return `Node ${process.version} has no Unix datagram sockets (node:dgram has only UDP)`;
+  },
+};
+
 /**
  * The module preloads among `execArgv` (`--import`, `--require`): a worker
  * thread needs them too, but may not be given the process-wide options.
@@ -95,11 +105,13 @@ function modulePreloads(execArgv: string[]): string[] {
   return kept;
 }
 
+/** Node, through libuv. */
 export const nodeRuntime: Runtime = {
   name: "node",
   nativeDenoApi: false,
   handles,
   resolveDns: nodeDnsResolver(),
+  unix,
 
   preloadArgs(module: URL, thread: boolean): string[] {
     const own = thread ? modulePreloads(process.execArgv) : process.execArgv;
