@@ -7,6 +7,7 @@
  */
 import * as errors from "./errors.ts";
 import { connect, listen } from "./net/tcp.ts";
+import { listenDatagram } from "./net/udp.ts";
 
 /**
  * Options of `installPolyfill`.
@@ -21,7 +22,7 @@ import { connect, listen } from "./net/tcp.ts";
  */
 export interface PolyfillOptions {
   /**
-   * Replace `Deno.listen` and `Deno.connect` even where they work: Deno's own
+   * Replace `Deno.listen`, `Deno.connect` and `Deno.listenDatagram` even where they work: Deno's own
    * (to get `reusePort` without `--unstable-net`, say) or another shim's.
    * Existing `Deno.errors` classes are kept either way. Default `false`.
    */
@@ -50,16 +51,18 @@ export interface PolyfillReport {
    * replaced by a copy of all its members with ours added.
    */
   copied: boolean;
-  /** What this call set: `"listen"`, `"connect"`, `"errors"`, or `"errors.<Class>"` for a class added to an existing `Deno.errors`. */
+  /** What this call set: `"listen"`, `"connect"`, `"listenDatagram"`, `"errors"`, or `"errors.<Class>"` for a class added to an existing `Deno.errors`. */
   installed: string[];
-  /** What was there and was left alone: `"listen"`, `"connect"`, `"errors"`. */
+  /** What was there and was left alone: `"listen"`, `"connect"`, `"listenDatagram"`, `"errors"`. */
   kept: string[];
 }
 
 type Scope = { Deno?: unknown };
 type Members = Record<string, unknown>;
 
-const ours: Members = { listen, connect };
+const ours: Members = { listen, connect, listenDatagram };
+/** What `installInto` puts on a `Deno`, besides `errors`. */
+const API = ["listen", "connect", "listenDatagram"];
 const ourErrors = errors as unknown as Record<string, new () => Error>;
 
 /**
@@ -100,9 +103,9 @@ function inherit(ours: new () => Error, theirs: unknown): void {
 }
 
 /**
- * Installs our `listen`, `connect` and `errors` into `scope.Deno`: creates
- * it if absent; otherwise adds what is missing and replaces `listen` /
- * `connect` where they are absent, known to be broken, or `override` is set
+ * Installs our `listen`, `connect`, `listenDatagram` and `errors` into
+ * `scope.Deno`: creates it if absent; otherwise adds what is missing and
+ * replaces `listen` / `connect` / `listenDatagram` where they are absent, known to be broken, or `override` is set
  * (on native Deno, only then). Other members of an existing `Deno` keep
  * their values; an object that cannot take the changes is replaced by a copy
  * of all its members with the changes made.
@@ -121,9 +124,9 @@ export function installInto(
   };
   const deno = scope.Deno as Members | undefined | null;
   if (deno === undefined || deno === null) {
-    setDeno(scope, { listen, connect, errors: { ...errors } });
+    setDeno(scope, { ...ours, errors: { ...errors } });
     report.created = true;
-    report.installed.push("listen", "connect", "errors");
+    report.installed.push(...API, "errors");
     return report;
   }
   if (typeof deno !== "object" && typeof deno !== "function") {
@@ -137,7 +140,7 @@ export function installInto(
   }
 
   const changes: Members = {};
-  for (const name of ["listen", "connect"]) {
+  for (const name of API) {
     const current = deno[name];
     if (
       current !== ours[name] &&

@@ -1,5 +1,6 @@
 /**
- * Deno's TCP API — `listen`, `connect`, `Listener`, `TcpConn`, `errors` — with
+ * Deno's TCP and UDP API — `listen`, `connect`, `Listener`, `TcpConn`,
+ * `listenDatagram`, `DatagramConn`, `errors` — with
  * Deno's behaviour on Deno and on Node, and `reusePort` load balancing on
  * every OS.
  *
@@ -34,6 +35,14 @@ export {
   type TcpListener,
   type TcpListenOptions,
 } from "./net/tcp.ts";
+export {
+  DatagramConn,
+  listenDatagram,
+  type MulticastV4Membership,
+  type MulticastV6Membership,
+  type UdpAddr,
+  type UdpListenOptions,
+} from "./net/udp.ts";
 export {
   type ParallelEvent,
   type ParallelMode,

@@ -84,7 +84,7 @@ test(
       native: false,
       created: true,
       copied: false,
-      installed: ["listen", "connect", "errors"],
+      installed: ["listen", "connect", "listenDatagram", "errors"],
       kept: [],
     });
     const deno = scope.Deno as {
@@ -118,7 +118,7 @@ test("a second install changes nothing", opts, () => {
     created: false,
     copied: false,
     installed: [],
-    kept: ["listen", "connect", "errors"],
+    kept: ["listen", "connect", "listenDatagram", "errors"],
   });
   assert.deepEqual({ ...(scope.Deno as Members) }, before);
 });
@@ -155,7 +155,7 @@ test(
       native: true,
       created: false,
       copied: false,
-      installed: ["listen", "connect", ...added],
+      installed: ["listen", "connect", "listenDatagram", ...added],
       kept: ["errors"],
     });
     assert.equal(deno.listen, listen);
@@ -254,7 +254,7 @@ test(
       native: false,
       created: false,
       copied: false,
-      installed: ["listen", "connect", "errors"],
+      installed: ["listen", "connect", "listenDatagram", "errors"],
       kept: [],
     });
     assert.equal(deno.listen, listen);

@@ -26,6 +26,7 @@ import { BunListener } from "./_listener.ts";
 import { NetListener } from "./_net_listener.ts";
 import { NetStream } from "./_net_stream.ts";
 import { BunStream } from "./_stream.ts";
+import { bunUdp } from "./_udp.ts";
 
 /** Where `SO_REUSEPORT` spreads connections across sockets. */
 const BALANCING_OS: readonly string[] = ["linux", "android"];
@@ -98,6 +99,7 @@ export const bunRuntime: Runtime = {
   name: "bun",
   nativeDenoApi: false,
   handles,
+  udp: bunUdp,
 
   preloadArgs(module: URL, _thread: boolean): string[] {
     return [...process.execArgv, "--preload", fileURLToPath(module)];

@@ -10,6 +10,7 @@ import * as errors from "../../core/errors.ts";
 import { loadTcpWrap } from "../libuv/binding.ts";
 import { bindTcp, HandleListener, RawAcceptor } from "../libuv/listener.ts";
 import { HandleStream } from "../libuv/stream.ts";
+import { dgramUdp } from "../dgram.ts";
 import { resolveByBinding } from "../resolve.ts";
 import type {
   BindRequest,
@@ -229,6 +230,8 @@ function workersCannotShare(): string {
 export const denoRuntime: Runtime = {
   name: "deno",
   nativeDenoApi: true,
+  // Deno's Node layer: no --unstable-net, which Deno.listenDatagram needs.
+  udp: dgramUdp(() => `Deno ${denoNamespace()!.version.deno}`),
 
   preloadArgs(module: URL, _thread: boolean): string[] {
     // What Deno's `fork()` passes when given nothing, and the preload.

@@ -22,6 +22,7 @@ import { loadTcpWrap, type TcpHandle } from "../libuv/binding.ts";
 import { bindTcp, HandleListener, RawAcceptor } from "../libuv/listener.ts";
 import { connectHandle, HandleStream } from "../libuv/stream.ts";
 import { runSync } from "../run_sync.ts";
+import { dgramUdp } from "../dgram.ts";
 
 /** Where `SO_REUSEPORT` spreads connections across sockets (FreeBSD: libuv uses `SO_REUSEPORT_LB`). */
 const BALANCING_OS: readonly string[] = ["linux", "android", "freebsd"];
@@ -98,6 +99,7 @@ export const nodeRuntime: Runtime = {
   name: "node",
   nativeDenoApi: false,
   handles,
+  udp: dgramUdp(() => `Node ${process.version}`),
 
   preloadArgs(module: URL, thread: boolean): string[] {
     const own = thread ? modulePreloads(process.execArgv) : process.execArgv;
