@@ -185,13 +185,14 @@ test(
       false,
       true,
     );
-    setStrategy(undefined);
+
     const conn = listenDatagram({
       transport: "udp",
       hostname: HOST,
       port: addr.port,
       reusePort: true,
     });
+    setStrategy(undefined);
     const sender = listenDatagram({
       transport: "udp",
       hostname: HOST,

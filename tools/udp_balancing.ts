@@ -5,6 +5,12 @@
  * one), and what a flood costs per strategy (lost in the kernel, dropped by
  * the emulated queue). Loopback only.
  */
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { isNativeDeno } from "../core/detect.ts";
 import {
   close,
   datagramStats,
@@ -157,9 +163,57 @@ export async function udpShare(
 }
 
 /**
- * `flows` senders send `total` datagrams together as fast as the runtime
- * lets them, to 4 sockets that receive as fast as they can; then counts
- * what arrived, what the emulated queue dropped and what the kernel lost.
+ * A sender in a child process of this runtime: `flows` sockets send `total`
+ * numbered datagrams to `port` as fast as they can (64 in flight), then it
+ * prints the milliseconds that took. Another process, so that the
+ * receivers here do not wait for the sender's turn on one event loop.
+ */
+const SENDER = `
+import dgram from "node:dgram";
+const [port, total, flows] = process.argv.slice(-3).map(Number);
+const socks = Array.from({ length: flows }, () => dgram.createSocket("udp4"));
+const started = performance.now();
+for (let id = 0; id < total; id += 64) {
+  await Promise.all(Array.from({ length: Math.min(64, total - id) }, (_, k) => {
+    const data = Buffer.alloc(8);
+    data.writeUInt32BE(id + k);
+    return new Promise((resolve) => socks[(id + k) % flows].send(data, port, "127.0.0.1", resolve));
+  }));
+}
+console.log(performance.now() - started);
+for (const s of socks) s.close();
+`;
+
+/** Runs the sender to its end; resolves the milliseconds it took to send. */
+async function sendFromChild(
+  port: number,
+  total: number,
+  flows: number,
+): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), "reuseport-udp-flood-"));
+  const file = join(dir, "sender.mjs");
+  writeFileSync(file, SENDER);
+  try {
+    const args = isNativeDeno() ? ["run", "-A", file] : [file];
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        [...args, String(port), String(total), String(flows)],
+        { timeout: 60_000 },
+        (err, stdout) => err ? reject(err) : resolve(stdout),
+      );
+    });
+    return Number(out.trim());
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A sender in another process sends `total` datagrams over `flows` flows as
+ * fast as it can, to 4 sockets here that receive as fast as they can; then
+ * counts what arrived, what the emulated queue dropped and what the kernel
+ * lost.
  */
 export async function udpFlood(
   strategy: UdpStrategy,
@@ -168,25 +222,9 @@ export async function udpFlood(
   n = 4,
 ): Promise<UdpFlood> {
   const { socks, port, counts, loops } = receivers(strategy, n);
-  const senders: DatagramConn[] = [];
   try {
-    for (let f = 0; f < flows; f++) {
-      senders.push(
-        listenDatagram({ transport: "udp", hostname: HOST, port: 0 }),
-      );
-    }
-    const started = performance.now();
-    const batch = 64;
-    for (let id = 0; id < total; id += batch) {
-      const sends: Promise<number>[] = [];
-      for (let k = id; k < Math.min(total, id + batch); k++) {
-        sends.push(
-          senders[k % flows].send(datagram(k), { hostname: HOST, port }),
-        );
-      }
-      await Promise.all(sends);
-    }
-    const ms = performance.now() - started;
+    const ms = await sendFromChild(port, total, flows);
+
     // Whatever is still on its way arrives within moments, or never.
     let last = -1;
     await until(() => {
@@ -210,7 +248,6 @@ export async function udpFlood(
       ms,
     };
   } finally {
-    for (const s of senders) s.close();
     for (const rid of socks) close(rid);
     await Promise.all(loops);
   }
