@@ -43,7 +43,7 @@ export {
   op_net_set_multi_loopback_udp,
   op_net_set_multi_ttl_udp,
   recvUdp,
-  udpStrategy,
+  udpStrategyFor,
 } from "./ops_udp.ts";
 export {
   close,

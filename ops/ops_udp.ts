@@ -125,10 +125,31 @@ function udpOf(rt: Runtime): Udp {
  * (`ops/strategy.ts`), with UDP's own kernel support. A parallel runner's
  * worker gets no default sharing: its datagrams cannot cross processes yet.
  */
-export function udpStrategy(rt: Runtime, reusePort: boolean): StrategyChoice {
+function udpStrategy(rt: Runtime, reusePort: boolean): StrategyChoice {
   const udp = udpOf(rt);
   const view: Runtime = { ...rt, kernelSupport: () => udp.kernelSupport() };
   return chooseStrategy(view, reusePort, undefined, false);
+}
+
+/**
+ * The strategy `listenDatagram()` uses for these options here, and why:
+ * `direct`, `kernel` (`SO_REUSEPORT`: the kernel spreads datagrams by flow)
+ * or `emulated` (one shared socket, datagrams to the receives that wait).
+ * Throws `NotSupported` when `REUSEPORT_STRATEGY=kernel` is forced where
+ * the kernel cannot balance UDP.
+ *
+ * @example
+ * ```ts
+ * import { udpStrategyFor } from "@reuseport/net/ops";
+ *
+ * const { strategy, reason } = udpStrategyFor({ reusePort: true });
+ * console.log(`UDP reusePort here: ${strategy} (${reason})`);
+ * ```
+ */
+export function udpStrategyFor(
+  options: { reusePort?: boolean },
+): StrategyChoice {
+  return udpStrategy(runtime(), options.reusePort ?? false);
 }
 
 /** The resource at `rid`, or Deno's `BadResource: Socket has been closed`. */

@@ -16,8 +16,8 @@ import {
   datagramStats,
   op_net_listen_udp,
   resources,
+  udpStrategyFor,
 } from "../ops/mod.ts";
-import { runtime } from "../ops/runtime.ts";
 import {
   udpFlood,
   udpShare,
@@ -29,7 +29,14 @@ const HOST = "127.0.0.1";
 
 /** Whether the kernel strategy exists here for UDP, and why (or why not). */
 function kernelHere(): { supported: boolean; reason: string } {
-  return runtime().udp!.kernelSupport();
+  // What auto picks, whatever REUSEPORT_STRATEGY says.
+  setStrategy("auto");
+  try {
+    const { strategy, reason } = udpStrategyFor({ reusePort: true });
+    return { supported: strategy === "kernel", reason };
+  } finally {
+    setStrategy(undefined);
+  }
 }
 
 /** Our UDP rids that are open. */

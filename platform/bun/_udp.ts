@@ -147,7 +147,8 @@ function bindBun(
   request: UdpBindRequest,
   onDatagram: (datagram: Datagram) => void,
 ): NativeDatagramSocket {
-  let own: BunDatagramSocket | undefined;
+  // The socket's drain goes to the adapter made once the bind succeeded.
+  const drains: { to?: BunDatagramSocket } = {};
   let promise: Promise<BunUdpSocket>;
   try {
     promise = bun().udpSocket({
@@ -160,7 +161,7 @@ function bindBun(
           onDatagram({ data, from: peerAddress(address, port) });
         },
         drain() {
-          own?.drained();
+          drains.to?.drained();
         },
       },
     });
@@ -177,11 +178,11 @@ function bindBun(
   socket.setBroadcast(true);
   socket.setMulticastLoopback(request.loopback);
   socket.unref();
-  own = new BunDatagramSocket(socket, {
+  drains.to = new BunDatagramSocket(socket, {
     hostname: socket.hostname,
     port: socket.port,
   });
-  return own;
+  return drains.to;
 }
 
 let kernel: { supported: boolean; reason: string } | undefined;
