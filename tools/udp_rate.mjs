@@ -45,8 +45,16 @@ if (mode === "dgram") {
   close = () => sock.close();
 } else {
   const conn = mode === "deno"
-    ? globalThis.Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 })
-    : (await import(args.mod)).listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    ? globalThis.Deno.listenDatagram({
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: 0,
+    })
+    : (await import(args.mod)).listenDatagram({
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: 0,
+    });
   port = conn.addr.port;
   (async () => {
     const buf = new Uint8Array(2048);
