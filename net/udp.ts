@@ -153,7 +153,8 @@ function udpAddr(addr: SocketAddress): UdpAddr {
  * server.close();
  * ```
  */
-export class DatagramConn implements AsyncIterable<[Uint8Array, UdpAddr]> {
+export class DatagramConn
+  implements AsyncIterable<[Uint8Array<ArrayBuffer>, UdpAddr]> {
   #rid: number;
   #addr: UdpAddr;
   /** Bytes `receive()` keeps of a datagram when given no buffer (Deno's field). */
@@ -208,23 +209,28 @@ export class DatagramConn implements AsyncIterable<[Uint8Array, UdpAddr]> {
    * array of at most `bufSize` bytes. Rejects with `BadResource` once
    * closed, `Interrupted` when closed while it waits.
    */
-  async receive(p?: Uint8Array): Promise<[Uint8Array, UdpAddr]> {
+  async receive(p?: Uint8Array): Promise<[Uint8Array<ArrayBuffer>, UdpAddr]> {
     if (p) {
       const [n, from] = await op_net_recv_udp(this.#rid, p);
-      return [p.subarray(0, n), udpAddr(from)];
+      // Typed as Deno types it: a view of `p`, whatever buffer that has.
+      return [p.subarray(0, n) as Uint8Array<ArrayBuffer>, udpAddr(from)];
     }
     const [data, from] = await recvUdp(this.#rid, this.bufSize);
     return [data, udpAddr(from)];
   }
 
-  /** Sends `p` as one datagram to `opts` (`hostname` defaults to `127.0.0.1`); resolves the bytes sent. */
+  /**
+   * Sends `p` as one datagram to `opts` (`hostname` defaults to
+   * `127.0.0.1`); resolves the bytes sent. Typed to take any `Deno.Addr`,
+   * as Deno's: one without a port rejects with Deno's `TypeError`.
+   */
   async send(
     p: Uint8Array,
-    opts: { hostname?: string; port: number; transport?: "udp" },
+    opts: { hostname?: string; port?: number; transport?: string },
   ): Promise<number> {
     return await op_net_send_udp(
       this.#rid,
-      { hostname: opts.hostname ?? "127.0.0.1", port: opts.port },
+      { hostname: opts.hostname ?? "127.0.0.1", port: opts.port as number },
       p,
     );
   }
@@ -245,7 +251,9 @@ export class DatagramConn implements AsyncIterable<[Uint8Array, UdpAddr]> {
   }
 
   /** Datagrams until the socket is closed. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<[Uint8Array, UdpAddr]> {
+  async *[Symbol.asyncIterator](): AsyncGenerator<
+    [Uint8Array<ArrayBuffer>, UdpAddr]
+  > {
     while (true) {
       try {
         yield await this.receive();

@@ -261,11 +261,13 @@ export async function op_net_recv_udp(
 export async function recvUdp(
   rid: number,
   max: number,
-): Promise<[Uint8Array, SocketAddress]> {
+): Promise<[Uint8Array<ArrayBuffer>, SocketAddress]> {
   const member = memberOf(rid);
   const { data, from } = await member.shared.queue.take(member);
   const n = Math.max(0, Math.min(data.byteLength, max));
-  return [new Uint8Array(data.buffer, data.byteOffset, n), { ...from }];
+  // The runtimes' datagrams live in ArrayBuffers of their own.
+  const view = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, n);
+  return [view, { ...from }];
 }
 
 /** A port as Deno's op takes it: a number, saturated to 0–65535; 0 cannot be sent to. */

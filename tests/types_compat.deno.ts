@@ -3,8 +3,13 @@
  * `npm test`) fails if code written against `Deno.*` types stops accepting
  * this package's objects. Not a runtime test: nothing here runs.
  */
-import { connect, listen } from "../mod.ts";
-import type { ConnectOptions, NetAddr, TcpListenOptions } from "../mod.ts";
+import { connect, listen, listenDatagram } from "../mod.ts";
+import type {
+  ConnectOptions,
+  NetAddr,
+  TcpListenOptions,
+  UdpListenOptions,
+} from "../mod.ts";
 
 export async function denoShaped(): Promise<void> {
   const listenOptions: TcpListenOptions = {} as Deno.TcpListenOptions;
@@ -16,4 +21,18 @@ export async function denoShaped(): Promise<void> {
   const accepted: Deno.Conn = await listener.accept();
   for await (const c of listener) c.close();
   void [addr, back, accepted];
+}
+
+export async function udpShaped(): Promise<void> {
+  const options: UdpListenOptions = {
+    ...({} as Deno.UdpListenOptions),
+    transport: "udp",
+  };
+  const conn: Deno.DatagramConn = listenDatagram(options);
+  const [data, from]: [Uint8Array<ArrayBuffer>, Deno.Addr] = await conn
+    .receive();
+  const v4: Deno.MulticastV4Membership = await conn.joinMulticastV4("", "");
+  const v6: Deno.MulticastV6Membership = await conn.joinMulticastV6("", 0);
+  for await (const [d, a] of conn) void [d, a];
+  void [data, from, v4, v6];
 }
