@@ -51,10 +51,12 @@ class SharedDatagramSocket {
     }
   }
 
-  /** The socket keeps the process alive while a referenced receive waits. */
+  /** Tells the socket whether receives wait, and whether a referenced one does. */
   updateRef(): void {
-    this.socket.setRef(
-      this.queue.waitingMembers().some((member) => member.refed),
+    const waiting = this.queue.waitingMembers();
+    this.socket.setDemand(
+      waiting.length > 0,
+      waiting.some((member) => member.refed),
     );
   }
 
@@ -323,11 +325,8 @@ export async function op_net_send_udp(
 }
 
 /** Runs `fn` as an async op does: what it throws rejects, never throws. */
-function asOp(fn: () => void): Promise<null> {
-  return new Promise((resolve) => {
-    fn();
-    resolve(null);
-  });
+function asOp(fn: () => void | Promise<void>): Promise<null> {
+  return new Promise<void>((resolve) => resolve(fn())).then(() => null);
 }
 
 /** Checks a multicast address (or an IPv4 interface) as Deno parses it. */
@@ -358,7 +357,7 @@ export function op_net_join_multi_v4_udp(
 ): Promise<null> {
   return asOp(() => {
     const { socket } = memberOf(rid).shared;
-    socket.joinMulticastV4(
+    return socket.joinMulticastV4(
       multicastLiteral(address, false),
       multicastLiteral(multiInterface, false),
     );
@@ -385,7 +384,7 @@ export function op_net_leave_multi_v4_udp(
 ): Promise<null> {
   return asOp(() => {
     const { socket } = memberOf(rid).shared;
-    socket.leaveMulticastV4(
+    return socket.leaveMulticastV4(
       multicastLiteral(address, false),
       multicastLiteral(multiInterface, false),
     );
@@ -419,7 +418,7 @@ export function op_net_join_multi_v6_udp(
 ): Promise<null> {
   return asOp(() => {
     const { socket } = memberOf(rid).shared;
-    socket.joinMulticastV6(
+    return socket.joinMulticastV6(
       multicastLiteral(address, true),
       interfaceIndex(multiInterface),
     );
@@ -446,7 +445,7 @@ export function op_net_leave_multi_v6_udp(
 ): Promise<null> {
   return asOp(() => {
     const { socket } = memberOf(rid).shared;
-    socket.leaveMulticastV6(
+    return socket.leaveMulticastV6(
       multicastLiteral(address, true),
       interfaceIndex(multiInterface),
     );
@@ -473,7 +472,7 @@ export function op_net_set_multi_loopback_udp(
   loopback: boolean,
 ): Promise<null> {
   return asOp(() => {
-    memberOf(rid).shared.socket.setMulticastLoopback(Boolean(loopback));
+    return memberOf(rid).shared.socket.setMulticastLoopback(Boolean(loopback));
   });
 }
 
@@ -495,7 +494,7 @@ export function op_net_set_multi_ttl_udp(
 ): Promise<null> {
   return asOp(() => {
     const { socket } = memberOf(rid).shared;
-    socket.setMulticastTTL(interfaceIndex(ttl));
+    return socket.setMulticastTTL(interfaceIndex(ttl));
   });
 }
 

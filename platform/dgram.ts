@@ -129,8 +129,9 @@ class DgramSocket implements NativeDatagramSocket {
     this.#call(() => this.#socket.setMulticastTTL(ttl));
   }
 
-  setRef(ref: boolean): void {
-    if (ref) this.#socket.ref();
+  setDemand(waiting: boolean, ref: boolean): void {
+    // Datagrams are pushed as they arrive: only holding the process matters.
+    if (waiting && ref) this.#socket.ref();
     else this.#socket.unref();
   }
 
@@ -251,6 +252,7 @@ function probeKernel(runtime: string): { supported: boolean; reason: string } {
 /** UDP on `node:dgram`; `runtime` names the runtime in reasons. */
 export function dgramUdp(runtime: () => string): Udp {
   return {
+    base: "node:dgram",
     bind: bindDgram,
     kernelSupport(): { supported: boolean; reason: string } {
       kernel ??= probeKernel(runtime());

@@ -181,25 +181,31 @@ export interface NativeDatagramSocket {
   /** Sends `data` to `ip:port` (an IP literal of the socket's family); resolves the byte count. */
   send(data: Uint8Array, ip: string, port: number): Promise<number>;
   /** Joins an IPv4 multicast group on the interface with address `iface`. */
-  joinMulticastV4(group: string, iface: string): void;
+  joinMulticastV4(group: string, iface: string): void | Promise<void>;
   /** Leaves an IPv4 multicast group. */
-  leaveMulticastV4(group: string, iface: string): void;
+  leaveMulticastV4(group: string, iface: string): void | Promise<void>;
   /** Joins an IPv6 multicast group on the interface with index `iface` (0: any). */
-  joinMulticastV6(group: string, iface: number): void;
+  joinMulticastV6(group: string, iface: number): void | Promise<void>;
   /** Leaves an IPv6 multicast group. */
-  leaveMulticastV6(group: string, iface: number): void;
+  leaveMulticastV6(group: string, iface: number): void | Promise<void>;
   /** `IP_MULTICAST_LOOP` / `IPV6_MULTICAST_LOOP`. */
-  setMulticastLoopback(on: boolean): void;
+  setMulticastLoopback(on: boolean): void | Promise<void>;
   /** `IP_MULTICAST_TTL`. */
-  setMulticastTTL(ttl: number): void;
-  /** Whether the socket keeps the process alive (while a receive waits). */
-  setRef(ref: boolean): void;
+  setMulticastTTL(ttl: number): void | Promise<void>;
+  /**
+   * Whether a receive waits (`waiting`), and whether one that keeps the
+   * process alive does (`ref`). A socket that pushes whatever arrives uses
+   * only `ref`; one that reads on demand reads while `waiting`.
+   */
+  setDemand(waiting: boolean, ref: boolean): void;
   /** Closes now; the port is free when this returns. */
   close(): void;
 }
 
 /** A runtime's UDP. */
 export interface Udp {
+  /** What it is built on (`node:dgram`, `Bun.udpSocket`, `Deno.listenDatagram`), for messages and tests. */
+  readonly base: string;
   /**
    * Binds synchronously (throws an `errors` class); every datagram that
    * arrives goes to `onDatagram`, until `close()`.

@@ -123,8 +123,9 @@ class BunDatagramSocket implements NativeDatagramSocket {
     this.#call(() => this.#socket.setMulticastTTL(ttl));
   }
 
-  setRef(ref: boolean): void {
-    if (ref) this.#socket.ref();
+  setDemand(waiting: boolean, ref: boolean): void {
+    // Datagrams are pushed as they arrive: only holding the process matters.
+    if (waiting && ref) this.#socket.ref();
     else this.#socket.unref();
   }
 
@@ -209,6 +210,7 @@ function bindsWithReusePort(): boolean {
 
 /** UDP on `Bun.udpSocket`. */
 export const bunUdp: Udp = {
+  base: "Bun.udpSocket",
   bind: bindBun,
   kernelSupport(): { supported: boolean; reason: string } {
     if (kernel) return kernel;
