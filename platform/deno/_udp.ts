@@ -28,7 +28,7 @@ interface DenoMembership {
 /** Deno's `DatagramConn`, as far as it is used here. */
 export interface DenoDatagramConn {
   readonly addr: SocketAddress;
-  receive(): Promise<[Uint8Array, SocketAddress]>;
+  receive(p?: Uint8Array): Promise<[Uint8Array, SocketAddress]>;
   send(data: Uint8Array, addr: SocketAddress): Promise<number>;
   joinMulticastV4(group: string, iface: string): Promise<DenoMembership>;
   joinMulticastV6(group: string, iface: number): Promise<DenoMembership>;
@@ -66,6 +66,11 @@ class DenoDatagramSocket implements NativeDatagramSocket {
   /** Memberships by group and interface, to leave them; the last one sets options. */
   #memberships = new Map<string, DenoMembership>();
   #last: DenoMembership | undefined;
+  /**
+   * What Deno reads into: one buffer for every receive, the datagram copied
+   * out (Deno's own allocates 64 KiB a receive when given none).
+   */
+  #scratch = new Uint8Array(65536);
 
   constructor(
     conn: DenoDatagramConn,
@@ -92,9 +97,9 @@ class DenoDatagramSocket implements NativeDatagramSocket {
     this.#reading = true;
     try {
       while (this.#waiting && !this.#closed) {
-        const [data, from] = await this.#conn.receive();
+        const [data, from] = await this.#conn.receive(this.#scratch);
         this.#onDatagram({
-          data,
+          data: data.slice(),
           from: { hostname: from.hostname, port: from.port },
         });
       }
