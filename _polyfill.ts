@@ -8,6 +8,7 @@
 import * as errors from "./errors.ts";
 import { resolveDns } from "./net/dns.ts";
 import { connect, listen } from "./net/mod.ts";
+import { listenDatagram } from "./net/udp.ts";
 
 /**
  * Options of `installPolyfill`.
@@ -22,7 +23,7 @@ import { connect, listen } from "./net/mod.ts";
  */
 export interface PolyfillOptions {
   /**
-   * Replace `Deno.listen` and `Deno.connect` even where they work: Deno's own
+   * Replace `Deno.listen`, `Deno.connect` and `Deno.listenDatagram` even where they work: Deno's own
    * (to get `reusePort` without `--unstable-net`, say) or another shim's.
    * Existing `Deno.errors` classes are kept either way. Default `false`.
    */
@@ -51,16 +52,18 @@ export interface PolyfillReport {
    * replaced by a copy of all its members with ours added.
    */
   copied: boolean;
-  /** What this call set: `"listen"`, `"connect"`, `"resolveDns"`, `"errors"`, or `"errors.<Class>"` for a class added to an existing `Deno.errors`. */
+  /** What this call set: a function's name (`"listen"`, `"resolveDns"`, …), `"errors"`, or `"errors.<Class>"` for a class added to an existing `Deno.errors`. */
   installed: string[];
-  /** What was there and was left alone: `"listen"`, `"connect"`, `"resolveDns"`, `"errors"`. */
+  /** What was there and was left alone: a function's name, or `"errors"`. */
   kept: string[];
 }
 
 type Scope = { Deno?: unknown };
 type Members = Record<string, unknown>;
 
-const ours: Members = { listen, connect, resolveDns };
+const ours: Members = { listen, connect, listenDatagram, resolveDns };
+/** What `installInto` puts on a `Deno`, besides `errors`. */
+const API = Object.keys(ours);
 const ourErrors = errors as unknown as Record<string, new () => Error>;
 
 /**
@@ -101,9 +104,10 @@ function inherit(ours: new () => Error, theirs: unknown): void {
 }
 
 /**
- * Installs our `listen`, `connect`, `resolveDns` and `errors` into `scope.Deno`: creates
- * it if absent; otherwise adds what is missing and replaces `listen` /
- * `connect` where they are absent, known to be broken, or `override` is set
+ * Installs our `listen`, `connect`, `listenDatagram`, `resolveDns` and
+ * `errors` into `scope.Deno`: creates it if absent; otherwise adds what is
+ * missing and replaces each function where it is absent, known to be broken,
+ * or `override` is set
  * (on native Deno, only then). Other members of an existing `Deno` keep
  * their values; an object that cannot take the changes is replaced by a copy
  * of all its members with the changes made.
@@ -122,9 +126,9 @@ export function installInto(
   };
   const deno = scope.Deno as Members | undefined | null;
   if (deno === undefined || deno === null) {
-    setDeno(scope, { listen, connect, resolveDns, errors: { ...errors } });
+    setDeno(scope, { ...ours, errors: { ...errors } });
     report.created = true;
-    report.installed.push("listen", "connect", "resolveDns", "errors");
+    report.installed.push(...API, "errors");
     return report;
   }
   if (typeof deno !== "object" && typeof deno !== "function") {
@@ -133,12 +137,12 @@ export function installInto(
     );
   }
   if (native && !override) {
-    report.kept.push("listen", "connect", "resolveDns", "errors");
+    report.kept.push(...API, "errors");
     return report;
   }
 
   const changes: Members = {};
-  for (const name of ["listen", "connect", "resolveDns"]) {
+  for (const name of API) {
     const current = deno[name];
     if (
       current !== ours[name] &&

@@ -15,6 +15,8 @@ declare global {
     const connect: typeof net.connect;
     /** `Deno.resolveDns`: see `resolveDns` in `@reuseport/net`. */
     const resolveDns: typeof net.resolveDns;
+    /** `Deno.listenDatagram` (UDP): see `listenDatagram` in `@reuseport/net`. */
+    const listenDatagram: typeof net.listenDatagram;
     /** `Deno.errors`: Deno's error classes. */
     const errors: typeof net.errors;
     /** `Deno.Listener`. */
@@ -31,6 +33,14 @@ declare global {
     type ListenOptions = net.TcpListenOptions;
     /** `Deno.TcpListenOptions`. */
     type TcpListenOptions = net.TcpListenOptions;
+    /** `Deno.DatagramConn`. */
+    type DatagramConn = net.DatagramConn;
+    /** `Deno.UdpListenOptions`. */
+    type UdpListenOptions = net.UdpListenOptions;
+    /** `Deno.MulticastV4Membership`. */
+    type MulticastV4Membership = net.MulticastV4Membership;
+    /** `Deno.MulticastV6Membership`. */
+    type MulticastV6Membership = net.MulticastV6Membership;
     /** `Deno.ConnectOptions`. */
     type ConnectOptions = net.ConnectOptions;
     /** `Deno.RecordType`. */

@@ -1,6 +1,7 @@
 /**
- * Deno's TCP and Unix socket API — `listen`, `connect`, `Listener`,
- * `TcpConn`, `UnixConn`, `errors` — with
+ * Deno's networking API — `listen`, `connect` (TCP and Unix sockets),
+ * `listenDatagram` (UDP), `resolveDns`, `Listener`, `TcpConn`, `UnixConn`,
+ * `DatagramConn`, `errors` — with
  * Deno's behaviour on Deno and on Node, and `reusePort` load balancing on
  * every OS.
  *
@@ -53,6 +54,14 @@ export {
   type UnixListener,
   type UnixListenOptions,
 } from "./net/unix.ts";
+export {
+  DatagramConn,
+  listenDatagram,
+  type MulticastV4Membership,
+  type MulticastV6Membership,
+  type UdpAddr,
+  type UdpListenOptions,
+} from "./net/udp.ts";
 export {
   type ParallelEvent,
   type ParallelMode,

@@ -31,6 +31,14 @@ export const NetError = {
   brokenPipe: (): BrokenPipe => new BrokenPipe("Broken pipe (os error 32)"),
   /** `read` / `write` given something that is not a `Uint8Array`. */
   notABuffer: (): TypeError => new TypeError("expected typed ArrayBufferView"),
+  /** An op on a datagram socket that is closed (Deno's `NetError::SocketClosed`). */
+  socketClosed: (): BadResource => new BadResource("Socket has been closed"),
+  /** A datagram op given something other than a number where Deno's op wants one (a port). */
+  expectedNumber: (): TypeError =>
+    new TypeError("expected type `v8::data::Number`, got `v8::data::Value`"),
+  /** A multicast group or interface that is not an IPv4 (`v6`: IPv6) literal. */
+  invalidIpSyntax: (v6: boolean): Error =>
+    new Error(`invalid IPv${v6 ? 6 : 4} address syntax`),
   /** `listen` / `connect` with a transport other than TCP. */
   unsupportedTransport: (transport: unknown): TypeError =>
     new TypeError(`Unsupported transport: '${transport}'`),

@@ -39,6 +39,20 @@ export {
 } from "./ops_dns.ts";
 export { read, shutdown, write } from "./io.ts";
 export {
+  datagramStats,
+  op_net_join_multi_v4_udp,
+  op_net_join_multi_v6_udp,
+  op_net_leave_multi_v4_udp,
+  op_net_leave_multi_v6_udp,
+  op_net_listen_udp,
+  op_net_recv_udp,
+  op_net_send_udp,
+  op_net_set_multi_loopback_udp,
+  op_net_set_multi_ttl_udp,
+  recvUdp,
+  udpStrategyFor,
+} from "./ops_udp.ts";
+export {
   close,
   type Resource,
   resources,

@@ -27,6 +27,7 @@ const OS_ERRORS: Record<string, [ErrorClass, string]> = {
   EINTR: [errors.Interrupted, "Interrupted system call"],
   EINVAL: [TypeError, "Invalid argument"],
   EMFILE: [Error, "Too many open files"],
+  EMSGSIZE: [Error, "Message too long"],
   ENETUNREACH: [errors.NetworkUnreachable, "Network is unreachable"],
   ENFILE: [Error, "Too many open files in system"],
   ENOBUFS: [Error, "No buffer space available"],

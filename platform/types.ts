@@ -122,6 +122,8 @@ export interface Runtime {
     port: number,
     signal?: AbortSignal,
   ): Promise<NativeStream>;
+  /** UDP sockets, where this runtime has them. */
+  readonly udp?: Udp;
   /**
    * Connections as handles that can move to another thread or process,
    * where the runtime can move them: what `sharing/` builds on.
@@ -230,4 +232,68 @@ export interface Handles {
   close(raw: RawConnection): void;
   /** A listening socket that another thread released, listening here. */
   adopt?(handle: object, addr: SocketAddress, backlog: number): RawListener;
+}
+
+/** What to bind for UDP: always an IP literal. */
+export interface UdpBindRequest extends SocketAddress {
+  /** `SO_REUSEADDR` (Deno's `reuseAddress`). */
+  reuseAddress: boolean;
+  /** `SO_REUSEPORT`, where the kernel then balances (the kernel strategy). */
+  reusePort: boolean;
+  /** Whether multicast datagrams this socket sends loop back to it (Deno's `loopback`). */
+  loopback: boolean;
+}
+
+/** A datagram as it arrived: its bytes and who sent it. */
+export interface Datagram {
+  /** The payload; the receiver's own (not reused by the runtime). */
+  readonly data: Uint8Array;
+  /** The sender's address. */
+  readonly from: SocketAddress;
+}
+
+/** A bound UDP socket that pushes what arrives to `onDatagram`. */
+export interface NativeDatagramSocket {
+  /** The address the OS bound. */
+  readonly addr: SocketAddress;
+  /** Sends `data` to `ip:port` (an IP literal of the socket's family); resolves the byte count. */
+  send(data: Uint8Array, ip: string, port: number): Promise<number>;
+  /** Joins an IPv4 multicast group on the interface with address `iface`. */
+  joinMulticastV4(group: string, iface: string): void | Promise<void>;
+  /** Leaves an IPv4 multicast group. */
+  leaveMulticastV4(group: string, iface: string): void | Promise<void>;
+  /** Joins an IPv6 multicast group on the interface with index `iface` (0: any). */
+  joinMulticastV6(group: string, iface: number): void | Promise<void>;
+  /** Leaves an IPv6 multicast group. */
+  leaveMulticastV6(group: string, iface: number): void | Promise<void>;
+  /** `IP_MULTICAST_LOOP` / `IPV6_MULTICAST_LOOP`. */
+  setMulticastLoopback(on: boolean): void | Promise<void>;
+  /** `IP_MULTICAST_TTL`. */
+  setMulticastTTL(ttl: number): void | Promise<void>;
+  /**
+   * Whether a receive waits (`waiting`), and whether one that keeps the
+   * process alive does (`ref`). A socket that pushes whatever arrives uses
+   * only `ref`; one that reads on demand reads while `waiting`.
+   */
+  setDemand(waiting: boolean, ref: boolean): void;
+  /** Closes now; the port is free when this returns. */
+  close(): void;
+}
+
+/** A runtime's UDP. */
+export interface Udp {
+  /** What it is built on (`node:dgram`, `Bun.udpSocket`, `Deno.listenDatagram`), for messages and tests. */
+  readonly base: string;
+  /**
+   * Binds synchronously (throws an `errors` class); every datagram that
+   * arrives goes to `onDatagram`, until `close()`.
+   */
+  bind(
+    request: UdpBindRequest,
+    onDatagram: (datagram: Datagram) => void,
+  ): NativeDatagramSocket;
+  /** Whether UDP sockets can bind with `SO_REUSEPORT` here, where the kernel balances, and why. */
+  kernelSupport(): { supported: boolean; reason: string };
+  /** Resolves a host name to an IP of `family` (4 or 6) for a send. */
+  resolve(hostname: string, family: 4 | 6): Promise<string>;
 }

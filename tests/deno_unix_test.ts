@@ -36,6 +36,7 @@ import {
   type UnixDatagramOptions,
 } from "../mod.ts";
 import { resources } from "../ops/mod.ts";
+import { runtime } from "../ops/runtime.ts";
 import { onBun, onDeno, runChild, runSnippet } from "./_child.ts";
 import { denoTest, denoWithOurs, execCode, NATIVE_ENV } from "./_deno_test.ts";
 
@@ -57,8 +58,12 @@ const denoListenDatagram = onDeno
   }).Deno.listenDatagram
   : undefined;
 
-/** Whether this runtime has Unix datagram sockets: native Deno with `--unstable-net`. */
-const unixDatagrams = typeof denoListenDatagram === "function";
+/**
+ * Whether this runtime has Unix datagram sockets: native Deno with
+ * `--unstable-net` (asked of the runtime: the global `listenDatagram` may be
+ * this package's UDP one).
+ */
+const unixDatagrams = runtime().unix?.listenDatagram !== undefined;
 
 /** `listenDatagram` for `"unixpacket"`: Deno's own in the native run, ours otherwise. */
 const listenDatagram = (options: UnixDatagramOptions): DatagramConn =>

@@ -84,7 +84,13 @@ test(
       native: false,
       created: true,
       copied: false,
-      installed: ["listen", "connect", "resolveDns", "errors"],
+      installed: [
+        "listen",
+        "connect",
+        "listenDatagram",
+        "resolveDns",
+        "errors",
+      ],
       kept: [],
     });
     const deno = scope.Deno as {
@@ -119,7 +125,7 @@ test("a second install changes nothing", opts, () => {
     created: false,
     copied: false,
     installed: [],
-    kept: ["listen", "connect", "resolveDns", "errors"],
+    kept: ["listen", "connect", "listenDatagram", "resolveDns", "errors"],
   });
   assert.deepEqual({ ...(scope.Deno as Members) }, before);
 });
@@ -133,7 +139,7 @@ test("on native Deno, without override, nothing changes", opts, () => {
     created: false,
     copied: false,
     installed: [],
-    kept: ["listen", "connect", "resolveDns", "errors"],
+    kept: ["listen", "connect", "listenDatagram", "resolveDns", "errors"],
   });
   assert.deepEqual({ ...deno }, before);
   // Not even the error classes the fake lacks are added.
@@ -156,7 +162,13 @@ test(
       native: true,
       created: false,
       copied: false,
-      installed: ["listen", "connect", "resolveDns", ...added],
+      installed: [
+        "listen",
+        "connect",
+        "listenDatagram",
+        "resolveDns",
+        ...added,
+      ],
       kept: ["errors"],
     });
     assert.equal(deno.listen, listen);
@@ -255,7 +267,13 @@ test(
       native: false,
       created: false,
       copied: false,
-      installed: ["listen", "connect", "resolveDns", "errors"],
+      installed: [
+        "listen",
+        "connect",
+        "listenDatagram",
+        "resolveDns",
+        "errors",
+      ],
       kept: [],
     });
     assert.equal(deno.listen, listen);

@@ -3,12 +3,13 @@
  * `npm test`) fails if code written against `Deno.*` types stops accepting
  * this package's objects. Not a runtime test: nothing here runs.
  */
-import { connect, listen, resolveDns } from "../mod.ts";
+import { connect, listen, listenDatagram, resolveDns } from "../mod.ts";
 import type {
   ConnectOptions,
   NetAddr,
   ResolveDnsOptions,
   TcpListenOptions,
+  UdpListenOptions,
 } from "../mod.ts";
 
 export async function denoShaped(): Promise<void> {
@@ -40,4 +41,18 @@ export async function denoShapedDns(): Promise<void> {
   const mx: Deno.MxRecord[] = await resolveDns("a.test", "MX", options);
   const txt: string[][] = await resolveDns("a.test", "TXT");
   void [resolve, mx, txt];
+}
+
+export async function udpShaped(): Promise<void> {
+  const options: UdpListenOptions = {
+    ...({} as Deno.UdpListenOptions),
+    transport: "udp",
+  };
+  const conn: Deno.DatagramConn = listenDatagram(options);
+  const [data, from]: [Uint8Array<ArrayBuffer>, Deno.Addr] = await conn
+    .receive();
+  const v4: Deno.MulticastV4Membership = await conn.joinMulticastV4("", "");
+  const v6: Deno.MulticastV6Membership = await conn.joinMulticastV6("", 0);
+  for await (const [d, a] of conn) void [d, a];
+  void [data, from, v4, v6];
 }

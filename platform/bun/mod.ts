@@ -28,6 +28,7 @@ import { NetListener } from "./_net_listener.ts";
 import { NetStream } from "./_net_stream.ts";
 import { BunStream } from "./_stream.ts";
 import { bunUnix } from "./_unix.ts";
+import { bunUdp } from "./_udp.ts";
 
 /** Where `SO_REUSEPORT` spreads connections across sockets. */
 const BALANCING_OS: readonly string[] = ["linux", "android"];
@@ -104,6 +105,7 @@ export const bunRuntime: Runtime = {
   // of its own, decoded as UTF-8; Deno keeps them together, as Latin-1.
   resolveDns: nodeDnsResolver(["TXT"]),
   unix: bunUnix(bun),
+  udp: bunUdp,
 
   preloadArgs(module: URL, _thread: boolean): string[] {
     return [...process.execArgv, "--preload", fileURLToPath(module)];

@@ -25,6 +25,7 @@ import { bindTcp, HandleListener, RawAcceptor } from "../libuv/listener.ts";
 import { connectHandle, HandleStream } from "../libuv/stream.ts";
 import { connectPipe, listenPipe } from "../libuv/pipe.ts";
 import { runSync } from "../run_sync.ts";
+import { dgramUdp } from "../dgram.ts";
 
 /** Where `SO_REUSEPORT` spreads connections across sockets (FreeBSD: libuv uses `SO_REUSEPORT_LB`). */
 const BALANCING_OS: readonly string[] = ["linux", "android", "freebsd"];
@@ -112,6 +113,7 @@ export const nodeRuntime: Runtime = {
   handles,
   resolveDns: nodeDnsResolver(),
   unix,
+  udp: dgramUdp(() => `Node ${process.version}`),
 
   preloadArgs(module: URL, thread: boolean): string[] {
     const own = thread ? modulePreloads(process.execArgv) : process.execArgv;

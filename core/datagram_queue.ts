@@ -1,0 +1,127 @@
+/**
+ * The one datagram-dispatch machine: datagrams pushed by a socket, and the
+ * receivers that wait for them. Each datagram goes to exactly one receiver:
+ * the one that has waited longest, whichever member of the socket it
+ * belongs to (one `listenDatagram`, or several sharing a socket under the
+ * emulated `reusePort`). With nobody waiting, datagrams wait here in a
+ * bounded queue; beyond its bounds new ones are dropped and counted, as the
+ * kernel drops what no longer fits a socket's receive buffer.
+ *
+ * @module
+ */
+
+/** The bounds of the queue of datagrams nobody waits for yet. */
+export interface DatagramLimits {
+  /** At most this many datagrams. */
+  datagrams: number;
+  /** At most this many bytes, all datagrams together. */
+  bytes: number;
+}
+
+/**
+ * The default bounds: about what Linux's default receive buffer
+ * (`net.core.rmem_default`, 208 KiB) holds, counted in payload bytes, and
+ * never more datagrams than a busy receiver would drain in a moment.
+ */
+export const DEFAULT_DATAGRAM_LIMITS: DatagramLimits = {
+  datagrams: 1024,
+  bytes: 256 * 1024,
+};
+
+interface Waiter<T, M> {
+  member: M;
+  resolve(item: T): void;
+  reject(err: Error): void;
+}
+
+/** Datagrams in hand and receivers that wait, for one socket. */
+export class DatagramQueue<T, M> {
+  #items: { item: T; size: number }[] = [];
+  #bytes = 0;
+  #waiters: Waiter<T, M>[] = [];
+  #limits: DatagramLimits;
+  #changed: () => void;
+  #dropped = 0;
+  #delivered = 0;
+
+  /** `changed()` hears that the set of waiting receivers changed. */
+  constructor(limits: DatagramLimits, changed: () => void) {
+    this.#limits = limits;
+    this.#changed = changed;
+  }
+
+  /** Datagrams dropped because the queue was full. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Datagrams handed to a receiver. */
+  get delivered(): number {
+    return this.#delivered;
+  }
+
+  /** Datagrams waiting for a receiver. */
+  get queued(): number {
+    return this.#items.length;
+  }
+
+  /** The members that have a receiver waiting, one entry per receiver. */
+  waitingMembers(): M[] {
+    return this.#waiters.map((w) => w.member);
+  }
+
+  /**
+   * A datagram arrived: to the receiver that waited longest, else into the
+   * queue, else (the queue full) dropped. Returns whether it was kept.
+   */
+  push(item: T, size: number): boolean {
+    const waiter = this.#waiters.shift();
+    if (waiter) {
+      this.#delivered++;
+      waiter.resolve(item);
+      this.#changed();
+      return true;
+    }
+    if (
+      this.#items.length >= this.#limits.datagrams ||
+      this.#bytes + size > this.#limits.bytes
+    ) {
+      this.#dropped++;
+      return false;
+    }
+    this.#items.push({ item, size });
+    this.#bytes += size;
+    return true;
+  }
+
+  /** `member` receives: a queued datagram at once, else the next to arrive. */
+  take(member: M): Promise<T> {
+    const first = this.#items.shift();
+    if (first) {
+      this.#bytes -= first.size;
+      this.#delivered++;
+      return Promise.resolve(first.item);
+    }
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ member, resolve, reject });
+      this.#changed();
+    });
+  }
+
+  /** Rejects the waiting receivers of `member` with `error()` (it closed). */
+  cancel(member: M, error: () => Error): void {
+    const kept: Waiter<T, M>[] = [];
+    const gone: Waiter<T, M>[] = [];
+    for (const w of this.#waiters) (w.member === member ? gone : kept).push(w);
+    if (gone.length === 0) return;
+    this.#waiters = kept;
+    for (const w of gone) w.reject(error());
+    this.#changed();
+  }
+
+  /** Drops what is queued: the socket closed. */
+  clear(): void {
+    this.#items = [];
+    this.#bytes = 0;
+  }
+}

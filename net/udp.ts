@@ -1,0 +1,297 @@
+/**
+ * UDP: `listenDatagram` and `DatagramConn`, after the datagram part of
+ * Deno's `ext/net/01_net.js`, over the ops of `ops/ops_udp.ts`; with
+ * `reusePort`, which Deno's has not.
+ *
+ * @module
+ */
+import {
+  close,
+  op_net_join_multi_v4_udp,
+  op_net_join_multi_v6_udp,
+  op_net_leave_multi_v4_udp,
+  op_net_leave_multi_v6_udp,
+  op_net_listen_udp,
+  op_net_recv_udp,
+  op_net_send_udp,
+  op_net_set_multi_loopback_udp,
+  op_net_set_multi_ttl_udp,
+  recvUdp,
+  setRef,
+  type SocketAddress,
+} from "../ops/mod.ts";
+import { BadResource, Interrupted } from "../core/errors.ts";
+import { unsupportedTransport } from "./addr.ts";
+
+/** The largest UDP payload over IPv4, and what `receive()` reads at most by default (Deno's). */
+const UDP_DGRAM_MAXSIZE = 65507;
+
+/**
+ * A UDP address, as `Deno.NetAddr` with `transport: "udp"`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { listenDatagram, type UdpAddr } from "@reuseport/net";
+ *
+ * const conn = listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+ * const addr: UdpAddr = conn.addr;
+ * assert.equal(addr.transport, "udp");
+ * conn.close();
+ * ```
+ */
+export interface UdpAddr {
+  /** Always `"udp"`. */
+  transport: "udp";
+  /** IP literal. */
+  hostname: string;
+  /** Port number. */
+  port: number;
+}
+
+/**
+ * Options of `listenDatagram` for UDP, as `Deno.UdpListenOptions`, and
+ * `reusePort`.
+ *
+ * @example
+ * ```ts
+ * import { listenDatagram, type UdpListenOptions } from "@reuseport/net";
+ *
+ * const options: UdpListenOptions = { transport: "udp", hostname: "127.0.0.1", port: 0 };
+ * listenDatagram(options).close();
+ * ```
+ */
+export interface UdpListenOptions {
+  /** Only `"udp"` (Deno's `"unixpacket"` is not here yet). */
+  transport: "udp";
+  /** Port to bind; 0 or absent lets the OS choose. */
+  port?: number;
+  /** Address to bind; defaults to `0.0.0.0`. */
+  hostname?: string;
+  /** `SO_REUSEADDR`: bind an address another socket holds (with it too). On Linux the last one bound gets unicast datagrams; multicast reaches all. */
+  reuseAddress?: boolean;
+  /** Whether multicast datagrams this socket sends loop back to it. Default `false`. */
+  loopback?: boolean;
+  /**
+   * Beyond Deno: let other sockets — in this process or, with the kernel
+   * strategy, others — share the address, each datagram received by exactly
+   * one of them (the kernel's `SO_REUSEPORT` by flow, or one shared socket
+   * whose datagrams go to the receives that wait, in turn).
+   */
+  reusePort?: boolean;
+}
+
+/**
+ * A multicast group joined with `joinMulticastV4`, as Deno's.
+ *
+ * @example
+ * ```ts
+ * import { listenDatagram, type MulticastV4Membership } from "@reuseport/net";
+ *
+ * const conn = listenDatagram({ transport: "udp", hostname: "0.0.0.0", port: 0 });
+ * const membership: MulticastV4Membership = await conn.joinMulticastV4("224.0.0.251", "127.0.0.1");
+ * await membership.setTTL(4);
+ * await membership.leave();
+ * conn.close();
+ * ```
+ */
+export interface MulticastV4Membership {
+  /** Leaves the group. */
+  leave(): Promise<void>;
+  /** Whether datagrams sent to the group loop back to this host. */
+  setLoopback(loopback: boolean): Promise<void>;
+  /** The TTL of datagrams sent to the group. */
+  setTTL(ttl: number): Promise<void>;
+}
+
+/**
+ * A multicast group joined with `joinMulticastV6`, as Deno's.
+ *
+ * @example
+ * ```ts
+ * import { listenDatagram, type MulticastV6Membership } from "@reuseport/net";
+ *
+ * const conn = listenDatagram({ transport: "udp", hostname: "::1", port: 0 });
+ * const membership: MulticastV6Membership = await conn.joinMulticastV6("ff02::fb", 0);
+ * await membership.leave();
+ * conn.close();
+ * ```
+ */
+export interface MulticastV6Membership {
+  /** Leaves the group. */
+  leave(): Promise<void>;
+  /** Whether datagrams sent to the group loop back to this host. */
+  setLoopback(loopback: boolean): Promise<void>;
+}
+
+/** An op's `null` as the `Promise<void>` Deno's types declare (the value stays `null`, as Deno's). */
+function settled(op: Promise<null>): Promise<void> {
+  return op as Promise<unknown> as Promise<void>;
+}
+
+function udpAddr(addr: SocketAddress): UdpAddr {
+  return { hostname: addr.hostname, port: addr.port, transport: "udp" };
+}
+
+/**
+ * A UDP socket, as `Deno.DatagramConn`: `receive()`, `send()`, `for await`,
+ * multicast, `ref()` / `unref()`, `close()`.
+ *
+ * @example An echo
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { listenDatagram } from "@reuseport/net";
+ *
+ * const server = listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+ * const client = listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+ * await client.send(new TextEncoder().encode("ping"), server.addr);
+ * const [data, from] = await server.receive();
+ * await server.send(data, from);
+ * const [echo] = await client.receive();
+ * assert.equal(new TextDecoder().decode(echo), "ping");
+ * client.close();
+ * server.close();
+ * ```
+ */
+export class DatagramConn
+  implements AsyncIterable<[Uint8Array<ArrayBuffer>, UdpAddr]> {
+  #rid: number;
+  #addr: UdpAddr;
+  /** Bytes `receive()` keeps of a datagram when given no buffer (Deno's field). */
+  bufSize: number;
+
+  /** Wraps the `udpSocket` resource `rid`; made by `listenDatagram`. */
+  constructor(rid: number, addr: UdpAddr, bufSize = UDP_DGRAM_MAXSIZE) {
+    this.#rid = rid;
+    this.#addr = addr;
+    this.bufSize = bufSize;
+  }
+
+  /** The address the socket is bound to. */
+  get addr(): UdpAddr {
+    return this.#addr;
+  }
+
+  /** Joins the IPv4 multicast group `addr` on the interface with the address `multiInterface`. */
+  async joinMulticastV4(
+    addr: string,
+    multiInterface: string,
+  ): Promise<MulticastV4Membership> {
+    const rid = this.#rid;
+    await op_net_join_multi_v4_udp(rid, addr, multiInterface);
+    return {
+      leave: () =>
+        settled(op_net_leave_multi_v4_udp(rid, addr, multiInterface)),
+      setLoopback: (loopback: boolean) =>
+        settled(op_net_set_multi_loopback_udp(rid, true, loopback)),
+      setTTL: (ttl: number) => settled(op_net_set_multi_ttl_udp(rid, ttl)),
+    };
+  }
+
+  /** Joins the IPv6 multicast group `addr` on the interface with index `multiInterface` (0: any). */
+  async joinMulticastV6(
+    addr: string,
+    multiInterface: number,
+  ): Promise<MulticastV6Membership> {
+    const rid = this.#rid;
+    await op_net_join_multi_v6_udp(rid, addr, multiInterface);
+    return {
+      leave: () =>
+        settled(op_net_leave_multi_v6_udp(rid, addr, multiInterface)),
+      setLoopback: (loopback: boolean) =>
+        settled(op_net_set_multi_loopback_udp(rid, false, loopback)),
+    };
+  }
+
+  /**
+   * The next datagram and its sender. Into `p` when given (a longer
+   * datagram is cut to it; the result is a view of `p`), else into a new
+   * array of at most `bufSize` bytes. Rejects with `BadResource` once
+   * closed, `Interrupted` when closed while it waits.
+   */
+  async receive(p?: Uint8Array): Promise<[Uint8Array<ArrayBuffer>, UdpAddr]> {
+    if (p) {
+      const [n, from] = await op_net_recv_udp(this.#rid, p);
+      // Typed as Deno types it: a view of `p`, whatever buffer that has.
+      return [p.subarray(0, n) as Uint8Array<ArrayBuffer>, udpAddr(from)];
+    }
+    const [data, from] = await recvUdp(this.#rid, this.bufSize);
+    return [data, udpAddr(from)];
+  }
+
+  /**
+   * Sends `p` as one datagram to `opts` (`hostname` defaults to
+   * `127.0.0.1`); resolves the bytes sent. Typed to take any `Deno.Addr`,
+   * as Deno's: one without a port rejects with Deno's `TypeError`.
+   */
+  async send(
+    p: Uint8Array,
+    opts: { hostname?: string; port?: number; transport?: string },
+  ): Promise<number> {
+    return await op_net_send_udp(
+      this.#rid,
+      { hostname: opts.hostname ?? "127.0.0.1", port: opts.port as number },
+      p,
+    );
+  }
+
+  /** Closes the socket; a pending `receive()` rejects with `Interrupted`. */
+  close(): void {
+    close(this.#rid);
+  }
+
+  /** A pending `receive()` keeps the process alive (the default). */
+  ref(): void {
+    setRef(this.#rid, true);
+  }
+
+  /** A pending `receive()` does not keep the process alive. */
+  unref(): void {
+    setRef(this.#rid, false);
+  }
+
+  /** Datagrams until the socket is closed. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<
+    [Uint8Array<ArrayBuffer>, UdpAddr]
+  > {
+    while (true) {
+      try {
+        yield await this.receive();
+      } catch (err) {
+        if (err instanceof BadResource || err instanceof Interrupted) break;
+        throw err;
+      }
+    }
+  }
+}
+
+/**
+ * Binds a datagram socket, synchronously: a taken address throws
+ * `errors.AddrInUse` here, and `addr.port` is the real port when 0 was asked
+ * for. Only `transport: "udp"` for now. With `reusePort: true`, other
+ * sockets may share the address and each datagram goes to one of them.
+ *
+ * @example
+ * ```ts
+ * import { listenDatagram } from "@reuseport/net";
+ *
+ * const conn = listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+ * console.log(`udp on ${conn.addr.hostname}:${conn.addr.port}`);
+ * conn.close();
+ * ```
+ */
+export function listenDatagram(options: UdpListenOptions): DatagramConn {
+  switch (options.transport) {
+    case "udp": {
+      const [rid, addr] = op_net_listen_udp(
+        { hostname: options.hostname ?? "0.0.0.0", port: options.port ?? 0 },
+        options.reuseAddress ?? false,
+        options.loopback ?? false,
+        options.reusePort ?? false,
+      );
+      return new DatagramConn(rid, udpAddr(addr));
+    }
+    default:
+      throw unsupportedTransport(options.transport);
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * UDP on `Bun.udpSocket`. Bun's `node:dgram` binds a tick later, but
+ * `Bun.udpSocket` binds before it returns (a taken address throws there)
+ * and returns a settled promise, which `Bun.peek` reads at once: a bind as
+ * synchronous as Deno's. Its bind flags are those Bun's own `node:dgram`
+ * passes (`SO_REUSEPORT`, `SO_REUSEADDR`); whether they work is tested by
+ * binding, not assumed.
+ *
+ * @module
+ */
+import process from "node:process";
+import { interfaceName, peerAddress, resolveFor } from "../dgram.ts";
+import type {
+  Datagram,
+  NativeDatagramSocket,
+  SocketAddress,
+  Udp,
+  UdpBindRequest,
+} from "../types.ts";
+import { bunError } from "./_errors.ts";
+
+/** Bun's bind flags, as its `node:dgram` sets them. */
+const FAIL_IF_TAKEN = 32;
+const REUSE_PORT = 4;
+const REUSE_ADDR = 16;
+
+/** Where `SO_REUSEPORT` spreads datagrams across UDP sockets (by flow). */
+const BALANCING_OS: readonly string[] = ["linux", "android"];
+
+/** A socket of `Bun.udpSocket`, as far as it is used here. */
+interface BunUdpSocket {
+  readonly hostname: string;
+  readonly port: number;
+  /** False when the kernel's buffer is full: nothing was sent, `drain` follows. */
+  send(data: Uint8Array, port: number, address: string): boolean;
+  addMembership(group: string, iface?: string): boolean;
+  dropMembership(group: string, iface?: string): boolean;
+  setBroadcast(on: boolean): boolean;
+  setMulticastLoopback(on: boolean): boolean;
+  setMulticastTTL(ttl: number): number;
+  ref(): void;
+  unref(): void;
+  close(): void;
+}
+
+interface BunUdpGlobal {
+  version: string;
+  udpSocket(options: {
+    hostname: string;
+    port: number;
+    flags: number;
+    socket: {
+      data(
+        socket: BunUdpSocket,
+        data: Uint8Array,
+        port: number,
+        address: string,
+      ): void;
+      drain(socket: BunUdpSocket): void;
+    };
+  }): Promise<BunUdpSocket>;
+  peek<T>(promise: Promise<T>): T | Promise<T>;
+}
+
+function bun(): BunUdpGlobal {
+  return (globalThis as unknown as { Bun: BunUdpGlobal }).Bun;
+}
+
+class BunDatagramSocket implements NativeDatagramSocket {
+  readonly addr: SocketAddress;
+  #socket: BunUdpSocket;
+  /** Sends waiting for `drain`, in order. */
+  #blocked: (() => void)[] = [];
+
+  constructor(socket: BunUdpSocket, addr: SocketAddress) {
+    this.#socket = socket;
+    this.addr = addr;
+  }
+
+  drained(): void {
+    const blocked = this.#blocked;
+    this.#blocked = [];
+    for (const retry of blocked) retry();
+  }
+
+  send(data: Uint8Array, ip: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const attempt = () => {
+        try {
+          if (this.#socket.send(data, port, ip)) resolve(data.byteLength);
+          else this.#blocked.push(attempt);
+        } catch (err) {
+          reject(bunError(err));
+        }
+      };
+      attempt();
+    });
+  }
+
+  joinMulticastV4(group: string, iface: string): void {
+    this.#call(() => this.#socket.addMembership(group, iface));
+  }
+
+  leaveMulticastV4(group: string, iface: string): void {
+    this.#call(() => this.#socket.dropMembership(group, iface));
+  }
+
+  joinMulticastV6(group: string, iface: number): void {
+    const name = interfaceName(iface);
+    this.#call(() => this.#socket.addMembership(group, name && `::%${name}`));
+  }
+
+  leaveMulticastV6(group: string, iface: number): void {
+    const name = interfaceName(iface);
+    this.#call(() => this.#socket.dropMembership(group, name && `::%${name}`));
+  }
+
+  setMulticastLoopback(on: boolean): void {
+    this.#call(() => this.#socket.setMulticastLoopback(on));
+  }
+
+  setMulticastTTL(ttl: number): void {
+    this.#call(() => this.#socket.setMulticastTTL(ttl));
+  }
+
+  setDemand(waiting: boolean, ref: boolean): void {
+    // Datagrams are pushed as they arrive: only holding the process matters.
+    if (waiting && ref) this.#socket.ref();
+    else this.#socket.unref();
+  }
+
+  close(): void {
+    this.#socket.close();
+    // A send that waited for room will not get it now.
+    this.drained();
+  }
+
+  #call(fn: () => unknown): void {
+    try {
+      fn();
+    } catch (err) {
+      throw bunError(err);
+    }
+  }
+}
+
+function bindBun(
+  request: UdpBindRequest,
+  onDatagram: (datagram: Datagram) => void,
+): NativeDatagramSocket {
+  // The socket's drain goes to the adapter made once the bind succeeded.
+  const drains: { to?: BunDatagramSocket } = {};
+  let promise: Promise<BunUdpSocket>;
+  try {
+    promise = bun().udpSocket({
+      hostname: request.hostname,
+      port: request.port,
+      flags: FAIL_IF_TAKEN | (request.reusePort ? REUSE_PORT : 0) |
+        (request.reuseAddress ? REUSE_ADDR : 0),
+      socket: {
+        data(_socket, data, port, address) {
+          onDatagram({ data, from: peerAddress(address, port) });
+        },
+        drain() {
+          drains.to?.drained();
+        },
+      },
+    });
+  } catch (err) {
+    throw bunError(err);
+  }
+  const socket = bun().peek(promise);
+  if (socket instanceof Promise) {
+    // Not bound by now: this Bun binds later than the ones this was built on.
+    promise.then((late) => late.close(), () => {});
+    throw new Error("Bun.udpSocket did not bind synchronously");
+  }
+  if (socket instanceof Error) throw bunError(socket);
+  socket.setBroadcast(true);
+  socket.setMulticastLoopback(request.loopback);
+  socket.unref();
+  drains.to = new BunDatagramSocket(socket, {
+    hostname: socket.hostname,
+    port: socket.port,
+  });
+  return drains.to;
+}
+
+let kernel: { supported: boolean; reason: string } | undefined;
+
+function bindsWithReusePort(): boolean {
+  const request = {
+    hostname: "127.0.0.1",
+    port: 0,
+    reuseAddress: false,
+    reusePort: true,
+    loopback: false,
+  };
+  let first: NativeDatagramSocket | undefined;
+  try {
+    first = bindBun(request, () => {});
+    bindBun({ ...request, port: first.addr.port }, () => {}).close();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    first?.close();
+  }
+}
+
+/** UDP on `Bun.udpSocket`. */
+export const bunUdp: Udp = {
+  base: "Bun.udpSocket",
+  bind: bindBun,
+  kernelSupport(): { supported: boolean; reason: string } {
+    if (kernel) return kernel;
+    const where = `Bun ${bun().version} on ${process.platform}`;
+    kernel = !BALANCING_OS.includes(process.platform)
+      ? {
+        supported: false,
+        reason: `${where}: SO_REUSEPORT does not balance datagrams there`,
+      }
+      : !bindsWithReusePort()
+      ? {
+        supported: false,
+        reason:
+          `${where} cannot bind two UDP sockets with reusePort on one port`,
+      }
+      : {
+        supported: true,
+        reason:
+          `${where} binds UDP sockets with SO_REUSEPORT and the kernel spreads datagrams by flow`,
+      };
+    return kernel;
+  },
+  resolve: resolveFor,
+};

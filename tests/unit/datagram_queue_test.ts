@@ -1,0 +1,69 @@
+/**
+ * `core/datagram_queue.ts` on its own: each datagram to exactly one
+ * receiver, the one that waited longest whichever member it belongs to; a
+ * bounded queue while nobody waits, drops beyond it counted; a member's
+ * close rejects its own receivers only.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { DatagramQueue } from "../../core/datagram_queue.ts";
+import { NetError } from "../../core/messages.ts";
+
+test("datagram queue: receivers are served in the order they asked, across members", async () => {
+  let changes = 0;
+  const queue = new DatagramQueue<string, string>(
+    { datagrams: 4, bytes: 100 },
+    () => changes++,
+  );
+  const a1 = queue.take("a");
+  const b1 = queue.take("b");
+  const a2 = queue.take("a");
+  assert.deepEqual(queue.waitingMembers(), ["a", "b", "a"]);
+  for (const d of ["x", "y", "z"]) assert.equal(queue.push(d, 1), true);
+  assert.deepEqual(await Promise.all([a1, b1, a2]), ["x", "y", "z"]);
+  assert.equal(queue.delivered, 3);
+  assert.deepEqual(queue.waitingMembers(), []);
+  assert.ok(changes >= 6);
+});
+
+test("datagram queue: bounded by count and by bytes; beyond, new datagrams are dropped and counted", async () => {
+  const queue = new DatagramQueue<number, string>(
+    { datagrams: 3, bytes: 10 },
+    () => {},
+  );
+  assert.equal(queue.push(1, 4), true);
+  assert.equal(queue.push(2, 4), true);
+  assert.equal(queue.push(3, 4), false); // 12 bytes > 10
+  assert.equal(queue.push(4, 1), true);
+  assert.equal(queue.push(5, 1), false); // a fourth datagram
+  assert.equal(queue.queued, 3);
+  assert.equal(queue.dropped, 2);
+  // The oldest first; room again once taken.
+  assert.equal(await queue.take("m"), 1);
+  assert.equal(queue.push(6, 4), true);
+  assert.deepEqual(
+    [await queue.take("m"), await queue.take("m"), await queue.take("m")],
+    [2, 4, 6],
+  );
+  queue.push(7, 1);
+  queue.clear();
+  assert.equal(queue.queued, 0);
+});
+
+test("datagram queue: cancelling a member rejects its receivers only", async () => {
+  const queue = new DatagramQueue<string, string>(
+    { datagrams: 4, bytes: 100 },
+    () => {},
+  );
+  const a = queue.take("a");
+  const b = queue.take("b");
+  queue.cancel("a", NetError.canceled);
+  await assert.rejects(a, {
+    name: "Interrupted",
+    message: "operation canceled",
+  });
+  queue.push("d", 1);
+  assert.equal(await b, "d");
+  // Nothing of its own waiting: nothing happens.
+  queue.cancel("a", NetError.canceled);
+});
