@@ -42,7 +42,9 @@ interface Column {
   name: string;
   /** Whether the global `Deno` is native Deno's own (pending groups do not apply). */
   native: boolean;
-  command: () => Promise<{ cmd: string; args: string[]; env: Record<string, string> }>;
+  command: () => Promise<
+    { cmd: string; args: string[]; env: Record<string, string> }
+  >;
 }
 
 /** One check's outcome in one column. */
@@ -67,19 +69,31 @@ function columns(): Column[] {
     }
     const runtime = w === "bun" ? "bun" : Number(w);
     if (runtime !== "bun" && !Number.isInteger(runtime)) {
-      throw new RangeError(`REAL_RUNTIMES: '${w}' is not deno, deno+polyfill, bun or a Node major line`);
+      throw new RangeError(
+        `REAL_RUNTIMES: '${w}' is not deno, deno+polyfill, bun or a Node major line`,
+      );
     }
     return {
       name: runtime === "bun" ? "bun" : `node ${runtime}`,
       native: false,
       command: async () => {
         if (!existsSync(join(ROOT, BUILT))) {
-          throw new Error(`${BUILT} is missing: run scripts/build_npm.ts first`);
+          throw new Error(
+            `${BUILT} is missing: run scripts/build_npm.ts first`,
+          );
         }
         const bin = await runtimeBinary(runtime);
         return runtime === "bun"
-          ? { cmd: bin, args: ["test", "--timeout=120000", `./${BUILT}`], env: {} }
-          : { cmd: bin, args: ["--test", "--test-reporter=spec", BUILT], env: {} };
+          ? {
+            cmd: bin,
+            args: ["test", "--timeout=120000", `./${BUILT}`],
+            env: {},
+          }
+          : {
+            cmd: bin,
+            args: ["--test", "--test-reporter=spec", BUILT],
+            env: {},
+          };
       },
     };
   });
@@ -110,11 +124,20 @@ async function runColumn(
     console.log(`${column.name}: ${(e as Error).message}`);
     return outcomes;
   }
-  console.log(`\n-- ${column.name}: ${how.cmd === DENO ? "deno" : how.cmd} ${how.args.join(" ")}`);
+  console.log(
+    `\n-- ${column.name}: ${how.cmd === DENO ? "deno" : how.cmd} ${
+      how.args.join(" ")
+    }`,
+  );
   const child = new Deno.Command(how.cmd, {
     args: how.args,
     cwd: ROOT,
-    env: { ...how.env, REAL_CONFIG: configFile, REAL_RESULTS: resultsFile, NO_COLOR: "1" },
+    env: {
+      ...how.env,
+      REAL_CONFIG: configFile,
+      REAL_RESULTS: resultsFile,
+      NO_COLOR: "1",
+    },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -129,7 +152,11 @@ async function runColumn(
   else console.log(`${column.name}: exit 0`);
   for (const line of (await Deno.readTextFile(resultsFile)).split("\n")) {
     if (!line) continue;
-    const r = JSON.parse(line) as { check: string; status: Outcome; error?: string };
+    const r = JSON.parse(line) as {
+      check: string;
+      status: Outcome;
+      error?: string;
+    };
     outcomes.set(r.check, { outcome: r.status, error: r.error });
   }
   return outcomes;
@@ -137,7 +164,8 @@ async function runColumn(
 
 async function main(): Promise<number> {
   const pending = new Set(
-    (Deno.env.get("REAL_PENDING") ?? "tls,unix").split(",").map((s) => s.trim()).filter(Boolean),
+    (Deno.env.get("REAL_PENDING") ?? "tls,unix").split(",").map((s) => s.trim())
+      .filter(Boolean),
   );
   const missing = missingServers();
   const strict = Deno.env.get("CI") !== undefined ||
@@ -148,7 +176,9 @@ async function main(): Promise<number> {
         `sudo apt-get install ${missing.map((m) => m.pkg).join(" ")}`,
     );
     if (strict) {
-      console.log("real: 0 passed, 1 failed, 0 pending (servers missing in CI)");
+      console.log(
+        "real: 0 passed, 1 failed, 0 pending (servers missing in CI)",
+      );
       return 1;
     }
   }
@@ -158,8 +188,12 @@ async function main(): Promise<number> {
   const cols = columns();
   const results: Map<string, { outcome: Outcome; error?: string }>[] = [];
   try {
-    for (const f of servers.failed) console.log(`real: ${f.server} did not start: ${f.error}`);
-    for (const column of cols) results.push(await runColumn(column, servers, dir));
+    for (const f of servers.failed) {
+      console.log(`real: ${f.server} did not start: ${f.error}`);
+    }
+    for (const column of cols) {
+      results.push(await runColumn(column, servers, dir));
+    }
   } finally {
     await servers.stop();
     await Deno.remove(dir, { recursive: true });
@@ -188,28 +222,42 @@ async function main(): Promise<number> {
     }),
   ]);
   // A column that recorded nothing (it did not start, or crashed before a check).
-  const silent = cols.filter((_, i) => results[i].size === 0).map((c) => c.name);
+  const silent = cols.filter((_, i) => results[i].size === 0).map((c) =>
+    c.name
+  );
   failed += silent.length;
   if (servers.failed.length) failed += servers.failed.length;
 
   const head = ["check", ...cols.map((c) => c.name)];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  const widths = head.map((h, i) =>
+    Math.max(h.length, ...rows.map((r) => r[i].length))
+  );
+  const line = (r: string[]) =>
+    r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
   console.log("\n== real servers: check × runtime");
-  console.log([line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n"));
+  console.log(
+    [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)]
+      .join("\n"),
+  );
   if (pendingFailed) {
     console.log(
-      `FAIL*: failed, in a group still pending on this package (REAL_PENDING=${[...pending].join(",")}); ` +
+      `FAIL*: failed, in a group still pending on this package (REAL_PENDING=${
+        [...pending].join(",")
+      }); ` +
         "REAL_PENDING= makes them count",
     );
   }
   for (const [i, col] of cols.entries()) {
     for (const [check, r] of results[i]) {
-      if (r.outcome === "fail") console.log(`  ${col.name} / ${check}: ${r.error}`);
+      if (r.outcome === "fail") {
+        console.log(`  ${col.name} / ${check}: ${r.error}`);
+      }
     }
   }
   if (silent.length) console.log(`real: no check ran on ${silent.join(", ")}`);
-  console.log(`\nreal: ${passed} passed, ${failed} failed, ${pendingFailed} pending`);
+  console.log(
+    `\nreal: ${passed} passed, ${failed} failed, ${pendingFailed} pending`,
+  );
   return failed ? 1 : 0;
 }
 

@@ -14,6 +14,9 @@
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import type { RealConfig } from "../tests/real/_config.ts";
+
+export type { RealConfig };
 
 /** A server binary and the Debian package that brings it. */
 interface Need {
@@ -22,44 +25,24 @@ interface Need {
   pkg: string;
 }
 
-const PG_BIN = "/usr/lib/postgresql/15/bin";
+/** Debian's newest PostgreSQL (15 on Debian 12): `/usr/lib/postgresql/<major>/bin`. */
+function pgBin(): string {
+  const root = "/usr/lib/postgresql";
+  const majors = existsSync(root)
+    ? [...Deno.readDirSync(root)].map((e) => Number(e.name)).filter(
+      Number.isInteger,
+    )
+    : [];
+  return join(root, String(majors.sort((a, b) => b - a)[0] ?? 15), "bin");
+}
 
 /** What each server needs installed. */
-export const NEEDS: readonly Need[] = [
-  { server: "postgres", bin: join(PG_BIN, "postgres"), pkg: "postgresql" },
-  { server: "redis", bin: "redis-server", pkg: "redis-server" },
-  { server: "nats", bin: "nats-server", pkg: "nats-server" },
-];
-
-/**
- * What the clients are told: where each server is, its credentials, the
- * CA's certificate. A server that did not start is absent.
- */
-export interface RealConfig {
-  /** The CA's certificate (PEM) that signed every server's certificate. */
-  caPem: string;
-  postgres?: {
-    port: number;
-    /** The Unix socket (`.s.PGSQL.<port>` in the temp folder). */
-    socket: string;
-    user: string;
-    password: string;
-    database: string;
-  };
-  redis?: {
-    port: number;
-    tlsPort: number;
-    socket: string;
-    password: string;
-  };
-  nats?: {
-    port: number;
-    tlsPort: number;
-    user: string;
-    password: string;
-    /** A server of its own that a check stops under its client. */
-    doomed?: { port: number; pid: number };
-  };
+function needs(): Need[] {
+  return [
+    { server: "postgres", bin: join(pgBin(), "postgres"), pkg: "postgresql" },
+    { server: "redis", bin: "redis-server", pkg: "redis-server" },
+    { server: "nats", bin: "nats-server", pkg: "nats-server" },
+  ];
 }
 
 /** Whether `bin` (a name on PATH or a path) can be run. */
@@ -71,7 +54,7 @@ function installed(bin: string): boolean {
 
 /** The servers whose binaries are missing here. */
 export function missingServers(): Need[] {
-  return NEEDS.filter((n) => !installed(n.bin));
+  return needs().filter((n) => !installed(n.bin));
 }
 
 /** A port the OS picks on 127.0.0.1, released for the server to take. */
@@ -199,7 +182,11 @@ export class RealServers {
     log: string,
     stopSignal: Deno.Signal = "SIGTERM",
   ): Proc {
-    const file = Deno.openSync(log, { write: true, create: true, append: true });
+    const file = Deno.openSync(log, {
+      write: true,
+      create: true,
+      append: true,
+    });
     const child = new Deno.Command(cmd, {
       args,
       stdin: "null",
@@ -207,9 +194,11 @@ export class RealServers {
       stderr: "piped",
     }).spawn();
     // Both streams into one log file, closed when the process ends.
-    const done = Promise.all([child.stdout, child.stderr].map((s) =>
-      s.pipeTo(new WritableStream({ write: (c) => void file.writeSync(c) }))
-    )).finally(() => file.close());
+    const done = Promise.all(
+      [child.stdout, child.stderr].map((s) =>
+        s.pipeTo(new WritableStream({ write: (c) => void file.writeSync(c) }))
+      ),
+    ).finally(() => file.close());
     const proc: Proc = { name, child };
     this.#procs.push(proc);
     this.#stops.push(async () => {
@@ -230,6 +219,7 @@ export class RealServers {
   }
 
   async #postgres(): Promise<void> {
+    const bin = pgBin();
     const base = join(this.dir, "postgres");
     const data = join(base, "data");
     const port = freePort();
@@ -256,7 +246,7 @@ export class RealServers {
         : [cmd, args];
     if (isRoot) await run("chown", ["-R", "postgres:", base]);
     const pg = (tool: string, args: string[]) => {
-      const [cmd, a] = as(join(PG_BIN, tool), args);
+      const [cmd, a] = as(join(bin, tool), args);
       return run(cmd, [...a], { cwd: base });
     };
     await pg("initdb", [
@@ -292,26 +282,37 @@ export class RealServers {
       "shared_buffers=16MB",
     ].flatMap((o) => ["-c", o]);
     const log = join(base, "postgres.log");
-    const [cmd, args] = as(join(PG_BIN, "postgres"), ["-D", data, ...options]);
+    const [cmd, args] = as(join(bin, "postgres"), ["-D", data, ...options]);
     // SIGINT is PostgreSQL's fast shutdown: clients are cut, nothing waited for.
     this.#spawn("postgres", cmd, [...args], log, "SIGINT");
     await waitForPorts("postgres", [port], log);
     const user = "app";
     const appPassword = "app-secret-" + crypto.randomUUID().slice(0, 8);
-    await run(join(PG_BIN, "psql"), [
-      "-h",
-      base,
-      "-p",
-      String(port),
-      "-U",
-      "postgres",
-      "-d",
-      "postgres",
-      "-v",
-      "ON_ERROR_STOP=1",
-      "-c",
-      `CREATE ROLE ${user} LOGIN PASSWORD '${appPassword}'`,
-    ], { env: { PGPASSWORD: password } });
+    // The port accepts before the server is ready ("the database system is
+    // starting up") and before its Unix socket exists: retry, bounded.
+    const until = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await run(join(bin, "psql"), [
+          "-h",
+          base,
+          "-p",
+          String(port),
+          "-U",
+          "postgres",
+          "-d",
+          "postgres",
+          "-v",
+          "ON_ERROR_STOP=1",
+          "-c",
+          `CREATE ROLE ${user} LOGIN PASSWORD '${appPassword}'`,
+        ], { env: { PGPASSWORD: password } });
+        break;
+      } catch (e) {
+        if (Date.now() > until) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     this.config.postgres = {
       port,
       socket: join(base, `.s.PGSQL.${port}`),
@@ -376,9 +377,11 @@ export class RealServers {
     const conf = join(base, "nats.conf");
     const lines = [
       `listen: "127.0.0.1:${port}"`,
-      `authorization { user: ${JSON.stringify(user)}, password: ${JSON.stringify(password)} }`,
+      `authorization { user: ${JSON.stringify(user)}, password: ${
+        JSON.stringify(password)
+      } }`,
       // A burst of pipelined messages must not get a slow-consumer cut.
-      "write_deadline: \"10s\"",
+      'write_deadline: "10s"',
     ];
     if (tls) {
       lines.push(
@@ -416,7 +419,10 @@ export class RealServers {
       nats.password,
       false,
     );
-    return { ...this.config, nats: { ...nats, doomed: { port, pid: proc.child.pid } } };
+    return {
+      ...this.config,
+      nats: { ...nats, doomed: { port, pid: proc.child.pid } },
+    };
   }
 
   /** Stops every server started here (newest first) and removes the temp folder. */
@@ -439,16 +445,39 @@ async function makeCerts(dir: string): Promise<Certs> {
   await Deno.mkdir(dir, { recursive: true });
   await Deno.chmod(dir, 0o755);
   const f = (name: string) => join(dir, name);
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  const ec = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+  ];
   await run("openssl", [
-    "req", "-x509", ...ec, "-keyout", f("ca.key"), "-out", f("ca.pem"),
-    "-days", "2", "-subj", "/CN=reuseport real-servers test CA",
-    "-addext", "basicConstraints=critical,CA:TRUE",
-    "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    f("ca.key"),
+    "-out",
+    f("ca.pem"),
+    "-days",
+    "2",
+    "-subj",
+    "/CN=reuseport real-servers test CA",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
   ]);
   await run("openssl", [
-    "req", ...ec, "-keyout", f("server.key"), "-out", f("server.csr"),
-    "-subj", "/CN=localhost",
+    "req",
+    ...ec,
+    "-keyout",
+    f("server.key"),
+    "-out",
+    f("server.csr"),
+    "-subj",
+    "/CN=localhost",
   ]);
   await Deno.writeTextFile(
     f("server.ext"),
@@ -461,9 +490,21 @@ async function makeCerts(dir: string): Promise<Certs> {
     ].join("\n"),
   );
   await run("openssl", [
-    "x509", "-req", "-in", f("server.csr"), "-CA", f("ca.pem"),
-    "-CAkey", f("ca.key"), "-CAcreateserial", "-out", f("server.pem"),
-    "-days", "2", "-extfile", f("server.ext"),
+    "x509",
+    "-req",
+    "-in",
+    f("server.csr"),
+    "-CA",
+    f("ca.pem"),
+    "-CAkey",
+    f("ca.key"),
+    "-CAcreateserial",
+    "-out",
+    f("server.pem"),
+    "-days",
+    "2",
+    "-extfile",
+    f("server.ext"),
   ]);
   // Redis and NATS run as us; PostgreSQL gets its own copy of the key.
   await Deno.chmod(f("server.key"), 0o600);

@@ -38,7 +38,12 @@ export class NatsClient {
   /** Whether the connection runs over TLS. */
   readonly tls: boolean;
 
-  private constructor(conn: Conn, info: Record<string, unknown>, tls: boolean, reader: Reader) {
+  private constructor(
+    conn: Conn,
+    info: Record<string, unknown>,
+    tls: boolean,
+    reader: Reader,
+  ) {
     this.conn = conn;
     this.info = info;
     this.tls = tls;
@@ -54,11 +59,15 @@ export class NatsClient {
     try {
       let reader = new Reader(conn);
       const first = await reader.line();
-      if (!first.startsWith("INFO ")) throw new Error(`expected INFO, got ${first}`);
+      if (!first.startsWith("INFO ")) {
+        throw new Error(`expected INFO, got ${first}`);
+      }
       const info = JSON.parse(first.slice(5)) as Record<string, unknown>;
       const tls = info.tls_required === true;
       if (tls) {
-        if (reader.buffered) throw new Error("bytes after INFO before the TLS handshake");
+        if (reader.buffered) {
+          throw new Error("bytes after INFO before the TLS handshake");
+        }
         conn = await api("startTls").startTls(conn, {
           hostname: "localhost",
           caCerts: options.caPem === undefined ? undefined : [options.caPem],
@@ -92,7 +101,10 @@ export class NatsClient {
 
   /** Writes raw protocol text. */
   async send(text: string | Uint8Array): Promise<void> {
-    await writeAll(this.conn, typeof text === "string" ? encoder.encode(text) : text);
+    await writeAll(
+      this.conn,
+      typeof text === "string" ? encoder.encode(text) : text,
+    );
   }
 
   /** `SUB subject sid`. */
@@ -127,7 +139,11 @@ export class NatsClient {
         const parts = line.split(" ");
         const size = Number(parts[parts.length - 1]);
         const body = await this.reader.exactly(size + 2);
-        return { subject: parts[1], sid: parts[2], data: body.subarray(0, size) };
+        return {
+          subject: parts[1],
+          sid: parts[2],
+          data: body.subarray(0, size),
+        };
       }
       if (line === "PONG") return null;
       if (line === "PING") await this.send("PONG\r\n");

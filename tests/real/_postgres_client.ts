@@ -82,7 +82,9 @@ function errorFields(body: Uint8Array): Record<string, string> {
   let off = 0;
   while (off < body.length && body[off] !== 0) {
     const end = body.indexOf(0, off + 1);
-    fields[String.fromCharCode(body[off])] = decoder.decode(body.subarray(off + 1, end));
+    fields[String.fromCharCode(body[off])] = decoder.decode(
+      body.subarray(off + 1, end),
+    );
     off = end + 1;
   }
   return fields;
@@ -115,7 +117,9 @@ export class PgClient {
         // SSLRequest: a length and the code 80877103; the server answers one byte.
         await writeAll(conn, concat(int32(8), int32(80877103)));
         const answer = new Uint8Array(1);
-        if ((await conn.read(answer)) !== 1) throw new Error("no answer to SSLRequest");
+        if ((await conn.read(answer)) !== 1) {
+          throw new Error("no answer to SSLRequest");
+        }
         if (answer[0] !== 0x53) throw new Error("the server refused TLS");
         conn = await api("startTls").startTls(conn, {
           hostname: "localhost",
@@ -151,7 +155,11 @@ export class PgClient {
     let scram: Scram | undefined;
     for (;;) {
       const msg = await this.next();
-      const view = new DataView(msg.body.buffer, msg.body.byteOffset, msg.body.length);
+      const view = new DataView(
+        msg.body.buffer,
+        msg.body.byteOffset,
+        msg.body.length,
+      );
       if (msg.type === "E") throw new PgError(errorFields(msg.body));
       if (msg.type === "R") {
         const kind = view.getInt32(0);
@@ -166,7 +174,10 @@ export class PgClient {
           const first = encoder.encode(scram.clientFirst());
           await writeAll(
             this.conn,
-            message("p", concat(cstring("SCRAM-SHA-256"), int32(first.length), first)),
+            message(
+              "p",
+              concat(cstring("SCRAM-SHA-256"), int32(first.length), first),
+            ),
           );
         } else if (kind === 11 && scram) {
           const final = scram.clientFinal(decoder.decode(data));
@@ -174,7 +185,9 @@ export class PgClient {
         } else if (kind === 12 && scram) {
           scram.verifyServer(decoder.decode(data));
         } else {
-          throw new Error(`authentication request ${kind} is not supported here`);
+          throw new Error(
+            `authentication request ${kind} is not supported here`,
+          );
         }
       } else if (msg.type === "S") {
         const [key, value] = decoder.decode(msg.body).split("\0");
@@ -182,7 +195,9 @@ export class PgClient {
       } else if (msg.type === "K") {
         this.pid = view.getInt32(0);
       } else if (msg.type === "Z") {
-        if (!scram?.verified) throw new Error("the server never proved it knows the password");
+        if (!scram?.verified) {
+          throw new Error("the server never proved it knows the password");
+        }
         return;
       }
     }
@@ -203,7 +218,11 @@ export class PgClient {
     let error: PgError | undefined;
     for (;;) {
       const msg = await this.next();
-      const view = new DataView(msg.body.buffer, msg.body.byteOffset, msg.body.length);
+      const view = new DataView(
+        msg.body.buffer,
+        msg.body.byteOffset,
+        msg.body.length,
+      );
       switch (msg.type) {
         case "T": {
           const n = view.getInt16(0);
@@ -232,7 +251,9 @@ export class PgClient {
           break;
         }
         case "C":
-          result.command = decoder.decode(msg.body.subarray(0, msg.body.length - 1));
+          result.command = decoder.decode(
+            msg.body.subarray(0, msg.body.length - 1),
+          );
           break;
         case "E":
           error = new PgError(errorFields(msg.body));
@@ -282,7 +303,9 @@ class Scram {
     const attrs = Object.fromEntries(
       serverFirst.split(",").map((kv) => [kv[0], kv.slice(2)]),
     );
-    if (!attrs.r?.startsWith(this.#nonce)) throw new Error("SCRAM: the server's nonce does not extend ours");
+    if (!attrs.r?.startsWith(this.#nonce)) {
+      throw new Error("SCRAM: the server's nonce does not extend ours");
+    }
     const salted = pbkdf2Sync(
       this.#password,
       Buffer.from(attrs.s, "base64"),
@@ -290,11 +313,13 @@ class Scram {
       32,
       "sha256",
     );
-    const hmac = (key: Buffer, text: string) => createHmac("sha256", key).update(text).digest();
+    const hmac = (key: Buffer, text: string) =>
+      createHmac("sha256", key).update(text).digest();
     const clientKey = hmac(salted, "Client Key");
     const storedKey = createHash("sha256").update(clientKey).digest();
     const withoutProof = `c=biws,r=${attrs.r}`;
-    const authMessage = `${this.#clientFirstBare},${serverFirst},${withoutProof}`;
+    const authMessage =
+      `${this.#clientFirstBare},${serverFirst},${withoutProof}`;
     const signature = hmac(storedKey, authMessage);
     const proof = Buffer.from(clientKey.map((b, i) => b ^ signature[i]));
     this.#serverSignature = hmac(hmac(salted, "Server Key"), authMessage);
@@ -303,7 +328,10 @@ class Scram {
 
   verifyServer(serverFinal: string): void {
     const v = /(?:^|,)v=([^,]+)/.exec(serverFinal)?.[1];
-    if (!v || !this.#serverSignature || !Buffer.from(v, "base64").equals(this.#serverSignature)) {
+    if (
+      !v || !this.#serverSignature ||
+      !Buffer.from(v, "base64").equals(this.#serverSignature)
+    ) {
       throw new Error("SCRAM: the server's signature does not match");
     }
     this.verified = true;

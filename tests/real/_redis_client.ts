@@ -23,7 +23,11 @@ export function encodeCommand(args: (string | Uint8Array)[]): Uint8Array {
   const parts: Uint8Array[] = [encoder.encode(`*${args.length}\r\n`)];
   for (const arg of args) {
     const bytes = typeof arg === "string" ? encoder.encode(arg) : arg;
-    parts.push(encoder.encode(`$${bytes.length}\r\n`), bytes, encoder.encode("\r\n"));
+    parts.push(
+      encoder.encode(`$${bytes.length}\r\n`),
+      bytes,
+      encoder.encode("\r\n"),
+    );
   }
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let off = 0;

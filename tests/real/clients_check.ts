@@ -20,7 +20,7 @@ import { appendFileSync, readFileSync } from "node:fs";
 import process from "node:process";
 import { test } from "node:test";
 import { installPolyfill } from "../../polyfill.ts";
-import type { RealConfig } from "../../scripts/real_servers.ts";
+import type { RealConfig } from "./_config.ts";
 import { api, type Conn, errorClass, writeAll } from "./_deno.ts";
 import { NatsClient, NatsError } from "./_nats_client.ts";
 import { PgClient, PgError, pgErrorOf } from "./_postgres_client.ts";
@@ -53,19 +53,25 @@ function check(
     const line = JSON.stringify({
       check: name,
       status,
-      error: error === undefined ? undefined : `${(error as Error)?.name}: ${(error as Error)?.message}`,
+      error: error === undefined
+        ? undefined
+        : `${(error as Error)?.name}: ${(error as Error)?.message}`,
     });
     appendFileSync(resultsFile, line + "\n");
   };
-  test(name, { ...opts, skip: absent && `${server} is not running` }, async () => {
-    try {
-      await fn();
-    } catch (e) {
-      record("fail", e);
-      throw e;
-    }
-    record("pass");
-  });
+  test(
+    name,
+    { ...opts, skip: absent && `${server} is not running` },
+    async () => {
+      try {
+        await fn();
+      } catch (e) {
+        record("fail", e);
+        throw e;
+      }
+      record("pass");
+    },
+  );
   if (absent) record("missing");
 }
 
@@ -111,19 +117,29 @@ async function readToEnd(conn: Conn): Promise<number> {
 
 async function redisTcp(): Promise<RedisClient> {
   const r = config.redis!;
-  const client = new RedisClient(await api("connect").connect({ hostname: "127.0.0.1", port: r.port }));
+  const client = new RedisClient(
+    await api("connect").connect({ hostname: "127.0.0.1", port: r.port }),
+  );
   await client.auth(r.password);
   return client;
 }
 
 check("redis tcp: AUTH refused then accepted, PING", "redis", async () => {
   const r = config.redis!;
-  const client = new RedisClient(await api().connect({ hostname: "127.0.0.1", port: r.port }));
+  const client = new RedisClient(
+    await api().connect({ hostname: "127.0.0.1", port: r.port }),
+  );
   try {
     const denied = await client.command("GET", "x");
-    assert.ok(denied instanceof RedisError && /^NOAUTH/.test(denied.message), String(denied));
+    assert.ok(
+      denied instanceof RedisError && /^NOAUTH/.test(denied.message),
+      String(denied),
+    );
     const wrong = await client.command("AUTH", "not-the-password");
-    assert.ok(wrong instanceof RedisError && /^WRONGPASS/.test(wrong.message), String(wrong));
+    assert.ok(
+      wrong instanceof RedisError && /^WRONGPASS/.test(wrong.message),
+      String(wrong),
+    );
     assert.equal(await client.command("AUTH", r.password), "OK");
     assert.equal(await client.command("PING"), "PONG");
   } finally {
@@ -154,43 +170,60 @@ check("redis tcp: a 1 MiB value", "redis", async () => {
   }
 });
 
-check("redis tcp: 1,000 pipelined commands, replies split across reads", "redis", async () => {
-  const client = await redisTcp();
-  const key = `n:${crypto.randomUUID()}`;
-  try {
-    const commands: string[][] = [];
-    for (let i = 0; i < 500; i++) {
-      commands.push(["INCR", key], ["ECHO", `reply ${i} ${"y".repeat(i % 97)}`]);
+check(
+  "redis tcp: 1,000 pipelined commands, replies split across reads",
+  "redis",
+  async () => {
+    const client = await redisTcp();
+    const key = `n:${crypto.randomUUID()}`;
+    try {
+      const commands: string[][] = [];
+      for (let i = 0; i < 500; i++) {
+        commands.push(["INCR", key], [
+          "ECHO",
+          `reply ${i} ${"y".repeat(i % 97)}`,
+        ]);
+      }
+      const before = client.reader.reads;
+      const replies = await client.pipeline(commands);
+      for (let i = 0; i < 500; i++) {
+        assert.equal(replies[2 * i], i + 1);
+        assert.equal(
+          text(replies[2 * i + 1]),
+          `reply ${i} ${"y".repeat(i % 97)}`,
+        );
+      }
+      assert.ok(
+        client.reader.reads - before > 1,
+        "1,000 replies came in one read",
+      );
+      assert.equal(await client.command("DEL", key), 1);
+    } finally {
+      client.close();
     }
-    const before = client.reader.reads;
-    const replies = await client.pipeline(commands);
-    for (let i = 0; i < 500; i++) {
-      assert.equal(replies[2 * i], i + 1);
-      assert.equal(text(replies[2 * i + 1]), `reply ${i} ${"y".repeat(i % 97)}`);
-    }
-    assert.ok(client.reader.reads - before > 1, "1,000 replies came in one read");
-    assert.equal(await client.command("DEL", key), 1);
-  } finally {
-    client.close();
-  }
-});
+  },
+);
 
-check("redis tcp: CLIENT KILL → end of stream, then BrokenPipe", "redis", async () => {
-  const victim = await redisTcp();
-  const killer = await redisTcp();
-  try {
-    const id = await victim.command("CLIENT", "ID");
-    assert.equal(typeof id, "number");
-    assert.equal(await killer.command("CLIENT", "KILL", "ID", String(id)), 1);
-    assert.equal(await readToEnd(victim.conn), 0);
-    const error = await writeUntilFailure(victim.conn);
-    assert.ok(error instanceof errorClass("BrokenPipe"), `${error}`);
-    assert.equal((error as Error).name, "BrokenPipe");
-  } finally {
-    closeQuietly(victim.conn);
-    killer.close();
-  }
-});
+check(
+  "redis tcp: CLIENT KILL → end of stream, then BrokenPipe",
+  "redis",
+  async () => {
+    const victim = await redisTcp();
+    const killer = await redisTcp();
+    try {
+      const id = await victim.command("CLIENT", "ID");
+      assert.equal(typeof id, "number");
+      assert.equal(await killer.command("CLIENT", "KILL", "ID", String(id)), 1);
+      assert.equal(await readToEnd(victim.conn), 0);
+      const error = await writeUntilFailure(victim.conn);
+      assert.ok(error instanceof errorClass("BrokenPipe"), `${error}`);
+      assert.equal((error as Error).name, "BrokenPipe");
+    } finally {
+      closeQuietly(victim.conn);
+      killer.close();
+    }
+  },
+);
 
 check("redis tls: connectTls, AUTH, a 1 MiB value", "redis", async () => {
   const r = config.redis!;
@@ -212,7 +245,10 @@ check("redis tls: connect then startTls, AUTH, PING", "redis", async () => {
   const r = config.redis!;
   const deno = api("startTls");
   const tcp = await deno.connect({ hostname: "127.0.0.1", port: r.tlsPort });
-  const conn = await deno.startTls(tcp, { hostname: "localhost", caCerts: [config.caPem!] });
+  const conn = await deno.startTls(tcp, {
+    hostname: "localhost",
+    caCerts: [config.caPem!],
+  });
   const client = new RedisClient(conn);
   try {
     await client.auth(r.password);
@@ -222,27 +258,38 @@ check("redis tls: connect then startTls, AUTH, PING", "redis", async () => {
   }
 });
 
-check("redis tls: a certificate from an unknown CA → InvalidData", "redis", async () => {
-  const r = config.redis!;
-  const deno = api("connectTls");
-  await assert.rejects(
-    async () => {
-      const conn = await deno.connectTls({ hostname: "127.0.0.1", port: r.tlsPort });
-      // Deno reports a failed handshake at the first read or write.
-      try {
-        await writeAll(conn, encoder.encode("PING\r\n"));
-        await conn.read(new Uint8Array(16));
-      } finally {
-        closeQuietly(conn);
-      }
-    },
-    (e: unknown) => e instanceof errorClass("InvalidData") && /UnknownIssuer|unknown ?issuer/i.test(String(e)),
-  );
-});
+check(
+  "redis tls: a certificate from an unknown CA → InvalidData",
+  "redis",
+  async () => {
+    const r = config.redis!;
+    const deno = api("connectTls");
+    await assert.rejects(
+      async () => {
+        const conn = await deno.connectTls({
+          hostname: "127.0.0.1",
+          port: r.tlsPort,
+        });
+        // Deno reports a failed handshake at the first read or write.
+        try {
+          await writeAll(conn, encoder.encode("PING\r\n"));
+          await conn.read(new Uint8Array(16));
+        } finally {
+          closeQuietly(conn);
+        }
+      },
+      (e: unknown) =>
+        e instanceof errorClass("InvalidData") &&
+        /UnknownIssuer|unknown ?issuer/i.test(String(e)),
+    );
+  },
+);
 
 check("redis unix: AUTH, PING over the socket", "redis", async () => {
   const r = config.redis!;
-  const client = new RedisClient(await api("connect").connect({ transport: "unix", path: r.socket }));
+  const client = new RedisClient(
+    await api("connect").connect({ transport: "unix", path: r.socket }),
+  );
   try {
     await client.auth(r.password);
     assert.equal(await client.command("PING"), "PONG");
@@ -265,84 +312,124 @@ function pgOptions(tls = false) {
 }
 
 async function pgTcp(): Promise<PgClient> {
-  const conn = await api().connect({ hostname: "127.0.0.1", port: config.postgres!.port });
+  const conn = await api().connect({
+    hostname: "127.0.0.1",
+    port: config.postgres!.port,
+  });
   return await PgClient.connect(conn, pgOptions());
 }
 
-check("postgres tcp: SCRAM-SHA-256 refused then accepted", "postgres", async () => {
-  const conn = await api().connect({ hostname: "127.0.0.1", port: config.postgres!.port });
-  await assert.rejects(
-    PgClient.connect(conn, { ...pgOptions(), password: "not-the-password" }),
-    (e: unknown) => e instanceof PgError && e.code === "28P01",
-  );
-  const client = await pgTcp();
-  try {
-    assert.equal(client.tls, false);
-    const { rows } = await client.query("SELECT current_user, 1 + 1");
-    assert.deepEqual(rows, [[config.postgres!.user, "2"]]);
-  } finally {
-    await client.end();
-  }
-});
-
-check("postgres tcp: a 20,000-row result across many reads, then an error and more", "postgres", async () => {
-  const client = await pgTcp();
-  try {
-    const before = client.reader.reads;
-    const result = await client.query(
-      "SELECT g, md5(g::text) || repeat('x', 64) AS v FROM generate_series(1, 20000) AS g",
+check(
+  "postgres tcp: SCRAM-SHA-256 refused then accepted",
+  "postgres",
+  async () => {
+    const conn = await api().connect({
+      hostname: "127.0.0.1",
+      port: config.postgres!.port,
+    });
+    await assert.rejects(
+      PgClient.connect(conn, { ...pgOptions(), password: "not-the-password" }),
+      (e: unknown) => e instanceof PgError && e.code === "28P01",
     );
-    assert.deepEqual(result.columns, ["g", "v"]);
-    assert.equal(result.command, "SELECT 20000");
-    assert.equal(result.rows.length, 20000);
-    assert.equal(result.rows[19999][0], "20000");
-    assert.match(result.rows[12345][1]!, /^[0-9a-f]{32}x{64}$/);
-    assert.ok(client.reader.reads - before > 10, `only ${client.reader.reads - before} reads`);
-    await assert.rejects(client.query("SELECT 1/0"), (e: unknown) => e instanceof PgError && e.code === "22012");
-    assert.deepEqual((await client.query("SELECT 'still here'")).rows, [["still here"]]);
-  } finally {
-    await client.end();
-  }
-});
+    const client = await pgTcp();
+    try {
+      assert.equal(client.tls, false);
+      const { rows } = await client.query("SELECT current_user, 1 + 1");
+      assert.deepEqual(rows, [[config.postgres!.user, "2"]]);
+    } finally {
+      await client.end();
+    }
+  },
+);
 
-check("postgres tcp: pg_terminate_backend → FATAL 57P01, end of stream, then BrokenPipe", "postgres", async () => {
-  const victim = await pgTcp();
-  const killer = await pgTcp();
-  try {
-    const { rows } = await killer.query(`SELECT pg_terminate_backend(${victim.pid})`);
-    assert.deepEqual(rows, [["t"]]);
-    const msg = await victim.next();
-    assert.equal(msg.type, "E");
-    assert.equal(pgErrorOf(msg).code, "57P01");
-    assert.equal(await readToEnd(victim.conn), 0);
-    const error = await writeUntilFailure(victim.conn);
-    assert.ok(error instanceof errorClass("BrokenPipe"), `${error}`);
-  } finally {
-    closeQuietly(victim.conn);
-    await killer.end();
-  }
-});
+check(
+  "postgres tcp: a 20,000-row result across many reads, then an error and more",
+  "postgres",
+  async () => {
+    const client = await pgTcp();
+    try {
+      const before = client.reader.reads;
+      const result = await client.query(
+        "SELECT g, md5(g::text) || repeat('x', 64) AS v FROM generate_series(1, 20000) AS g",
+      );
+      assert.deepEqual(result.columns, ["g", "v"]);
+      assert.equal(result.command, "SELECT 20000");
+      assert.equal(result.rows.length, 20000);
+      assert.equal(result.rows[19999][0], "20000");
+      assert.match(result.rows[12345][1]!, /^[0-9a-f]{32}x{64}$/);
+      assert.ok(
+        client.reader.reads - before > 10,
+        `only ${client.reader.reads - before} reads`,
+      );
+      await assert.rejects(
+        client.query("SELECT 1/0"),
+        (e: unknown) => e instanceof PgError && e.code === "22012",
+      );
+      assert.deepEqual((await client.query("SELECT 'still here'")).rows, [[
+        "still here",
+      ]]);
+    } finally {
+      await client.end();
+    }
+  },
+);
 
-check("postgres tls: SSLRequest + startTls, SCRAM, pg_stat_ssl says TLS", "postgres", async () => {
-  api("startTls");
-  const conn = await api().connect({ hostname: "127.0.0.1", port: config.postgres!.port });
-  const client = await PgClient.connect(conn, pgOptions(true));
-  try {
-    assert.equal(client.tls, true);
-    const { rows } = await client.query(
-      "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-    );
-    assert.equal(rows[0][0], "t");
-    assert.match(rows[0][1]!, /^TLSv1\.[23]$/);
-    const big = await client.query("SELECT repeat('z', 1000) FROM generate_series(1, 5000)");
-    assert.equal(big.rows.length, 5000);
-  } finally {
-    await client.end();
-  }
-});
+check(
+  "postgres tcp: pg_terminate_backend → FATAL 57P01, end of stream, then BrokenPipe",
+  "postgres",
+  async () => {
+    const victim = await pgTcp();
+    const killer = await pgTcp();
+    try {
+      const { rows } = await killer.query(
+        `SELECT pg_terminate_backend(${victim.pid})`,
+      );
+      assert.deepEqual(rows, [["t"]]);
+      const msg = await victim.next();
+      assert.equal(msg.type, "E");
+      assert.equal(pgErrorOf(msg).code, "57P01");
+      assert.equal(await readToEnd(victim.conn), 0);
+      const error = await writeUntilFailure(victim.conn);
+      assert.ok(error instanceof errorClass("BrokenPipe"), `${error}`);
+    } finally {
+      closeQuietly(victim.conn);
+      await killer.end();
+    }
+  },
+);
+
+check(
+  "postgres tls: SSLRequest + startTls, SCRAM, pg_stat_ssl says TLS",
+  "postgres",
+  async () => {
+    api("startTls");
+    const conn = await api().connect({
+      hostname: "127.0.0.1",
+      port: config.postgres!.port,
+    });
+    const client = await PgClient.connect(conn, pgOptions(true));
+    try {
+      assert.equal(client.tls, true);
+      const { rows } = await client.query(
+        "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+      );
+      assert.equal(rows[0][0], "t");
+      assert.match(rows[0][1]!, /^TLSv1\.[23]$/);
+      const big = await client.query(
+        "SELECT repeat('z', 1000) FROM generate_series(1, 5000)",
+      );
+      assert.equal(big.rows.length, 5000);
+    } finally {
+      await client.end();
+    }
+  },
+);
 
 check("postgres unix: SCRAM-SHA-256 over the socket", "postgres", async () => {
-  const conn = await api("connect").connect({ transport: "unix", path: config.postgres!.socket });
+  const conn = await api("connect").connect({
+    transport: "unix",
+    path: config.postgres!.socket,
+  });
   const client = await PgClient.connect(conn, pgOptions());
   try {
     const { rows } = await client.query("SELECT inet_client_addr() IS NULL");
@@ -362,7 +449,10 @@ function natsOptions(password = config.nats!.password) {
 async function burst(client: NatsClient, count: number): Promise<void> {
   const subject = `burst.${crypto.randomUUID()}`;
   await client.subscribe(subject, "1");
-  const payloads = Array.from({ length: count }, (_, i) => encoder.encode(`message ${i} ${"m".repeat(i % 200)}`));
+  const payloads = Array.from(
+    { length: count },
+    (_, i) => encoder.encode(`message ${i} ${"m".repeat(i % 200)}`),
+  );
   const before = client.reader.reads;
   await client.publishAll(subject, payloads);
   await client.send("PING\r\n");
@@ -379,10 +469,14 @@ async function burst(client: NatsClient, count: number): Promise<void> {
 
 check("nats tcp: CONNECT refused then accepted", "nats", async () => {
   const deno = api();
-  const bad = await deno.connect({ hostname: "127.0.0.1", port: config.nats!.port });
+  const bad = await deno.connect({
+    hostname: "127.0.0.1",
+    port: config.nats!.port,
+  });
   await assert.rejects(
     NatsClient.connect(bad, natsOptions("not-the-password")),
-    (e: unknown) => e instanceof NatsError && /Authorization Violation/.test(e.message),
+    (e: unknown) =>
+      e instanceof NatsError && /Authorization Violation/.test(e.message),
   );
   const client = await NatsClient.connect(
     await deno.connect({ hostname: "127.0.0.1", port: config.nats!.port }),
@@ -408,34 +502,45 @@ check("nats tcp: a burst of 10,000 messages", "nats", async () => {
   }
 });
 
-check("nats tls: tls_required → startTls, a burst of 2,000 messages", "nats", async () => {
-  api("startTls");
-  const client = await NatsClient.connect(
-    await api().connect({ hostname: "127.0.0.1", port: config.nats!.tlsPort }),
-    natsOptions(),
-  );
-  try {
-    assert.equal(client.tls, true);
-    await burst(client, 2_000);
-  } finally {
-    client.close();
-  }
-});
+check(
+  "nats tls: tls_required → startTls, a burst of 2,000 messages",
+  "nats",
+  async () => {
+    api("startTls");
+    const client = await NatsClient.connect(
+      await api().connect({
+        hostname: "127.0.0.1",
+        port: config.nats!.tlsPort,
+      }),
+      natsOptions(),
+    );
+    try {
+      assert.equal(client.tls, true);
+      await burst(client, 2_000);
+    } finally {
+      client.close();
+    }
+  },
+);
 
-check("nats tcp: the server stopped → end of stream, then BrokenPipe", "nats", async () => {
-  const doomed = config.nats!.doomed;
-  assert.ok(doomed, "no NATS server to stop was started for this run");
-  const client = await NatsClient.connect(
-    await api().connect({ hostname: "127.0.0.1", port: doomed.port }),
-    natsOptions(),
-  );
-  try {
-    process.kill(doomed.pid, "SIGTERM");
-    // Whatever the server says on its way out (nothing, or an -ERR line), then the end.
-    await readToEnd(client.conn);
-    const error = await writeUntilFailure(client.conn);
-    assert.ok(error instanceof errorClass("BrokenPipe"), `${error}`);
-  } finally {
-    closeQuietly(client.conn);
-  }
-});
+check(
+  "nats tcp: the server stopped → end of stream, then BrokenPipe",
+  "nats",
+  async () => {
+    const doomed = config.nats!.doomed;
+    assert.ok(doomed, "no NATS server to stop was started for this run");
+    const client = await NatsClient.connect(
+      await api().connect({ hostname: "127.0.0.1", port: doomed.port }),
+      natsOptions(),
+    );
+    try {
+      process.kill(doomed.pid, "SIGTERM");
+      // Whatever the server says on its way out (nothing, or an -ERR line), then the end.
+      await readToEnd(client.conn);
+      const error = await writeUntilFailure(client.conn);
+      assert.ok(error instanceof errorClass("BrokenPipe"), `${error}`);
+    } finally {
+      closeQuietly(client.conn);
+    }
+  },
+);
