@@ -183,10 +183,20 @@ async function main(): Promise<number> {
     }
   }
 
+  const cols = columns();
   const servers = await RealServers.start();
   const dir = await Deno.makeTempDir({ prefix: "reuseport-real-run-" });
-  const cols = columns();
   const results: Map<string, { outcome: Outcome; error?: string }>[] = [];
+  // Ctrl-C or a kill must not leave the servers running: they are not our
+  // process group's to die with us.
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  const onSignal = async () => {
+    console.log("real: stopping the servers");
+    await servers.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    Deno.exit(130);
+  };
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
   try {
     for (const f of servers.failed) {
       console.log(`real: ${f.server} did not start: ${f.error}`);
@@ -195,6 +205,7 @@ async function main(): Promise<number> {
       results.push(await runColumn(column, servers, dir));
     }
   } finally {
+    for (const s of signals) Deno.removeSignalListener(s, onSignal);
     await servers.stop();
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,5 +1,5 @@
 /**
- * Real servers for `scripts/real.ts`: PostgreSQL, Redis and NATS, each started on 127.0.0.1 with a port the OS
+ * Real servers for `scripts/real.ts`: PostgreSQL, Redis, NATS and MariaDB, each started on 127.0.0.1 with a port the OS
  * picked, data in one temp folder, TLS from a CA made at start
  * (`openssl`), and stopped by `stop()` — only the processes started here.
  *
@@ -20,7 +20,7 @@ export type { RealConfig };
 
 /** A server binary and the Debian package that brings it. */
 interface Need {
-  server: "postgres" | "redis" | "nats";
+  server: "postgres" | "redis" | "nats" | "mariadb";
   bin: string;
   pkg: string;
 }
@@ -42,6 +42,7 @@ function needs(): Need[] {
     { server: "postgres", bin: join(pgBin(), "postgres"), pkg: "postgresql" },
     { server: "redis", bin: "redis-server", pkg: "redis-server" },
     { server: "nats", bin: "nats-server", pkg: "nats-server" },
+    { server: "mariadb", bin: "mariadbd", pkg: "mariadb-server" },
   ];
 }
 
@@ -157,15 +158,23 @@ export class RealServers {
         ["postgres", () => servers!.#postgres()],
         ["redis", () => servers!.#redis()],
         ["nats", () => servers!.#nats()],
+        ["mariadb", () => servers!.#mariadb()],
       ];
-      for (const [name, start] of starts) {
-        if (missing.has(name as Need["server"])) continue;
-        try {
-          await start();
-        } catch (e) {
-          servers.failed.push({ server: name, error: (e as Error).message });
-        }
-      }
+      // At once: MariaDB's first start alone takes seconds.
+      await Promise.all(
+        starts.filter(([name]) => !missing.has(name as Need["server"])).map(
+          async ([name, start]) => {
+            try {
+              await start();
+            } catch (e) {
+              servers!.failed.push({
+                server: name,
+                error: (e as Error).message,
+              });
+            }
+          },
+        ),
+      );
       return servers;
     } catch (e) {
       if (servers) await servers.stop();
@@ -397,6 +406,67 @@ export class RealServers {
     return { port, proc };
   }
 
+  async #mariadb(): Promise<void> {
+    const base = join(this.dir, "mariadb");
+    const data = join(base, "data");
+    await Deno.mkdir(base);
+    const port = freePort();
+    const socket = join(base, "mariadb.sock");
+    const log = join(base, "mariadb.log");
+    // mariadbd runs as root only when told to; otherwise as whoever runs this.
+    const user = isRoot ? ["--user=root"] : [];
+    await run("mariadb-install-db", [
+      "--no-defaults",
+      `--datadir=${data}`,
+      ...user,
+      "--auth-root-authentication-method=socket",
+      "--skip-test-db",
+      "--skip-name-resolve",
+    ]);
+    this.#spawn("mariadb", "mariadbd", [
+      "--no-defaults",
+      `--datadir=${data}`,
+      ...user,
+      "--bind-address=127.0.0.1",
+      `--port=${port}`,
+      `--socket=${socket}`,
+      `--pid-file=${join(base, "mariadb.pid")}`,
+      "--skip-name-resolve",
+      "--skip-log-bin",
+      `--ssl-cert=${this.#certs.cert}`,
+      `--ssl-key=${this.#certs.key}`,
+      `--ssl-ca=${this.#certs.ca}`,
+      "--innodb-buffer-pool-size=16M",
+      "--max-connections=40",
+    ], log);
+    await waitForPorts("mariadbd", [port], log);
+    const password = "mariadb-secret-" + crypto.randomUUID().slice(0, 8);
+    const sql = ["localhost", "127.0.0.1"].map((host) =>
+      `CREATE USER 'app'@'${host}' IDENTIFIED BY '${password}'; ` +
+      `GRANT ALL ON *.* TO 'app'@'${host}';`
+    ).join(" ");
+    // As root over the socket (unix_socket authentication), retried: the
+    // port may answer before the socket is there.
+    const until = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await run("mariadb", [
+          "--no-defaults",
+          "-S",
+          socket,
+          "-uroot",
+          "-e",
+          sql,
+        ]);
+        break;
+      } catch (e) {
+        if (Date.now() > until) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    this.config.mariadb = { port, socket, user: "app", password };
+  }
+
   async #nats(): Promise<void> {
     const user = "app";
     const password = "nats-secret-" + crypto.randomUUID().slice(0, 8);
@@ -427,9 +497,10 @@ export class RealServers {
 
   /** Stops every server started here (newest first) and removes the temp folder. */
   async stop(): Promise<void> {
-    for (const stop of this.#stops.reverse()) await stop();
+    const stops = this.#stops.reverse();
     this.#stops = [];
-    await Deno.remove(this.dir, { recursive: true });
+    for (const stop of stops) await stop();
+    if (existsSync(this.dir)) await Deno.remove(this.dir, { recursive: true });
   }
 }
 

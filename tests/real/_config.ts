@@ -34,4 +34,10 @@ export interface RealConfig {
     /** A server of its own that a check stops under its client. */
     doomed?: { port: number; pid: number };
   };
+  mariadb?: {
+    port: number;
+    socket: string;
+    user: string;
+    password: string;
+  };
 }

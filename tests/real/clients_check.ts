@@ -22,6 +22,7 @@ import { test } from "node:test";
 import { installPolyfill } from "../../polyfill.ts";
 import type { RealConfig } from "./_config.ts";
 import { api, type Conn, errorClass, writeAll } from "./_deno.ts";
+import { MariaClient, MariaError } from "./_mariadb_client.ts";
 import { NatsClient, NatsError } from "./_nats_client.ts";
 import { PgClient, PgError, pgErrorOf } from "./_postgres_client.ts";
 import { RedisClient, RedisError, text } from "./_redis_client.ts";
@@ -44,7 +45,7 @@ const opts = { timeout: 60_000 };
  */
 function check(
   name: string,
-  server: "postgres" | "redis" | "nats",
+  server: "postgres" | "redis" | "nats" | "mariadb",
   fn: () => Promise<void>,
 ): void {
   const absent = config[server] === undefined;
@@ -541,6 +542,146 @@ check(
       assert.ok(error instanceof errorClass("BrokenPipe"), `${error}`);
     } finally {
       closeQuietly(client.conn);
+    }
+  },
+);
+
+// ---- MariaDB ---------------------------------------------------------------
+
+function mariaOptions(tls = false) {
+  const m = config.mariadb!;
+  return {
+    user: m.user,
+    password: m.password,
+    caPem: tls ? config.caPem : undefined,
+  };
+}
+
+async function mariaTcp(): Promise<MariaClient> {
+  const conn = await api().connect({
+    hostname: "127.0.0.1",
+    port: config.mariadb!.port,
+  });
+  return await MariaClient.connect(conn, mariaOptions());
+}
+
+check(
+  "mariadb tcp: mysql_native_password refused then accepted",
+  "mariadb",
+  async () => {
+    const conn = await api().connect({
+      hostname: "127.0.0.1",
+      port: config.mariadb!.port,
+    });
+    await assert.rejects(
+      MariaClient.connect(conn, {
+        ...mariaOptions(),
+        password: "not-the-password",
+      }),
+      (e: unknown) => e instanceof MariaError && e.code === 1045, // access denied
+    );
+    const client = await mariaTcp();
+    try {
+      assert.equal(client.tls, false);
+      const { rows } = await client.query("SELECT CURRENT_USER(), 1 + 1");
+      assert.deepEqual(rows, [["app@127.0.0.1", "2"]]);
+    } finally {
+      await client.end();
+    }
+  },
+);
+
+check(
+  "mariadb tcp: a 20,000-row result across many reads, then an error and more",
+  "mariadb",
+  async () => {
+    const client = await mariaTcp();
+    try {
+      // The recursion below stops at 1,000 rows unless allowed more.
+      const set = await client.query(
+        "SET SESSION max_recursive_iterations = 100000",
+      );
+      assert.deepEqual(set.rows, []);
+      const before = client.reader.reads;
+      const { rows } = await client.query(
+        "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 20000) " +
+          "SELECT n, CONCAT(MD5(n), REPEAT('x', 64)) FROM s",
+      );
+      assert.equal(rows.length, 20000);
+      assert.equal(rows[19999][0], "20000");
+      assert.match(rows[12345][1]!, /^[0-9a-f]{32}x{64}$/);
+      assert.ok(
+        client.reader.reads - before > 10,
+        `only ${client.reader.reads - before} reads`,
+      );
+      await assert.rejects(
+        client.query("SELECT * FROM no_such_table_here"),
+        (e: unknown) => e instanceof MariaError && e.code === 1046, // no database selected
+      );
+      assert.deepEqual((await client.query("SELECT 'still here'")).rows, [[
+        "still here",
+      ]]);
+    } finally {
+      await client.end();
+    }
+  },
+);
+
+check(
+  "mariadb tcp: KILL → end of stream, then BrokenPipe",
+  "mariadb",
+  async () => {
+    const victim = await mariaTcp();
+    const killer = await mariaTcp();
+    try {
+      await killer.query(`KILL ${victim.connectionId}`);
+      // MariaDB may say "Connection was killed" (an ERR packet) before it closes.
+      await readToEnd(victim.conn);
+      const error = await writeUntilFailure(victim.conn);
+      assert.ok(error instanceof errorClass("BrokenPipe"), `${error}`);
+    } finally {
+      closeQuietly(victim.conn);
+      await killer.end();
+    }
+  },
+);
+
+check(
+  "mariadb tls: SSL request + startTls, Ssl_version says TLS",
+  "mariadb",
+  async () => {
+    api("startTls");
+    const conn = await api().connect({
+      hostname: "127.0.0.1",
+      port: config.mariadb!.port,
+    });
+    const client = await MariaClient.connect(conn, mariaOptions(true));
+    try {
+      assert.equal(client.tls, true);
+      const { rows } = await client.query(
+        "SHOW SESSION STATUS LIKE 'Ssl_version'",
+      );
+      assert.match(rows[0][1]!, /^TLSv1\.[23]$/);
+    } finally {
+      await client.end();
+    }
+  },
+);
+
+check(
+  "mariadb unix: mysql_native_password over the socket",
+  "mariadb",
+  async () => {
+    const conn = await api("connect").connect({
+      transport: "unix",
+      path: config.mariadb!.socket,
+    });
+    const client = await MariaClient.connect(conn, mariaOptions());
+    try {
+      const { rows } = await client.query("SELECT CURRENT_USER()");
+      assert.deepEqual(rows, [["app@localhost"]]);
+    } finally {
+      await client.end();
     }
   },
 );
