@@ -228,8 +228,8 @@ async function main(): Promise<number> {
 
   // By server, in the order the file has them (a missing server's checks
   // are recorded before any other's run).
-  const servers_ = ["redis", "postgres", "nats", "mariadb"];
-  const server = (check: string) => servers_.indexOf(check.split(" ")[0]);
+  const order = ["redis", "postgres", "nats", "mariadb"];
+  const server = (check: string) => order.indexOf(check.split(" ")[0]);
   const checks = [...new Set(results.flatMap((r) => [...r.keys()]))]
     .sort((a, b) => server(a) - server(b));
   let passed = 0;
