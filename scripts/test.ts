@@ -146,7 +146,7 @@ function packCounts(output: string): Counts | undefined {
 function realCounts(
   output: string,
 ): (Counts & { pending: number }) | undefined {
-  const m = /^real: (\d+) passed, (\d+) failed, (\d+) pending$/m.exec(
+  const m = /^real: (\d+) passed, (\d+) failed, (\d+) pending\b/m.exec(
     stripAnsi(output),
   );
   return m
