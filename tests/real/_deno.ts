@@ -32,6 +32,9 @@ export interface DenoApi {
   ): Promise<Conn>;
   connectTls(options: TlsOptions & { port: number }): Promise<Conn>;
   startTls(conn: Conn, options?: TlsOptions): Promise<Conn>;
+  listen(
+    options: { hostname: string; port: number },
+  ): { addr: { port: number }; close(): void };
   errors: Record<string, new (message?: string) => Error>;
 }
 

@@ -19,9 +19,11 @@ import assert from "node:assert/strict";
 import { appendFileSync, readFileSync } from "node:fs";
 import process from "node:process";
 import { test } from "node:test";
+import { serveParallel } from "../../mod.ts";
 import { installPolyfill } from "../../polyfill.ts";
+import { onDeno } from "../_child.ts";
 import type { RealConfig } from "./_config.ts";
-import { api, type Conn, errorClass, writeAll } from "./_deno.ts";
+import { api, type Conn, errorClass, Reader, writeAll } from "./_deno.ts";
 import { MariaClient, MariaError } from "./_mariadb_client.ts";
 import { NatsClient, NatsError } from "./_nats_client.ts";
 import { PgClient, PgError, pgErrorOf } from "./_postgres_client.ts";
@@ -299,6 +301,87 @@ check("redis unix: AUTH, PING over the socket", "redis", async () => {
     client.close();
   }
 });
+
+/** A port the OS picks on 127.0.0.1, released for the runner's workers to take. */
+function freePort(): number {
+  const l = api().listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = l.addr;
+  l.close();
+  return port;
+}
+
+check(
+  "redis runner: 2 workers with a Redis connection each, a rolling reload under load",
+  "redis",
+  async () => {
+    // The service, from source on Deno and from the build elsewhere.
+    const file = new URL(
+      typeof (globalThis as { Bun?: unknown }).Bun === "undefined" &&
+        process.versions.deno
+        ? "./_kv_app.ts"
+        : "./_kv_app.js",
+      import.meta.url,
+    );
+    const port = freePort();
+    process.env.PORT = String(port);
+    const server = await serveParallel({
+      file: file.pathname,
+      workers: 2,
+      graceMs: 5000,
+    });
+    const key = `runner:${crypto.randomUUID()}`;
+    const values: number[] = [];
+    /** Who answered: `<pid>` in processes, `<pid> <threadId>` in threads. */
+    const workers = new Set<string>();
+    let stop = false;
+    /** One client: connections of 10 requests each, until told to stop. */
+    const client = async () => {
+      while (!stop) {
+        const conn = await api().connect({ hostname: "127.0.0.1", port });
+        const reader = new Reader(conn);
+        try {
+          for (let i = 0; i < 10; i++) {
+            await writeAll(conn, encoder.encode(`INCR ${key}\r\n`));
+            const [value, pid, thread] = (await reader.line()).split(" ");
+            values.push(Number(value));
+            workers.add(server.mode === "threads" ? `${pid} ${thread}` : pid);
+          }
+        } finally {
+          conn.close();
+        }
+      }
+    };
+    try {
+      const clients = Array.from({ length: 4 }, client);
+      await new Promise((r) => setTimeout(r, 300));
+      const before = new Set(workers);
+      const replaced = await server.reload();
+      await new Promise((r) => setTimeout(r, 300));
+      stop = true;
+      await Promise.all(clients);
+      assert.equal(replaced.length, 2);
+      // Every request answered once, none lost or doubled: 1…n, each once.
+      const sorted = [...values].sort((a, b) => a - b);
+      assert.deepEqual(sorted, sorted.map((_, i) => i + 1));
+      assert.ok(values.length > 100, `only ${values.length} requests`);
+      // Answers came from the old workers and from their replacements.
+      assert.ok(before.size >= 1);
+      // `new` is a process id, or a thread id in threads.
+      const id = (n: number) =>
+        server.mode === "threads" ? `${process.pid} ${n}` : String(n);
+      assert.ok(
+        replaced.every((r) => workers.has(id(r.new))),
+        `a new worker never answered: ${[...workers]}`,
+      );
+    } finally {
+      stop = true;
+      await server.close();
+      const redis = await redisTcp();
+      await redis.command("DEL", key);
+      redis.close();
+    }
+  },
+);
 
 // ---- PostgreSQL ------------------------------------------------------------
 
