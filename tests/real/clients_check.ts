@@ -334,18 +334,34 @@ check(
     /** Who answered: `<pid>` in processes, `<pid> <threadId>` in threads. */
     const workers = new Set<string>();
     let stop = false;
+    /**
+     * Connections the kernel had queued on a stopping worker's own socket,
+     * reset before any answer (kernel strategy: Deno's workers; see
+     * docs/RUNNER.md, `net.ipv4.tcp_migrate_req`). Nothing read their
+     * request, so a client retries them, as a driver's pool would.
+     */
+    let queuedResets = 0;
+    const resetBeforeAnswer = (e: unknown, answered: number) =>
+      answered === 0 && server.strategy.strategy === "kernel" &&
+      (e instanceof errorClass("ConnectionReset") ||
+        e instanceof errorClass("BrokenPipe"));
     /** One client: connections of 10 requests each, until told to stop. */
     const client = async () => {
       while (!stop) {
         const conn = await api().connect({ hostname: "127.0.0.1", port });
         const reader = new Reader(conn);
+        let answered = 0;
         try {
           for (let i = 0; i < 10; i++) {
             await writeAll(conn, encoder.encode(`INCR ${key}\r\n`));
             const [value, pid, thread] = (await reader.line()).split(" ");
+            answered++;
             values.push(Number(value));
             workers.add(server.mode === "threads" ? `${pid} ${thread}` : pid);
           }
+        } catch (e) {
+          if (!resetBeforeAnswer(e, answered)) throw e;
+          queuedResets++;
         } finally {
           conn.close();
         }
@@ -364,6 +380,8 @@ check(
       const sorted = [...values].sort((a, b) => a - b);
       assert.deepEqual(sorted, sorted.map((_, i) => i + 1));
       assert.ok(values.length > 100, `only ${values.length} requests`);
+      // Only a few can have been queued on the two closing sockets.
+      assert.ok(queuedResets <= 16, `${queuedResets} reset before an answer`);
       // Answers came from the old workers and from their replacements.
       assert.ok(before.size >= 1);
       // `new` is a process id, or a thread id in threads.
