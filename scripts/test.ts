@@ -139,6 +139,26 @@ function packCounts(output: string): Counts | undefined {
     : undefined;
 }
 
+/**
+ * Totals from `scripts/real.ts` (`real: N passed, N failed, N pending`);
+ * pending ones failed but do not fail the run (see `REAL_PENDING` there).
+ */
+function realCounts(
+  output: string,
+): (Counts & { pending: number }) | undefined {
+  const m = /^real: (\d+) passed, (\d+) failed, (\d+) pending\b/m.exec(
+    stripAnsi(output),
+  );
+  return m
+    ? {
+      passed: Number(m[1]),
+      failed: Number(m[2]),
+      skipped: 0,
+      pending: Number(m[3]),
+    }
+    : undefined;
+}
+
 /** Totals from Node's spec reporter (`ℹ pass N`); last summary wins. */
 function nodeCounts(output: string): Counts | undefined {
   const text = stripAnsi(output);
@@ -452,6 +472,21 @@ async function main(): Promise<number> {
       denoCounts,
     );
   } else skip(hosts, "npm build failed");
+
+  // Real servers (PostgreSQL, Redis, NATS) and the clients of tests/real/ on
+  // Deno, Node and Bun (`scripts/real.ts`: it says what is missing, if any).
+  const real = "real servers: clients × runtimes";
+  if (built) {
+    let pending = 0;
+    const r = await step(real, DENO, ["run", "-A", "scripts/real.ts"], (o) => {
+      const counts = realCounts(o);
+      pending = counts?.pending ?? 0;
+      return counts;
+    });
+    if (pending && !r.note) {
+      r.note = `${pending} failed, pending (REAL_PENDING)`;
+    }
+  } else skip(real, "npm build failed");
 
   const majors = runtimesFromEnv("NODE_MAJORS", NODE_LINES)
     .filter((m): m is number => typeof m === "number" && m !== sysMajor);

@@ -1,0 +1,788 @@
+/**
+ * The clients of `tests/real/` against real servers, one check a test: run
+ * by `scripts/real.ts` (`npm run test:real`), which starts the servers and
+ * runs this file on every runtime, never by itself (its name is no test
+ * file's, so `deno test tests/` and the compiled suite pass it by).
+ *
+ * Environment, set by `scripts/real.ts`:
+ * - `REAL_CONFIG`   the servers (a `RealConfig` as JSON, in a file)
+ * - `REAL_RESULTS`  a file each check appends its outcome to, one JSON line
+ * - `REAL_POLYFILL` `1`: on Deno, this package's `Deno.connect` in place of
+ *                   Deno's own (`installPolyfill({ override: true })`)
+ *
+ * Every check talks through the global `Deno` only: native Deno's, or the
+ * polyfill's on Node and Bun.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { appendFileSync, readFileSync } from "node:fs";
+import process from "node:process";
+import { test } from "node:test";
+import { serveParallel } from "../../mod.ts";
+import { installPolyfill } from "../../polyfill.ts";
+import { onDeno } from "../_child.ts";
+import type { RealConfig } from "./_config.ts";
+import { api, type Conn, errorClass, Reader, writeAll } from "./_deno.ts";
+import { MariaClient, MariaError } from "./_mariadb_client.ts";
+import { NatsClient, NatsError } from "./_nats_client.ts";
+import { PgClient, PgError, pgErrorOf } from "./_postgres_client.ts";
+import { RedisClient, RedisError, text } from "./_redis_client.ts";
+
+if (process.env.REAL_POLYFILL === "1") installPolyfill({ override: true });
+
+const configFile = process.env.REAL_CONFIG;
+const config: Partial<RealConfig> = configFile
+  ? JSON.parse(readFileSync(configFile, "utf8"))
+  : {};
+const resultsFile = process.env.REAL_RESULTS;
+const encoder = new TextEncoder();
+const opts = { timeout: 60_000 };
+
+/**
+ * A check: a test that also appends its outcome to `REAL_RESULTS` (the
+ * matrix reads those, whatever runner ran the file). `server` names the
+ * server it needs; without it (not installed, so `scripts/real.ts` let
+ * the run go on), the test is skipped saying so.
+ */
+function check(
+  name: string,
+  server: "postgres" | "redis" | "nats" | "mariadb",
+  fn: () => Promise<void>,
+): void {
+  const absent = config[server] === undefined;
+  const record = (status: "pass" | "fail" | "missing", error?: unknown) => {
+    if (!resultsFile) return;
+    const line = JSON.stringify({
+      check: name,
+      status,
+      error: error === undefined
+        ? undefined
+        : `${(error as Error)?.name}: ${(error as Error)?.message}`,
+    });
+    appendFileSync(resultsFile, line + "\n");
+  };
+  test(
+    name,
+    { ...opts, skip: absent && `${server} is not running` },
+    async () => {
+      try {
+        await fn();
+      } catch (e) {
+        record("fail", e);
+        throw e;
+      }
+      record("pass");
+    },
+  );
+  if (absent) record("missing");
+}
+
+/** Closes `conn`, ignoring that it may be closed already. */
+function closeQuietly(conn: { close(): void }): void {
+  try {
+    conn.close();
+  } catch (e) {
+    if (!(e instanceof errorClass("BadResource"))) throw e;
+  }
+}
+
+/**
+ * After the server closed the connection and a read saw the end: writes
+ * until one fails (the first may still reach the socket's buffer; the
+ * peer's reset fails a later one) and resolves that error.
+ */
+async function writeUntilFailure(conn: Conn): Promise<unknown> {
+  for (let i = 0; i < 50; i++) {
+    try {
+      await writeAll(conn, encoder.encode("PING\r\n"));
+    } catch (e) {
+      return e;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.fail("50 writes to a connection the server closed all succeeded");
+}
+
+/** Reads until the end of the stream (bounded); resolves the bytes read before it. */
+async function readToEnd(conn: Conn): Promise<number> {
+  const buf = new Uint8Array(4096);
+  let total = 0;
+  for (let i = 0; i < 1000; i++) {
+    const n = await conn.read(buf);
+    if (n === null) return total;
+    total += n;
+  }
+  assert.fail("no end of stream after 1000 reads");
+}
+
+// ---- Redis -----------------------------------------------------------------
+
+async function redisTcp(): Promise<RedisClient> {
+  const r = config.redis!;
+  const client = new RedisClient(
+    await api("connect").connect({ hostname: "127.0.0.1", port: r.port }),
+  );
+  await client.auth(r.password);
+  return client;
+}
+
+check("redis tcp: AUTH refused then accepted, PING", "redis", async () => {
+  const r = config.redis!;
+  const client = new RedisClient(
+    await api().connect({ hostname: "127.0.0.1", port: r.port }),
+  );
+  try {
+    const denied = await client.command("GET", "x");
+    assert.ok(
+      denied instanceof RedisError && /^NOAUTH/.test(denied.message),
+      String(denied),
+    );
+    const wrong = await client.command("AUTH", "not-the-password");
+    assert.ok(
+      wrong instanceof RedisError && /^WRONGPASS/.test(wrong.message),
+      String(wrong),
+    );
+    assert.equal(await client.command("AUTH", r.password), "OK");
+    assert.equal(await client.command("PING"), "PONG");
+  } finally {
+    client.close();
+  }
+});
+
+/** SET then GET of a 1 MiB value; asserts it comes back whole, over several reads. */
+async function bigValue(client: RedisClient, key: string): Promise<void> {
+  const value = new Uint8Array(1024 * 1024);
+  for (let i = 0; i < value.length; i++) value[i] = (i * 31 + 7) & 0xff;
+  assert.equal(await client.command("SET", key, value), "OK");
+  const before = client.reader.reads;
+  const back = await client.command("GET", key);
+  assert.ok(back instanceof Uint8Array);
+  assert.equal(back.length, value.length);
+  assert.deepEqual(back, value);
+  assert.ok(client.reader.reads - before > 1, "1 MiB came in one read");
+  assert.equal(await client.command("DEL", key), 1);
+}
+
+check("redis tcp: a 1 MiB value", "redis", async () => {
+  const client = await redisTcp();
+  try {
+    await bigValue(client, `big:${crypto.randomUUID()}`);
+  } finally {
+    client.close();
+  }
+});
+
+check(
+  "redis tcp: 1,000 pipelined commands, replies split across reads",
+  "redis",
+  async () => {
+    const client = await redisTcp();
+    const key = `n:${crypto.randomUUID()}`;
+    try {
+      const commands: string[][] = [];
+      for (let i = 0; i < 500; i++) {
+        commands.push(["INCR", key], [
+          "ECHO",
+          `reply ${i} ${"y".repeat(i % 97)}`,
+        ]);
+      }
+      const before = client.reader.reads;
+      const replies = await client.pipeline(commands);
+      for (let i = 0; i < 500; i++) {
+        assert.equal(replies[2 * i], i + 1);
+        assert.equal(
+          text(replies[2 * i + 1]),
+          `reply ${i} ${"y".repeat(i % 97)}`,
+        );
+      }
+      assert.ok(
+        client.reader.reads - before > 1,
+        "1,000 replies came in one read",
+      );
+      assert.equal(await client.command("DEL", key), 1);
+    } finally {
+      client.close();
+    }
+  },
+);
+
+check(
+  "redis tcp: CLIENT KILL → end of stream, then BrokenPipe",
+  "redis",
+  async () => {
+    const victim = await redisTcp();
+    const killer = await redisTcp();
+    try {
+      const id = await victim.command("CLIENT", "ID");
+      assert.equal(typeof id, "number");
+      assert.equal(await killer.command("CLIENT", "KILL", "ID", String(id)), 1);
+      assert.equal(await readToEnd(victim.conn), 0);
+      const error = await writeUntilFailure(victim.conn);
+      assert.ok(error instanceof errorClass("BrokenPipe"), `${error}`);
+      assert.equal((error as Error).name, "BrokenPipe");
+    } finally {
+      closeQuietly(victim.conn);
+      killer.close();
+    }
+  },
+);
+
+check("redis tls: connectTls, AUTH, a 1 MiB value", "redis", async () => {
+  const r = config.redis!;
+  const conn = await api("connectTls").connectTls({
+    hostname: "127.0.0.1",
+    port: r.tlsPort,
+    caCerts: [config.caPem!],
+  });
+  const client = new RedisClient(conn);
+  try {
+    await client.auth(r.password);
+    await bigValue(client, `tls:${crypto.randomUUID()}`);
+  } finally {
+    client.close();
+  }
+});
+
+check("redis tls: connect then startTls, AUTH, PING", "redis", async () => {
+  const r = config.redis!;
+  const deno = api("startTls");
+  const tcp = await deno.connect({ hostname: "127.0.0.1", port: r.tlsPort });
+  const conn = await deno.startTls(tcp, {
+    hostname: "localhost",
+    caCerts: [config.caPem!],
+  });
+  const client = new RedisClient(conn);
+  try {
+    await client.auth(r.password);
+    assert.equal(await client.command("PING"), "PONG");
+  } finally {
+    client.close();
+  }
+});
+
+check(
+  "redis tls: a certificate from an unknown CA → InvalidData",
+  "redis",
+  async () => {
+    const r = config.redis!;
+    const deno = api("connectTls");
+    await assert.rejects(
+      async () => {
+        const conn = await deno.connectTls({
+          hostname: "127.0.0.1",
+          port: r.tlsPort,
+        });
+        // Deno reports a failed handshake at the first read or write.
+        try {
+          await writeAll(conn, encoder.encode("PING\r\n"));
+          await conn.read(new Uint8Array(16));
+        } finally {
+          closeQuietly(conn);
+        }
+      },
+      (e: unknown) =>
+        e instanceof errorClass("InvalidData") &&
+        /UnknownIssuer|unknown ?issuer/i.test(String(e)),
+    );
+  },
+);
+
+check("redis unix: AUTH, PING over the socket", "redis", async () => {
+  const r = config.redis!;
+  const client = new RedisClient(
+    await api("connect").connect({ transport: "unix", path: r.socket }),
+  );
+  try {
+    await client.auth(r.password);
+    assert.equal(await client.command("PING"), "PONG");
+    await bigValue(client, `unix:${crypto.randomUUID()}`);
+  } finally {
+    client.close();
+  }
+});
+
+/** A port the OS picks on 127.0.0.1, released for the runner's workers to take. */
+function freePort(): number {
+  const l = api().listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = l.addr;
+  l.close();
+  return port;
+}
+
+check(
+  "redis runner: 2 workers with a Redis connection each, a rolling reload under load",
+  "redis",
+  async () => {
+    // The service, from source on Deno and from the build elsewhere.
+    const file = new URL(
+      typeof (globalThis as { Bun?: unknown }).Bun === "undefined" &&
+        process.versions.deno
+        ? "./_kv_app.ts"
+        : "./_kv_app.js",
+      import.meta.url,
+    );
+    const port = freePort();
+    process.env.PORT = String(port);
+    const server = await serveParallel({
+      file: file.pathname,
+      workers: 2,
+      graceMs: 5000,
+    });
+    const key = `runner:${crypto.randomUUID()}`;
+    const values: number[] = [];
+    /** Who answered: `<pid>` in processes, `<pid> <threadId>` in threads. */
+    const workers = new Set<string>();
+    let stop = false;
+    /**
+     * Connections the kernel had queued on a stopping worker's own socket,
+     * reset before any answer (kernel strategy: Deno's workers; see
+     * docs/RUNNER.md, `net.ipv4.tcp_migrate_req`). Nothing read their
+     * request, so a client retries them, as a driver's pool would.
+     */
+    let queuedResets = 0;
+    const resetBeforeAnswer = (e: unknown, answered: number) =>
+      answered === 0 && server.strategy.strategy === "kernel" &&
+      (e instanceof errorClass("ConnectionReset") ||
+        e instanceof errorClass("BrokenPipe"));
+    /** One client: connections of 10 requests each, until told to stop. */
+    const client = async () => {
+      while (!stop) {
+        const conn = await api().connect({ hostname: "127.0.0.1", port });
+        const reader = new Reader(conn);
+        let answered = 0;
+        try {
+          for (let i = 0; i < 10; i++) {
+            await writeAll(conn, encoder.encode(`INCR ${key}\r\n`));
+            const [value, pid, thread] = (await reader.line()).split(" ");
+            answered++;
+            values.push(Number(value));
+            workers.add(server.mode === "threads" ? `${pid} ${thread}` : pid);
+          }
+        } catch (e) {
+          if (!resetBeforeAnswer(e, answered)) throw e;
+          queuedResets++;
+        } finally {
+          conn.close();
+        }
+      }
+    };
+    try {
+      const clients = Array.from({ length: 4 }, client);
+      await new Promise((r) => setTimeout(r, 300));
+      const before = new Set(workers);
+      const replaced = await server.reload();
+      await new Promise((r) => setTimeout(r, 300));
+      stop = true;
+      await Promise.all(clients);
+      assert.equal(replaced.length, 2);
+      // Every request answered once, none lost or doubled: 1…n, each once.
+      const sorted = [...values].sort((a, b) => a - b);
+      assert.deepEqual(sorted, sorted.map((_, i) => i + 1));
+      assert.ok(values.length > 100, `only ${values.length} requests`);
+      // Only a few can have been queued on the two closing sockets.
+      assert.ok(queuedResets <= 16, `${queuedResets} reset before an answer`);
+      // Answers came from the old workers and from their replacements.
+      assert.ok(before.size >= 1);
+      // `new` is a process id, or a thread id in threads.
+      const id = (n: number) =>
+        server.mode === "threads" ? `${process.pid} ${n}` : String(n);
+      assert.ok(
+        replaced.every((r) => workers.has(id(r.new))),
+        `a new worker never answered: ${[...workers]}`,
+      );
+    } finally {
+      stop = true;
+      await server.close();
+      const redis = await redisTcp();
+      await redis.command("DEL", key);
+      redis.close();
+    }
+  },
+);
+
+// ---- PostgreSQL ------------------------------------------------------------
+
+function pgOptions(tls = false) {
+  const p = config.postgres!;
+  return {
+    user: p.user,
+    password: p.password,
+    database: p.database,
+    caPem: tls ? config.caPem : undefined,
+  };
+}
+
+async function pgTcp(): Promise<PgClient> {
+  const conn = await api().connect({
+    hostname: "127.0.0.1",
+    port: config.postgres!.port,
+  });
+  return await PgClient.connect(conn, pgOptions());
+}
+
+check(
+  "postgres tcp: SCRAM-SHA-256 refused then accepted",
+  "postgres",
+  async () => {
+    const conn = await api().connect({
+      hostname: "127.0.0.1",
+      port: config.postgres!.port,
+    });
+    await assert.rejects(
+      PgClient.connect(conn, { ...pgOptions(), password: "not-the-password" }),
+      (e: unknown) => e instanceof PgError && e.code === "28P01",
+    );
+    const client = await pgTcp();
+    try {
+      assert.equal(client.tls, false);
+      const { rows } = await client.query("SELECT current_user, 1 + 1");
+      assert.deepEqual(rows, [[config.postgres!.user, "2"]]);
+    } finally {
+      await client.end();
+    }
+  },
+);
+
+check(
+  "postgres tcp: a 20,000-row result across many reads, then an error and more",
+  "postgres",
+  async () => {
+    const client = await pgTcp();
+    try {
+      const before = client.reader.reads;
+      const result = await client.query(
+        "SELECT g, md5(g::text) || repeat('x', 64) AS v FROM generate_series(1, 20000) AS g",
+      );
+      assert.deepEqual(result.columns, ["g", "v"]);
+      assert.equal(result.command, "SELECT 20000");
+      assert.equal(result.rows.length, 20000);
+      assert.equal(result.rows[19999][0], "20000");
+      assert.match(result.rows[12345][1]!, /^[0-9a-f]{32}x{64}$/);
+      assert.ok(
+        client.reader.reads - before > 10,
+        `only ${client.reader.reads - before} reads`,
+      );
+      await assert.rejects(
+        client.query("SELECT 1/0"),
+        (e: unknown) => e instanceof PgError && e.code === "22012",
+      );
+      assert.deepEqual((await client.query("SELECT 'still here'")).rows, [[
+        "still here",
+      ]]);
+    } finally {
+      await client.end();
+    }
+  },
+);
+
+check(
+  "postgres tcp: pg_terminate_backend → FATAL 57P01, end of stream, then BrokenPipe",
+  "postgres",
+  async () => {
+    const victim = await pgTcp();
+    const killer = await pgTcp();
+    try {
+      const { rows } = await killer.query(
+        `SELECT pg_terminate_backend(${victim.pid})`,
+      );
+      assert.deepEqual(rows, [["t"]]);
+      const msg = await victim.next();
+      assert.equal(msg.type, "E");
+      assert.equal(pgErrorOf(msg).code, "57P01");
+      assert.equal(await readToEnd(victim.conn), 0);
+      const error = await writeUntilFailure(victim.conn);
+      assert.ok(error instanceof errorClass("BrokenPipe"), `${error}`);
+    } finally {
+      closeQuietly(victim.conn);
+      await killer.end();
+    }
+  },
+);
+
+check(
+  "postgres tls: SSLRequest + startTls, SCRAM, pg_stat_ssl says TLS",
+  "postgres",
+  async () => {
+    api("startTls");
+    const conn = await api().connect({
+      hostname: "127.0.0.1",
+      port: config.postgres!.port,
+    });
+    const client = await PgClient.connect(conn, pgOptions(true));
+    try {
+      assert.equal(client.tls, true);
+      const { rows } = await client.query(
+        "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+      );
+      assert.equal(rows[0][0], "t");
+      assert.match(rows[0][1]!, /^TLSv1\.[23]$/);
+      const big = await client.query(
+        "SELECT repeat('z', 1000) FROM generate_series(1, 5000)",
+      );
+      assert.equal(big.rows.length, 5000);
+    } finally {
+      await client.end();
+    }
+  },
+);
+
+check("postgres unix: SCRAM-SHA-256 over the socket", "postgres", async () => {
+  const conn = await api("connect").connect({
+    transport: "unix",
+    path: config.postgres!.socket,
+  });
+  const client = await PgClient.connect(conn, pgOptions());
+  try {
+    const { rows } = await client.query("SELECT inet_client_addr() IS NULL");
+    assert.deepEqual(rows, [["t"]]); // NULL over a Unix socket
+  } finally {
+    await client.end();
+  }
+});
+
+// ---- NATS ------------------------------------------------------------------
+
+function natsOptions(password = config.nats!.password) {
+  return { user: config.nats!.user, password, caPem: config.caPem };
+}
+
+/** Subscribes, publishes `count` messages in one write, and checks each arrives, in order. */
+async function burst(client: NatsClient, count: number): Promise<void> {
+  const subject = `burst.${crypto.randomUUID()}`;
+  await client.subscribe(subject, "1");
+  const payloads = Array.from(
+    { length: count },
+    (_, i) => encoder.encode(`message ${i} ${"m".repeat(i % 200)}`),
+  );
+  const before = client.reader.reads;
+  await client.publishAll(subject, payloads);
+  await client.send("PING\r\n");
+  const decoder = new TextDecoder();
+  for (let i = 0; i < count; i++) {
+    const msg = await client.next();
+    assert.ok(msg, `PONG before message ${i}`);
+    assert.equal(msg.subject, subject);
+    assert.equal(decoder.decode(msg.data), decoder.decode(payloads[i]));
+  }
+  assert.equal(await client.next(), null); // the PONG
+  assert.ok(client.reader.reads - before > 1, "the burst came in one read");
+}
+
+check("nats tcp: CONNECT refused then accepted", "nats", async () => {
+  const deno = api();
+  const bad = await deno.connect({
+    hostname: "127.0.0.1",
+    port: config.nats!.port,
+  });
+  await assert.rejects(
+    NatsClient.connect(bad, natsOptions("not-the-password")),
+    (e: unknown) =>
+      e instanceof NatsError && /Authorization Violation/.test(e.message),
+  );
+  const client = await NatsClient.connect(
+    await deno.connect({ hostname: "127.0.0.1", port: config.nats!.port }),
+    natsOptions(),
+  );
+  try {
+    assert.equal(client.tls, false);
+    assert.equal(typeof client.info.server_id, "string");
+  } finally {
+    client.close();
+  }
+});
+
+check("nats tcp: a burst of 10,000 messages", "nats", async () => {
+  const client = await NatsClient.connect(
+    await api().connect({ hostname: "127.0.0.1", port: config.nats!.port }),
+    natsOptions(),
+  );
+  try {
+    await burst(client, 10_000);
+  } finally {
+    client.close();
+  }
+});
+
+check(
+  "nats tls: tls_required → startTls, a burst of 2,000 messages",
+  "nats",
+  async () => {
+    api("startTls");
+    const client = await NatsClient.connect(
+      await api().connect({
+        hostname: "127.0.0.1",
+        port: config.nats!.tlsPort,
+      }),
+      natsOptions(),
+    );
+    try {
+      assert.equal(client.tls, true);
+      await burst(client, 2_000);
+    } finally {
+      client.close();
+    }
+  },
+);
+
+check(
+  "nats tcp: the server stopped → end of stream, then BrokenPipe",
+  "nats",
+  async () => {
+    const doomed = config.nats!.doomed;
+    assert.ok(doomed, "no NATS server to stop was started for this run");
+    const client = await NatsClient.connect(
+      await api().connect({ hostname: "127.0.0.1", port: doomed.port }),
+      natsOptions(),
+    );
+    try {
+      process.kill(doomed.pid, "SIGTERM");
+      // Whatever the server says on its way out (nothing, or an -ERR line), then the end.
+      await readToEnd(client.conn);
+      const error = await writeUntilFailure(client.conn);
+      assert.ok(error instanceof errorClass("BrokenPipe"), `${error}`);
+    } finally {
+      closeQuietly(client.conn);
+    }
+  },
+);
+
+// ---- MariaDB ---------------------------------------------------------------
+
+function mariaOptions(tls = false) {
+  const m = config.mariadb!;
+  return {
+    user: m.user,
+    password: m.password,
+    caPem: tls ? config.caPem : undefined,
+  };
+}
+
+async function mariaTcp(): Promise<MariaClient> {
+  const conn = await api().connect({
+    hostname: "127.0.0.1",
+    port: config.mariadb!.port,
+  });
+  return await MariaClient.connect(conn, mariaOptions());
+}
+
+check(
+  "mariadb tcp: mysql_native_password refused then accepted",
+  "mariadb",
+  async () => {
+    const conn = await api().connect({
+      hostname: "127.0.0.1",
+      port: config.mariadb!.port,
+    });
+    await assert.rejects(
+      MariaClient.connect(conn, {
+        ...mariaOptions(),
+        password: "not-the-password",
+      }),
+      (e: unknown) => e instanceof MariaError && e.code === 1045, // access denied
+    );
+    const client = await mariaTcp();
+    try {
+      assert.equal(client.tls, false);
+      const { rows } = await client.query("SELECT CURRENT_USER(), 1 + 1");
+      assert.deepEqual(rows, [["app@127.0.0.1", "2"]]);
+    } finally {
+      await client.end();
+    }
+  },
+);
+
+check(
+  "mariadb tcp: a 20,000-row result across many reads, then an error and more",
+  "mariadb",
+  async () => {
+    const client = await mariaTcp();
+    try {
+      // The recursion below stops at 1,000 rows unless allowed more.
+      const set = await client.query(
+        "SET SESSION max_recursive_iterations = 100000",
+      );
+      assert.deepEqual(set.rows, []);
+      const before = client.reader.reads;
+      const { rows } = await client.query(
+        "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 20000) " +
+          "SELECT n, CONCAT(MD5(n), REPEAT('x', 64)) FROM s",
+      );
+      assert.equal(rows.length, 20000);
+      assert.equal(rows[19999][0], "20000");
+      assert.match(rows[12345][1]!, /^[0-9a-f]{32}x{64}$/);
+      assert.ok(
+        client.reader.reads - before > 10,
+        `only ${client.reader.reads - before} reads`,
+      );
+      await assert.rejects(
+        client.query("SELECT * FROM no_such_table_here"),
+        (e: unknown) => e instanceof MariaError && e.code === 1046, // no database selected
+      );
+      assert.deepEqual((await client.query("SELECT 'still here'")).rows, [[
+        "still here",
+      ]]);
+    } finally {
+      await client.end();
+    }
+  },
+);
+
+check(
+  "mariadb tcp: KILL → end of stream, then BrokenPipe",
+  "mariadb",
+  async () => {
+    const victim = await mariaTcp();
+    const killer = await mariaTcp();
+    try {
+      await killer.query(`KILL ${victim.connectionId}`);
+      // MariaDB may say "Connection was killed" (an ERR packet) before it closes.
+      await readToEnd(victim.conn);
+      const error = await writeUntilFailure(victim.conn);
+      assert.ok(error instanceof errorClass("BrokenPipe"), `${error}`);
+    } finally {
+      closeQuietly(victim.conn);
+      await killer.end();
+    }
+  },
+);
+
+check(
+  "mariadb tls: SSL request + startTls, Ssl_version says TLS",
+  "mariadb",
+  async () => {
+    api("startTls");
+    const conn = await api().connect({
+      hostname: "127.0.0.1",
+      port: config.mariadb!.port,
+    });
+    const client = await MariaClient.connect(conn, mariaOptions(true));
+    try {
+      assert.equal(client.tls, true);
+      const { rows } = await client.query(
+        "SHOW SESSION STATUS LIKE 'Ssl_version'",
+      );
+      assert.match(rows[0][1]!, /^TLSv1\.[23]$/);
+    } finally {
+      await client.end();
+    }
+  },
+);
+
+check(
+  "mariadb unix: mysql_native_password over the socket",
+  "mariadb",
+  async () => {
+    const conn = await api("connect").connect({
+      transport: "unix",
+      path: config.mariadb!.socket,
+    });
+    const client = await MariaClient.connect(conn, mariaOptions());
+    try {
+      const { rows } = await client.query("SELECT CURRENT_USER()");
+      assert.deepEqual(rows, [["app@localhost"]]);
+    } finally {
+      await client.end();
+    }
+  },
+);
