@@ -1,5 +1,6 @@
 /**
- * Deno's TCP API — `listen`, `connect`, `Listener`, `TcpConn`, `errors` — with
+ * Deno's TCP and TLS API — `listen`, `connect`, `listenTls`, `connectTls`,
+ * `startTls`, `Listener`, `TcpConn`, `TlsConn`, `errors` — with
  * Deno's behaviour on Deno and on Node, and `reusePort` load balancing on
  * every OS.
  *
@@ -34,6 +35,18 @@ export {
   type TcpListener,
   type TcpListenOptions,
 } from "./net/tcp.ts";
+export {
+  connectTls,
+  type ConnectTlsOptions,
+  listenTls,
+  type ListenTlsOptions,
+  startTls,
+  type StartTlsOptions,
+  type TlsCertifiedKeyPem,
+  TlsConn,
+  type TlsHandshakeInfo,
+  type TlsListener,
+} from "./net/tls.ts";
 export {
   type ParallelEvent,
   type ParallelMode,

@@ -6,7 +6,14 @@
  *
  * @module
  */
-import { BadResource, BrokenPipe, Busy, Interrupted } from "./errors.ts";
+import {
+  BadResource,
+  BrokenPipe,
+  Busy,
+  Interrupted,
+  InvalidData,
+  UnexpectedEof,
+} from "./errors.ts";
 
 /** Deno's errors, each made fresh (with its own stack) where it is thrown. */
 export const NetError = {
@@ -47,4 +54,33 @@ export const NetError = {
   /** A host name with an empty label (`a..b`). */
   emptyHostLabel: (hostname: string): URIError =>
     new URIError(`invalid host '${hostname}': empty label found in FQDN`),
+  /** `startTls` on a connection with a read or write pending. */
+  tcpStreamBusy: (): Busy => new Busy("TCP stream is currently in use"),
+  /** A TLS server name that is not a DNS name or an IP address. */
+  invalidHostname: (hostname: string): TypeError =>
+    new TypeError(`Invalid hostname: '${hostname}'`),
+  /** A `cert` with no PEM certificate in it. */
+  noCertificates: (): InvalidData =>
+    new InvalidData("No certificates found in certificate data"),
+  /** A `key` with no PEM private key in it. */
+  noKeys: (): InvalidData => new InvalidData("No keys found in key data"),
+  /** `listenTls` without a key pair. */
+  keyPairRequired: (api: string): TypeError =>
+    new TypeError(`A key and certificate are required for \`${api}\``),
+  /** `cert` without `key`, or `key` without `cert`. */
+  keyPairHalf: (given: "cert" | "key", api: string): TypeError =>
+    new TypeError(
+      `If \`${given}\` is specified, \`${
+        given === "cert" ? "key" : "cert"
+      }\` must be specified as well for \`${api}\``,
+    ),
+  /** A `keyFormat` other than PEM. */
+  keyFormatNotPem: (format: unknown): TypeError =>
+    new TypeError(
+      `If "keyFormat" is specified, it must be "pem": received "${format}"`,
+    ),
+  /** The peer went away during the TLS handshake. */
+  tlsEof: (): UnexpectedEof => new UnexpectedEof("unexpected end of file"),
+  /** A TLS failure, in rustls's words as Deno reports them. */
+  tlsInvalid: (message: string): InvalidData => new InvalidData(message),
 } as const;

@@ -62,3 +62,12 @@ export function literalAddress(hostname: string): string | undefined {
   if (hostname.toLowerCase() === "localhost") return "127.0.0.1";
   return undefined;
 }
+
+const PEM_CERT = /-----BEGIN ([A-Z0-9 ]*)CERTIFICATE-----/;
+const PEM_KEY = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----/;
+
+/** Checks a PEM key pair as Deno's `op_tls_key_static` does: `InvalidData` if either has nothing. */
+export function validateKeyPair(cert: unknown, key: unknown): void {
+  if (!PEM_CERT.test(String(cert))) throw NetError.noCertificates();
+  if (!PEM_KEY.test(String(key))) throw NetError.noKeys();
+}

@@ -9,12 +9,13 @@ import { NetError } from "../core/messages.ts";
 import type { NativeStream } from "../platform/types.ts";
 import { type Resource, resourceTable } from "./resources.ts";
 
-/** A connected TCP stream in the resource table. */
-export class TcpStreamResource implements Resource {
-  readonly name = "tcpStream";
-  readonly stream: NativeStream;
+/** A connected stream in the resource table, of any transport. */
+export abstract class StreamResource<S extends NativeStream = NativeStream>
+  implements Resource {
+  abstract readonly name: string;
+  readonly stream: S;
 
-  constructor(stream: NativeStream) {
+  constructor(stream: S) {
     this.stream = stream;
   }
 
@@ -27,10 +28,15 @@ export class TcpStreamResource implements Resource {
   }
 }
 
+/** A connected TCP stream in the resource table. */
+export class TcpStreamResource extends StreamResource {
+  readonly name = "tcpStream";
+}
+
 /** The stream at `rid`; throws `BadResource` if there is none. */
 function streamOf(rid: number): NativeStream {
   const resource = resourceTable.find(rid);
-  if (resource instanceof TcpStreamResource) return resource.stream;
+  if (resource instanceof StreamResource) return resource.stream;
   throw NetError.badResourceId();
 }
 

@@ -1,5 +1,5 @@
 /**
- * Deno's TCP ops over a resource table, for code that wants Deno's op layer
+ * Deno's TCP and TLS ops over a resource table, for code that wants Deno's op layer
  * itself: integer rids, `op_net_*` functions, and core-style `read` / `write`
  * / `close`. Most programs want the classes in the package root instead.
  *
@@ -30,6 +30,19 @@ export {
   op_set_nodelay,
   type SocketAddress,
 } from "./ops.ts";
+export {
+  type ConnectTlsArgs,
+  type ListenTlsArgs,
+  op_net_accept_tls,
+  op_net_connect_tls,
+  op_net_listen_tls,
+  op_tls_handshake,
+  op_tls_key_null,
+  op_tls_key_static,
+  op_tls_start,
+  type StartTlsArgs,
+  type TlsKeys,
+} from "./ops_tls.ts";
 export { read, shutdown, write } from "./io.ts";
 export {
   close,

@@ -5,7 +5,6 @@
  * @module
  */
 import { isMainThread } from "node:worker_threads";
-import { isNativeDeno } from "../../core/detect.ts";
 import * as errors from "../../core/errors.ts";
 import { loadTcpWrap } from "../libuv/binding.ts";
 import { bindTcp, HandleListener, RawAcceptor } from "../libuv/listener.ts";
@@ -16,199 +15,10 @@ import type {
   NativeListener,
   NativeStream,
   Runtime,
-  SocketAddress,
 } from "../types.ts";
-
-/** The few members of Deno's namespace used here, typed locally so the npm build needs no Deno types. */
-interface DenoConn {
-  readonly localAddr: SocketAddress;
-  readonly remoteAddr: SocketAddress;
-  read(buf: Uint8Array): Promise<number | null>;
-  write(buf: Uint8Array): Promise<number>;
-  closeWrite(): Promise<void>;
-  close(): void;
-  setNoDelay(on: boolean): void;
-  setKeepAlive(on: boolean): void;
-  ref(): void;
-  unref(): void;
-}
-
-interface DenoListener {
-  readonly addr: SocketAddress;
-  accept(): Promise<DenoConn>;
-  close(): void;
-  ref(): void;
-  unref(): void;
-}
-
-interface DenoNamespace {
-  listen(
-    options: { hostname: string; port: number; tcpBacklog?: number },
-  ): DenoListener;
-  connect(
-    options: { hostname: string; port: number; signal?: AbortSignal },
-  ): Promise<DenoConn>;
-  errors: Record<string, new (...args: never[]) => Error>;
-  build: { os: string };
-  version: { deno: string };
-  env: { get(name: string): string | undefined };
-  permissions: {
-    querySync(desc: { name: "env"; variable: string }): { state: string };
-  };
-}
-
-/**
- * Deno's own `listen`, `connect` and `errors`, taken as this module loads,
- * when this runtime is Deno. A global `Deno` alone proves nothing: a shim
- * (`@deno/shim-deno`, this package's polyfill) puts one on Node, and on Deno
- * the polyfill with `override` replaces `Deno.listen` with ours, which must
- * not end up calling itself.
- */
-const native: DenoNamespace | undefined = nativeDeno();
-
-function nativeDeno(): DenoNamespace | undefined {
-  if (!isNativeDeno()) return undefined;
-  const deno = (globalThis as unknown as { Deno: DenoNamespace }).Deno;
-  return {
-    listen: deno.listen.bind(deno),
-    connect: deno.connect.bind(deno),
-    errors: { ...deno.errors },
-    build: deno.build,
-    version: deno.version,
-    env: deno.env,
-    permissions: deno.permissions,
-  };
-}
-
-/** Deno's own TCP functions and error classes, when this runtime is Deno. */
-export function denoNamespace(): DenoNamespace | undefined {
-  return native;
-}
-
-const ourErrors = errors as unknown as Record<
-  string,
-  new (message: string) => Error
->;
-
-/** Makes an error of Deno's own classes one of ours too (ours derive from Deno's): the same object, stack and cause kept. */
-function translate(err: unknown): Error {
-  const name = (err as Error)?.name;
-  const DenoClass = denoNamespace()?.errors[name];
-  if (DenoClass && err instanceof DenoClass && ourErrors[name]) {
-    // Ours derive from Deno's: the same error, now also one of ours, keeps
-    // its stack and cause.
-    Object.setPrototypeOf(err, ourErrors[name].prototype);
-  }
-  return err as Error;
-}
-
-/** Deno's read count as `NativeStream#read` reports it: 0 at the end. */
-function zeroAtEnd(n: number | null): number {
-  return n ?? 0;
-}
-
-function rethrow(err: unknown): never {
-  throw translate(err);
-}
-
-class DenoStream implements NativeStream {
-  readonly localAddr: SocketAddress;
-  readonly remoteAddr: SocketAddress;
-  #conn: DenoConn;
-
-  constructor(conn: DenoConn) {
-    this.#conn = conn;
-    this.localAddr = {
-      hostname: conn.localAddr.hostname,
-      port: conn.localAddr.port,
-    };
-    this.remoteAddr = {
-      hostname: conn.remoteAddr.hostname,
-      port: conn.remoteAddr.port,
-    };
-  }
-
-  read(buf: Uint8Array): Promise<number> {
-    return this.#conn.read(buf).then(zeroAtEnd, rethrow);
-  }
-
-  write(buf: Uint8Array): Promise<number> {
-    // Deno's write may take part of the buffer; ours writes all of it. The
-    // first write usually takes everything: no async frame or view for it.
-    try {
-      return this.#conn.write(buf).then(
-        (n) => n < buf.byteLength ? this.#writeRest(buf, n) : n,
-        rethrow,
-      );
-    } catch (err) {
-      return Promise.reject(translate(err));
-    }
-  }
-
-  async #writeRest(buf: Uint8Array, n: number): Promise<number> {
-    try {
-      while (n < buf.byteLength) n += await this.#conn.write(buf.subarray(n));
-      return n;
-    } catch (err) {
-      rethrow(err);
-    }
-  }
-
-  shutdown(): Promise<void> {
-    return this.#conn.closeWrite().catch(rethrow);
-  }
-
-  close(): void {
-    try {
-      this.#conn.close();
-    } catch (err) {
-      rethrow(err);
-    }
-  }
-
-  setNoDelay(on: boolean): void {
-    this.#conn.setNoDelay(on);
-  }
-
-  setKeepAlive(on: boolean): void {
-    this.#conn.setKeepAlive(on);
-  }
-
-  setReadRef(ref: boolean): void {
-    if (ref) this.#conn.ref();
-    else this.#conn.unref();
-  }
-}
-
-class DenoListenerAdapter implements NativeListener {
-  readonly addr: SocketAddress;
-  #listener: DenoListener;
-
-  constructor(listener: DenoListener) {
-    this.#listener = listener;
-    this.addr = { hostname: listener.addr.hostname, port: listener.addr.port };
-  }
-
-  accept(): Promise<NativeStream> {
-    return this.#listener.accept().then(
-      (conn) => new DenoStream(conn),
-      rethrow,
-    );
-  }
-
-  setRef(ref: boolean): void {
-    if (ref) this.#listener.ref();
-    else this.#listener.unref();
-  }
-
-  close(): void {
-    try {
-      this.#listener.close();
-    } catch {
-      // Closing twice is the caller's no-op here; the resource table reports it.
-    }
-  }
-}
+import { denoNamespace, rethrow, translate } from "./_native.ts";
+import { DenoListenerAdapter, DenoStream } from "./_stream.ts";
+import { denoTls } from "./tls.ts";
 
 /** Whether this is a worker: a Web Worker, or a `node:worker_threads` one. */
 function inWorker(): boolean {
@@ -292,6 +102,7 @@ export const denoRuntime: Runtime = {
     try {
       return new DenoListenerAdapter(
         denoNamespace()!.listen({ hostname, port, tcpBacklog: backlog }),
+        (conn) => new DenoStream(conn),
       );
     } catch (err) {
       const ours = translate(err);
@@ -316,4 +127,6 @@ export const denoRuntime: Runtime = {
       rethrow,
     );
   },
+
+  tls: denoTls,
 };

@@ -21,7 +21,9 @@ import type {
 import { loadTcpWrap, type TcpHandle } from "../libuv/binding.ts";
 import { bindTcp, HandleListener, RawAcceptor } from "../libuv/listener.ts";
 import { connectHandle, HandleStream } from "../libuv/stream.ts";
+import { tlsSocketOf } from "../libuv/tls_socket.ts";
 import { runSync } from "../run_sync.ts";
+import { nodeTls } from "../tls/node_tls.ts";
 
 /** Where `SO_REUSEPORT` spreads connections across sockets (FreeBSD: libuv uses `SO_REUSEPORT_LB`). */
 const BALANCING_OS: readonly string[] = ["linux", "android", "freebsd"];
@@ -77,7 +79,17 @@ const handles: Handles = {
   },
 };
 
-/** Node, through libuv. */
+/** Connects a TCP handle, resolving a name first. */
+async function connect(
+  hostname: string,
+  port: number,
+  signal?: AbortSignal,
+): Promise<NativeStream> {
+  const ip = net.isIP(hostname) ? hostname : await lookupAsync(hostname);
+  signal?.throwIfAborted();
+  return connectHandle(ip, port, signal);
+}
+
 /**
  * The module preloads among `execArgv` (`--import`, `--require`): a worker
  * thread needs them too, but may not be given the process-wide options.
@@ -94,6 +106,7 @@ function modulePreloads(execArgv: string[]): string[] {
   return kept;
 }
 
+/** Node, through libuv. */
 export const nodeRuntime: Runtime = {
   name: "node",
   nativeDenoApi: false,
@@ -152,13 +165,6 @@ export const nodeRuntime: Runtime = {
     throw lookupError(answer.code);
   },
 
-  async connect(
-    hostname: string,
-    port: number,
-    signal?: AbortSignal,
-  ): Promise<NativeStream> {
-    const ip = net.isIP(hostname) ? hostname : await lookupAsync(hostname);
-    signal?.throwIfAborted();
-    return connectHandle(ip, port, signal);
-  },
+  connect,
+  tls: nodeTls(tlsSocketOf, connect),
 };

@@ -1,0 +1,91 @@
+/**
+ * What `node:tls` (OpenSSL) reports, as Deno (rustls) reports it: the class
+ * and, where rustls words it, its message, so that a handshake that fails
+ * fails alike on every runtime.
+ *
+ * @module
+ */
+import { NetError } from "../../core/messages.ts";
+import { codeError } from "../errno.ts";
+
+/** OpenSSL's verification codes that rustls calls an unknown issuer. */
+const UNKNOWN_ISSUER = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_UNTRUSTED",
+  "CERT_SIGNATURE_FAILURE",
+]);
+
+/** What a TLS error of Node's carries besides its message. */
+interface TlsFailure {
+  code?: unknown;
+  host?: string;
+  cert?: { subjectaltname?: string };
+  message: string;
+}
+
+/** `ALERT_UNKNOWN_CA` → `UnknownCA`, as rustls names its alerts. */
+function alertName(words: string): string {
+  return words.split("_").map((w) =>
+    w === "CA" ? w : w[0] + w.slice(1).toLowerCase()
+  ).join("");
+}
+
+/** rustls's list of the names a certificate is valid for. */
+function presentedNames(altNames: string | undefined): string {
+  return (altNames ?? "").split(", ").filter(Boolean).map((entry) => {
+    const [kind, value] = entry.split(/:(.*)/s);
+    return kind === "DNS"
+      ? `DnsName(${JSON.stringify(value)})`
+      : `IpAddress(${value})`;
+  }).join(" or ");
+}
+
+/**
+ * Deno's error for a failure `node:tls` reported; `handshaking` says whether
+ * the handshake had not finished (an end then is an unexpected one).
+ */
+export function tlsError(err: unknown, handshaking: boolean): Error {
+  const { code, host, cert, message } = err as TlsFailure;
+  if (typeof code !== "string") return err as Error;
+  if (UNKNOWN_ISSUER.has(code)) {
+    return NetError.tlsInvalid("invalid peer certificate: UnknownIssuer");
+  }
+  if (code === "CERT_HAS_EXPIRED") {
+    return NetError.tlsInvalid("invalid peer certificate: Expired");
+  }
+  if (code === "CERT_NOT_YET_VALID") {
+    return NetError.tlsInvalid("invalid peer certificate: NotValidYet");
+  }
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+    return NetError.tlsInvalid(
+      `invalid peer certificate: certificate not valid for name ${
+        JSON.stringify(host)
+      }; certificate is only valid for ${presentedNames(cert?.subjectaltname)}`,
+    );
+  }
+  const alert = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(\w+)$/.exec(code);
+  if (alert) {
+    return NetError.tlsInvalid(`received fatal alert: ${alertName(alert[1])}`);
+  }
+  if (
+    code === "ERR_SSL_WRONG_VERSION_NUMBER" ||
+    code === "ERR_SSL_HTTP_REQUEST" ||
+    code === "ERR_SSL_UNKNOWN_PROTOCOL" ||
+    code === "ERR_SSL_PACKET_LENGTH_TOO_LONG"
+  ) {
+    return NetError.tlsInvalid(
+      "received corrupt message of type InvalidContentType",
+    );
+  }
+  if (code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_")) {
+    return NetError.tlsInvalid(message);
+  }
+  if (handshaking && (code === "ECONNRESET" || code === "EPIPE")) {
+    return NetError.tlsEof();
+  }
+  return codeError(err);
+}
