@@ -6,7 +6,9 @@
  * @module
  */
 import * as errors from "./errors.ts";
+import { Conn } from "./net/conn.ts";
 import { connect, listen } from "./net/tcp.ts";
+import { connectTls, listenTls, startTls } from "./net/tls.ts";
 
 /**
  * Options of `installPolyfill`.
@@ -21,9 +23,12 @@ import { connect, listen } from "./net/tcp.ts";
  */
 export interface PolyfillOptions {
   /**
-   * Replace `Deno.listen` and `Deno.connect` even where they work: Deno's own
+   * Replace `Deno.listen`, `Deno.connect`, `Deno.listenTls`,
+   * `Deno.connectTls` and `Deno.startTls` even where they work: Deno's own
    * (to get `reusePort` without `--unstable-net`, say) or another shim's.
-   * Existing `Deno.errors` classes are kept either way. Default `false`.
+   * The `startTls` put in place still upgrades the conns of the one it
+   * replaced. Existing `Deno.errors` classes are kept either way. Default
+   * `false`.
    */
   override?: boolean;
 }
@@ -50,16 +55,41 @@ export interface PolyfillReport {
    * replaced by a copy of all its members with ours added.
    */
   copied: boolean;
-  /** What this call set: `"listen"`, `"connect"`, `"errors"`, or `"errors.<Class>"` for a class added to an existing `Deno.errors`. */
+  /** What this call set: a function's name (`"listen"`, `"startTls"`, …), `"errors"`, or `"errors.<Class>"` for a class added to an existing `Deno.errors`. */
   installed: string[];
-  /** What was there and was left alone: `"listen"`, `"connect"`, `"errors"`. */
+  /** What was there and was left alone: a function's name, or `"errors"`. */
   kept: string[];
 }
 
 type Scope = { Deno?: unknown };
 type Members = Record<string, unknown>;
 
-const ours: Members = { listen, connect };
+const ours: Members = { listen, connect, listenTls, connectTls, startTls };
+/** The functions this package installs, by name. */
+const NAMES = Object.keys(ours);
+
+/** The `startTls`s installed in place of another: ours, still taking its conns. */
+const wrappers = new WeakSet<object>();
+
+/**
+ * Our `startTls` for our conns, `previous` (Deno's own, say) for the conns
+ * it made: the override may add, never remove.
+ */
+function startTlsOver(previous: unknown): unknown {
+  if (typeof previous !== "function" || wrappers.has(previous)) return startTls;
+  const wrapper = (conn: unknown, options?: unknown) =>
+    conn instanceof Conn
+      ? startTls(conn, options as Parameters<typeof startTls>[1])
+      : previous(conn, options);
+  wrappers.add(wrapper);
+  return wrapper;
+}
+
+/** Whether `fn` is what we installed under `name`. */
+function isOurs(name: string, fn: unknown): boolean {
+  return fn === ours[name] ||
+    (name === "startTls" && typeof fn === "function" && wrappers.has(fn));
+}
 const ourErrors = errors as unknown as Record<string, new () => Error>;
 
 /**
@@ -100,10 +130,10 @@ function inherit(ours: new () => Error, theirs: unknown): void {
 }
 
 /**
- * Installs our `listen`, `connect` and `errors` into `scope.Deno`: creates
- * it if absent; otherwise adds what is missing and replaces `listen` /
- * `connect` where they are absent, known to be broken, or `override` is set
- * (on native Deno, only then). Other members of an existing `Deno` keep
+ * Installs our `listen`, `connect`, `listenTls`, `connectTls`, `startTls`
+ * and `errors` into `scope.Deno`: creates it if absent; otherwise adds what
+ * is missing and replaces each function where it is absent, known to be
+ * broken, or `override` is set (on native Deno, only then). Other members of an existing `Deno` keep
  * their values; an object that cannot take the changes is replaced by a copy
  * of all its members with the changes made.
  */
@@ -121,9 +151,9 @@ export function installInto(
   };
   const deno = scope.Deno as Members | undefined | null;
   if (deno === undefined || deno === null) {
-    setDeno(scope, { listen, connect, errors: { ...errors } });
+    setDeno(scope, { ...ours, errors: { ...errors } });
     report.created = true;
-    report.installed.push("listen", "connect", "errors");
+    report.installed.push(...NAMES, "errors");
     return report;
   }
   if (typeof deno !== "object" && typeof deno !== "function") {
@@ -132,18 +162,18 @@ export function installInto(
     );
   }
   if (native && !override) {
-    report.kept.push("listen", "connect", "errors");
+    report.kept.push(...NAMES, "errors");
     return report;
   }
 
   const changes: Members = {};
-  for (const name of ["listen", "connect"]) {
+  for (const name of NAMES) {
     const current = deno[name];
     if (
-      current !== ours[name] &&
+      !isOurs(name, current) &&
       (typeof current !== "function" || override || knownBroken(current))
     ) {
-      changes[name] = ours[name];
+      changes[name] = name === "startTls" ? startTlsOver(current) : ours[name];
       report.installed.push(name);
     } else report.kept.push(name);
   }

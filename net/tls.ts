@@ -286,12 +286,16 @@ export async function connectTls(options: ConnectTlsOptions): Promise<TlsConn> {
  * import { connect, errors, listen, startTls } from "@reuseport/net";
  *
  * const listener = listen({ hostname: "127.0.0.1", port: 0 });
- * const tcp = await connect({ port: listener.addr.port });
+ * const [tcp, server] = await Promise.all([
+ *   connect({ port: listener.addr.port }),
+ *   listener.accept(),
+ * ]);
  * const reading = tcp.read(new Uint8Array(1));
+ * // A read is pending: Busy (and, as on Deno, `tcp` is gone).
  * await assert.rejects(startTls(tcp, { hostname: "localhost" }), errors.Busy);
- * tcp.close();
- * await reading.catch(() => {});
+ * server.close();
  * listener.close();
+ * await reading;
  * ```
  */
 export async function startTls(

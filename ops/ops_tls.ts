@@ -8,6 +8,7 @@
  */
 import { NetError } from "../core/messages.ts";
 import type {
+  NativeStream,
   SocketAddress,
   TlsClientSettings,
   TlsHandshakeInfo,
@@ -312,6 +313,15 @@ export interface StartTlsArgs extends Omit<ConnectTlsArgs, "signal"> {
   hostname: string;
 }
 
+/** Closes `stream` once no read or write is pending on it. */
+function closeWhenIdle(stream: NativeStream): void {
+  if (!stream.busy) return stream.close();
+  setTimeout(() => closeWhenIdle(stream), IDLE_POLL_MS).unref?.();
+}
+
+/** How often a stream left busy by a failed `op_tls_start` is looked at. */
+const IDLE_POLL_MS = 20;
+
 /**
  * Starts TLS as a client on the TCP stream `args.rid`, which becomes the new
  * TLS stream's: the old rid is gone. `Busy` while a read or write is
@@ -330,9 +340,16 @@ export async function op_tls_start(
 ): Promise<[number, SocketAddress, SocketAddress]> {
   const settings = clientSettings(String(args.hostname), args, keys);
   const tcp = resourceTable.get(args.rid, TcpStreamResource);
-  if (tcp.stream.busy) throw NetError.tcpStreamBusy();
-  resourceTable.take(args.rid, TcpStreamResource);
+  if (tcp.stream.busy) {
+    // As Deno's op: the rid is gone, and the stream with the last pending op.
+    resourceTable.take(args.rid, TcpStreamResource);
+    closeWhenIdle(tcp.stream);
+    throw NetError.tcpStreamBusy();
+  }
+  // The rid goes once TLS has the connection: a runtime that finds it busy
+  // itself (Deno) leaves the old conn as it was.
   const stream = await runtime().tls.start(tcp.stream, settings);
+  resourceTable.take(args.rid, TcpStreamResource);
   const rid = resourceTable.add(new TlsStreamResource(stream));
   return [rid, { ...stream.localAddr }, { ...stream.remoteAddr }];
 }
