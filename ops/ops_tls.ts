@@ -145,13 +145,15 @@ export interface ListenTlsArgs {
  * accepted.
  *
  * @example
- * ```ts ignore
- * import { close, op_net_listen_tls, op_tls_key_static } from "@reuseport/net/ops";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { op_net_listen_tls, op_tls_key_null } from "@reuseport/net/ops";
  *
- * const keys = op_tls_key_static(Deno.readTextFileSync("cert.pem"), Deno.readTextFileSync("key.pem"));
- * const [rid, addr] = op_net_listen_tls({ hostname: "127.0.0.1", port: 0 }, {}, keys);
- * console.log(addr.port);
- * close(rid);
+ * // A server needs a key pair (`op_tls_key_static(cert, key)`).
+ * assert.throws(
+ *   () => op_net_listen_tls({ hostname: "127.0.0.1", port: 0 }, {}, op_tls_key_null()),
+ *   TypeError,
+ * );
  * ```
  */
 export function op_net_listen_tls(
@@ -193,10 +195,15 @@ export function op_net_listen_tls(
  * written, or on `op_tls_handshake`).
  *
  * @example
- * ```ts ignore
- * import { op_net_accept_tls } from "@reuseport/net/ops";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errors } from "@reuseport/net";
+ * import { close, op_net_accept_tls, op_net_listen_tcp } from "@reuseport/net/ops";
  *
- * const [rid, local, remote] = await op_net_accept_tls(listenerRid);
+ * // Only a TLS listener's rid will do.
+ * const [tcp] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
+ * await assert.rejects(op_net_accept_tls(tcp), errors.BadResource);
+ * close(tcp);
  * ```
  */
 export async function op_net_accept_tls(
@@ -270,10 +277,18 @@ function clientSettings(
  * rejects the first read, write or `op_tls_handshake`).
  *
  * @example
- * ```ts ignore
- * import { op_net_connect_tls, op_tls_key_null } from "@reuseport/net/ops";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errors } from "@reuseport/net";
+ * import { close, op_net_accept_tcp, op_net_connect_tls, op_net_listen_tcp, op_tls_handshake, op_tls_key_null } from "@reuseport/net/ops";
  *
- * const [rid] = await op_net_connect_tls({ hostname: "localhost", port: 443 }, { caCerts: [] }, op_tls_key_null());
+ * // A server that hangs up before any TLS: the handshake fails, not the connect.
+ * const [lrid, addr] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
+ * op_net_accept_tcp(lrid).then(([rid]) => close(rid));
+ * const [rid] = await op_net_connect_tls(addr, { caCerts: [] }, op_tls_key_null());
+ * await assert.rejects(op_tls_handshake(rid), errors.UnexpectedEof);
+ * close(rid);
+ * close(lrid);
  * ```
  */
 export async function op_net_connect_tls(
@@ -328,10 +343,19 @@ const IDLE_POLL_MS = 20;
  * pending on it, as Deno's op.
  *
  * @example
- * ```ts ignore
- * import { op_tls_key_null, op_tls_start } from "@reuseport/net/ops";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errors } from "@reuseport/net";
+ * import { close, op_net_accept_tcp, op_net_connect_tcp, op_net_listen_tcp, op_tls_handshake, op_tls_key_null, op_tls_start, resourceTable } from "@reuseport/net/ops";
  *
- * const [tlsRid] = await op_tls_start({ rid: tcpRid, hostname: "localhost", caCerts: [] }, op_tls_key_null());
+ * const [lrid, addr] = op_net_listen_tcp({ hostname: "127.0.0.1", port: 0 });
+ * op_net_accept_tcp(lrid).then(([rid]) => close(rid));
+ * const [tcp] = await op_net_connect_tcp(addr);
+ * const [tls] = await op_tls_start({ rid: tcp, hostname: "localhost", caCerts: [] }, op_tls_key_null());
+ * assert.equal(resourceTable.has(tcp), false); // taken over
+ * await assert.rejects(op_tls_handshake(tls), errors.UnexpectedEof);
+ * close(tls);
+ * close(lrid);
  * ```
  */
 export async function op_tls_start(
@@ -359,10 +383,13 @@ export async function op_tls_start(
  * agreed; rejects with the handshake's failure.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errors } from "@reuseport/net";
  * import { op_tls_handshake } from "@reuseport/net/ops";
  *
- * const { alpnProtocol } = await op_tls_handshake(tlsRid);
+ * // Deno's op words a rid that is no TLS stream so.
+ * await assert.rejects(op_tls_handshake(12345), errors.BadResource);
  * ```
  */
 export function op_tls_handshake(rid: number): Promise<TlsHandshakeInfo> {
