@@ -15,14 +15,17 @@
 //           pipe   — ours/native: readable.pipeTo(writable);
 //                    raw: socket.pipe(socket)
 // options:  --module=<path>  --port=<n>  --reuse-port  --cluster=<workers>
-//           --parallel=<workers>  --hold-buffer
+//           --parallel=<workers>  --hold-buffer  --tls=<dir>
 //           (--cluster: raw only, node:cluster with that many workers;
 //            --parallel: ours only, this package's runner, serveParallel(),
 //            in processes: the workers share the port by the emulated
 //            strategy, and report their counters through --stats-dir;
 //            --hold-buffer: raw only, each connection keeps a buffer of the
 //            size ours reads into, so that a memory comparison counts the
-//            application's read buffer on both sides)
+//            application's read buffer on both sides;
+//            --tls: http and close over TLS with <dir>/cert.pem and
+//            <dir>/key.pem: ours listenTls, raw node:tls, native
+//            Deno.listenTls, bun Bun.listen's tls)
 //
 // Prints the port as the first line of stdout, then answers lines on stdin:
 //   stats       → {"requests":[per worker],"connections":n,"rss":bytes}
@@ -53,6 +56,7 @@ const { positionals, values } = parseArgs({
     parallel: { type: "string" },
     "stats-dir": { type: "string" },
     "hold-buffer": { type: "boolean", default: false },
+    tls: { type: "string" },
   },
 });
 const [api, workload] = positionals;
@@ -75,6 +79,10 @@ if (workers && (api !== "raw" || !(workers >= 1))) {
   throw new TypeError(
     `bench/server.mjs: --cluster=${values.cluster} needs api 'raw' and a count >= 1`,
   );
+}
+
+if (values.tls && !["http", "close"].includes(workload)) {
+  throw new TypeError("bench/server.mjs: --tls serves http and close only");
 }
 
 if (values["hold-buffer"] && api !== "raw") {
@@ -206,8 +214,20 @@ const bunHandlers = {
   error() {},
 };
 
+/** The key pair of --tls, read once. */
+const keyPair = values.tls
+  ? await (async () => {
+    const { readFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    return {
+      cert: readFileSync(join(values.tls, "cert.pem"), "utf8"),
+      key: readFileSync(join(values.tls, "key.pem"), "utf8"),
+    };
+  })()
+  : undefined;
+
 const lib = api === "raw"
-  ? await import("node:net")
+  ? await import(keyPair ? "node:tls" : "node:net")
   : api === "bun"
   ? globalThis.Bun
   : api === "native"
@@ -217,7 +237,9 @@ const lib = api === "raw"
 /** Listens on `at` and serves; resolves the port once listening. */
 function serve(at, reusePort) {
   if (api === "raw") {
-    const server = lib.createServer(serveSocket);
+    const server = keyPair
+      ? lib.createServer(keyPair, serveSocket)
+      : lib.createServer(serveSocket);
     return new Promise((resolve, reject) => {
       server.once("error", reject);
       server.listen({ port: at, host: HOST }, () => {
@@ -231,10 +253,14 @@ function serve(at, reusePort) {
       port: at,
       reusePort,
       socket: bunHandlers,
+      ...(keyPair ? { tls: keyPair } : {}),
     });
     return Promise.resolve(server.port);
   }
-  const listener = lib.listen({ hostname: HOST, port: at, reusePort });
+  const options = { hostname: HOST, port: at, reusePort };
+  const listener = keyPair
+    ? lib.listenTls({ ...options, ...keyPair })
+    : lib.listen(options);
   (async () => {
     for await (const conn of listener) serveConn(conn);
   })();
