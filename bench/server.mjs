@@ -15,7 +15,7 @@
 //           pipe   — ours/native: readable.pipeTo(writable);
 //                    raw: socket.pipe(socket)
 // options:  --module=<path>  --port=<n>  --reuse-port  --cluster=<workers>
-//           --parallel=<workers>  --hold-buffer  --tls=<dir>
+//           --parallel=<workers>  --hold-buffer  --cert=<file> --key=<file>
 //           (--cluster: raw only, node:cluster with that many workers;
 //            --parallel: ours only, this package's runner, serveParallel(),
 //            in processes: the workers share the port by the emulated
@@ -23,9 +23,9 @@
 //            --hold-buffer: raw only, each connection keeps a buffer of the
 //            size ours reads into, so that a memory comparison counts the
 //            application's read buffer on both sides;
-//            --tls: http and close over TLS with <dir>/cert.pem and
-//            <dir>/key.pem: ours listenTls, raw node:tls, native
-//            Deno.listenTls, bun Bun.listen's tls)
+//            --cert, --key: http and close over TLS with that PEM key
+//            pair: ours listenTls, raw node:tls, native Deno.listenTls,
+//            bun Bun.listen's tls)
 //
 // Prints the port as the first line of stdout, then answers lines on stdin:
 //   stats       → {"requests":[per worker],"connections":n,"rss":bytes}
@@ -56,7 +56,8 @@ const { positionals, values } = parseArgs({
     parallel: { type: "string" },
     "stats-dir": { type: "string" },
     "hold-buffer": { type: "boolean", default: false },
-    tls: { type: "string" },
+    cert: { type: "string" },
+    key: { type: "string" },
   },
 });
 const [api, workload] = positionals;
@@ -81,8 +82,13 @@ if (workers && (api !== "raw" || !(workers >= 1))) {
   );
 }
 
-if (values.tls && !["http", "close"].includes(workload)) {
-  throw new TypeError("bench/server.mjs: --tls serves http and close only");
+if (
+  (values.cert || values.key) &&
+  !(values.cert && values.key && ["http", "close"].includes(workload))
+) {
+  throw new TypeError(
+    "bench/server.mjs: --cert and --key go together, for http and close only",
+  );
 }
 
 if (values["hold-buffer"] && api !== "raw") {
@@ -214,14 +220,13 @@ const bunHandlers = {
   error() {},
 };
 
-/** The key pair of --tls, read once. */
-const keyPair = values.tls
+/** The key pair of --cert and --key, read once. */
+const keyPair = values.cert
   ? await (async () => {
     const { readFileSync } = await import("node:fs");
-    const { join } = await import("node:path");
     return {
-      cert: readFileSync(join(values.tls, "cert.pem"), "utf8"),
-      key: readFileSync(join(values.tls, "key.pem"), "utf8"),
+      cert: readFileSync(values.cert, "utf8"),
+      key: readFileSync(values.key, "utf8"),
     };
   })()
   : undefined;

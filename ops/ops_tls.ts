@@ -330,7 +330,14 @@ export interface StartTlsArgs extends Omit<ConnectTlsArgs, "signal"> {
 
 /** Closes `stream` once no read or write is pending on it. */
 function closeWhenIdle(stream: NativeStream): void {
-  if (!stream.busy) return stream.close();
+  if (!stream.busy) {
+    try {
+      return stream.close();
+    } catch {
+      // Already gone with the runtime's own resource (Deno's `startTls`).
+      return;
+    }
+  }
   setTimeout(() => closeWhenIdle(stream), IDLE_POLL_MS).unref?.();
 }
 
@@ -370,9 +377,15 @@ export async function op_tls_start(
     closeWhenIdle(tcp.stream);
     throw NetError.tcpStreamBusy();
   }
-  // The rid goes once TLS has the connection: a runtime that finds it busy
-  // itself (Deno) leaves the old conn as it was.
-  const stream = await runtime().tls.start(tcp.stream, settings);
+  let stream: TlsStream;
+  try {
+    stream = await runtime().tls.start(tcp.stream, settings);
+  } catch (err) {
+    // What Deno's own `startTls` refused (busy, on Deno) is gone there too.
+    resourceTable.take(args.rid, TcpStreamResource);
+    closeWhenIdle(tcp.stream);
+    throw err;
+  }
   resourceTable.take(args.rid, TcpStreamResource);
   const rid = resourceTable.add(new TlsStreamResource(stream));
   return [rid, { ...stream.localAddr }, { ...stream.remoteAddr }];
