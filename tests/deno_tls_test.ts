@@ -89,6 +89,10 @@ interface DenoTls extends DenoNet {
   startTls(conn: TcpConn, options?: StartTlsOptions): Promise<TlsConn>;
 }
 
+/** Deno's own `listenTls` (undefined off Deno), before ours is put in place. */
+const runtimeListenTls: unknown =
+  (globalThis as unknown as { Deno?: { listenTls?: unknown } }).Deno
+    ?.listenTls;
 const Deno = denoWithOurs() as unknown as DenoTls;
 /** Whether the global `Deno` is Deno's own (its TLS included). */
 const native = onDeno && process.env[NATIVE_ENV] === "1";
@@ -244,17 +248,20 @@ denoTest(async function startTlsWithoutExclusiveAccessToTcpConn() {
     Deno.connect({ hostname, port }),
   ]);
   const readPromise = clientConn.read(new Uint8Array(128));
-  // A pending read holds the connection: startTls cannot take it over.
-  assertDenoError(
-    await rejection(Deno.startTls(clientConn, { hostname })),
-    "Busy",
-    "TCP stream is currently in use",
-  );
-  // Native Deno has taken the rid all the same: the conn is gone from the
-  // resource table (close() throws "Bad resource ID") while the pending read
-  // goes on and sees the peer's close.
-  serverConn.close();
-  listener.close();
+  try {
+    // A pending read holds the connection: startTls cannot take it over.
+    assertDenoError(
+      await rejection(Deno.startTls(clientConn, { hostname })),
+      "Busy",
+      "TCP stream is currently in use",
+    );
+  } finally {
+    // Native Deno has taken the rid all the same: the conn is gone from the
+    // resource table (close() throws "Bad resource ID") while the pending
+    // read goes on and sees the peer's close.
+    serverConn.close();
+    listener.close();
+  }
   assert.equal(await readPromise, null);
 });
 
@@ -572,6 +579,13 @@ async function receiveEof(conn: Conn<NetAddr>): Promise<void> {
   assert.equal(await conn.read(new Uint8Array(1)), null);
 }
 
+/** A promise and its resolve (Promise.withResolvers is not in Node 20). */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => resolve = r);
+  return { promise, resolve };
+}
+
 /**
  * Copies up to `count` bytes from `source` to `sink` until the end of
  * `source` or until `interrupt` settles (the read it races is left behind:
@@ -626,14 +640,14 @@ async function tlsWithTcpFailure(
     ? [tlsClientConn, tlsServerConn, tcpClientConn, tcpServerConn]
     : [tlsServerConn, tlsClientConn, tcpServerConn, tcpClientConn];
 
-  const interrupt1 = Promise.withResolvers<void>();
+  const interrupt1 = signal();
   const forward1 = forwardBytes(
     tcpConn2,
     tcpConn1,
     cipherByteCount,
     interrupt1.promise,
   );
-  const interrupt2 = Promise.withResolvers<void>();
+  const interrupt2 = signal();
   const forward2 = forwardBytes(
     tcpConn1,
     tcpConn2,
@@ -1071,6 +1085,13 @@ denoTest(async function listenTlsWithReuseAddr() {
 });
 
 denoTest(async function listenTlsReusePort() {
+  // Deno's own listenTls ends the process on reusePort without
+  // --unstable-net (which `deno test tests/` does not pass): fail instead
+  // while this package's TLS is not the one in place.
+  assert.ok(
+    native || Deno.listenTls !== runtimeListenTls,
+    "the global Deno.listenTls is still Deno's own, not this package's",
+  );
   const { listener: listener1, port, hostname } = listenTls({
     reusePort: true,
   });
