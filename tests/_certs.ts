@@ -3,8 +3,10 @@
  * (`/usr/bin/openssl`, or the first `openssl` on `PATH`), so no private key is
  * ever committed. `testCerts()` makes one set per process, on first use, in a
  * private temp dir (mode 0700) and caches it: every suite in the process shares
- * it. The dir is removed at process exit (a `process.on("exit")` hook), or
- * earlier by `removeTestCerts()`; a later `testCerts()` then makes a new set.
+ * it. The dir is removed when the process ends (process "exit", or the
+ * global "unload" event, which is what `deno test` dispatches), or earlier
+ * by `removeTestCerts()`; a later `testCerts()` then makes a new set. A
+ * process killed by a signal leaves it behind.
  *
  * The set: a root CA; a server certificate (RSA) for `localhost`, 127.0.0.1
  * and ::1 signed by it; a client certificate signed by it; a second, unrelated
@@ -116,6 +118,11 @@ export function testCerts(): TestCerts {
   if (!hooked) {
     hooked = true;
     process.on("exit", removeTestCerts);
+    // `deno test` ends without process "exit"; it dispatches "unload".
+    const target = globalThis as {
+      addEventListener?: EventTarget["addEventListener"];
+    };
+    target.addEventListener?.("unload", removeTestCerts);
   }
   try {
     cached = makeCerts(dir);
