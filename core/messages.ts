@@ -12,6 +12,7 @@ import {
   Busy,
   Interrupted,
   InvalidData,
+  NotConnected,
   UnexpectedEof,
 } from "./errors.ts";
 
@@ -79,6 +80,16 @@ export const NetError = {
     new TypeError(
       `If "keyFormat" is specified, it must be "pem": received "${format}"`,
     ),
+  /** A TLS write after `closeWrite()`. */
+  tlsWriteShut: (): NotConnected => new NotConnected("not connected"),
+  /** A PEM certificate whose body does not decode. */
+  badCertificate: (): InvalidData =>
+    new InvalidData("Unable to decode certificate"),
+  /** A PEM key whose body does not decode. */
+  badKey: (): InvalidData => new InvalidData("Unable to decode key"),
+  /** A key that is not the certificate's (Deno throws no class of its own). */
+  keyMismatch: (): Error =>
+    new Error("keys may not be consistent: KeyMismatch"),
   /** The peer went away during the TLS handshake. */
   tlsEof: (): UnexpectedEof => new UnexpectedEof("unexpected end of file"),
   /** A TLS failure, in rustls's words as Deno reports them. */

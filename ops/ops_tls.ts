@@ -245,12 +245,10 @@ export interface ConnectTlsArgs {
 
 /** A TLS server name: a DNS name or an IP address (`InvalidHostname` otherwise). */
 function serverName(hostname: string): string {
-  if (
-    literalAddress(hostname) ||
-    /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$/.test(hostname)
-  ) {
-    return hostname;
-  }
+  // A DNS name's last label is not all digits: that would be an IP address.
+  const dns = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$/.test(hostname) &&
+    !/(^|\.)\d+\.?$/.test(hostname);
+  if (literalAddress(hostname) || dns) return hostname;
   throw NetError.invalidHostname(hostname);
 }
 

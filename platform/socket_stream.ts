@@ -67,7 +67,12 @@ export class NetStream extends PullStream implements NativeStream {
       this.#reset = true;
       this.queue.end();
     });
-    socket.on("end", () => this.queue.end());
+    socket.on("end", () => this.ended());
+  }
+
+  /** The peer ended the stream. */
+  protected ended(): void {
+    this.queue.end();
   }
 
   /** Whether `err` reads as the end of the stream: the peer's reset, as Deno reads it. */

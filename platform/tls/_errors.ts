@@ -44,19 +44,37 @@ function presentedNames(altNames: string | undefined): string {
   }).join(" or ");
 }
 
+/** rustls's words for an expired certificate, with the times it gives. */
+function expired(cert: { valid_to?: string } | undefined): Error {
+  const now = Math.floor(Date.now() / 1000);
+  const notAfter = cert?.valid_to
+    ? Math.floor(Date.parse(cert.valid_to) / 1000)
+    : NaN;
+  return NetError.tlsInvalid(
+    "invalid peer certificate: certificate expired" +
+      (Number.isFinite(notAfter)
+        ? `: verification time ${now} (UNIX), but certificate is not valid after ${notAfter} (${
+          now - notAfter
+        } seconds ago)`
+        : ""),
+  );
+}
+
 /**
  * Deno's error for a failure `node:tls` reported; `handshaking` says whether
  * the handshake had not finished (an end then is an unexpected one).
  */
-export function tlsError(err: unknown, handshaking: boolean): Error {
+export function tlsError(
+  err: unknown,
+  handshaking: boolean,
+  peerCertificate: () => { valid_to?: string } | undefined = () => undefined,
+): Error {
   const { code, host, cert, message } = err as TlsFailure;
   if (typeof code !== "string") return err as Error;
   if (UNKNOWN_ISSUER.has(code)) {
     return NetError.tlsInvalid("invalid peer certificate: UnknownIssuer");
   }
-  if (code === "CERT_HAS_EXPIRED") {
-    return NetError.tlsInvalid("invalid peer certificate: Expired");
-  }
+  if (code === "CERT_HAS_EXPIRED") return expired(peerCertificate());
   if (code === "CERT_NOT_YET_VALID") {
     return NetError.tlsInvalid("invalid peer certificate: NotValidYet");
   }
@@ -81,7 +99,21 @@ export function tlsError(err: unknown, handshaking: boolean): Error {
       "received corrupt message of type InvalidContentType",
     );
   }
-  if (code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_")) {
+  // A record that is not TLS (OpenSSL's reason, as `EPROTO` on a write).
+  if (code === "EPROTO" || code.startsWith("ERR_SSL_")) {
+    if (
+      /wrong version number|unknown record type|record type|packet length|http request/i
+        .test(message)
+    ) {
+      return NetError.tlsInvalid(
+        "received corrupt message of type InvalidContentType",
+      );
+    }
+  }
+  if (
+    code === "EPROTO" || code.startsWith("ERR_SSL_") ||
+    code.startsWith("ERR_TLS_")
+  ) {
     return NetError.tlsInvalid(message);
   }
   if (handshaking && (code === "ECONNRESET" || code === "EPIPE")) {

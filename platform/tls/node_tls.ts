@@ -7,7 +7,9 @@
  *
  * @module
  */
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import type { Duplex } from "node:stream";
+import { setImmediate } from "node:timers";
 import * as tls from "node:tls";
 import { NetError } from "../../core/messages.ts";
 import { hold, release } from "../loop_hold.ts";
@@ -23,6 +25,23 @@ import type {
 } from "../types.ts";
 import { tlsError } from "./_errors.ts";
 
+/** How long a closed TLS stream may take to finish its handshake and say `close_notify`. */
+const CLOSE_GRACE_MS = 5_000;
+
+/**
+ * Throws Deno's error for a key that is not the certificate's: OpenSSL takes
+ * such a pair and fails only at the first handshake.
+ */
+function checkPair(cert: string, key: string): void {
+  let matches = true;
+  try {
+    matches = new X509Certificate(cert).checkPrivateKey(createPrivateKey(key));
+  } catch {
+    // Unreadable here: `createSecureContext` says what is wrong with it.
+  }
+  if (!matches) throw NetError.keyMismatch();
+}
+
 /** A server's compiled settings. */
 interface ServerContext {
   secureContext: tls.SecureContext;
@@ -31,15 +50,22 @@ interface ServerContext {
 
 /** A `TLSSocket` as a `TlsStream`: reads and writes wait for the handshake. */
 export class TlsSocketStream extends NetStream implements TlsStream {
+  #socket: tls.TLSSocket;
   #done: Promise<TlsHandshakeInfo>;
   #handshaking = true;
   #held = false;
+  #shut = false;
+  #fail: (err: Error) => void;
 
   /** Takes over `socket`, which runs over `under`'s connection. */
   constructor(socket: tls.TLSSocket, under: NativeStream, server: boolean) {
     super(socket, under);
-    this.toError = (err) => tlsError(err, this.#handshaking);
+    this.#socket = socket;
+    this.toError = (err) =>
+      tlsError(err, this.#handshaking, () => socket.getPeerCertificate());
+    let fail: (err: Error) => void = () => {};
     this.#done = new Promise((resolve, reject) => {
+      fail = reject;
       socket.once(server ? "secure" : "secureConnect", () => {
         this.#handshaking = false;
         resolve({ alpnProtocol: socket.alpnProtocol || null });
@@ -52,17 +78,86 @@ export class TlsSocketStream extends NetStream implements TlsStream {
     });
     // Seen through `handshake()` or a read, if anyone asks.
     this.#done.catch(() => {});
-    // An end before the handshake finished is an unexpected one.
-    socket.prependListener("end", () => {
-      if (this.#handshaking) this.queue.fail(NetError.tlsEof());
-    });
+    this.#fail = (err) => {
+      this.queue.fail(err);
+      fail(err);
+      socket.destroy();
+    };
+    // `node:tls` moves the handshake on only while the socket reads: read
+    // from the start (into the read queue, which holds off past its high
+    // water mark), so a `handshake()` or a `write()` alone completes it.
+    this.flow(true);
   }
 
   /** Resolves once the handshake is done; rejects as it failed. */
   handshake(): Promise<TlsHandshakeInfo> {
     const failure = this.queue.failure();
     if (failure && this.#handshaking) return Promise.reject(failure);
-    return this.#done;
+    if (!this.#handshaking) return this.#done;
+    // A pending handshake keeps the process alive, as Deno's op does.
+    hold();
+    return this.#done.finally(release);
+  }
+
+  override write(buf: Uint8Array): Promise<number> {
+    // After `closeWrite()` Deno's TLS stream is no longer connected for
+    // writing (nothing, though, can still be written).
+    if (this.#shut) {
+      return buf.byteLength === 0
+        ? Promise.resolve(0)
+        : Promise.reject(NetError.tlsWriteShut());
+    }
+    return super.write(buf);
+  }
+
+  override shutdown(): Promise<void> {
+    this.#shut = true;
+    // As Deno's: the handshake first, then `close_notify` (`node:tls` would
+    // end the stream under a handshake in progress).
+    if (!this.#handshaking) return super.shutdown();
+    return this.handshake().then(() => super.shutdown());
+  }
+
+  /**
+   * Closes as Deno's TLS stream does when dropped: the handshake finishes
+   * (if it is under way) and `close_notify` goes out, so the peer reads the
+   * end of the stream, not a truncation; reads and writes here end now.
+   */
+  override close(): void {
+    this.queue.close();
+    this.stopHolding();
+    const socket = this.#socket;
+    const destroy = () => socket.destroy();
+    // Bounded: a peer that never answers does not keep the socket.
+    const timer = setTimeout(destroy, CLOSE_GRACE_MS);
+    (timer as { unref?: () => void }).unref?.();
+    socket.once("close", () => clearTimeout(timer));
+    // Read on to the peer's end: bytes left unread in the kernel would
+    // make the close a reset, and the peer would lose what it had not read.
+    socket.on("data", () => {});
+    socket.resume();
+    const whenDone = () => {
+      if (socket.readableEnded && socket.writableFinished) destroy();
+    };
+    socket.on("end", whenDone).on("finish", whenDone);
+    const end = () => {
+      socket.end();
+      whenDone();
+    };
+    if (!this.#handshaking) end();
+    else this.#done.then(end, destroy);
+  }
+
+  protected override ended(): void {
+    if (!this.#handshaking) return super.ended();
+    // `node:tls` can report the end of a stream before the handshake that
+    // the same bytes completed ('secure' comes a turn later).
+    setImmediate(() => {
+      if (!this.#handshaking) return super.ended();
+      // An end before the handshake finished is an unexpected one, and the
+      // last thing to come: the half-open socket goes.
+      this.#fail(NetError.tlsEof());
+    });
   }
 
   protected override readsAsEnd(err: unknown): boolean {
@@ -120,6 +215,7 @@ export function nodeTls(
   };
   return {
     serverContext(settings: TlsServerSettings): TlsServerContext {
+      checkPair(settings.cert, settings.key);
       try {
         return {
           secureContext: tls.createSecureContext({
@@ -129,7 +225,9 @@ export function nodeTls(
           alpnProtocols: settings.alpnProtocols,
         } satisfies ServerContext;
       } catch (err) {
-        throw NetError.tlsInvalid((err as Error).message);
+        throw /key values mismatch/.test((err as Error).message)
+          ? NetError.keyMismatch()
+          : NetError.tlsInvalid((err as Error).message);
       }
     },
     accept(stream: NativeStream, context: TlsServerContext): TlsStream {
@@ -139,6 +237,9 @@ export function nodeTls(
         secureContext,
         ALPNProtocols: alpnProtocols,
       });
+      // A TLSSocket of no `tls.Server` reports its TLS errors as
+      // `_tlsError` only, until released as the server would release it.
+      (socket as { _releaseControl?: () => void })._releaseControl?.();
       return new TlsSocketStream(socket, stream, true);
     },
     // deno-lint-ignore require-await

@@ -93,8 +93,8 @@ test("ops on a fake runtime: emulated clones share one socket, take turns, and t
 });
 
 const PEM = {
-  cert: "-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n",
-  key: "-----BEGIN PRIVATE KEY-----\nfake\n-----END PRIVATE KEY-----\n",
+  cert: "-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n",
+  key: "-----BEGIN PRIVATE KEY-----\nMAMCAQA=\n-----END PRIVATE KEY-----\n",
 };
 
 test("TLS ops on a fake runtime: a TLS listener binds as a TCP one, shares only with TLS listeners, and wraps what it accepts", async () => {
