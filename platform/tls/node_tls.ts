@@ -57,9 +57,23 @@ export class TlsSocketStream extends NetStream implements TlsStream {
   #shut = false;
   #fail: (err: Error) => void;
 
-  /** Takes over `socket`, which runs over `under`'s connection. */
-  constructor(socket: tls.TLSSocket, under: NativeStream, server: boolean) {
+  /**
+   * Takes over `socket`, which runs over `raw`, a socket or Duplex on
+   * `under`'s connection.
+   */
+  constructor(
+    socket: tls.TLSSocket,
+    under: NativeStream,
+    server: boolean,
+    raw: Duplex,
+  ) {
     super(socket, under);
+    // Bun's `node:tls` does not end a TLS socket whose Duplex ended: the
+    // connection's end is the stream's (as Node's TLS layer makes it).
+    raw.once("end", () =>
+      setImmediate(() => {
+        if (!socket.readableEnded) this.ended();
+      }));
     this.#socket = socket;
     this.toError = (err) =>
       tlsError(err, this.#handshaking, () => socket.getPeerCertificate());
@@ -107,6 +121,9 @@ export class TlsSocketStream extends NetStream implements TlsStream {
         ? Promise.resolve(0)
         : Promise.reject(NetError.tlsWriteShut());
     }
+    // Written once the handshake is done, and refused with its failure (a
+    // write queued in `node:tls` may be reported written all the same).
+    if (this.#handshaking) return this.handshake().then(() => super.write(buf));
     return super.write(buf);
   }
 
@@ -207,11 +224,9 @@ export function nodeTls(
     stream: NativeStream,
     settings: TlsClientSettings,
   ): TlsStream => {
-    const socket = tls.connect({
-      ...clientOptions(settings),
-      socket: socketOf(stream),
-    });
-    return new TlsSocketStream(socket, stream, false);
+    const raw = socketOf(stream);
+    const socket = tls.connect({ ...clientOptions(settings), socket: raw });
+    return new TlsSocketStream(socket, stream, false, raw);
   };
   return {
     serverContext(settings: TlsServerSettings): TlsServerContext {
@@ -232,7 +247,8 @@ export function nodeTls(
     },
     accept(stream: NativeStream, context: TlsServerContext): TlsStream {
       const { secureContext, alpnProtocols } = context as ServerContext;
-      const socket = new tls.TLSSocket(socketOf(stream), {
+      const raw = socketOf(stream);
+      const socket = new tls.TLSSocket(raw, {
         isServer: true,
         secureContext,
         ALPNProtocols: alpnProtocols,
@@ -240,7 +256,7 @@ export function nodeTls(
       // A TLSSocket of no `tls.Server` reports its TLS errors as
       // `_tlsError` only, until released as the server would release it.
       (socket as { _releaseControl?: () => void })._releaseControl?.();
-      return new TlsSocketStream(socket, stream, true);
+      return new TlsSocketStream(socket, stream, true, raw);
     },
     // deno-lint-ignore require-await
     async start(stream, settings): Promise<TlsStream> {
