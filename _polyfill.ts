@@ -7,7 +7,9 @@
  */
 import * as errors from "./errors.ts";
 import { resolveDns } from "./net/dns.ts";
+import { Conn } from "./net/conn.ts";
 import { connect, listen } from "./net/mod.ts";
+import { connectTls, listenTls, startTls } from "./net/tls.ts";
 import { listenDatagram } from "./net/udp.ts";
 
 /**
@@ -23,9 +25,12 @@ import { listenDatagram } from "./net/udp.ts";
  */
 export interface PolyfillOptions {
   /**
-   * Replace `Deno.listen`, `Deno.connect` and `Deno.listenDatagram` even where they work: Deno's own
-   * (to get `reusePort` without `--unstable-net`, say) or another shim's.
-   * Existing `Deno.errors` classes are kept either way. Default `false`.
+   * Replace Deno's networking functions (`listen`, `connect`, `listenTls`,
+   * `connectTls`, `startTls`, `listenDatagram`, `resolveDns`) even where they
+   * work: Deno's own (to get `reusePort` without `--unstable-net`, say) or
+   * another shim's. The `startTls` put in place still upgrades the conns of
+   * the one it replaced. Existing `Deno.errors` classes are kept either way.
+   * Default `false`.
    */
   override?: boolean;
 }
@@ -61,9 +66,40 @@ export interface PolyfillReport {
 type Scope = { Deno?: unknown };
 type Members = Record<string, unknown>;
 
-const ours: Members = { listen, connect, listenDatagram, resolveDns };
+const ours: Members = {
+  listen,
+  connect,
+  listenTls,
+  connectTls,
+  startTls,
+  listenDatagram,
+  resolveDns,
+};
 /** What `installInto` puts on a `Deno`, besides `errors`. */
 const API = Object.keys(ours);
+
+/** The `startTls`s installed in place of another: ours, still taking its conns. */
+const wrappers = new WeakSet<object>();
+
+/**
+ * Our `startTls` for our conns, `previous` (Deno's own, say) for the conns
+ * it made: the override may add, never remove.
+ */
+function startTlsOver(previous: unknown): unknown {
+  if (typeof previous !== "function" || wrappers.has(previous)) return startTls;
+  const wrapper = (conn: unknown, options?: unknown) =>
+    conn instanceof Conn
+      ? startTls(conn, options as Parameters<typeof startTls>[1])
+      : previous(conn, options);
+  wrappers.add(wrapper);
+  return wrapper;
+}
+
+/** Whether `fn` is what we installed under `name`. */
+function isOurs(name: string, fn: unknown): boolean {
+  return fn === ours[name] ||
+    (name === "startTls" && typeof fn === "function" && wrappers.has(fn));
+}
 const ourErrors = errors as unknown as Record<string, new () => Error>;
 
 /**
@@ -145,10 +181,10 @@ export function installInto(
   for (const name of API) {
     const current = deno[name];
     if (
-      current !== ours[name] &&
+      !isOurs(name, current) &&
       (typeof current !== "function" || override || knownBroken(current))
     ) {
-      changes[name] = ours[name];
+      changes[name] = name === "startTls" ? startTlsOver(current) : ours[name];
       report.installed.push(name);
     } else report.kept.push(name);
   }

@@ -17,6 +17,12 @@ declare global {
     const resolveDns: typeof net.resolveDns;
     /** `Deno.listenDatagram` (UDP): see `listenDatagram` in `@reuseport/net`. */
     const listenDatagram: typeof net.listenDatagram;
+    /** `Deno.listenTls`: see `listenTls` in `@reuseport/net`. */
+    const listenTls: typeof net.listenTls;
+    /** `Deno.connectTls`: see `connectTls` in `@reuseport/net`. */
+    const connectTls: typeof net.connectTls;
+    /** `Deno.startTls`: see `startTls` in `@reuseport/net`. */
+    const startTls: typeof net.startTls;
     /** `Deno.errors`: Deno's error classes. */
     const errors: typeof net.errors;
     /** `Deno.Listener`. */
@@ -27,6 +33,12 @@ declare global {
     type Conn = net.Conn;
     /** `Deno.TcpConn`. */
     type TcpConn = net.TcpConn;
+    type TlsConn = net.TlsConn;
+    type TlsListener = net.TlsListener;
+    type TlsHandshakeInfo = net.TlsHandshakeInfo;
+    type ListenTlsOptions = net.ListenTlsOptions;
+    type ConnectTlsOptions = net.ConnectTlsOptions;
+    type StartTlsOptions = net.StartTlsOptions;
     /** `Deno.NetAddr`. */
     type NetAddr = net.NetAddr;
     /** `Deno.ListenOptions`, as far as TCP goes. */

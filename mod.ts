@@ -1,6 +1,7 @@
 /**
  * Deno's networking API — `listen`, `connect` (TCP and Unix sockets),
- * `listenDatagram` (UDP), `resolveDns`, `Listener`, `TcpConn`, `UnixConn`,
+ * `listenTls`, `connectTls`, `startTls`, `listenDatagram` (UDP),
+ * `resolveDns`, `Listener`, `TcpConn`, `TlsConn`, `UnixConn`,
  * `DatagramConn`, `errors` — with
  * Deno's behaviour on Deno and on Node, and `reusePort` load balancing on
  * every OS.
@@ -62,6 +63,18 @@ export {
   type UdpAddr,
   type UdpListenOptions,
 } from "./net/udp.ts";
+export {
+  connectTls,
+  type ConnectTlsOptions,
+  listenTls,
+  type ListenTlsOptions,
+  startTls,
+  type StartTlsOptions,
+  type TlsCertifiedKeyPem,
+  TlsConn,
+  type TlsHandshakeInfo,
+  type TlsListener,
+} from "./net/tls.ts";
 export {
   type ParallelEvent,
   type ParallelMode,

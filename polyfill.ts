@@ -53,7 +53,7 @@ export type { PolyfillOptions, PolyfillReport };
  * import { installPolyfill } from "@reuseport/net/polyfill";
  *
  * const report = installPolyfill({ override: true });
- * console.log(report.installed); // ["listen", "connect", "resolveDns"]
+ * console.log(report.installed); // ["listen", "connect", "listenTls", …]
  * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0, reusePort: true });
  * listener.close();
  * ```

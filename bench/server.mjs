@@ -15,14 +15,17 @@
 //           pipe   — ours/native: readable.pipeTo(writable);
 //                    raw: socket.pipe(socket)
 // options:  --module=<path>  --port=<n>  --reuse-port  --cluster=<workers>
-//           --parallel=<workers>  --hold-buffer
+//           --parallel=<workers>  --hold-buffer  --cert=<file> --key=<file>
 //           (--cluster: raw only, node:cluster with that many workers;
 //            --parallel: ours only, this package's runner, serveParallel(),
 //            in processes: the workers share the port by the emulated
 //            strategy, and report their counters through --stats-dir;
 //            --hold-buffer: raw only, each connection keeps a buffer of the
 //            size ours reads into, so that a memory comparison counts the
-//            application's read buffer on both sides)
+//            application's read buffer on both sides;
+//            --cert, --key: http and close over TLS with that PEM key
+//            pair: ours listenTls, raw node:tls, native Deno.listenTls,
+//            bun Bun.listen's tls)
 //
 // Prints the port as the first line of stdout, then answers lines on stdin:
 //   stats       → {"requests":[per worker],"connections":n,"rss":bytes}
@@ -53,6 +56,8 @@ const { positionals, values } = parseArgs({
     parallel: { type: "string" },
     "stats-dir": { type: "string" },
     "hold-buffer": { type: "boolean", default: false },
+    cert: { type: "string" },
+    key: { type: "string" },
   },
 });
 const [api, workload] = positionals;
@@ -74,6 +79,15 @@ if (api === "ours" && !values.module) {
 if (workers && (api !== "raw" || !(workers >= 1))) {
   throw new TypeError(
     `bench/server.mjs: --cluster=${values.cluster} needs api 'raw' and a count >= 1`,
+  );
+}
+
+if (
+  (values.cert || values.key) &&
+  !(values.cert && values.key && ["http", "close"].includes(workload))
+) {
+  throw new TypeError(
+    "bench/server.mjs: --cert and --key go together, for http and close only",
   );
 }
 
@@ -206,8 +220,19 @@ const bunHandlers = {
   error() {},
 };
 
+/** The key pair of --cert and --key, read once. */
+const keyPair = values.cert
+  ? await (async () => {
+    const { readFileSync } = await import("node:fs");
+    return {
+      cert: readFileSync(values.cert, "utf8"),
+      key: readFileSync(values.key, "utf8"),
+    };
+  })()
+  : undefined;
+
 const lib = api === "raw"
-  ? await import("node:net")
+  ? await import(keyPair ? "node:tls" : "node:net")
   : api === "bun"
   ? globalThis.Bun
   : api === "native"
@@ -217,7 +242,9 @@ const lib = api === "raw"
 /** Listens on `at` and serves; resolves the port once listening. */
 function serve(at, reusePort) {
   if (api === "raw") {
-    const server = lib.createServer(serveSocket);
+    const server = keyPair
+      ? lib.createServer(keyPair, serveSocket)
+      : lib.createServer(serveSocket);
     return new Promise((resolve, reject) => {
       server.once("error", reject);
       server.listen({ port: at, host: HOST }, () => {
@@ -231,10 +258,14 @@ function serve(at, reusePort) {
       port: at,
       reusePort,
       socket: bunHandlers,
+      ...(keyPair ? { tls: keyPair } : {}),
     });
     return Promise.resolve(server.port);
   }
-  const listener = lib.listen({ hostname: HOST, port: at, reusePort });
+  const options = { hostname: HOST, port: at, reusePort };
+  const listener = keyPair
+    ? lib.listenTls({ ...options, ...keyPair })
+    : lib.listen(options);
   (async () => {
     for await (const conn of listener) serveConn(conn);
   })();

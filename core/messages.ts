@@ -11,9 +11,12 @@ import {
   BrokenPipe,
   Busy,
   Interrupted,
+  InvalidData,
+  NotConnected,
   NotFound,
   NotSupported,
   TimedOut,
+  UnexpectedEof,
 } from "./errors.ts";
 
 /** Deno's errors, each made fresh (with its own stack) where it is thrown. */
@@ -93,6 +96,45 @@ export const NetError = {
     new NotSupported(
       `Unix datagram sockets (transport "unixpacket") are not available: ${reason}`,
     ),
+  /** `startTls` on a connection with a read or write pending. */
+  tcpStreamBusy: (): Busy => new Busy("TCP stream is currently in use"),
+  /** A TLS server name that is not a DNS name or an IP address. */
+  invalidHostname: (hostname: string): TypeError =>
+    new TypeError(`Invalid hostname: '${hostname}'`),
+  /** A `cert` with no PEM certificate in it. */
+  noCertificates: (): InvalidData =>
+    new InvalidData("No certificates found in certificate data"),
+  /** A `key` with no PEM private key in it. */
+  noKeys: (): InvalidData => new InvalidData("No keys found in key data"),
+  /** `listenTls` without a key pair. */
+  keyPairRequired: (api: string): TypeError =>
+    new TypeError(`A key and certificate are required for \`${api}\``),
+  /** `cert` without `key`, or `key` without `cert`. */
+  keyPairHalf: (given: "cert" | "key", api: string): TypeError =>
+    new TypeError(
+      `If \`${given}\` is specified, \`${
+        given === "cert" ? "key" : "cert"
+      }\` must be specified as well for \`${api}\``,
+    ),
+  /** A `keyFormat` other than PEM. */
+  keyFormatNotPem: (format: unknown): TypeError =>
+    new TypeError(
+      `If "keyFormat" is specified, it must be "pem": received "${format}"`,
+    ),
+  /** A TLS write after `closeWrite()`. */
+  tlsWriteShut: (): NotConnected => new NotConnected("not connected"),
+  /** A PEM certificate whose body does not decode. */
+  badCertificate: (): InvalidData =>
+    new InvalidData("Unable to decode certificate"),
+  /** A PEM key whose body does not decode. */
+  badKey: (): InvalidData => new InvalidData("Unable to decode key"),
+  /** A key that is not the certificate's (Deno throws no class of its own). */
+  keyMismatch: (): Error =>
+    new Error("keys may not be consistent: KeyMismatch"),
+  /** The peer went away during the TLS handshake. */
+  tlsEof: (): UnexpectedEof => new UnexpectedEof("unexpected end of file"),
+  /** A TLS failure, in rustls's words as Deno reports them. */
+  tlsInvalid: (message: string): InvalidData => new InvalidData(message),
 } as const;
 
 /**

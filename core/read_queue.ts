@@ -39,6 +39,11 @@ export class ReadQueue {
     return this.#reads.length;
   }
 
+  /** Bytes in hand that no read took yet. */
+  get buffered(): number {
+    return this.#buffered;
+  }
+
   /** Reads into `buf`: data in hand at once, else the next data, 0 at the end. */
   read(buf: Uint8Array): Promise<number> {
     if (this.#buffered > 0) return Promise.resolve(this.#take(buf));

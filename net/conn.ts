@@ -35,6 +35,11 @@ function nullAtEnd(n: number): number | null {
  * ```
  */
 export class Conn<A = NetAddr> implements Disposable {
+  /** The rid of `conn`, for the functions that take a conn over (`startTls`). */
+  static ridOf(conn: Conn<unknown>): number {
+    return conn.#rid;
+  }
+
   #rid: number;
   #remoteAddr: A;
   #localAddr: A;

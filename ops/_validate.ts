@@ -62,3 +62,37 @@ export function literalAddress(hostname: string): string | undefined {
   if (hostname.toLowerCase() === "localhost") return "127.0.0.1";
   return undefined;
 }
+
+/** PEM blocks of `text` whose label ends with `suffix`, as their DER bytes (`null`: not base64). */
+function pemBlocks(text: string, suffix: string): (Uint8Array | null)[] {
+  const blocks: (Uint8Array | null)[] = [];
+  const pattern = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+  for (const [, label, body] of text.matchAll(pattern)) {
+    if (!label.endsWith(suffix)) continue;
+    const base64 = body.replace(/\s+/g, "");
+    blocks.push(
+      /^[A-Za-z0-9+/]+={0,2}$/.test(base64) && base64.length % 4 === 0
+        ? Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))
+        : null,
+    );
+  }
+  return blocks;
+}
+
+/** Whether `der` starts as a DER SEQUENCE does, as certificates and keys do. */
+function isDerSequence(der: Uint8Array | null): boolean {
+  return der !== null && der.length > 2 && der[0] === 0x30;
+}
+
+/**
+ * Checks a PEM key pair as Deno's `op_tls_key_static` does: `InvalidData`
+ * when either holds no PEM block of its kind, or one that does not decode.
+ */
+export function validateKeyPair(cert: unknown, key: unknown): void {
+  const certs = pemBlocks(String(cert), "CERTIFICATE");
+  if (certs.length === 0) throw NetError.noCertificates();
+  if (!certs.every(isDerSequence)) throw NetError.badCertificate();
+  const keys = pemBlocks(String(key), "PRIVATE KEY");
+  if (keys.length === 0) throw NetError.noKeys();
+  if (!isDerSequence(keys[0])) throw NetError.badKey();
+}

@@ -1,8 +1,8 @@
 /**
- * Deno's TCP and Unix socket ops over a resource table, for code that wants
- * Deno's op layer itself: integer rids, `op_net_*` functions, and core-style
- * `read` / `write` / `close`. Most programs want the classes in the package
- * root instead.
+ * Deno's ops (TCP, TLS, Unix sockets, UDP, DNS) over a resource table, for
+ * code that wants Deno's op layer itself: integer rids, `op_net_*` functions,
+ * and core-style `read` / `write` / `close`. Most programs want the classes in
+ * the package root instead.
  *
  * @example Echo one message
  * ```ts
@@ -37,6 +37,19 @@ export {
   op_dns_resolve,
   type ResolveAddrArgs,
 } from "./ops_dns.ts";
+export {
+  type ConnectTlsArgs,
+  type ListenTlsArgs,
+  op_net_accept_tls,
+  op_net_connect_tls,
+  op_net_listen_tls,
+  op_tls_handshake,
+  op_tls_key_null,
+  op_tls_key_static,
+  op_tls_start,
+  type StartTlsArgs,
+  type TlsKeys,
+} from "./ops_tls.ts";
 export { read, shutdown, write } from "./io.ts";
 export {
   datagramStats,

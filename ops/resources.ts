@@ -76,6 +76,19 @@ export class ResourceTable {
     return this.#resources.get(rid);
   }
 
+  /**
+   * Removes the resource at `rid` without closing it, for an op that turns
+   * it into another (`startTls`); `BadResource` unless it is a `type`.
+   */
+  take<T extends Resource>(
+    rid: number,
+    type: abstract new (...args: never[]) => T,
+  ): T {
+    const resource = this.get(rid, type);
+    this.#resources.delete(rid);
+    return resource;
+  }
+
   /** Removes the resource at `rid` and closes it; `BadResource` if there is none. */
   close(rid: number): void {
     const resource = this.#resources.get(rid);

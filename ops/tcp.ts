@@ -17,6 +17,7 @@ import type {
   NativeListener,
   NativeStream,
   SocketAddress,
+  TlsServerContext,
 } from "../platform/types.ts";
 import { listenHook } from "./hooks.ts";
 import type { Resource } from "./resources.ts";
@@ -177,6 +178,11 @@ const tcpListener = (
   socket: ListenSocket<SocketAddress>,
 ): TcpListenerResource => new TcpListenerResource(socket);
 
+/** The `Connections` key of a TCP or TLS socket: its transport and address. */
+function key(kind: "tcp" | "tls", hostname: string, port: number): string {
+  return `${kind} ${addressKey({ hostname, port })}`;
+}
+
 /**
  * The process's shared listening sockets, by address: the `Connections`
  * singleton of Deno's `tcp.rs`. Its one instance is `connections`.
@@ -207,44 +213,49 @@ export class Connections {
   /**
    * A listener on `hostname:port` (an IP literal) with the given strategy.
    * `emulated` joins the socket already shared for that address or starts
-   * one; `direct` and `kernel` always bind a socket of their own.
+   * one; `direct` and `kernel` always bind a socket of their own. With
+   * `tls`, the runtime's own TLS listener serves it where it can (its
+   * connections are TLS streams then); TLS listeners share sockets with
+   * TLS listeners only.
    *
-   * @ignore Internal: `op_net_listen_tcp` is the public way in.
+   * @ignore Internal: `op_net_listen_tcp` and `op_net_listen_tls` are the public ways in.
    */
   listen(
     hostname: string,
     port: number,
     strategy: Strategy,
     backlog: number,
+    tls?: TlsServerContext,
   ): TcpListenerResource {
+    const kind = tls ? "tls" : "tcp";
     if (strategy === "emulated" && port !== 0) {
-      const shared = this.#sockets.get(addressKey({ hostname, port }));
+      const shared = this.#sockets.get(key(kind, hostname, port));
       if (shared) return shared.join() as TcpListenerResource;
     }
     const rt = runtime();
-    const native = rt.listen({
+    const request = {
       hostname,
       port,
       backlog,
       reusePort: strategy === "kernel",
       shared: strategy === "emulated",
-    });
+    };
+    const native = (tls && rt.tls.listen?.(request, tls)) || rt.listen(request);
     // The runner's worker side (if any) stops the worker by closing them all.
     listenHook()?.listened(() => this.closeAll());
     const socket = new ListenSocket(native, tcpListener);
     this.#open.add(socket);
+    // Keyed by the bound address, so that `listen({ port: 0 })` followed by
+    // a listen on the port it got joins, as `SO_REUSEPORT` would.
+    const bound = key(kind, hostname, native.addr.port);
     if (strategy === "kernel") {
-      const key = addressKey({ hostname, port: native.addr.port });
-      const group = this.#kernel.get(key) ?? new Set();
-      this.#kernel.set(key, group.add(socket));
-      socket.joinSiblings(key);
+      const group = this.#kernel.get(bound) ?? new Set();
+      this.#kernel.set(bound, group.add(socket));
+      socket.joinSiblings(bound);
     }
     if (strategy === "emulated") {
-      // Keyed by the bound address, so that `listen({ port: 0 })` followed by
-      // a listen on the port it got joins, as `SO_REUSEPORT` would.
-      const key = addressKey({ hostname, port: native.addr.port });
-      this.#sockets.set(key, socket);
-      socket.registerAs(key);
+      this.#sockets.set(bound, socket);
+      socket.registerAs(bound);
     }
     return socket.join() as TcpListenerResource;
   }

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { constants } from "node:os";
 import { getSystemErrorMap, getSystemErrorName } from "node:util";
 import * as errors from "../core/errors.ts";
 
@@ -73,4 +74,37 @@ export function uvError(status: number): Error {
   const name = getSystemErrorName(status);
   const text = getSystemErrorMap().get(status)?.[1] ?? name;
   return osError(name, -status, text[0].toUpperCase() + text.slice(1));
+}
+
+const ERRNO = constants.errno as Record<string, number | undefined>;
+
+/** What a socket reports: an errno name in `code`, its number with either sign. */
+interface CodedError {
+  code?: unknown;
+  errno?: number;
+  syscall?: string;
+  message: string;
+}
+
+/**
+ * Deno's error for an error that names its errno in `code` (Bun's, a
+ * `net.Socket`'s); the number comes from the OS table, as Bun reports it
+ * with either sign. What has no errno name stays as it is.
+ */
+export function codeError(err: unknown): Error {
+  const { code, errno, syscall, message } = err as CodedError;
+  if (typeof code !== "string") return err as Error;
+  if (syscall === "getaddrinfo" || code.startsWith("EAI_")) {
+    return lookupError(code);
+  }
+  const number = ERRNO[code] ?? Math.abs(errno ?? 0);
+  return osError(code, number, message);
+}
+
+/**
+ * Whether `err` is the peer's reset, which Deno reads as the end of the
+ * stream (the next write then meets `EPIPE`).
+ */
+export function isReset(err: unknown): boolean {
+  return (err as { code?: unknown } | undefined)?.code === "ECONNRESET";
 }

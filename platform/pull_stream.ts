@@ -34,6 +34,11 @@ export abstract class PullStream {
     return this.queue.read(buf);
   }
 
+  /** Whether a read, write or shutdown is pending. */
+  get busy(): boolean {
+    return this.#writes > 0 || this.queue.waiting > 0;
+  }
+
   setReadRef(ref: boolean): void {
     this.#readRef = ref;
     this.#update();

@@ -90,6 +90,8 @@ export interface NativeStream<A = SocketAddress> {
   setKeepAlive(on: boolean): void;
   /** Whether a pending `read()` keeps the process alive. */
   setReadRef(ref: boolean): void;
+  /** Whether a read, write or shutdown is pending, where the stream knows. */
+  readonly busy?: boolean;
 }
 
 /** The runtime's sockets, as the ops layer uses them. */
@@ -136,6 +138,77 @@ export interface Runtime {
   resolveDns?(question: DnsQuestion): Promise<DnsRecord[]>;
   /** Unix domain sockets, where the runtime has them. */
   readonly unix?: UnixSockets;
+  /** TLS over this runtime's own TLS stack. */
+  readonly tls: Tls;
+}
+
+/** A server's key pair and protocols, as `Deno.listenTls` takes them. */
+export interface TlsServerSettings {
+  /** The certificate chain, PEM. */
+  cert: string;
+  /** The private key, PEM. */
+  key: string;
+  /** ALPN protocols in the server's order of preference. */
+  alpnProtocols?: string[];
+}
+
+/** A client's TLS settings, as `Deno.connectTls` / `Deno.startTls` take them. */
+export interface TlsClientSettings {
+  /** The name the certificate must be valid for, and the SNI sent. */
+  hostname: string;
+  /** PEM certificates trusted in place of the system's roots, when not empty. */
+  caCerts: string[];
+  /** ALPN protocols offered. */
+  alpnProtocols?: string[];
+  /** A client certificate chain and key, PEM. */
+  cert?: string;
+  key?: string;
+  /** Skip the check that the certificate is valid for `hostname`. */
+  unsafelyDisableHostnameVerification: boolean;
+}
+
+/** What a finished handshake agreed, as `Deno.TlsHandshakeInfo`. */
+export interface TlsHandshakeInfo {
+  /** The protocol ALPN chose, or `null`. */
+  alpnProtocol: string | null;
+}
+
+/**
+ * A TLS stream. The handshake runs as data comes; reads, writes and
+ * `handshake()` wait for it, and a failed one rejects them all.
+ */
+export interface TlsStream extends NativeStream {
+  /** Resolves once the handshake is done. */
+  handshake(): Promise<TlsHandshakeInfo>;
+}
+
+/** A server's settings, checked and compiled once for all its connections. */
+export type TlsServerContext = object;
+
+/** TLS as the ops layer uses it. */
+export interface Tls {
+  /** Compiles a server's settings: `InvalidData` if the key pair is not one. */
+  serverContext(settings: TlsServerSettings): TlsServerContext;
+  /**
+   * A listening socket whose connections are TLS streams already, where the
+   * runtime's own TLS listener can serve `request`; `undefined` where the
+   * ops wrap each accepted TCP connection with `accept()` instead.
+   */
+  listen?(
+    request: BindRequest,
+    context: TlsServerContext,
+  ): NativeListener | undefined;
+  /** The server side of an accepted TCP connection. */
+  accept(stream: NativeStream, context: TlsServerContext): TlsStream;
+  /** The client side of a connected TCP stream (`startTls`). */
+  start(stream: NativeStream, settings: TlsClientSettings): Promise<TlsStream>;
+  /** Connects over TCP and starts TLS; resolves before the handshake ends. */
+  connect(
+    hostname: string,
+    port: number,
+    settings: TlsClientSettings,
+    signal?: AbortSignal,
+  ): Promise<TlsStream>;
 }
 
 /** A DNS question, checked by the ops the way Deno checks one. */

@@ -12,7 +12,14 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { installInto } from "../_polyfill.ts";
-import { connect, errors, listen, resolveDns } from "../mod.ts";
+import {
+  connect,
+  errors,
+  listen,
+  listenTls,
+  resolveDns,
+  startTls,
+} from "../mod.ts";
 import { installPolyfill } from "../polyfill.ts";
 import { DENO_BIN } from "./_oracle_client.ts";
 
@@ -55,11 +62,25 @@ function fakeDeno(): Members & { errors: Members } {
     connect: function connect() {
       return Promise.reject(new Error("the fake connect was called"));
     },
+    startTls: function startTls(conn: unknown) {
+      return Promise.resolve({ upgradedByTheFake: conn });
+    },
     errors: { AddrInUse, NotFound },
     version: { deno: "0.0.0" },
     readTextFile: () => Promise.resolve(""),
   };
 }
+
+/** The functions the polyfill installs, in the order it reports them. */
+const FUNCTIONS = [
+  "listen",
+  "connect",
+  "listenTls",
+  "connectTls",
+  "startTls",
+  "listenDatagram",
+  "resolveDns",
+];
 
 /** Runs `command` and resolves its stdout; rejects with stderr on failure. */
 function output(command: string, args: string[]): Promise<string> {
@@ -84,13 +105,7 @@ test(
       native: false,
       created: true,
       copied: false,
-      installed: [
-        "listen",
-        "connect",
-        "listenDatagram",
-        "resolveDns",
-        "errors",
-      ],
+      installed: [...FUNCTIONS, "errors"],
       kept: [],
     });
     const deno = scope.Deno as {
@@ -125,10 +140,41 @@ test("a second install changes nothing", opts, () => {
     created: false,
     copied: false,
     installed: [],
-    kept: ["listen", "connect", "listenDatagram", "resolveDns", "errors"],
+    kept: [...FUNCTIONS, "errors"],
   });
   assert.deepEqual({ ...(scope.Deno as Members) }, before);
 });
+
+test(
+  "override's startTls upgrades our conns and hands the replaced one's conns to it; a second install does not wrap again",
+  opts,
+  async () => {
+    const deno = fakeDeno();
+    installInto({ Deno: deno }, true, true);
+    const installed = deno.startTls as typeof startTls;
+    assert.notEqual(installed, startTls);
+    // A conn the replaced startTls made: still upgraded by it.
+    const theirs = { rid: 7 };
+    assert.deepEqual(await installed(theirs as never), {
+      upgradedByTheFake: theirs,
+    });
+    // Ours: upgraded by ours (which finds a read pending: Busy).
+    const listener = listen({ hostname: "127.0.0.1", port: 0 });
+    const [conn, server] = await Promise.all([
+      connect({ port: listener.addr.port }),
+      listener.accept(),
+    ]);
+    const reading = conn.read(new Uint8Array(1));
+    await assert.rejects(installed(conn), errors.Busy);
+    // As on Deno: the conn is gone, its pending read settles all the same.
+    assert.throws(() => conn.close(), errors.BadResource);
+    server.close();
+    listener.close();
+    assert.equal(await reading, null);
+    installInto({ Deno: deno }, true, true);
+    assert.equal(deno.startTls, installed);
+  },
+);
 
 test("on native Deno, without override, nothing changes", opts, () => {
   const deno = fakeDeno();
@@ -139,7 +185,7 @@ test("on native Deno, without override, nothing changes", opts, () => {
     created: false,
     copied: false,
     installed: [],
-    kept: ["listen", "connect", "listenDatagram", "resolveDns", "errors"],
+    kept: [...FUNCTIONS, "errors"],
   });
   assert.deepEqual({ ...deno }, before);
   // Not even the error classes the fake lacks are added.
@@ -162,16 +208,11 @@ test(
       native: true,
       created: false,
       copied: false,
-      installed: [
-        "listen",
-        "connect",
-        "listenDatagram",
-        "resolveDns",
-        ...added,
-      ],
+      installed: [...FUNCTIONS, ...added],
       kept: ["errors"],
     });
     assert.equal(deno.listen, listen);
+    assert.equal(deno.listenTls, listenTls);
     assert.equal(deno.connect, connect);
     assert.equal(deno.version, version);
     assert.equal(deno.readTextFile, readTextFile);
@@ -210,7 +251,7 @@ test(
     const { connect: theirConnect, version } = deno;
     const report = installInto({ Deno: deno }, false, false);
     assert.deepEqual(report.installed.slice(0, 1), ["listen"]);
-    assert.deepEqual(report.kept, ["connect", "errors"]);
+    assert.deepEqual(report.kept, ["connect", "startTls", "errors"]);
     assert.equal(deno.listen, listen);
     assert.equal(deno.connect, theirConnect);
     assert.equal(deno.version, version);
@@ -267,13 +308,7 @@ test(
       native: false,
       created: false,
       copied: false,
-      installed: [
-        "listen",
-        "connect",
-        "listenDatagram",
-        "resolveDns",
-        "errors",
-      ],
+      installed: [...FUNCTIONS, "errors"],
       kept: [],
     });
     assert.equal(deno.listen, listen);

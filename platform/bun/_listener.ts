@@ -7,7 +7,6 @@
  * @module
  */
 import { isIP } from "node:net";
-import { lookupError } from "../errno.ts";
 import type {
   BindRequest,
   NativeListener,
@@ -15,7 +14,7 @@ import type {
   SocketAddress,
 } from "../types.ts";
 import type { BunError, BunGlobal, BunServer } from "./_bun.ts";
-import { bunError } from "./_errors.ts";
+import { codeError, lookupError } from "../errno.ts";
 import { Held } from "./_held.ts";
 import { BunStream } from "./_stream.ts";
 
@@ -44,7 +43,7 @@ export class BunListener implements NativeListener {
       if ((err as BunError).code === undefined && isIP(hostname) === 0) {
         throw lookupError(undefined);
       }
-      throw bunError(err);
+      throw codeError(err);
     }
     const out: Record<string, unknown> = {};
     server.getsockname(out);

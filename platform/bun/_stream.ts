@@ -11,7 +11,7 @@ import { NetError } from "../../core/messages.ts";
 import { PullStream } from "../pull_stream.ts";
 import type { NativeStream, SocketAddress } from "../types.ts";
 import type { BunError, BunSocket, SocketHandlers } from "./_bun.ts";
-import { bunError, isReset } from "./_errors.ts";
+import { codeError, isReset } from "../errno.ts";
 
 /** A write the kernel has not taken all of yet. */
 interface PendingWrite {
@@ -143,7 +143,7 @@ export class BunStream<A = SocketAddress> extends PullStream
   /** The socket failed: a reset ends the stream, as in Deno; anything else fails it. */
   #onError(err: BunError): void {
     if (isReset(err)) this.queue.end();
-    else this.queue.fail(bunError(err));
+    else this.queue.fail(codeError(err));
   }
 
   #onClose(err?: BunError): void {

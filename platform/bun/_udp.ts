@@ -17,7 +17,7 @@ import type {
   Udp,
   UdpBindRequest,
 } from "../types.ts";
-import { bunError } from "./_errors.ts";
+import { codeError } from "../errno.ts";
 
 /** Bun's bind flags, as its `node:dgram` sets them. */
 const FAIL_IF_TAKEN = 32;
@@ -90,7 +90,7 @@ class BunDatagramSocket implements NativeDatagramSocket {
           if (this.#socket.send(data, port, ip)) resolve(data.byteLength);
           else this.#blocked.push(attempt);
         } catch (err) {
-          reject(bunError(err));
+          reject(codeError(err));
         }
       };
       attempt();
@@ -139,7 +139,7 @@ class BunDatagramSocket implements NativeDatagramSocket {
     try {
       fn();
     } catch (err) {
-      throw bunError(err);
+      throw codeError(err);
     }
   }
 }
@@ -167,7 +167,7 @@ function bindBun(
       },
     });
   } catch (err) {
-    throw bunError(err);
+    throw codeError(err);
   }
   const socket = bun().peek(promise);
   if (socket instanceof Promise) {
@@ -175,7 +175,7 @@ function bindBun(
     promise.then((late) => late.close(), () => {});
     throw new Error("Bun.udpSocket did not bind synchronously");
   }
-  if (socket instanceof Error) throw bunError(socket);
+  if (socket instanceof Error) throw codeError(socket);
   socket.setBroadcast(true);
   socket.setMulticastLoopback(request.loopback);
   socket.unref();

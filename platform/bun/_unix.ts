@@ -15,7 +15,7 @@ import type {
 } from "../types.ts";
 import type { BunGlobal, BunServer } from "./_bun.ts";
 import { NetError } from "../../core/messages.ts";
-import { bunError } from "./_errors.ts";
+import { codeError } from "../errno.ts";
 import { Held } from "./_held.ts";
 import { BunStream } from "./_stream.ts";
 
@@ -60,7 +60,7 @@ class BunUnixListener implements NativeListener<UnixAddress> {
         },
       });
     } catch (err) {
-      throw bunError(err);
+      throw codeError(err);
     }
     this.#held = new Held({
       ref: () => server.ref(),
@@ -110,7 +110,7 @@ async function connectUnix(
       },
     });
   } catch (err) {
-    throw bunError(err);
+    throw codeError(err);
   }
   return stream!;
 }

@@ -22,13 +22,15 @@ import type {
   Runtime,
 } from "../types.ts";
 import type { BunGlobal } from "./_bun.ts";
-import { bunError } from "./_errors.ts";
+import { codeError } from "../errno.ts";
 import { BunListener } from "./_listener.ts";
 import { NetListener } from "./_net_listener.ts";
-import { NetStream } from "./_net_stream.ts";
+import { NetStream } from "../socket_stream.ts";
 import { BunStream } from "./_stream.ts";
 import { bunUnix } from "./_unix.ts";
 import { bunUdp } from "./_udp.ts";
+import { duplexOf } from "../tls/_duplex.ts";
+import { nodeTls } from "../tls/node_tls.ts";
 
 /** Where `SO_REUSEPORT` spreads connections across sockets. */
 const BALANCING_OS: readonly string[] = ["linux", "android"];
@@ -127,37 +129,42 @@ export const bunRuntime: Runtime = {
     return resolveByBinding((r) => new BunListener(bun(), r), hostname);
   },
 
-  async connect(
-    hostname: string,
-    port: number,
-    signal?: AbortSignal,
-  ): Promise<NativeStream> {
-    signal?.throwIfAborted();
-    let stream: BunStream | undefined;
-    let aborted = false;
-    const connecting = bun().connect({
-      hostname,
-      port,
-      allowHalfOpen: true,
-      socket: {
-        ...BunStream.handlers,
-        open(socket) {
-          stream = new BunStream(socket);
-          if (aborted) stream.close();
-        },
-      },
-    }).then(() => stream!, (err) => Promise.reject(bunError(err)));
-    if (!signal) return await connecting;
-    return await new Promise<NativeStream>((resolve, reject) => {
-      const onAbort = () => {
-        aborted = true;
-        stream?.close();
-        reject(signal.reason);
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      connecting.then(resolve, reject).finally(() =>
-        signal.removeEventListener("abort", onAbort)
-      );
-    });
-  },
+  connect,
+  // Bun's sockets cannot be handed to `node:tls`: it runs over a Duplex.
+  tls: nodeTls(duplexOf, connect),
 };
+
+/** Connects with `Bun.connect`. */
+async function connect(
+  hostname: string,
+  port: number,
+  signal?: AbortSignal,
+): Promise<NativeStream> {
+  signal?.throwIfAborted();
+  let stream: BunStream | undefined;
+  let aborted = false;
+  const connecting = bun().connect({
+    hostname,
+    port,
+    allowHalfOpen: true,
+    socket: {
+      ...BunStream.handlers,
+      open(socket) {
+        stream = new BunStream(socket);
+        if (aborted) stream.close();
+      },
+    },
+  }).then(() => stream!, (err) => Promise.reject(codeError(err)));
+  if (!signal) return await connecting;
+  return await new Promise<NativeStream>((resolve, reject) => {
+    const onAbort = () => {
+      aborted = true;
+      stream?.close();
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    connecting.then(resolve, reject).finally(() =>
+      signal.removeEventListener("abort", onAbort)
+    );
+  });
+}

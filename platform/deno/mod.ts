@@ -5,13 +5,11 @@
  * @module
  */
 import { isMainThread } from "node:worker_threads";
-import { isNativeDeno } from "../../core/detect.ts";
 import * as errors from "../../core/errors.ts";
 import { loadTcpWrap } from "../libuv/binding.ts";
 import { bindTcp, HandleListener, RawAcceptor } from "../libuv/listener.ts";
 import { HandleStream } from "../libuv/stream.ts";
 import { dgramUdp } from "../dgram.ts";
-import { type DenoListenDatagram, denoUdp } from "./_udp.ts";
 import { resolveByBinding } from "../resolve.ts";
 import type {
   BindRequest,
@@ -21,245 +19,23 @@ import type {
   NativeStream,
   NativeUnixDatagram,
   Runtime,
-  SocketAddress,
   UnixAddress,
   UnixSockets,
 } from "../types.ts";
-
-/** An address as Deno reports it: TCP's or a Unix socket's. */
-type DenoAddr = SocketAddress & UnixAddress;
-
-/** The few members of Deno's namespace used here, typed locally so the npm build needs no Deno types. */
-interface DenoConn {
-  readonly localAddr: DenoAddr;
-  readonly remoteAddr: DenoAddr;
-  read(buf: Uint8Array): Promise<number | null>;
-  write(buf: Uint8Array): Promise<number>;
-  closeWrite(): Promise<void>;
-  close(): void;
-  setNoDelay(on: boolean): void;
-  setKeepAlive(on: boolean): void;
-  ref(): void;
-  unref(): void;
-}
-
-interface DenoListener {
-  readonly addr: DenoAddr;
-  accept(): Promise<DenoConn>;
-  close(): void;
-  ref(): void;
-  unref(): void;
-}
-
-/** Deno's `DatagramConn` of a Unix datagram socket. */
-interface DenoDatagramConn {
-  readonly addr: DenoAddr;
-  send(
-    buf: Uint8Array,
-    addr: { transport: "unixpacket"; path: string },
-  ): Promise<number>;
-  receive(buf: Uint8Array): Promise<[Uint8Array, DenoAddr]>;
-  close(): void;
-}
-
-interface DenoNamespace {
-  listen(
-    options:
-      | { hostname: string; port: number; tcpBacklog?: number }
-      | { transport: "unix"; path: string },
-  ): DenoListener;
-  connect(
-    options:
-      | { hostname: string; port: number; signal?: AbortSignal }
-      | { transport: "unix"; path: string },
-  ): Promise<DenoConn>;
-  resolveDns(
-    query: string,
-    recordType: string,
-    options?: {
-      nameServer?: { ipAddr: string; port: number };
-      signal?: AbortSignal;
-    },
-  ): Promise<DnsRecord[]>;
-  /** Only with `--unstable-net`: UDP, and Unix datagrams. */
-  listenDatagram?:
-    & DenoListenDatagram
-    & ((
-      options: { transport: "unixpacket"; path: string },
-    ) => DenoDatagramConn);
-  errors: Record<string, new (...args: never[]) => Error>;
-  build: { os: string };
-  version: { deno: string };
-  env: { get(name: string): string | undefined };
-  permissions: {
-    querySync(desc: { name: "env"; variable: string }): { state: string };
-  };
-}
-
-/**
- * Deno's own `listen`, `connect` and `errors`, taken as this module loads,
- * when this runtime is Deno. A global `Deno` alone proves nothing: a shim
- * (`@deno/shim-deno`, this package's polyfill) puts one on Node, and on Deno
- * the polyfill with `override` replaces `Deno.listen` with ours, which must
- * not end up calling itself.
- */
-const native: DenoNamespace | undefined = nativeDeno();
-
-function nativeDeno(): DenoNamespace | undefined {
-  if (!isNativeDeno()) return undefined;
-  const deno = (globalThis as unknown as { Deno: DenoNamespace }).Deno;
-  return {
-    listen: deno.listen.bind(deno),
-    connect: deno.connect.bind(deno),
-    resolveDns: deno.resolveDns.bind(deno),
-    listenDatagram: typeof deno.listenDatagram === "function"
-      ? deno.listenDatagram.bind(deno)
-      : undefined,
-    errors: { ...deno.errors },
-    build: deno.build,
-    version: deno.version,
-    env: deno.env,
-    permissions: deno.permissions,
-  };
-}
-
-/** Deno's own TCP functions and error classes, when this runtime is Deno. */
-export function denoNamespace(): DenoNamespace | undefined {
-  return native;
-}
-
-const ourErrors = errors as unknown as Record<
-  string,
-  new (message: string) => Error
->;
-
-/** Makes an error of Deno's own classes one of ours too (ours derive from Deno's): the same object, stack and cause kept. */
-function translate(err: unknown): Error {
-  const name = (err as Error)?.name;
-  const DenoClass = denoNamespace()?.errors[name];
-  if (DenoClass && err instanceof DenoClass && ourErrors[name]) {
-    // Ours derive from Deno's: the same error, now also one of ours, keeps
-    // its stack and cause.
-    Object.setPrototypeOf(err, ourErrors[name].prototype);
-  }
-  return err as Error;
-}
-
-/** Deno's read count as `NativeStream#read` reports it: 0 at the end. */
-function zeroAtEnd(n: number | null): number {
-  return n ?? 0;
-}
-
-function rethrow(err: unknown): never {
-  throw translate(err);
-}
-
-/** TCP's address out of Deno's. */
-function tcpAddr(addr: DenoAddr): SocketAddress {
-  return { hostname: addr.hostname, port: addr.port };
-}
-
-/** A Unix socket's address out of Deno's. */
-function unixAddr(addr: DenoAddr): UnixAddress {
-  return { path: addr.path };
-}
-
-class DenoStream<A = SocketAddress> implements NativeStream<A> {
-  readonly localAddr: A;
-  readonly remoteAddr: A;
-  #conn: DenoConn;
-
-  /** `address` turns Deno's addresses into the transport's. */
-  constructor(conn: DenoConn, address: (addr: DenoAddr) => A) {
-    this.#conn = conn;
-    this.localAddr = address(conn.localAddr);
-    this.remoteAddr = address(conn.remoteAddr);
-  }
-
-  read(buf: Uint8Array): Promise<number> {
-    return this.#conn.read(buf).then(zeroAtEnd, rethrow);
-  }
-
-  write(buf: Uint8Array): Promise<number> {
-    // Deno's write may take part of the buffer; ours writes all of it. The
-    // first write usually takes everything: no async frame or view for it.
-    try {
-      return this.#conn.write(buf).then(
-        (n) => n < buf.byteLength ? this.#writeRest(buf, n) : n,
-        rethrow,
-      );
-    } catch (err) {
-      return Promise.reject(translate(err));
-    }
-  }
-
-  async #writeRest(buf: Uint8Array, n: number): Promise<number> {
-    try {
-      while (n < buf.byteLength) n += await this.#conn.write(buf.subarray(n));
-      return n;
-    } catch (err) {
-      rethrow(err);
-    }
-  }
-
-  shutdown(): Promise<void> {
-    return this.#conn.closeWrite().catch(rethrow);
-  }
-
-  close(): void {
-    try {
-      this.#conn.close();
-    } catch (err) {
-      rethrow(err);
-    }
-  }
-
-  setNoDelay(on: boolean): void {
-    this.#conn.setNoDelay(on);
-  }
-
-  setKeepAlive(on: boolean): void {
-    this.#conn.setKeepAlive(on);
-  }
-
-  setReadRef(ref: boolean): void {
-    if (ref) this.#conn.ref();
-    else this.#conn.unref();
-  }
-}
-
-class DenoListenerAdapter<A = SocketAddress> implements NativeListener<A> {
-  readonly addr: A;
-  #listener: DenoListener;
-  #address: (addr: DenoAddr) => A;
-
-  /** `address` turns Deno's addresses into the transport's. */
-  constructor(listener: DenoListener, address: (addr: DenoAddr) => A) {
-    this.#listener = listener;
-    this.#address = address;
-    this.addr = address(listener.addr);
-  }
-
-  accept(): Promise<NativeStream<A>> {
-    return this.#listener.accept().then(
-      (conn) => new DenoStream(conn, this.#address),
-      rethrow,
-    );
-  }
-
-  setRef(ref: boolean): void {
-    if (ref) this.#listener.ref();
-    else this.#listener.unref();
-  }
-
-  close(): void {
-    try {
-      this.#listener.close();
-    } catch {
-      // Closing twice is the caller's no-op here; the resource table reports it.
-    }
-  }
-}
+import {
+  type DenoDatagramConn,
+  denoNamespace,
+  rethrow,
+  translate,
+} from "./_native.ts";
+import {
+  DenoListenerAdapter,
+  DenoStream,
+  tcpAddr,
+  unixAddr,
+} from "./_stream.ts";
+import { denoUdp } from "./_udp.ts";
+import { denoTls } from "./tls.ts";
 
 /** Deno's Unix datagram socket, as a `NativeUnixDatagram`. */
 class DenoUnixDatagram implements NativeUnixDatagram {
@@ -301,6 +77,7 @@ const unix: UnixSockets = {
       return new DenoListenerAdapter(
         denoNamespace()!.listen({ transport: "unix", path }),
         unixAddr,
+        (conn) => new DenoStream(conn, unixAddr),
       );
     } catch (err) {
       rethrow(err);
@@ -353,9 +130,9 @@ export const denoRuntime: Runtime = {
   nativeDenoApi: true,
   // Deno's own where --unstable-net gives it (several times faster, and
   // Deno's behaviour); else Deno's Node layer, which needs no flag.
-  udp: native?.listenDatagram
-    ? denoUdp(native.listenDatagram, translate)
-    : dgramUdp(() => `Deno ${native?.version.deno}`),
+  udp: denoNamespace()?.listenDatagram
+    ? denoUdp(denoNamespace()!.listenDatagram!, translate)
+    : dgramUdp(() => `Deno ${denoNamespace()?.version.deno}`),
 
   preloadArgs(module: URL, _thread: boolean): string[] {
     // What Deno's `fork()` passes when given nothing, and the preload.
@@ -420,6 +197,7 @@ export const denoRuntime: Runtime = {
       return new DenoListenerAdapter(
         denoNamespace()!.listen({ hostname, port, tcpBacklog: backlog }),
         tcpAddr,
+        (conn) => new DenoStream(conn, tcpAddr),
       );
     } catch (err) {
       const ours = translate(err);
@@ -454,4 +232,5 @@ export const denoRuntime: Runtime = {
   },
 
   unix,
+  tls: denoTls,
 };

@@ -194,6 +194,19 @@ export class HandleStream<A = SocketAddress> extends PullStream
     });
   }
 
+  /**
+   * Gives the handle up, for a socket of Node's to take over (TLS over it);
+   * `undefined` where it cannot be (closed, busy, or holding bytes read
+   * ahead that the taker would miss).
+   */
+  release(): object | undefined {
+    if (this.#closed || this.busy || this.queue.buffered > 0) return undefined;
+    this.#stopReading();
+    this.#closed = true;
+    this.stopHolding();
+    return this.#handle;
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

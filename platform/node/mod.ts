@@ -26,6 +26,8 @@ import { connectHandle, HandleStream } from "../libuv/stream.ts";
 import { connectPipe, listenPipe } from "../libuv/pipe.ts";
 import { runSync } from "../run_sync.ts";
 import { dgramUdp } from "../dgram.ts";
+import { tlsSocketOf } from "../libuv/tls_socket.ts";
+import { nodeTls } from "../tls/node_tls.ts";
 
 /** Where `SO_REUSEPORT` spreads connections across sockets (FreeBSD: libuv uses `SO_REUSEPORT_LB`). */
 const BALANCING_OS: readonly string[] = ["linux", "android", "freebsd"];
@@ -89,6 +91,16 @@ const unix: UnixSockets = {
     return `Node ${process.version} has no Unix datagram sockets (node:dgram has only UDP)`;
   },
 };
+/** Connects a TCP handle, resolving a name first. */
+async function connect(
+  hostname: string,
+  port: number,
+  signal?: AbortSignal,
+): Promise<NativeStream> {
+  const ip = net.isIP(hostname) ? hostname : await lookupAsync(hostname);
+  signal?.throwIfAborted();
+  return connectHandle(ip, port, signal);
+}
 
 /**
  * The module preloads among `execArgv` (`--import`, `--require`): a worker
@@ -168,13 +180,6 @@ export const nodeRuntime: Runtime = {
     throw lookupError(answer.code);
   },
 
-  async connect(
-    hostname: string,
-    port: number,
-    signal?: AbortSignal,
-  ): Promise<NativeStream> {
-    const ip = net.isIP(hostname) ? hostname : await lookupAsync(hostname);
-    signal?.throwIfAborted();
-    return connectHandle(ip, port, signal);
-  },
+  connect,
+  tls: nodeTls(tlsSocketOf, connect),
 };

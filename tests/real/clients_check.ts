@@ -21,7 +21,6 @@ import process from "node:process";
 import { test } from "node:test";
 import { serveParallel } from "../../mod.ts";
 import { installPolyfill } from "../../polyfill.ts";
-import { onDeno } from "../_child.ts";
 import type { RealConfig } from "./_config.ts";
 import { api, type Conn, errorClass, Reader, writeAll } from "./_deno.ts";
 import { MariaClient, MariaError } from "./_mariadb_client.ts";

@@ -15,6 +15,10 @@ import type {
   RawListener,
   Runtime,
   SocketAddress,
+  Tls,
+  TlsHandshakeInfo,
+  TlsServerSettings,
+  TlsStream,
 } from "../../platform/types.ts";
 
 /** A source of connections that arrive when the test says so. */
@@ -90,6 +94,47 @@ export class FakeStream implements NativeStream {
   setReadRef(): void {}
 }
 
+/** A fake TLS stream over a fake TCP one: records who wrapped it, and how. */
+export class FakeTlsStream extends FakeStream implements TlsStream {
+  constructor(
+    readonly under: NativeStream,
+    readonly side: "server" | "client",
+    readonly alpnProtocol: string | null,
+  ) {
+    super((under as FakeStream).id);
+  }
+  handshake(): Promise<TlsHandshakeInfo> {
+    return Promise.resolve({ alpnProtocol: this.alpnProtocol });
+  }
+}
+
+/** TLS on fake streams: the first ALPN protocol wins; no bytes are encrypted. */
+function fakeTls(connect: () => Promise<NativeStream>): Tls {
+  return {
+    serverContext: (settings: TlsServerSettings) => ({ ...settings }),
+    accept: (stream, context) =>
+      new FakeTlsStream(
+        stream,
+        "server",
+        (context as TlsServerSettings).alpnProtocols?.[0] ?? null,
+      ),
+    start: (stream, settings) =>
+      Promise.resolve(
+        new FakeTlsStream(
+          stream,
+          "client",
+          settings.alpnProtocols?.[0] ?? null,
+        ),
+      ),
+    connect: async (_hostname, _port, settings) =>
+      new FakeTlsStream(
+        await connect(),
+        "client",
+        settings.alpnProtocols?.[0] ?? null,
+      ),
+  };
+}
+
 /** A listener over a `FakeSource` of `FakeStream`s. */
 export class FakeListener implements NativeListener {
   readonly source: FakeSource<NativeStream> = new FakeSource();
@@ -135,6 +180,7 @@ export function fakeRuntime(
     },
     resolveListenHost: () => "10.0.0.1",
     connect: () => Promise.resolve(new FakeStream(0)),
+    tls: fakeTls(() => Promise.resolve(new FakeStream(0))),
   };
 }
 

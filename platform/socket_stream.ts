@@ -1,17 +1,17 @@
 /**
- * A connection that came from another process, on Bun: what Bun passes over
- * child_process IPC is a `node:net` socket (Bun's own sockets cannot be
- * sent), so this puts `net.Socket` behind the `NativeStream` interface, on
- * the shared read queue, with Bun's errors as Deno's classes.
+ * A `node:net` socket (or a `TLSSocket`, which is one) behind the
+ * `NativeStream` interface, on the shared read queue, with its errors as
+ * Deno's classes: what Bun passes over child_process IPC (Bun's own sockets
+ * cannot be sent), and the TLS streams of `platform/tls/`.
  *
  * @module
  */
 import type { Socket } from "node:net";
 import process from "node:process";
-import { NetError } from "../../core/messages.ts";
-import { PullStream } from "../pull_stream.ts";
-import type { NativeStream, SocketAddress } from "../types.ts";
-import { bunError, isReset } from "./_errors.ts";
+import { NetError } from "../core/messages.ts";
+import { codeError, isReset } from "./errno.ts";
+import { PullStream } from "./pull_stream.ts";
+import type { NativeStream, SocketAddress } from "./types.ts";
 
 /** An error of `net.Socket` as Deno's class. */
 function socketError(err: Error & { code?: string }): Error {
@@ -22,31 +22,39 @@ function socketError(err: Error & { code?: string }): Error {
     case "ERR_SOCKET_CLOSED":
       return NetError.canceled();
   }
-  return bunError(err);
+  return codeError(err);
 }
 
 /** A `net.Socket` as a `NativeStream`: pull-based reads, Deno's ref rules. */
 export class NetStream extends PullStream implements NativeStream {
   readonly localAddr: SocketAddress;
   readonly remoteAddr: SocketAddress;
+  /** Turns what the socket reports into Deno's error. */
+  protected toError: (err: Error & { code?: string }) => Error = socketError;
   #socket: Socket;
   #reading = false;
   #shut = false;
   /** The peer reset the connection. */
   #reset = false;
 
-  /** Takes over `socket` (paused, as IPC delivers it). */
-  constructor(socket: Socket) {
+  /**
+   * Takes over `socket` (paused, as IPC delivers it). `addrs` are its
+   * addresses where the socket does not know them (one over a stream).
+   */
+  constructor(
+    socket: Socket,
+    addrs?: { localAddr: SocketAddress; remoteAddr: SocketAddress },
+  ) {
     super();
     this.#socket = socket;
     socket.pause();
     // Held for pending ops only (`PullStream`), never for being open.
     socket.unref();
-    this.localAddr = {
+    this.localAddr = addrs ? { ...addrs.localAddr } : {
       hostname: socket.localAddress ?? "",
       port: socket.localPort ?? 0,
     };
-    this.remoteAddr = {
+    this.remoteAddr = addrs ? { ...addrs.remoteAddr } : {
       hostname: socket.remoteAddress ?? "",
       port: socket.remotePort ?? 0,
     };
@@ -55,11 +63,21 @@ export class NetStream extends PullStream implements NativeStream {
     socket.on("error", (err) => {
       // Deno reads the peer's reset as the end of the stream; the next
       // write meets `EPIPE`.
-      if (!isReset(err)) return this.queue.fail(socketError(err));
+      if (!this.readsAsEnd(err)) return this.queue.fail(this.toError(err));
       this.#reset = true;
       this.queue.end();
     });
-    socket.on("end", () => this.queue.end());
+    socket.on("end", () => this.ended());
+  }
+
+  /** The peer ended the stream. */
+  protected ended(): void {
+    this.queue.end();
+  }
+
+  /** Whether `err` reads as the end of the stream: the peer's reset, as Deno reads it. */
+  protected readsAsEnd(err: unknown): boolean {
+    return isReset(err);
   }
 
   protected flow(more: boolean): void {
@@ -85,7 +103,7 @@ export class NetStream extends PullStream implements NativeStream {
       this.#socket.write(buf, (err) => {
         this.writeDone();
         if (this.#reset) reject(NetError.brokenPipe());
-        else if (err) reject(this.queue.failure() ?? socketError(err));
+        else if (err) reject(this.queue.failure() ?? this.toError(err));
         else resolve(buf.byteLength);
       });
     });

@@ -1,0 +1,269 @@
+/**
+ * TLS through `node:tls`, over whatever socket the runtime hands it: Node's
+ * and Bun's TLS, and Deno's for connections that its own TLS cannot take
+ * (those bound with `SO_REUSEPORT` through its Node layer). A server-side
+ * `TLSSocket` over an accepted connection, `tls.connect({ socket })` for
+ * `startTls`: the handshake runs in the thread that took the connection.
+ *
+ * @module
+ */
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import type { Duplex } from "node:stream";
+import { setImmediate } from "node:timers";
+import * as tls from "node:tls";
+import { NetError } from "../../core/messages.ts";
+import { hold, release } from "../loop_hold.ts";
+import { NetStream } from "../socket_stream.ts";
+import type {
+  NativeStream,
+  Tls,
+  TlsClientSettings,
+  TlsHandshakeInfo,
+  TlsServerContext,
+  TlsServerSettings,
+  TlsStream,
+} from "../types.ts";
+import { tlsError } from "./_errors.ts";
+
+/** How long a closed TLS stream may take to finish its handshake and say `close_notify`. */
+const CLOSE_GRACE_MS = 5_000;
+
+/**
+ * Throws Deno's error for a key that is not the certificate's: OpenSSL takes
+ * such a pair and fails only at the first handshake.
+ */
+function checkPair(cert: string, key: string): void {
+  let matches = true;
+  try {
+    matches = new X509Certificate(cert).checkPrivateKey(createPrivateKey(key));
+  } catch {
+    // Unreadable here: `createSecureContext` says what is wrong with it.
+  }
+  if (!matches) throw NetError.keyMismatch();
+}
+
+/** A server's compiled settings. */
+interface ServerContext {
+  secureContext: tls.SecureContext;
+  alpnProtocols?: string[];
+}
+
+/** A `TLSSocket` as a `TlsStream`: reads and writes wait for the handshake. */
+export class TlsSocketStream extends NetStream implements TlsStream {
+  #socket: tls.TLSSocket;
+  #done: Promise<TlsHandshakeInfo>;
+  #handshaking = true;
+  #held = false;
+  #shut = false;
+  #fail: (err: Error) => void;
+
+  /**
+   * Takes over `socket`, which runs over `raw`, a socket or Duplex on
+   * `under`'s connection.
+   */
+  constructor(
+    socket: tls.TLSSocket,
+    under: NativeStream,
+    server: boolean,
+    raw: Duplex,
+  ) {
+    super(socket, under);
+    // Bun's `node:tls` does not end a TLS socket whose Duplex ended: the
+    // connection's end is the stream's (as Node's TLS layer makes it).
+    raw.once("end", () =>
+      setImmediate(() => {
+        if (!socket.readableEnded) this.ended();
+      }));
+    this.#socket = socket;
+    this.toError = (err) =>
+      tlsError(err, this.#handshaking, () => socket.getPeerCertificate());
+    let fail: (err: Error) => void = () => {};
+    this.#done = new Promise((resolve, reject) => {
+      fail = reject;
+      socket.once(server ? "secure" : "secureConnect", () => {
+        this.#handshaking = false;
+        resolve({ alpnProtocol: socket.alpnProtocol || null });
+      });
+      socket.once("close", () => {
+        if (this.#handshaking) {
+          reject(this.queue.failure() ?? NetError.tlsEof());
+        }
+      });
+    });
+    // Seen through `handshake()` or a read, if anyone asks.
+    this.#done.catch(() => {});
+    this.#fail = (err) => {
+      this.queue.fail(err);
+      fail(err);
+      socket.destroy();
+    };
+    // `node:tls` moves the handshake on only while the socket reads: read
+    // from the start (into the read queue, which holds off past its high
+    // water mark), so a `handshake()` or a `write()` alone completes it.
+    this.flow(true);
+  }
+
+  /** Resolves once the handshake is done; rejects as it failed. */
+  handshake(): Promise<TlsHandshakeInfo> {
+    const failure = this.queue.failure();
+    if (failure && this.#handshaking) return Promise.reject(failure);
+    if (!this.#handshaking) return this.#done;
+    // A pending handshake keeps the process alive, as Deno's op does.
+    hold();
+    return this.#done.finally(release);
+  }
+
+  override write(buf: Uint8Array): Promise<number> {
+    // After `closeWrite()` Deno's TLS stream is no longer connected for
+    // writing (nothing, though, can still be written).
+    if (this.#shut) {
+      return buf.byteLength === 0
+        ? Promise.resolve(0)
+        : Promise.reject(NetError.tlsWriteShut());
+    }
+    // Written once the handshake is done, and refused with its failure (a
+    // write queued in `node:tls` may be reported written all the same).
+    if (this.#handshaking) return this.handshake().then(() => super.write(buf));
+    return super.write(buf);
+  }
+
+  override shutdown(): Promise<void> {
+    this.#shut = true;
+    // As Deno's: the handshake first, then `close_notify` (`node:tls` would
+    // end the stream under a handshake in progress).
+    if (!this.#handshaking) return super.shutdown();
+    return this.handshake().then(() => super.shutdown());
+  }
+
+  /**
+   * Closes as Deno's TLS stream does when dropped: the handshake finishes
+   * (if it is under way) and `close_notify` goes out, so the peer reads the
+   * end of the stream, not a truncation; reads and writes here end now.
+   */
+  override close(): void {
+    this.queue.close();
+    this.stopHolding();
+    const socket = this.#socket;
+    const destroy = () => socket.destroy();
+    // Bounded: a peer that never answers does not keep the socket.
+    const timer = setTimeout(destroy, CLOSE_GRACE_MS);
+    (timer as { unref?: () => void }).unref?.();
+    socket.once("close", () => clearTimeout(timer));
+    // Read on to the peer's end: bytes left unread in the kernel would
+    // make the close a reset, and the peer would lose what it had not read.
+    socket.on("data", () => {});
+    socket.resume();
+    const whenDone = () => {
+      if (socket.readableEnded && socket.writableFinished) destroy();
+    };
+    socket.on("end", whenDone).on("finish", whenDone);
+    const end = () => {
+      socket.end();
+      whenDone();
+    };
+    if (!this.#handshaking) end();
+    else this.#done.then(end, destroy);
+  }
+
+  protected override ended(): void {
+    if (!this.#handshaking) return super.ended();
+    // `node:tls` can report the end of a stream before the handshake that
+    // the same bytes completed ('secure' comes a turn later).
+    setImmediate(() => {
+      if (!this.#handshaking) return super.ended();
+      // An end before the handshake finished is an unexpected one, and the
+      // last thing to come: the half-open socket goes.
+      this.#fail(NetError.tlsEof());
+    });
+  }
+
+  protected override readsAsEnd(err: unknown): boolean {
+    return !this.#handshaking && super.readsAsEnd(err);
+  }
+
+  protected override holdProcess(on: boolean): void {
+    // The TLS layer's own reads never hold the process; the user's do.
+    if (on === this.#held) return;
+    this.#held = on;
+    if (on) hold();
+    else release();
+  }
+}
+
+/** How a runtime hands `node:tls` a connection: its socket, or a Duplex over it. */
+export type SocketOf = (stream: NativeStream) => Duplex;
+
+/** The verification Deno does, with `unsafelyDisableHostnameVerification` honoured. */
+function clientOptions(settings: TlsClientSettings): tls.ConnectionOptions {
+  const { hostname, caCerts, alpnProtocols, cert, key } = settings;
+  return {
+    // SNI carries names only, never an IP literal.
+    servername: /^[\d.]+$|:/.test(hostname) ? undefined : hostname,
+    host: hostname,
+    ca: caCerts.length > 0 ? caCerts : undefined,
+    ALPNProtocols: alpnProtocols,
+    cert,
+    key,
+    rejectUnauthorized: true,
+    checkServerIdentity: settings.unsafelyDisableHostnameVerification
+      ? () => undefined
+      : tls.checkServerIdentity,
+  };
+}
+
+/** TLS through `node:tls` over the sockets `socketOf` gives. */
+export function nodeTls(
+  socketOf: SocketOf,
+  connect: (
+    hostname: string,
+    port: number,
+    signal?: AbortSignal,
+  ) => Promise<NativeStream>,
+): Tls {
+  const open = (
+    stream: NativeStream,
+    settings: TlsClientSettings,
+  ): TlsStream => {
+    const raw = socketOf(stream);
+    const socket = tls.connect({ ...clientOptions(settings), socket: raw });
+    return new TlsSocketStream(socket, stream, false, raw);
+  };
+  return {
+    serverContext(settings: TlsServerSettings): TlsServerContext {
+      checkPair(settings.cert, settings.key);
+      try {
+        return {
+          secureContext: tls.createSecureContext({
+            cert: settings.cert,
+            key: settings.key,
+          }),
+          alpnProtocols: settings.alpnProtocols,
+        } satisfies ServerContext;
+      } catch (err) {
+        throw /key values mismatch/.test((err as Error).message)
+          ? NetError.keyMismatch()
+          : NetError.tlsInvalid((err as Error).message);
+      }
+    },
+    accept(stream: NativeStream, context: TlsServerContext): TlsStream {
+      const { secureContext, alpnProtocols } = context as ServerContext;
+      const raw = socketOf(stream);
+      const socket = new tls.TLSSocket(raw, {
+        isServer: true,
+        secureContext,
+        ALPNProtocols: alpnProtocols,
+      });
+      // A TLSSocket of no `tls.Server` reports its TLS errors as
+      // `_tlsError` only, until released as the server would release it.
+      (socket as { _releaseControl?: () => void })._releaseControl?.();
+      return new TlsSocketStream(socket, stream, true, raw);
+    },
+    // deno-lint-ignore require-await
+    async start(stream, settings): Promise<TlsStream> {
+      return open(stream, settings);
+    },
+    async connect(hostname, port, settings, signal): Promise<TlsStream> {
+      return open(await connect(hostname, port, signal), settings);
+    },
+  };
+}
