@@ -6,14 +6,7 @@
  * (`installPolyfill({ override: true })`), on Node and on Bun (the npm
  * build's `npm/esm/tests/real/clients_check.js`), stops the servers, and
  * prints one table: a row per check, a column per runtime. Closing line:
- * `real: N passed, N failed, N pending`.
- *
- * TLS (`startTls`, `connectTls`) and Unix sockets are not in this package's
- * polyfill yet; their checks fail on the polyfill's runtimes, and the table
- * shows that (`FAIL*`). While a group is listed in `REAL_PENDING` (default
- * `tls,unix`), its failures there are counted apart and do not fail the run;
- * `REAL_PENDING=` (empty) makes every failure count — the one switch to flip
- * once those branches are merged. On native Deno every check always counts.
+ * `real: N passed, N failed`.
  *
  * Missing servers: on a machine without them (and not root with apt), one
  * line says which and how to install them, and the run passes with what it
@@ -21,7 +14,6 @@
  *
  * Environment:
  * - `REAL_RUNTIMES` which columns (default `deno,deno+polyfill,20,22,24,26,bun`)
- * - `REAL_PENDING`  groups (`tls`, `unix`) whose polyfill failures do not count
  *
  * Usage: `deno run -A scripts/real.ts` (after `scripts/build_npm.ts` for Node and Bun)
  *
@@ -40,8 +32,6 @@ const DENO = Deno.execPath();
 /** A column of the matrix: how to run the check file there. */
 interface Column {
   name: string;
-  /** Whether the global `Deno` is native Deno's own (pending groups do not apply). */
-  native: boolean;
   command: () => Promise<
     { cmd: string; args: string[]; env: Record<string, string> }
   >;
@@ -58,7 +48,6 @@ function columns(): Column[] {
     if (w === "deno" || w === "deno+polyfill") {
       return {
         name: w,
-        native: w === "deno",
         command: () =>
           Promise.resolve({
             cmd: DENO,
@@ -75,7 +64,6 @@ function columns(): Column[] {
     }
     return {
       name: runtime === "bun" ? "bun" : `node ${runtime}`,
-      native: false,
       command: async () => {
         if (!existsSync(join(ROOT, BUILT))) {
           throw new Error(
@@ -99,17 +87,11 @@ function columns(): Column[] {
   });
 }
 
-/** `redis tls: ...` → `tls`: the group a check belongs to. */
-function groupOf(check: string): string {
-  return /^\S+ (\S+):/.exec(check)?.[1] ?? "";
-}
-
 /** Runs the check file in one column; resolves each check's outcome. */
 async function runColumn(
   column: Column,
   servers: RealServers,
   dir: string,
-  pendingHere: (check: string) => boolean,
 ): Promise<Map<string, { outcome: Outcome; error?: string }>> {
   const tag = column.name.replace(/\W+/g, "-");
   const configFile = join(dir, `config-${tag}.json`);
@@ -158,12 +140,8 @@ async function runColumn(
     outcomes.set(r.check, { outcome: r.status, error: r.error });
   }
   // The runner's own report only when something unexpected went wrong (the
-  // table says the rest): a failure that is not pending, or no check at all.
-  const unexpected = !outcomes.size ||
-    [...outcomes].some(([check, r]) =>
-      r.outcome === "fail" && !pendingHere(check)
-    );
-  if (!out.success && unexpected) {
+  // table says the rest): no check at all.
+  if (!out.success && !outcomes.size) {
     const dec = new TextDecoder();
     console.log((dec.decode(out.stdout) + dec.decode(out.stderr)).trimEnd());
   }
@@ -172,10 +150,6 @@ async function runColumn(
 }
 
 async function main(): Promise<number> {
-  const pending = new Set(
-    (Deno.env.get("REAL_PENDING") ?? "tls,unix").split(",").map((s) => s.trim())
-      .filter(Boolean),
-  );
   const missing = missingServers();
   const strict = Deno.env.get("CI") !== undefined ||
     (Deno.uid() === 0 && existsSync("/usr/bin/apt-get"));
@@ -186,7 +160,7 @@ async function main(): Promise<number> {
     );
     if (strict) {
       console.log(
-        "real: 0 passed, 1 failed, 0 pending (servers missing in CI)",
+        "real: 0 passed, 1 failed (servers missing in CI)",
       );
       return 1;
     }
@@ -211,14 +185,7 @@ async function main(): Promise<number> {
       console.log(`real: ${f.server} did not start: ${f.error}`);
     }
     for (const column of cols) {
-      results.push(
-        await runColumn(
-          column,
-          servers,
-          dir,
-          (check) => !column.native && pending.has(groupOf(check)),
-        ),
-      );
+      results.push(await runColumn(column, servers, dir));
     }
   } finally {
     for (const s of signals) Deno.removeSignalListener(s, onSignal);
@@ -234,10 +201,9 @@ async function main(): Promise<number> {
     .sort((a, b) => server(a) - server(b));
   let passed = 0;
   let failed = 0;
-  let pendingFailed = 0;
   const rows = checks.map((check) => [
     check,
-    ...cols.map((col, i) => {
+    ...cols.map((_, i) => {
       const r = results[i].get(check);
       const outcome = r?.outcome ?? "not run";
       if (outcome === "pass") {
@@ -245,10 +211,6 @@ async function main(): Promise<number> {
         return "pass";
       }
       if (outcome === "missing") return "missing";
-      if (!col.native && pending.has(groupOf(check))) {
-        pendingFailed++;
-        return "FAIL*";
-      }
       failed++;
       return "FAIL";
     }),
@@ -271,14 +233,6 @@ async function main(): Promise<number> {
     [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)]
       .join("\n"),
   );
-  if (pendingFailed) {
-    console.log(
-      `FAIL*: failed, in a group still pending on this package (REAL_PENDING=${
-        [...pending].join(",")
-      }); ` +
-        "REAL_PENDING= makes them count",
-    );
-  }
   for (const [i, col] of cols.entries()) {
     for (const [check, r] of results[i]) {
       if (r.outcome === "fail") {
@@ -288,7 +242,7 @@ async function main(): Promise<number> {
   }
   if (silent.length) console.log(`real: no check ran on ${silent.join(", ")}`);
   console.log(
-    `\nreal: ${passed} passed, ${failed} failed, ${pendingFailed} pending`,
+    `\nreal: ${passed} passed, ${failed} failed`,
   );
   return failed ? 1 : 0;
 }
