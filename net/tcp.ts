@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { internalRid } from "../ops/io.ts";
 import {
   op_net_accept_tcp,
   op_net_connect_tcp,
@@ -97,6 +98,11 @@ export class TcpConn extends Conn<NetAddr> {
   constructor(rid: number, remoteAddr: NetAddr, localAddr: NetAddr) {
     super(rid, remoteAddr, localAddr);
     this.#rid = rid;
+    // On Deno, over Deno's own conn: Deno's `startTls` takes this one too.
+    const internal = internalRid(rid);
+    if (internal) {
+      Object.defineProperty(this, internal.symbol, { value: internal.rid });
+    }
   }
 
   /** Turns Nagle's algorithm off (`TCP_NODELAY`), or back on with `false`. Returns `null`, as Deno does. */

@@ -35,6 +35,21 @@ export class TcpStreamResource extends StreamResource<SocketAddress> {
   readonly name = "tcpStream";
 }
 
+/**
+ * Deno's internal rid of the stream at `rid`, where it is one of Deno's own
+ * conns (see `NativeStream.internalRid`).
+ *
+ * @ignore Internal: the conns of `net/` carry it for Deno's `startTls`.
+ */
+export function internalRid(
+  rid: number,
+): { symbol: symbol; rid: number } | undefined {
+  const resource = resourceTable.find(rid);
+  return resource instanceof StreamResource
+    ? resource.stream.internalRid
+    : undefined;
+}
+
 /** The stream at `rid`; throws `BadResource` if there is none. */
 function streamOf(rid: number): NativeStream<unknown> {
   const resource = resourceTable.find(rid);

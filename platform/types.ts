@@ -92,6 +92,12 @@ export interface NativeStream<A = SocketAddress> {
   setReadRef(ref: boolean): void;
   /** Whether a read, write or shutdown is pending, where the stream knows. */
   readonly busy?: boolean;
+  /**
+   * Where the stream is one of Deno's own conns: its rid under Deno's
+   * internal symbol, which Deno's functions that take a conn (`startTls`)
+   * read; the conn that wraps this stream carries it too.
+   */
+  readonly internalRid?: { symbol: symbol; rid: number };
 }
 
 /** The runtime's sockets, as the ops layer uses them. */

@@ -35,6 +35,7 @@ import process from "node:process";
 import { testCerts } from "./_certs.ts";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { denoNamespace } from "../platform/deno/_native.ts";
 import { onDeno, runChild } from "./_child.ts";
 import {
   type DenoNet,
@@ -1894,6 +1895,33 @@ denoTest(async function tlsConnUnref() {
 });
 
 if (onDeno && !native) {
+  denoTest(async function nativeStartTlsTakesOurTcpConn() {
+    // Deno's own `startTls`, as a program kept it from before the override:
+    // it reads Deno's internal rid, which this package's `TcpConn` carries.
+    const nativeStartTls = denoNamespace()!.startTls as unknown as (
+      conn: unknown,
+      options: { hostname: string; caCerts: string[] },
+    ) => Promise<TlsConn>;
+    const { listener, port } = listenTls();
+    const served = listener.accept().then(async (conn) => {
+      const buf = new Uint8Array(8);
+      const n = await conn.read(buf);
+      await conn.write(buf.subarray(0, n!));
+      conn.close();
+    });
+    const tcp = await Deno.connect({ hostname: "localhost", port });
+    const tls = await nativeStartTls(tcp, { hostname: "localhost", caCerts });
+    await tls.write(encoder.encode("ping"));
+    const buf = new Uint8Array(8);
+    assert.equal(await tls.read(buf), 4);
+    assert.equal(decoder.decode(buf.subarray(0, 4)), "ping");
+    // As after Deno's own: the TCP conn is gone.
+    assert.throws(() => tcp.close(), Deno.errors.BadResource);
+    tls.close();
+    await served;
+    listener.close();
+  });
+
   test("these tests pass on native Deno too (Deno's own TLS)", {
     timeout: 120_000,
   }, async () => {

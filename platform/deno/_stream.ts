@@ -14,6 +14,19 @@ import {
   translate,
 } from "./_native.ts";
 
+let ridSymbol: symbol | undefined;
+
+/**
+ * Deno's `core.internalRidSymbol`, as its conns carry it (a symbol of
+ * Deno's own, not registered: found on the first conn that has it).
+ */
+function internalRidSymbol(conn: object): symbol | undefined {
+  ridSymbol ??= Object.getOwnPropertySymbols(conn).find((s) =>
+    s.description === "Deno.internal.rid"
+  );
+  return ridSymbol;
+}
+
 /** TCP's address out of Deno's. */
 export function tcpAddr(addr: DenoAddr): SocketAddress {
   return { hostname: addr.hostname, port: addr.port };
@@ -46,6 +59,15 @@ export class DenoStream<A = SocketAddress, C extends DenoConn = DenoConn>
   /** Deno's own connection, for Deno's functions that take one (`startTls`). */
   get conn(): C {
     return this.#conn;
+  }
+
+  get internalRid(): { symbol: symbol; rid: number } | undefined {
+    const symbol = internalRidSymbol(this.#conn);
+    if (!symbol) return undefined;
+    return {
+      symbol,
+      rid: (this.#conn as unknown as Record<symbol, number>)[symbol],
+    };
   }
 
   read(buf: Uint8Array): Promise<number> {
