@@ -4,8 +4,6 @@
  *
  * @module
  */
-import { isMainThread } from "node:worker_threads";
-import * as errors from "../../core/errors.ts";
 import { loadTcpWrap } from "../libuv/binding.ts";
 import { bindTcp, HandleListener, RawAcceptor } from "../libuv/listener.ts";
 import { HandleStream } from "../libuv/stream.ts";
@@ -16,24 +14,10 @@ import type {
   NativeStream,
   Runtime,
 } from "../types.ts";
-import { denoNamespace, rethrow, translate } from "./_native.ts";
+import { denoNamespace, rethrow } from "./_native.ts";
 import { DenoListenerAdapter, DenoStream } from "./_stream.ts";
+import { bindError } from "./_workers.ts";
 import { denoTls } from "./tls.ts";
-
-/** Whether this is a worker: a Web Worker, or a `node:worker_threads` one. */
-function inWorker(): boolean {
-  const scope = (globalThis as { WorkerGlobalScope?: unknown })
-    .WorkerGlobalScope;
-  return !isMainThread ||
-    (typeof scope === "function" && globalThis instanceof scope);
-}
-
-/** Why a worker's listener could not join another thread's socket on Deno. */
-function workersCannotShare(): string {
-  return "another listener holds this address, and if it is in another worker thread of this process, " +
-    "Deno cannot share one socket between workers (its public API has no loadBalanced across them). " +
-    "On Linux, reusePort without loadBalanced gives each worker a socket of its own (the kernel strategy); or use deno serve --parallel";
-}
 
 /** Deno, through its own TCP ops. */
 export const denoRuntime: Runtime = {
@@ -105,11 +89,7 @@ export const denoRuntime: Runtime = {
         (conn) => new DenoStream(conn),
       );
     } catch (err) {
-      const ours = translate(err);
-      if (shared && inWorker() && ours instanceof errors.AddrInUse) {
-        throw new errors.AddrInUse(`${ours.message}: ${workersCannotShare()}`);
-      }
-      throw ours;
+      throw bindError(err, shared === true);
     }
   },
 

@@ -23,6 +23,7 @@ import type {
 } from "../types.ts";
 import { denoNamespace, type DenoTlsConn, rethrow } from "./_native.ts";
 import { DenoListenerAdapter, DenoStream } from "./_stream.ts";
+import { bindError } from "./_workers.ts";
 
 /** A TLS connection of Deno's as a `TlsStream`. */
 class DenoTlsStream extends DenoStream<DenoTlsConn> implements TlsStream {
@@ -92,7 +93,7 @@ export const denoTls: Tls = {
         wrap,
       );
     } catch (err) {
-      rethrow(err);
+      throw bindError(err, request.shared === true);
     }
   },
 
