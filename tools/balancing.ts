@@ -311,9 +311,10 @@ export function runLoad(
   options: Record<string, number | boolean>,
   signal?: AbortSignal,
 ): Promise<LoadResult> {
-  const args = Object.entries(options).map(([k, v]) =>
-    v === true ? `--${k}` : `--${k}=${v}`
-  );
+  // A flag set to false is left out: load.mjs takes a flag's presence as true.
+  const args = Object.entries(options).filter(([, v]) => v !== false).map((
+    [k, v],
+  ) => v === true ? `--${k}` : `--${k}=${v}`);
   const child = spawn(node, ["tools/load.mjs", ...args], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "inherit"],
@@ -356,16 +357,27 @@ export interface Runner {
   stop(): Promise<number | null>;
 }
 
+/** What the runner serves: a module (a path from the repository, or absolute) and whether it answers over TLS. */
+export interface RunnerApp {
+  file: string;
+  /** The load connects with `--tls` (`tests/fixtures/tls_app.mjs`). */
+  tls?: boolean;
+}
+
+const HTTP_APP: RunnerApp = { file: "examples/http_app.mjs" };
+
 /**
  * Starts `<runtime> npm/esm/bin.js serve --parallel=<workers> --<mode>
- * examples/http_app.mjs` on a free port; resolves once every worker
- * answered. `runtime` is a binary, or a binary and its flags (`deno run -A`).
+ * <app>` (`examples/http_app.mjs` unless told) on a free port; resolves once
+ * every worker answered. `runtime` is a binary, or a binary and its flags
+ * (`deno run -A`).
  */
 export async function startRunner(
   runtime: string | string[],
   workers: number,
   mode: "threads" | "processes",
   env: Record<string, string> = {},
+  app: RunnerApp = HTTP_APP,
 ): Promise<Runner> {
   const port = freePort();
   const [bin, ...flags] = [runtime].flat();
@@ -375,7 +387,7 @@ export async function startRunner(
     "serve",
     `--parallel=${workers}`,
     `--${mode}`,
-    "examples/http_app.mjs",
+    app.file,
   ], {
     cwd: ROOT,
     env: { ...process.env, ...env, PORT: String(port) },
@@ -411,6 +423,7 @@ export async function startRunner(
     workers,
     connections: 1,
     requests: 1,
+    tls: app.tls === true,
   }, gone.signal).catch((err) => err as Error);
   if (probe instanceof Error || probe.ready !== workers) {
     await runner.stop();
@@ -450,9 +463,10 @@ export interface ReloadUnderLoad {
 }
 
 /**
- * `reuseport serve --parallel=2` (`startRunner()`) under 16 clients that
- * connect back to back (one request each) for `seconds`, reloaded by
- * `SIGHUP` `reloads` times, 1 s apart, each after the last is done.
+ * `reuseport serve --parallel=2` (`startRunner()`, serving `app`) under 16
+ * clients that connect back to back (one request each) for `seconds`,
+ * reloaded by `SIGHUP` `reloads` times, 1 s apart, each after the last is
+ * done.
  */
 export async function reloadUnderLoad(
   runtime: string | string[],
@@ -460,8 +474,9 @@ export async function reloadUnderLoad(
   env: Record<string, string> = {},
   reloads = 2,
   seconds = 8,
+  app: RunnerApp = HTTP_APP,
 ): Promise<ReloadUnderLoad> {
-  const runner = await startRunner(runtime, 2, mode, env);
+  const runner = await startRunner(runtime, 2, mode, env, app);
   try {
     const pids: Record<string, number[]> = {};
     for (const [id, pid] of Object.entries(runner.seen)) pids[id] = [pid];
@@ -472,6 +487,7 @@ export async function reloadUnderLoad(
       concurrency: 16,
       seconds,
       timeout: 5000,
+      tls: app.tls === true,
     });
     const reloadMs: number[] = [];
     for (let round = 1; round <= reloads; round++) {

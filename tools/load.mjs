@@ -4,7 +4,7 @@
 //
 //   node tools/load.mjs --port=8080 [--workers=2] [--connections=200]
 //     [--requests=5] [--concurrency=50] [--seconds=10] [--timeout=5000]
-//     [--close] [--hold] [--trace]
+//     [--close] [--hold] [--trace] [--tls]
 //   node tools/load.mjs --port=8080 --echo=<bytes>
 //
 // HTTP/1.1 GET, each request waiting for its whole answer before the next on
@@ -28,9 +28,13 @@
 //                 it does (ETIMEDOUT)
 // --trace         also list every connection: opened/closed (ms since epoch),
 //                 the pids that answered it, the error that ended it
+// --tls           HTTPS: each connection is node:tls (the certificate is not
+//                 verified: the load measures serving, the handshake is whole);
+//                 a connection counts as connected once its handshake is done
 // --echo=N        not HTTP: sends N bytes to an echo server in 64 KiB chunks
 //                 while reading them back; prints {"bytes": N, "seconds": S}
-import { connect } from "node:net";
+import { connect as tcpConnect } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import process from "node:process";
 
 const HOST = "127.0.0.1";
@@ -45,6 +49,7 @@ const options = {
   close: false,
   hold: false,
   trace: false,
+  tls: false,
   echo: 0,
 };
 for (const arg of process.argv.slice(2)) {
@@ -75,8 +80,10 @@ const REQUEST = Buffer.from(
  * connect fails it.
  */
 function open(port, onConnect) {
-  const socket = connect({ host: HOST, port });
-  socket.once("connect", onConnect);
+  const socket = options.tls
+    ? tlsConnect({ host: HOST, port, rejectUnauthorized: false })
+    : tcpConnect({ host: HOST, port });
+  socket.once(options.tls ? "secureConnect" : "connect", onConnect);
   let buffered = "";
   let waiting = null;
   const fail = (err) => {
@@ -266,7 +273,7 @@ function echo(bytes) {
   const CHUNK = 64 * 1024;
   return new Promise((resolve, reject) => {
     const start = Date.now();
-    const socket = connect({ host: HOST, port: options.port });
+    const socket = tcpConnect({ host: HOST, port: options.port });
     const chunk = Buffer.alloc(CHUNK, 120);
     let sent = 0;
     let received = 0;

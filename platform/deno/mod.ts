@@ -4,8 +4,6 @@
  *
  * @module
  */
-import { isMainThread } from "node:worker_threads";
-import * as errors from "../../core/errors.ts";
 import { loadTcpWrap } from "../libuv/binding.ts";
 import { bindTcp, HandleListener, RawAcceptor } from "../libuv/listener.ts";
 import { HandleStream } from "../libuv/stream.ts";
@@ -35,6 +33,7 @@ import {
   unixAddr,
 } from "./_stream.ts";
 import { denoUdp } from "./_udp.ts";
+import { bindError } from "./_workers.ts";
 import { denoTls } from "./tls.ts";
 
 /** Deno's Unix datagram socket, as a `NativeUnixDatagram`. */
@@ -108,21 +107,6 @@ const unix: UnixSockets = {
       : "Deno has Unix datagram sockets only with --unstable-net (Deno.listenDatagram is absent without it)";
   },
 };
-
-/** Whether this is a worker: a Web Worker, or a `node:worker_threads` one. */
-function inWorker(): boolean {
-  const scope = (globalThis as { WorkerGlobalScope?: unknown })
-    .WorkerGlobalScope;
-  return !isMainThread ||
-    (typeof scope === "function" && globalThis instanceof scope);
-}
-
-/** Why a worker's listener could not join another thread's socket on Deno. */
-function workersCannotShare(): string {
-  return "another listener holds this address, and if it is in another worker thread of this process, " +
-    "Deno cannot share one socket between workers (its public API has no loadBalanced across them). " +
-    "On Linux, reusePort without loadBalanced gives each worker a socket of its own (the kernel strategy); or use deno serve --parallel";
-}
 
 /** Deno, through its own TCP ops. */
 export const denoRuntime: Runtime = {
@@ -200,11 +184,7 @@ export const denoRuntime: Runtime = {
         (conn) => new DenoStream(conn, tcpAddr),
       );
     } catch (err) {
-      const ours = translate(err);
-      if (shared && inWorker() && ours instanceof errors.AddrInUse) {
-        throw new errors.AddrInUse(`${ours.message}: ${workersCannotShare()}`);
-      }
-      throw ours;
+      throw bindError(err, Boolean(shared));
     }
   },
 

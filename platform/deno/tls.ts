@@ -24,6 +24,7 @@ import type {
 } from "../types.ts";
 import { denoNamespace, type DenoTlsConn, rethrow } from "./_native.ts";
 import { DenoListenerAdapter, DenoStream, tcpAddr } from "./_stream.ts";
+import { bindError } from "./_workers.ts";
 
 /** A TLS connection of Deno's as a `TlsStream`. */
 class DenoTlsStream extends DenoStream<SocketAddress, DenoTlsConn>
@@ -95,7 +96,7 @@ export const denoTls: Tls = {
         wrap,
       );
     } catch (err) {
-      rethrow(err);
+      throw bindError(err, request.shared === true);
     }
   },
 
