@@ -11,6 +11,9 @@ import type { NativeStream } from "../types.ts";
 /** Bytes asked for per read: a TLS record and its header. */
 const READ_SIZE = 16 * 1024 + 256;
 
+/** How long an ended Duplex may take to write what it holds once destroyed. */
+const FLUSH_GRACE_MS = 5_000;
+
 /**
  * `stream` as a Duplex, from its next unread byte. The Duplex owns the
  * stream: destroying it closes the stream.
@@ -46,6 +49,23 @@ export function duplexOf(stream: NativeStream): Duplex {
       callback(err);
     },
   });
+  // Bun's `node:tls` destroys the Duplex (with no error) as soon as its TLS
+  // socket is done, its last records still queued here: a Duplex whose
+  // writing was ended is destroyed once that is written (bounded, as a
+  // peer that reads nothing would hold it forever), not before.
+  const destroy = duplex.destroy.bind(duplex);
+  duplex.destroy = (err?: Error): Duplex => {
+    if (err || !duplex.writableEnded || duplex.writableFinished) {
+      return destroy(err);
+    }
+    const timer = setTimeout(() => destroy(), FLUSH_GRACE_MS);
+    (timer as { unref?: () => void }).unref?.();
+    duplex.once("finish", () => {
+      clearTimeout(timer);
+      destroy();
+    });
+    return duplex;
+  };
   // The TLS layer reads all the time; the TLS stream above holds the
   // process for the reads its user makes, not this one.
   stream.setReadRef(false);
