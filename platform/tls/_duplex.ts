@@ -6,6 +6,7 @@
  * @module
  */
 import { Duplex } from "node:stream";
+import { setImmediate } from "node:timers";
 import type { NativeStream } from "../types.ts";
 
 /** Bytes asked for per read: a TLS record and its header. */
@@ -14,12 +15,36 @@ const READ_SIZE = 16 * 1024 + 256;
 /** How long an ended Duplex may take to write what it holds once destroyed. */
 const FLUSH_GRACE_MS = 5_000;
 
+/** How `dropWrites` reaches the Duplexes of `duplexOf`. */
+const droppers = new WeakMap<Duplex, () => void>();
+
+/**
+ * Stops `duplex` (one of `duplexOf`) from writing what its TLS layer still
+ * hands it, as that layer failed; a no-op on any other Duplex.
+ */
+export function dropWrites(duplex: Duplex): void {
+  droppers.get(duplex)?.();
+}
+
 /**
  * `stream` as a Duplex, from its next unread byte. The Duplex owns the
  * stream: destroying it closes the stream.
  */
 export function duplexOf(stream: NativeStream): Duplex {
   let reading = false;
+  // Whether the Duplex is handing what it read to the TLS layer, which
+  // answers (handshake records, alerts) within that call.
+  let pushing = false;
+  // Set once the TLS layer failed: nothing more it writes goes out.
+  let dropping = false;
+  const push = (chunk: Uint8Array | null): boolean => {
+    pushing = true;
+    try {
+      return duplex.push(chunk);
+    } finally {
+      pushing = false;
+    }
+  };
   const duplex = new Duplex({
     allowHalfOpen: true,
     read() {
@@ -29,8 +54,8 @@ export function duplexOf(stream: NativeStream): Duplex {
         const buffer = new Uint8Array(READ_SIZE);
         stream.read(buffer).then((n) => {
           reading = false;
-          if (n === 0) return void duplex.push(null);
-          if (duplex.push(buffer.subarray(0, n))) {
+          if (n === 0) return void push(null);
+          if (push(buffer.subarray(0, n))) {
             reading = true;
             pump();
           }
@@ -39,7 +64,18 @@ export function duplexOf(stream: NativeStream): Duplex {
       pump();
     },
     write(chunk: Uint8Array, _encoding, callback) {
-      stream.write(chunk).then(() => callback(), callback);
+      const send = (): void => {
+        // Failed meanwhile: the answer is not sent (the next write waits
+        // for this one's callback, so order holds).
+        if (dropping || duplex.destroyed) return callback();
+        stream.write(chunk).then(() => callback(), callback);
+      };
+      // An answer to bytes just read waits a turn. Bun's `node:tls` writes
+      // its fatal alert for a corrupt record before it fails the socket
+      // (a tick later); Node's and Deno's send none: the peer sees the
+      // connection end.
+      if (pushing) setImmediate(send);
+      else send();
     },
     final(callback) {
       stream.shutdown().then(() => callback(), callback);
@@ -66,6 +102,7 @@ export function duplexOf(stream: NativeStream): Duplex {
     });
     return duplex;
   };
+  droppers.set(duplex, () => dropping = true);
   // The TLS layer reads all the time; the TLS stream above holds the
   // process for the reads its user makes, not this one.
   stream.setReadRef(false);

@@ -23,6 +23,7 @@ import type {
   TlsServerSettings,
   TlsStream,
 } from "../types.ts";
+import { dropWrites } from "./_duplex.ts";
 import { tlsError } from "./_errors.ts";
 
 /** How long a closed TLS stream may take to finish its handshake and say `close_notify`. */
@@ -74,6 +75,8 @@ export class TlsSocketStream extends NetStream implements TlsStream {
       setImmediate(() => {
         if (!socket.readableEnded) this.ended();
       }));
+    // A failed TLS socket sends nothing more: no alert, as Node's.
+    socket.once("error", () => dropWrites(raw));
     this.#socket = socket;
     this.toError = (err) =>
       tlsError(err, this.#handshaking, () => socket.getPeerCertificate());
