@@ -130,8 +130,9 @@ export const bunRuntime: Runtime = {
   },
 
   connect,
-  // Bun's sockets cannot be handed to `node:tls`: it runs over a Duplex.
-  tls: nodeTls(duplexOf, connect),
+  // Bun's sockets cannot be handed to `node:tls`: it runs over a Duplex,
+  // which tells it of the peer's end once it has said `close_notify`.
+  tls: nodeTls((stream) => duplexOf(stream, { holdEnd: true }), connect),
 };
 
 /** Connects with `Bun.connect`. */

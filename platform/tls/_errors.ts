@@ -60,6 +60,23 @@ function expired(cert: { valid_to?: string } | undefined): Error {
   );
 }
 
+/** Whether `node:tls` failed on bytes that are not a TLS record at all. */
+export function isCorruptRecord(err: unknown): boolean {
+  const { code, message } = err as TlsFailure;
+  if (typeof code !== "string") return false;
+  if (
+    code === "ERR_SSL_WRONG_VERSION_NUMBER" ||
+    code === "ERR_SSL_HTTP_REQUEST" ||
+    code === "ERR_SSL_UNKNOWN_PROTOCOL" ||
+    code === "ERR_SSL_PACKET_LENGTH_TOO_LONG"
+  ) return true;
+  // OpenSSL's reason, as `EPROTO` on a write.
+  return (code === "EPROTO" || code.startsWith("ERR_SSL_")) &&
+    !/_ALERT_/.test(code) &&
+    /wrong version number|unknown record type|record type|packet length|http request/i
+      .test(message);
+}
+
 /**
  * Deno's error for a failure `node:tls` reported; `handshaking` says whether
  * the handshake had not finished (an end then is an unexpected one).
@@ -89,26 +106,10 @@ export function tlsError(
   if (alert) {
     return NetError.tlsInvalid(`received fatal alert: ${alertName(alert[1])}`);
   }
-  if (
-    code === "ERR_SSL_WRONG_VERSION_NUMBER" ||
-    code === "ERR_SSL_HTTP_REQUEST" ||
-    code === "ERR_SSL_UNKNOWN_PROTOCOL" ||
-    code === "ERR_SSL_PACKET_LENGTH_TOO_LONG"
-  ) {
+  if (isCorruptRecord(err)) {
     return NetError.tlsInvalid(
       "received corrupt message of type InvalidContentType",
     );
-  }
-  // A record that is not TLS (OpenSSL's reason, as `EPROTO` on a write).
-  if (code === "EPROTO" || code.startsWith("ERR_SSL_")) {
-    if (
-      /wrong version number|unknown record type|record type|packet length|http request/i
-        .test(message)
-    ) {
-      return NetError.tlsInvalid(
-        "received corrupt message of type InvalidContentType",
-      );
-    }
   }
   if (
     code === "EPROTO" || code.startsWith("ERR_SSL_") ||
