@@ -36,7 +36,7 @@ import { testCerts } from "./_certs.ts";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { denoNamespace } from "../platform/deno/_native.ts";
-import { onDeno, runChild } from "./_child.ts";
+import { onBun, onDeno, runChild } from "./_child.ts";
 import {
   type DenoNet,
   denoTest,
@@ -393,6 +393,14 @@ denoTest(function tlsServerAlpnListenStartTls() {
   return checkAlpn(true);
 });
 
+/**
+ * Bun's `node:tls` has no half-close: the peer's `close_notify` ends its
+ * connection, and a write still going out then fails (a documented
+ * difference). There, the half-closed direction's data may stop short, and
+ * the test checks only that what arrives is right and that nothing hangs.
+ */
+const halfCloseTruncates = onBun;
+
 /** Writes `count` x 42 slowly, half-closes, then reads `count` x 69. */
 async function sendThenCloseWriteThenReceive(
   conn: TlsConn,
@@ -411,6 +419,7 @@ async function sendThenCloseWriteThenReceive(
   for (let left = total; left > 0;) {
     buf.fill(0);
     const n = await conn.read(buf);
+    if (n === null && halfCloseTruncates) break;
     assert.ok(n !== null && n >= 1, `end of stream with ${left} bytes to go`);
     assert.equal(buf[0], 69);
     assert.equal(buf[n - 1], 69);
@@ -436,11 +445,17 @@ async function receiveThenSend(
     left -= n;
   }
   buf.fill(69);
-  for (let left = total; left > 0;) {
-    const n = await conn.write(buf.subarray(0, left));
-    assert.ok(n >= 1);
-    left -= n;
-    await delay(10);
+  try {
+    for (let left = total; left > 0;) {
+      const n = await conn.write(buf.subarray(0, left));
+      assert.ok(n >= 1);
+      left -= n;
+      await delay(10);
+    }
+  } catch (err) {
+    if (!halfCloseTruncates) throw err;
+    // Deno's class, not a raw error of Bun's.
+    assert.ok(err instanceof Error && err.name in Deno.errors, String(err));
   }
   conn.close();
 }

@@ -120,5 +120,8 @@ export function tlsError(
   if (handshaking && (code === "ECONNRESET" || code === "EPIPE")) {
     return NetError.tlsEof();
   }
+  // Bun's TLS cancels a write (or finds its socket gone) when the peer's
+  // `close_notify` ends the connection: writing to a closed connection.
+  if (code === "ECANCELED" || code === "EBADF") return NetError.brokenPipe();
   return codeError(err);
 }
