@@ -17,17 +17,19 @@ const READ_SIZE = 16 * 1024 + 256;
  */
 export function duplexOf(stream: NativeStream): Duplex {
   let reading = false;
+  // One buffer for every read, and a copy of what each read filled: a new
+  // 16 KiB buffer a read (most are a small record) cost more than the copy.
+  const buffer = new Uint8Array(READ_SIZE);
   const duplex = new Duplex({
     allowHalfOpen: true,
     read() {
       if (reading) return;
       reading = true;
       const pump = (): void => {
-        const buffer = new Uint8Array(READ_SIZE);
         stream.read(buffer).then((n) => {
           reading = false;
           if (n === 0) return void duplex.push(null);
-          if (duplex.push(buffer.subarray(0, n))) {
+          if (duplex.push(buffer.slice(0, n))) {
             reading = true;
             pump();
           }
