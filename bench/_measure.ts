@@ -1,6 +1,7 @@
 /**
  * How one candidate is measured once, against a running server: request
- * rates (from `wrk`, or `tools/load.mjs` without it), echo throughput, and
+ * rates (from `wrk`, or `tools/load.mjs` without it; over TLS from `wrk`
+ * only), echo throughput, and
  * server memory per idle connection and per listener.
  *
  * @module
@@ -17,6 +18,14 @@ export interface Bench {
 
 /** Keep-alive requests, or one request per connection. */
 export type HttpLoad = "keepalive" | "close";
+
+/** How a request rate is taken beyond its load. */
+export interface RequestOptions {
+  /** Also count the requests each worker served (multi-worker servers). */
+  perWorker?: boolean;
+  /** Over TLS (`https://`); needs wrk, as tools/load.mjs speaks plain TCP only. */
+  tls?: boolean;
+}
 
 const WARMUP_SECONDS = 1;
 const WARMUP_MIB = 64;
@@ -45,8 +54,14 @@ async function requestRate(
   port: number,
   load: HttpLoad,
   seconds: number,
+  tls: boolean,
 ): Promise<number> {
   const { knobs, machine } = bench;
+  if (tls && !machine.wrk) {
+    throw new Error(
+      "a request rate over TLS needs wrk: tools/load.mjs has no TLS",
+    );
+  }
   const timeout = seconds * 1000 + SLACK_MS;
   if (machine.wrk) {
     const out = await output(
@@ -56,7 +71,8 @@ async function requestRate(
         `-c${knobs.connections}`,
         `-d${seconds}s`,
         ...(load === "close" ? ["-H", "Connection: close"] : []),
-        `http://127.0.0.1:${port}/`,
+        // wrk verifies no certificate: the bench's own CA needs no trusting.
+        `${tls ? "https" : "http"}://127.0.0.1:${port}/`,
       ]),
       timeout,
     );
@@ -81,21 +97,23 @@ async function requestRate(
 
 /**
  * Requests per second on `server` after a warm-up. With `perWorker`, also
- * the requests each worker served during the measured part.
+ * the requests each worker served during the measured part; with `tls`,
+ * over TLS.
  */
 export async function measureRequests(
   bench: Bench,
   server: Server,
   load: HttpLoad,
-  perWorker = false,
+  { perWorker = false, tls = false }: RequestOptions = {},
 ): Promise<Sample> {
-  await requestRate(bench, server.port, load, WARMUP_SECONDS);
+  await requestRate(bench, server.port, load, WARMUP_SECONDS, tls);
   const before = perWorker ? await server.ask("stats") : null;
   const value = await requestRate(
     bench,
     server.port,
     load,
     bench.knobs.seconds,
+    tls,
   );
   if (!before) return { value };
   const after = await server.ask("stats");

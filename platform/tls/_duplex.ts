@@ -53,6 +53,9 @@ export function duplexOf(
   options: DuplexOptions = {},
 ): Duplex {
   let reading = false;
+  // One buffer for every read, and a copy of what each read filled: a new
+  // 16 KiB buffer a read (most are a small record) cost more than the copy.
+  const buffer = new Uint8Array(READ_SIZE);
   // The peer's end, read and not yet pushed (`holdEnd`).
   let endHeld = false;
   // Whether the Duplex is handing what it read to the TLS layer, which
@@ -75,7 +78,6 @@ export function duplexOf(
       if (reading || endHeld) return;
       reading = true;
       const pump = (): void => {
-        const buffer = new Uint8Array(READ_SIZE);
         stream.read(buffer).then((n) => {
           reading = false;
           if (n === 0) {
@@ -85,7 +87,7 @@ export function duplexOf(
             endHeld = true;
             return void duplex.emit(PEER_END);
           }
-          if (push(buffer.subarray(0, n))) {
+          if (push(buffer.slice(0, n))) {
             reading = true;
             pump();
           }
