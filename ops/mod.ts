@@ -48,6 +48,7 @@ export {
   op_tls_key_static,
   op_tls_start,
   type StartTlsArgs,
+  type TlsHandshakeInfo,
   type TlsKeys,
 } from "./ops_tls.ts";
 export { read, shutdown, write } from "./io.ts";

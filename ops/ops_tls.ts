@@ -27,6 +27,8 @@ import { runtime } from "./runtime.ts";
 import { chooseStrategy } from "./strategy.ts";
 import { connections, type TcpListenerResource } from "./tcp.ts";
 
+export type { TlsHandshakeInfo };
+
 /**
  * A key pair (or none), as Deno's `op_tls_key_static` and
  * `op_tls_key_null` make it: checked once, used by the ops that take one.

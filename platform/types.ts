@@ -173,7 +173,17 @@ export interface TlsClientSettings {
   unsafelyDisableHostnameVerification: boolean;
 }
 
-/** What a finished handshake agreed, as `Deno.TlsHandshakeInfo`. */
+/**
+ * What a finished handshake agreed, as `Deno.TlsHandshakeInfo`.
+ *
+ * @example
+ * ```ts
+ * import type { TlsHandshakeInfo } from "@reuseport/net";
+ *
+ * const info: TlsHandshakeInfo = { alpnProtocol: "h2" };
+ * console.log(info.alpnProtocol);
+ * ```
+ */
 export interface TlsHandshakeInfo {
   /** The protocol ALPN chose, or `null`. */
   alpnProtocol: string | null;
