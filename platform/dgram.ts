@@ -206,8 +206,8 @@ function bindDgram(
 
 let kernel: { supported: boolean; reason: string } | undefined;
 
-/** Whether a second `reusePort` socket can bind the port of a first: a feature test. */
-function bindsWithReusePort(): boolean {
+/** Whether a second `reusePort` socket of `bind` can bind the port of a first: a feature test. */
+function bindsWithReusePort(bind: Udp["bind"]): boolean {
   const request = {
     hostname: "127.0.0.1",
     port: 0,
@@ -217,8 +217,8 @@ function bindsWithReusePort(): boolean {
   };
   let first: NativeDatagramSocket | undefined;
   try {
-    first = bindDgram(request, () => {});
-    bindDgram({ ...request, port: first.addr.port }, () => {}).close();
+    first = bind(request, () => {});
+    bind({ ...request, port: first.addr.port }, () => {}).close();
     return true;
   } catch {
     return false;
@@ -227,7 +227,18 @@ function bindsWithReusePort(): boolean {
   }
 }
 
-function probeKernel(runtime: string): { supported: boolean; reason: string } {
+/**
+ * Whether the sockets of `bind` get the kernel strategy on this OS, and why:
+ * the kernel must spread datagrams by flow, and two `reusePort` sockets must
+ * bind one port. `runtime` names the runtime, `how` the API it binds with,
+ * `cannot` what a failed bind says after it.
+ */
+export function probeUdpKernel(
+  runtime: string,
+  bind: Udp["bind"],
+  how: string,
+  cannot: string,
+): { supported: boolean; reason: string } {
   const where = `${runtime} on ${process.platform}`;
   if (!BALANCING_OS.includes(process.platform)) {
     return {
@@ -235,17 +246,13 @@ function probeKernel(runtime: string): { supported: boolean; reason: string } {
       reason: `${where}: SO_REUSEPORT does not balance datagrams there`,
     };
   }
-  if (!bindsWithReusePort()) {
-    return {
-      supported: false,
-      reason:
-        `${where}: node:dgram cannot bind two UDP sockets with reusePort on one port (Node 22.12 can)`,
-    };
+  if (!bindsWithReusePort(bind)) {
+    return { supported: false, reason: `${where}${cannot}` };
   }
   return {
     supported: true,
     reason:
-      `${where} binds UDP sockets with SO_REUSEPORT (node:dgram) and the kernel spreads datagrams by flow`,
+      `${where} binds UDP sockets with SO_REUSEPORT${how} and the kernel spreads datagrams by flow`,
   };
 }
 
@@ -255,7 +262,12 @@ export function dgramUdp(runtime: () => string): Udp {
     base: "node:dgram",
     bind: bindDgram,
     kernelSupport(): { supported: boolean; reason: string } {
-      kernel ??= probeKernel(runtime());
+      kernel ??= probeUdpKernel(
+        runtime(),
+        bindDgram,
+        " (node:dgram)",
+        ": node:dgram cannot bind two UDP sockets with reusePort on one port (Node 22.12 can)",
+      );
       return kernel;
     },
     resolve: resolveFor,

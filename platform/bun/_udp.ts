@@ -8,8 +8,12 @@
  *
  * @module
  */
-import process from "node:process";
-import { interfaceName, peerAddress, resolveFor } from "../dgram.ts";
+import {
+  interfaceName,
+  peerAddress,
+  probeUdpKernel,
+  resolveFor,
+} from "../dgram.ts";
 import type {
   Datagram,
   NativeDatagramSocket,
@@ -23,9 +27,6 @@ import { codeError } from "../errno.ts";
 const FAIL_IF_TAKEN = 32;
 const REUSE_PORT = 4;
 const REUSE_ADDR = 16;
-
-/** Where `SO_REUSEPORT` spreads datagrams across UDP sockets (by flow). */
-const BALANCING_OS: readonly string[] = ["linux", "android"];
 
 /** A socket of `Bun.udpSocket`, as far as it is used here. */
 interface BunUdpSocket {
@@ -188,49 +189,17 @@ function bindBun(
 
 let kernel: { supported: boolean; reason: string } | undefined;
 
-function bindsWithReusePort(): boolean {
-  const request = {
-    hostname: "127.0.0.1",
-    port: 0,
-    reuseAddress: false,
-    reusePort: true,
-    loopback: false,
-  };
-  let first: NativeDatagramSocket | undefined;
-  try {
-    first = bindBun(request, () => {});
-    bindBun({ ...request, port: first.addr.port }, () => {}).close();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    first?.close();
-  }
-}
-
 /** UDP on `Bun.udpSocket`. */
 export const bunUdp: Udp = {
   base: "Bun.udpSocket",
   bind: bindBun,
   kernelSupport(): { supported: boolean; reason: string } {
-    if (kernel) return kernel;
-    const where = `Bun ${bun().version} on ${process.platform}`;
-    kernel = !BALANCING_OS.includes(process.platform)
-      ? {
-        supported: false,
-        reason: `${where}: SO_REUSEPORT does not balance datagrams there`,
-      }
-      : !bindsWithReusePort()
-      ? {
-        supported: false,
-        reason:
-          `${where} cannot bind two UDP sockets with reusePort on one port`,
-      }
-      : {
-        supported: true,
-        reason:
-          `${where} binds UDP sockets with SO_REUSEPORT and the kernel spreads datagrams by flow`,
-      };
+    kernel ??= probeUdpKernel(
+      `Bun ${bun().version}`,
+      bindBun,
+      "",
+      " cannot bind two UDP sockets with reusePort on one port",
+    );
     return kernel;
   },
   resolve: resolveFor,
