@@ -19,6 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import type * as net from "../mod.ts";
 import { resources } from "../ops/mod.ts";
 import { installPolyfill } from "../polyfill.ts";
@@ -194,4 +195,26 @@ export function execCode2(code: string, timeout = 10_000): RunningChild {
       }),
     finished: () => ended,
   };
+}
+
+/**
+ * A test that runs the test file `url` again in a Deno child with
+ * `--unstable-net` and `env` (`NATIVE_ENV`: on Deno's own functions), and
+ * passes when every test there passed.
+ */
+export function rerunOnDeno(
+  name: string,
+  url: string,
+  env: Record<string, string>,
+  timeout = 60_000,
+): void {
+  test(name, { timeout }, async () => {
+    const { code, stdout, stderr } = await runChild(
+      ["test", "-A", "--unstable-net", fileURLToPath(url)],
+      { ...env, NO_COLOR: "1" },
+      timeout - 10_000,
+    );
+    assert.equal(code, 0, stdout + stderr);
+    assert.match(stdout, /ok \| \d+ passed \| 0 failed/);
+  });
 }

@@ -15,15 +15,15 @@
 import assert from "node:assert/strict";
 import process from "node:process";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import type { NetAddr, TcpConn } from "../mod.ts";
-import { onDeno, runChild, runSnippet } from "./_child.ts";
+import { onDeno, runSnippet } from "./_child.ts";
 import {
   denoTest,
   denoWithOurs,
   execCode,
   execCode2,
   NATIVE_ENV,
+  rerunOnDeno,
 } from "./_deno_test.ts";
 
 const Deno = denoWithOurs();
@@ -471,15 +471,9 @@ test(
 );
 
 if (onDeno && process.env[NATIVE_ENV] !== "1") {
-  test("these tests pass on native Deno too (Deno's own listen and connect)", {
-    timeout: 60_000,
-  }, async () => {
-    const { code, stdout, stderr } = await runChild(
-      ["test", "-A", "--unstable-net", fileURLToPath(import.meta.url)],
-      { [NATIVE_ENV]: "1", NO_COLOR: "1" },
-      50_000,
-    );
-    assert.equal(code, 0, stdout + stderr);
-    assert.match(stdout, /ok \| \d+ passed \| 0 failed/);
-  });
+  rerunOnDeno(
+    "these tests pass on native Deno too (Deno's own listen and connect)",
+    import.meta.url,
+    { [NATIVE_ENV]: "1" },
+  );
 }

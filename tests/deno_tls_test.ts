@@ -33,10 +33,8 @@ import {
 } from "../mod.ts";
 import process from "node:process";
 import { testCerts } from "./_certs.ts";
-import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { denoNamespace } from "../platform/deno/_native.ts";
-import { onBun, onDeno, runChild } from "./_child.ts";
+import { onBun, onDeno } from "./_child.ts";
 import {
   type DenoNet,
   denoTest,
@@ -44,6 +42,7 @@ import {
   execCode,
   execCode2,
   NATIVE_ENV,
+  rerunOnDeno,
 } from "./_deno_test.ts";
 
 /** What `TlsConn.handshake()` resolves to. */
@@ -1937,15 +1936,10 @@ if (onDeno && !native) {
     listener.close();
   });
 
-  test("these tests pass on native Deno too (Deno's own TLS)", {
-    timeout: 120_000,
-  }, async () => {
-    const { code, stdout, stderr } = await runChild(
-      ["test", "-A", "--unstable-net", fileURLToPath(import.meta.url)],
-      { [NATIVE_ENV]: "1", NO_COLOR: "1" },
-      110_000,
-    );
-    assert.equal(code, 0, stdout + stderr);
-    assert.match(stdout, /ok \| \d+ passed \| 0 failed/);
-  });
+  rerunOnDeno(
+    "these tests pass on native Deno too (Deno's own TLS)",
+    import.meta.url,
+    { [NATIVE_ENV]: "1" },
+    120_000,
+  );
 }

@@ -19,7 +19,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import type * as net from "../mod.ts";
 import { type ChildResult, onDeno, runChild } from "./_child.ts";
 import {
@@ -27,6 +26,7 @@ import {
   denoTest,
   denoWithOurs,
   NATIVE_ENV,
+  rerunOnDeno,
 } from "./_deno_test.ts";
 
 const Deno = denoWithOurs() as DenoNet & {
@@ -492,33 +492,17 @@ test(
 const FLAGGED_ENV = "DENO_UDP_TEST_FLAGGED";
 
 if (onDeno && !native && process.env[FLAGGED_ENV] !== "1") {
-  test(
+  rerunOnDeno(
     "these tests pass on ours over Deno.listenDatagram too (--unstable-net)",
-    {
-      timeout: 60_000,
-    },
-    async () => {
-      const { code, stdout, stderr } = await runChild(
-        ["test", "-A", "--unstable-net", fileURLToPath(import.meta.url)],
-        { [FLAGGED_ENV]: "1", NO_COLOR: "1" },
-        50_000,
-      );
-      assert.equal(code, 0, stdout + stderr);
-      assert.match(stdout, /ok \| \d+ passed \| 0 failed/);
-    },
+    import.meta.url,
+    { [FLAGGED_ENV]: "1" },
   );
 }
 
 if (onDeno && !native && process.env[FLAGGED_ENV] !== "1") {
-  test("these tests pass on native Deno too (Deno's own listenDatagram)", {
-    timeout: 60_000,
-  }, async () => {
-    const { code, stdout, stderr } = await runChild(
-      ["test", "-A", "--unstable-net", fileURLToPath(import.meta.url)],
-      { [NATIVE_ENV]: "1", NO_COLOR: "1" },
-      50_000,
-    );
-    assert.equal(code, 0, stdout + stderr);
-    assert.match(stdout, /ok \| \d+ passed \| 0 failed/);
-  });
+  rerunOnDeno(
+    "these tests pass on native Deno too (Deno's own listenDatagram)",
+    import.meta.url,
+    { [NATIVE_ENV]: "1" },
+  );
 }

@@ -38,7 +38,13 @@ import {
 import { resources } from "../ops/mod.ts";
 import { runtime } from "../ops/runtime.ts";
 import { onBun, onDeno, runChild, runSnippet } from "./_child.ts";
-import { denoTest, denoWithOurs, execCode, NATIVE_ENV } from "./_deno_test.ts";
+import {
+  denoTest,
+  denoWithOurs,
+  execCode,
+  NATIVE_ENV,
+  rerunOnDeno,
+} from "./_deno_test.ts";
 
 const Deno = denoWithOurs();
 const native = onDeno && process.env[NATIVE_ENV] === "1";
@@ -846,20 +852,10 @@ if (onDeno && !native && !unixDatagrams) {
 }
 
 if (onDeno && !native && !unixDatagrams) {
-  test(
+  rerunOnDeno(
     "these tests pass on native Deno too (Deno's own listen, connect and listenDatagram)",
-    {
-      timeout: 60_000,
-    },
-    async () => {
-      const { code, stdout, stderr } = await runChild(
-        ["test", "-A", "--unstable-net", fileURLToPath(import.meta.url)],
-        { [NATIVE_ENV]: "1", NO_COLOR: "1" },
-        50_000,
-      );
-      assert.equal(code, 0, stdout + stderr);
-      assert.match(stdout, /ok \| \d+ passed \| 0 failed/);
-    },
+    import.meta.url,
+    { [NATIVE_ENV]: "1" },
   );
 
   test(
