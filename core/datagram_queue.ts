@@ -108,15 +108,22 @@ export class DatagramQueue<T, M> {
     });
   }
 
-  /** Rejects the waiting receivers of `member` with `error()` (it closed). */
-  cancel(member: M, error: () => Error): void {
+  /**
+   * Rejects the waiting receivers of `member` with `error()` (it closed),
+   * or the `max` of them that wait longest (fewer receives wait there);
+   * returns how many.
+   */
+  cancel(member: M, error: () => Error, max = Infinity): number {
     const kept: Waiter<T, M>[] = [];
     const gone: Waiter<T, M>[] = [];
-    for (const w of this.#waiters) (w.member === member ? gone : kept).push(w);
-    if (gone.length === 0) return;
+    for (const w of this.#waiters) {
+      (w.member === member && gone.length < max ? gone : kept).push(w);
+    }
+    if (gone.length === 0) return 0;
     this.#waiters = kept;
     for (const w of gone) w.reject(error());
     this.#changed();
+    return gone.length;
   }
 
   /** Drops what is queued: the socket closed. */

@@ -24,6 +24,7 @@ import type {
   Udp,
 } from "../platform/types.ts";
 import { literalAddress, validateHostname, validatePort } from "./_validate.ts";
+import { listenHook } from "./hooks.ts";
 import { type Resource, resourceTable } from "./resources.ts";
 import { runtime } from "./runtime.ts";
 import { chooseStrategy, type StrategyChoice } from "./strategy.ts";
@@ -57,11 +58,13 @@ class SharedDatagramSocket {
     this.socket.setDemand(
       waiting.length > 0,
       waiting.some((member) => member.refed),
+      waiting.length,
     );
   }
 
   leave(member: UdpSocketResource): void {
     if (!this.members.delete(member)) return;
+    open.delete(member);
     this.queue.cancel(member, NetError.canceled);
     if (this.members.size > 0) return;
     if (this.#key !== undefined) emulated.delete(this.#key);
@@ -72,6 +75,18 @@ class SharedDatagramSocket {
 
 /** Sockets of the emulated `reusePort`, by address: later listens join them. */
 const emulated = new Map<string, SharedDatagramSocket>();
+
+/** The resources whose socket is open, for the parallel runner's stop. */
+const open = new Set<UdpSocketResource>();
+
+/**
+ * Closes the socket of every UDP resource: pending receives end with
+ * `Interrupted`, later ones with `BadResource`, so receive loops finish;
+ * the rids stay until closed. The parallel runner's graceful stop.
+ */
+function closeAll(): void {
+  for (const resource of [...open]) resource.close();
+}
 
 function addressKey(ip: string, port: number): string {
   return `${ip}|${port}`;
@@ -102,6 +117,12 @@ export class UdpSocketResource implements Resource {
   constructor(shared: SharedDatagramSocket) {
     this.shared = shared;
     shared.members.add(this);
+    open.add(this);
+  }
+
+  /** Whether its socket is still open (the runner's stop closes it before its rid). */
+  get isOpen(): boolean {
+    return this.shared.members.has(this);
   }
 
   close(): void {
@@ -125,7 +146,9 @@ function udpOf(rt: Runtime): Udp {
 /**
  * The strategy of a UDP listen, by the rules of `listen()`'s
  * (`ops/strategy.ts`), with UDP's own kernel support. A parallel runner's
- * worker gets no default sharing: its datagrams cannot cross processes yet.
+ * worker gets no default sharing: a UDP socket shares only with
+ * `reusePort` (a client's socket on port 0 would otherwise go through the
+ * runner).
  */
 function udpStrategy(rt: Runtime, reusePort: boolean): StrategyChoice {
   const udp = udpOf(rt);
@@ -157,7 +180,7 @@ export function udpStrategyFor(
 /** The resource at `rid`, or Deno's `BadResource: Socket has been closed`. */
 function memberOf(rid: number): UdpSocketResource {
   const resource = resourceTable.find(rid);
-  if (resource instanceof UdpSocketResource) return resource;
+  if (resource instanceof UdpSocketResource && resource.isOpen) return resource;
   throw NetError.socketClosed();
 }
 
@@ -197,6 +220,7 @@ export function op_net_listen_udp(
     reuseAddress: Boolean(reuseAddress),
     loopback: Boolean(loopback),
     reusePort: strategy === "kernel",
+    shared: strategy === "emulated",
   };
   const existing = strategy === "emulated" && port !== 0
     ? emulated.get(addressKey(ip, port))
@@ -207,6 +231,8 @@ export function op_net_listen_udp(
       strategy === "emulated",
     );
   const rid = resourceTable.add(new UdpSocketResource(shared));
+  // The runner's worker side (if any) hears of it: ready, and its stop.
+  listenHook()?.listened(closeAll);
   return [rid, { ...shared.socket.addr }];
 }
 
@@ -502,7 +528,8 @@ export function op_net_set_multi_ttl_udp(
  * What the socket of `rid` did with the datagrams that arrived: handed to a
  * receive, waiting in its queue, or dropped because the queue was full
  * (nobody received for a while). A shared socket's figures are its
- * members' together.
+ * members' together; one shared across threads or processes counts in
+ * `dropped` its owner's drops too, as last heard.
  *
  * @example
  * ```ts
@@ -517,10 +544,10 @@ export function op_net_set_multi_ttl_udp(
 export function datagramStats(
   rid: number,
 ): { delivered: number; queued: number; dropped: number } {
-  const { queue } = memberOf(rid).shared;
+  const { queue, socket } = memberOf(rid).shared;
   return {
     delivered: queue.delivered,
     queued: queue.queued,
-    dropped: queue.dropped,
+    dropped: queue.dropped + (socket.dropped ?? 0),
   };
 }

@@ -331,6 +331,11 @@ export interface UdpBindRequest extends SocketAddress {
   reusePort: boolean;
   /** Whether multicast datagrams this socket sends loop back to it (Deno's `loopback`). */
   loopback: boolean;
+  /**
+   * Join the socket shared for this address by other threads or the
+   * parallel runner's processes, where the runtime can (the emulated strategy).
+   */
+  shared?: boolean;
 }
 
 /** A datagram as it arrived: its bytes and who sent it. */
@@ -363,8 +368,15 @@ export interface NativeDatagramSocket {
    * Whether a receive waits (`waiting`), and whether one that keeps the
    * process alive does (`ref`). A socket that pushes whatever arrives uses
    * only `ref`; one that reads on demand reads while `waiting`.
+   * `receives`: how many receives wait (a socket shared across threads or
+   * processes asks its owner for that many datagrams).
    */
-  setDemand(waiting: boolean, ref: boolean): void;
+  setDemand(waiting: boolean, ref: boolean, receives?: number): void;
+  /**
+   * Datagrams dropped before they reached this process, where the socket
+   * is another thread's or process's (its owner's full queue).
+   */
+  readonly dropped?: number;
   /** Closes now; the port is free when this returns. */
   close(): void;
 }

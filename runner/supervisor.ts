@@ -105,7 +105,7 @@ export async function runParallel(
     ? {}
     : { [ENV.strategy]: "kernel" };
   const hub = mode === "processes" && handles
-    ? await startProcessHub(handles)
+    ? await startProcessHub(handles, rt.udp)
     : undefined;
   if (signal?.aborted) {
     hub?.close();

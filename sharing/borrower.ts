@@ -17,17 +17,36 @@ import type {
   RawConnection,
   SocketAddress,
 } from "../platform/types.ts";
-import { type HubMessage, type MemberMessage, revive } from "./wire.ts";
+import {
+  type HubMessage,
+  type MemberMessage,
+  revive,
+  type SharedBind,
+} from "./wire.ts";
 
 /** How a member in another thread or process reaches the owner. */
 export interface Channel {
   /** Binds or joins at the owner, synchronously; throws what the bind threw. */
-  listen(request: BindRequest, member: string): {
+  listen(request: SharedBind, member: string): {
     key: string;
     addr: SocketAddress;
   };
   /** Sends to the owner, with a connection handle when there is one. */
   send(msg: MemberMessage, raw?: RawConnection): void;
+}
+
+/** A member of a hub that another thread or process owns: a listener, or a UDP socket. */
+export interface Member {
+  readonly id: string;
+  /** The owner's key for the member's address. */
+  readonly key: string;
+  /** A message from the owner for this member. */
+  receive(msg: HubMessage, raw: RawConnection | undefined): void;
+  /** Joins again where the socket is now; throws what the listen throws. */
+  rejoin(): void;
+  /** A rejoin that failed for good. */
+  fail(err: Error): void;
+  close(): void;
 }
 
 /** How long a closed member's side waits for the owner's `left`. */
@@ -38,7 +57,7 @@ export class Borrower {
   readonly handles: Handles;
   #prefix: string;
   #count = 0;
-  #members = new Map<string, RemoteMember>();
+  #members = new Map<string, Member>();
   /** Closed members waiting for `left`, with the timer that holds their side alive. */
   #leaving = new Map<string, ReturnType<typeof setTimeout>>();
 
@@ -56,12 +75,17 @@ export class Borrower {
   /** Joins the owner's hub for `request` over `channel`; throws what the bind threw. */
   join(channel: Channel, request: BindRequest): RemoteMember {
     const member = new RemoteMember(this, channel, request, this.newMember());
-    this.#members.set(member.id, member);
+    this.add(member);
     return member;
   }
 
+  /** Counts `member` among this side's, for the owner's messages to reach it. */
+  add(member: Member): void {
+    this.#members.set(member.id, member);
+  }
+
   /** This side's members on `key`. */
-  of(key: string): RemoteMember[] {
+  of(key: string): Member[] {
     return [...this.#members.values()].filter((m) => m.key === key);
   }
 
@@ -84,6 +108,15 @@ export class Borrower {
     const member = this.#members.get(msg.member);
     if (member) member.receive(msg, raw);
     else if (raw) this.giveBack(channel, msg, raw);
+    else if (msg.op === "dgram") {
+      // A datagram for a UDP member that closed: for the others.
+      channel.send({
+        op: "dback",
+        key: msg.key,
+        data: msg.data,
+        from: msg.from,
+      });
+    }
   }
 
   /**
@@ -99,7 +132,7 @@ export class Borrower {
   }
 
   /** `member` closed: it waits for `left` (or a while) before its side may end. */
-  forget(member: RemoteMember): boolean {
+  forget(member: Member): boolean {
     if (!this.#members.delete(member.id)) return false;
     const id = member.id;
     // Connections the owner sent before it heard of the leave are still on
@@ -110,7 +143,7 @@ export class Borrower {
   }
 
   /** Whether `member` is still open here. */
-  has(member: RemoteMember): boolean {
+  has(member: Member): boolean {
     return this.#members.get(member.id) === member;
   }
 }
@@ -122,7 +155,7 @@ interface Pending {
 }
 
 /** A listener in a thread or process other than the owner's. */
-export class RemoteMember implements NativeListener {
+export class RemoteMember implements NativeListener, Member {
   readonly id: string;
   readonly addr: SocketAddress;
   #borrower: Borrower;

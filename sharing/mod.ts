@@ -16,17 +16,19 @@ import { readSettings } from "../core/settings.ts";
 import { AddrInUse } from "../core/errors.ts";
 import type {
   BindRequest,
+  Datagram,
   Handles,
+  NativeDatagramSocket,
   NativeListener,
   Runtime,
+  Udp,
+  UdpBindRequest,
 } from "../platform/types.ts";
-import { processSharing } from "./processes.ts";
+import { processSharing, type SharingSide } from "./processes.ts";
 import { threadSharing } from "./threads.ts";
 
-/** One side of sharing: makes listeners on the sockets it shares. */
-interface Side {
-  open(request: BindRequest): NativeListener;
-}
+/** One side of sharing: makes listeners and UDP sockets on the sockets it shares. */
+type Side = SharingSide;
 
 /**
  * This thread's sharing, made on first use: the one piece of state the
@@ -43,7 +45,22 @@ function threadsCannotShare(handles: Handles): string {
 /** The side this thread shares on: the runner's primary, else the other threads. */
 function sideOf(rt: Runtime, handles: Handles): Side | null {
   const { primary } = readSettings((name) => rt.env(name));
-  return processSharing(primary, handles) ?? threadSharing(handles) ?? null;
+  return processSharing(primary, handles) ??
+    threadSharing(handles, rt.udp) ?? null;
+}
+
+/** The side of this thread, found on first use. */
+function side(rt: Runtime, handles: Handles): Side | null {
+  if (registry.side === undefined) registry.side = sideOf(rt, handles);
+  return registry.side;
+}
+
+/** A taken address, in a worker thread: why it could not be shared, and what to use. */
+function inUse(err: unknown, handles: Handles): unknown {
+  if (!isMainThread && err instanceof AddrInUse) {
+    return new AddrInUse(`${err.message}: ${threadsCannotShare(handles)}`);
+  }
+  return err;
 }
 
 /** A shared listen: through the owner of the address, where there is one to reach. */
@@ -52,16 +69,45 @@ function sharedListen(
   handles: Handles,
   request: BindRequest,
 ): NativeListener {
-  if (registry.side === undefined) registry.side = sideOf(rt, handles);
-  if (registry.side) return registry.side.open(request);
+  const shared = side(rt, handles);
+  if (shared) return shared.open(request);
   try {
     return rt.listen(request);
   } catch (err) {
-    if (!isMainThread && err instanceof AddrInUse) {
-      throw new AddrInUse(`${err.message}: ${threadsCannotShare(handles)}`);
-    }
-    throw err;
+    throw inUse(err, handles);
   }
+}
+
+/** A shared UDP bind: through the owner of the address, where there is one to reach. */
+function sharedBind(
+  rt: Runtime,
+  udp: Udp,
+  handles: Handles,
+  request: UdpBindRequest,
+  onDatagram: (d: Datagram) => void,
+): NativeDatagramSocket {
+  const shared = side(rt, handles);
+  if (shared) {
+    return shared.openDatagram({ ...request, transport: "udp" }, onDatagram);
+  }
+  try {
+    return udp.bind(request, onDatagram);
+  } catch (err) {
+    throw inUse(err, handles);
+  }
+}
+
+/** `udp` whose shared binds go through the owner of the address. */
+function sharedUdp(rt: Runtime, udp: Udp, handles: Handles): Udp {
+  return {
+    base: udp.base,
+    bind: (request, onDatagram) =>
+      request.shared
+        ? sharedBind(rt, udp, handles, request, onDatagram)
+        : udp.bind(request, onDatagram),
+    kernelSupport: () => udp.kernelSupport(),
+    resolve: (hostname, family) => udp.resolve(hostname, family),
+  };
 }
 
 /** `rt` with socket sharing, where its connections can move; as it is elsewhere. */
@@ -72,5 +118,6 @@ export function withSharing(rt: Runtime): Runtime {
     ...rt,
     listen: (request) =>
       request.shared ? sharedListen(rt, handles, request) : rt.listen(request),
+    udp: rt.udp && sharedUdp(rt, rt.udp, handles),
   };
 }

@@ -18,18 +18,30 @@ import { addressKey } from "../core/address.ts";
 import { NetError } from "../core/messages.ts";
 import type {
   BindRequest,
+  Datagram,
   Handles,
   NativeListener,
   NativeStream,
   RawConnection,
   RawListener,
   SocketAddress,
+  Udp,
 } from "../platform/types.ts";
 import {
+  DatagramHub,
+  type DatagramOwner,
+  LocalDatagramMember,
+} from "./datagrams.ts";
+import {
+  bytesOf,
+  type DatagramBind,
   errorAnswer,
+  hubKey,
   type HubMessage,
+  isDatagramBind,
   type ListenAnswer,
   type MemberMessage,
+  type SharedBind,
 } from "./wire.ts";
 
 /** Sends a hub message to the member that a message came from. */
@@ -88,24 +100,34 @@ type Handlers = {
 };
 
 /** The hubs of this thread or process, by address. */
-export class Owner {
+export class Owner implements DatagramOwner {
   readonly handles: Handles;
   #hubs = new Map<string, Hub>();
+  #datagrams = new Map<string, DatagramHub>();
   #events: OwnerEvents;
+  #udp: Udp | undefined;
 
-  constructor(handles: Handles, events: OwnerEvents = {}) {
+  /** `udp`: the runtime's UDP, for the UDP sockets members share. */
+  constructor(handles: Handles, events: OwnerEvents = {}, udp?: Udp) {
     this.handles = handles;
     this.#events = events;
+    this.#udp = udp;
   }
 
   /** Whether this owner holds the socket of `key`. */
   holds(key: string): boolean {
-    return this.#hubs.has(key);
+    return this.#hubs.has(key) || this.#datagrams.has(key);
   }
 
   /** The members of the hub of `key` (none if there is no such hub). */
   members(key: string): string[] {
-    return this.#hubs.get(key)?.queue.members() ?? [];
+    return this.#hubs.get(key)?.queue.members() ??
+      this.#datagrams.get(key)?.members() ?? [];
+  }
+
+  /** The UDP hub of `key`, if this owner holds it. */
+  hub(key: string): DatagramHub | undefined {
+    return this.#datagrams.get(key);
   }
 
   /**
@@ -114,9 +136,10 @@ export class Owner {
    * bind throws, synchronously.
    */
   listen(
-    request: BindRequest,
+    request: SharedBind,
     member: string,
   ): { key: string; addr: SocketAddress } {
+    if (isDatagramBind(request)) return this.#listenDatagram(request, member);
     let hub = request.port === 0
       ? undefined
       : this.#hubs.get(addressKey(request));
@@ -134,8 +157,30 @@ export class Owner {
     return { key: hub.key, addr: hub.listener.addr };
   }
 
+  /** `listen` for a UDP socket: its hub, bound here if there is none. */
+  #listenDatagram(
+    request: DatagramBind,
+    member: string,
+  ): { key: string; addr: SocketAddress } {
+    let hub = request.port === 0
+      ? undefined
+      : this.#datagrams.get(hubKey(request));
+    if (!hub) {
+      const udp = this.#udp;
+      if (!udp) throw new TypeError("UDP sockets are not shared here");
+      const { transport: _, shared: __, ...bind } = request;
+      hub = new DatagramHub(
+        (onDatagram) => udp.bind({ ...bind, reusePort: false }, onDatagram),
+        (addr) => hubKey({ ...request, port: addr.port }),
+      );
+      this.#datagrams.set(hub.key, hub);
+    }
+    hub.join(member);
+    return { key: hub.key, addr: hub.socket.addr };
+  }
+
   /** `listen` as a channel answers it: the address, or the bind's error. */
-  answer(request: BindRequest, member: string): ListenAnswer {
+  answer(request: SharedBind, member: string): ListenAnswer {
     try {
       return this.listen(request, member);
     } catch (err) {
@@ -149,6 +194,15 @@ export class Owner {
     member: string,
   ): NativeListener {
     return new LocalMember(this, joined.key, joined.addr, member);
+  }
+
+  /** A UDP socket of this thread on the hub that `member` joined (`listen`'s answer). */
+  localDatagram(
+    joined: { key: string; addr: SocketAddress },
+    member: string,
+    onDatagram: (d: Datagram) => void,
+  ): LocalDatagramMember {
+    return new LocalDatagramMember(this, joined, member, onDatagram);
   }
 
   /**
@@ -181,8 +235,8 @@ export class Owner {
     ref(_owner, hub, { member, refed }) {
       hub?.queue.setRef(member, refed);
     },
-    leave(owner, hub, { key, member }, _raw, reply) {
-      if (hub) owner.#leave(hub, member);
+    leave(owner, _hub, { key, member }, _raw, reply) {
+      owner.leave(key, member);
       reply({ op: "left", key, member });
     },
     took(owner, hub, { ticket }) {
@@ -195,13 +249,89 @@ export class Owner {
       if (raw && hub) hub.queue.offer(raw, true);
       else if (raw) owner.handles.close(raw);
     },
+    dwant(owner, _hub, { key, member, n, refed }, _raw, reply) {
+      const hub = owner.#datagrams.get(key);
+      if (!hub) {
+        return reply({
+          op: "fail",
+          key,
+          member,
+          ...errorAnswer(NetError.socketClosed()),
+        });
+      }
+      hub.want(member, n, refed, (d) =>
+        reply({
+          op: "dgram",
+          key,
+          member,
+          data: d.data,
+          from: d.from,
+          dropped: hub.queue.dropped,
+        }));
+    },
+    dsend(owner, _hub, msg, _raw, reply) {
+      const { key, member, ticket } = msg;
+      owner.#answerCall(
+        key,
+        member,
+        ticket,
+        reply,
+        (hub) => hub.socket.send(bytesOf(msg.data), msg.hostname, msg.port),
+      );
+    },
+    dcall(owner, _hub, { key, member, ticket, method, args }, _raw, reply) {
+      owner.#answerCall(
+        key,
+        member,
+        ticket,
+        reply,
+        (hub) => hub.call(method, args),
+      );
+    },
+    dback(owner, _hub, { key, data, from }) {
+      const bytes = bytesOf(data);
+      owner.#datagrams.get(key)?.queue.push(
+        { data: bytes, from },
+        bytes.byteLength,
+      );
+    },
   };
+
+  /** Runs a member's send or setting on the UDP hub of `key`; `dret` says how it ended. */
+  #answerCall(
+    key: string,
+    member: string,
+    ticket: number,
+    reply: Reply,
+    run: (hub: DatagramHub) => unknown,
+  ): void {
+    new Promise((resolve) => {
+      const hub = this.#datagrams.get(key);
+      if (!hub) throw NetError.socketClosed();
+      resolve(run(hub));
+    }).then(
+      (value) =>
+        reply({
+          op: "dret",
+          key,
+          member,
+          ticket,
+          value: typeof value === "number" ? value : 0,
+        }),
+      (err) => reply({ op: "dret", key, member, ticket, ...errorAnswer(err) }),
+    );
+  }
 
   /** Every member whose id starts with `prefix` leaves: its thread or process is gone. */
   leaveAll(prefix: string): void {
     for (const hub of [...this.#hubs.values()]) {
       for (const member of hub.queue.members()) {
         if (member.startsWith(prefix)) this.#leave(hub, member);
+      }
+    }
+    for (const hub of [...this.#datagrams.values()]) {
+      for (const member of hub.members()) {
+        if (member.startsWith(prefix)) this.leave(hub.key, member);
       }
     }
   }
@@ -261,7 +391,14 @@ export class Owner {
   /** `member` leaves the hub of `key`. */
   leave(key: string, member: string): void {
     const hub = this.#hubs.get(key);
-    if (hub) this.#leave(hub, member);
+    if (hub) return this.#leave(hub, member);
+    // A UDP socket stays with its owner while any member is left (it is
+    // not handed over): the last one out closes it.
+    const datagrams = this.#datagrams.get(key);
+    if (!datagrams?.leave(member)) return;
+    this.#datagrams.delete(key);
+    datagrams.close();
+    this.#events.closed?.(key);
   }
 
   /** `member` is gone; the last one out closes the socket and frees the address. */

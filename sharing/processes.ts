@@ -18,18 +18,25 @@ import { createInterface } from "node:readline";
 import { runSync } from "../platform/run_sync.ts";
 import type {
   BindRequest,
+  Datagram,
   Handles,
+  NativeDatagramSocket,
   NativeListener,
   RawConnection,
+  Udp,
 } from "../platform/types.ts";
 import { Borrower, type Channel } from "./borrower.ts";
+import { RemoteDatagramMember } from "./datagrams.ts";
 import { Owner } from "./owner.ts";
 import {
+  type DatagramBind,
   type HubMessage,
   isEnvelope,
   type ListenAnswer,
   type ListenRequest,
   type MemberMessage,
+  packBytes,
+  type SharedBind,
   TAG,
   unwrapAnswer,
 } from "./wire.ts";
@@ -57,27 +64,39 @@ interface Ipc {
   ): boolean;
 }
 
-/** Sends on an IPC channel; the sender's copy of a handle closes once it went. */
+/**
+ * Sends on an IPC channel (datagram bytes as base64: IPC carries JSON);
+ * the sender's copy of a handle closes once it went.
+ */
 function sendOn(
   ipc: Ipc,
   handles: Handles,
-  msg: unknown,
+  msg: MemberMessage,
   raw?: RawConnection,
 ): void {
-  ipc.send({ tag: TAG, msg }, raw, {}, () => {
+  ipc.send({ tag: TAG, msg: packBytes(msg) }, raw, {}, () => {
     if (raw) handles.close(raw);
   });
+}
+
+/** What a process or thread shares through: listeners, and UDP sockets. */
+export interface SharingSide {
+  open(request: BindRequest): NativeListener;
+  openDatagram(
+    request: DatagramBind,
+    onDatagram: (d: Datagram) => void,
+  ): NativeDatagramSocket;
 }
 
 /** A child's side: its members of the primary's hubs, over IPC. */
 function childSharing(
   control: string,
   handles: Handles,
-): { open(request: BindRequest): NativeListener } {
+): SharingSide {
   const ipc = process as unknown as Ipc;
   const borrower = new Borrower(handles, memberPrefix(process.pid));
   const toHub: Channel = {
-    listen(request: BindRequest, member: string) {
+    listen(request: SharedBind, member: string) {
       const line = JSON.stringify({ listen: request, member } as ListenRequest);
       let answer: ListenAnswer;
       try {
@@ -102,7 +121,11 @@ function childSharing(
   // Our listener must not hold the child open; pending accepts do that.
   (process.channel as { unref?(): void } | undefined)?.unref?.();
   process.once("exit", () => borrower.closeAll());
-  return { open: (request) => borrower.join(toHub, request) };
+  return {
+    open: (request) => borrower.join(toHub, request),
+    openDatagram: (request, onDatagram) =>
+      new RemoteDatagramMember(borrower, toHub, request, onDatagram),
+  };
 }
 
 /** Member ids of the child `pid` start with this. */
@@ -118,7 +141,7 @@ export function memberPrefix(pid: number | undefined): string {
 export function processSharing(
   primary: string | undefined,
   handles: Handles,
-): { open(request: BindRequest): NativeListener } | undefined {
+): SharingSide | undefined {
   if (!primary || typeof process.send !== "function") return undefined;
   return childSharing(primary, handles);
 }
@@ -179,9 +202,15 @@ function sweepStale(): void {
   }
 }
 
-/** Makes this process the hub for the children it will fork. */
-export function startProcessHub(handles: Handles): Promise<ProcessHub> {
-  const owner = new Owner(handles);
+/**
+ * Makes this process the hub for the children it will fork; `udp`: the
+ * runtime's UDP, for the UDP sockets they share.
+ */
+export function startProcessHub(
+  handles: Handles,
+  udp?: Udp,
+): Promise<ProcessHub> {
+  const owner = new Owner(handles, {}, udp);
   const name = `reuseport-${process.pid}-${randomBytes(4).toString("hex")}`;
   // Whoever can connect can make the primary bind: the socket goes in a
   // directory of its own that only this user can enter (mkdtemp: 0700).
@@ -228,7 +257,7 @@ export function startProcessHub(handles: Handles): Promise<ProcessHub> {
               // keepOpen: where a handle is a net.Socket (Bun), sending
               // would otherwise destroy the hub's copy.
               child.send(
-                { tag: TAG, msg: reply },
+                { tag: TAG, msg: packBytes(reply) },
                 r,
                 { keepOpen: true },
                 (err) => {

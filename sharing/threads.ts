@@ -17,16 +17,19 @@
  */
 import process from "node:process";
 import * as threads from "node:worker_threads";
-import { addressKey } from "../core/address.ts";
 import { AddrInUse } from "../core/errors.ts";
 import type {
   BindRequest,
+  Datagram,
   Handles,
+  NativeDatagramSocket,
   NativeListener,
   RawConnection,
   SocketAddress,
+  Udp,
 } from "../platform/types.ts";
 import { Borrower, type Channel } from "./borrower.ts";
+import { RemoteDatagramMember } from "./datagrams.ts";
 import { Owner } from "./owner.ts";
 import { ThreadHolder } from "./threads_holder.ts";
 import {
@@ -39,9 +42,12 @@ import {
   transfer,
 } from "./threads_wire.ts";
 import {
+  type DatagramBind,
+  hubKey,
   type HubMessage,
   type ListenAnswer,
   type MemberMessage,
+  type SharedBind,
   TAG,
   unwrapAnswer,
 } from "./wire.ts";
@@ -55,7 +61,7 @@ const REJOIN_TRIES = 20;
 const REJOIN_PAUSE_MS = 25;
 
 /** The threads' side of sharing, one per thread. */
-class ThreadSharing implements Channel {
+export class ThreadSharing implements Channel {
   #handles: Handles;
   /** The hubs this thread holds. */
   #owner: Owner;
@@ -70,12 +76,12 @@ class ThreadSharing implements Channel {
   #holder: ThreadHolder;
   #askTimeout = ASK_TIMEOUT_MS;
 
-  constructor(handles: Handles) {
+  constructor(handles: Handles, udp: Udp | undefined) {
     this.#handles = handles;
     this.#owner = new Owner(handles, {
       left: (key) => this.#holder.maybeHandOver(key),
       closed: (key) => this.#routes.delete(key),
-    });
+    }, udp);
     this.#holder = new ThreadHolder(this.#owner, handles, this.#routes);
     this.#borrower = new Borrower(handles, LOCAL);
     this.#broadcast = new threads.BroadcastChannel(BROADCAST);
@@ -107,8 +113,31 @@ class ThreadSharing implements Channel {
     }
   }
 
+  /**
+   * A UDP socket on `request`'s address: this thread's, binding it if
+   * nobody holds it; or a member of the holder thread's.
+   */
+  openDatagram(
+    request: DatagramBind,
+    onDatagram: (d: Datagram) => void,
+  ): NativeDatagramSocket {
+    const member = this.#borrower.newMember();
+    try {
+      const joined = this.#bindHere(request, member);
+      return this.#owner.localDatagram(joined, member, onDatagram);
+    } catch (err) {
+      if (!(err instanceof AddrInUse) || request.port === 0) throw err;
+      return new RemoteDatagramMember(
+        this.#borrower,
+        this,
+        request,
+        onDatagram,
+      );
+    }
+  }
+
   /** Binds or joins `request` in this thread's own hubs. */
-  #bindHere(request: BindRequest, member: string): {
+  #bindHere(request: SharedBind, member: string): {
     key: string;
     addr: SocketAddress;
   } {
@@ -118,11 +147,11 @@ class ThreadSharing implements Channel {
   }
 
   /** Binds `request` here, or joins the thread that holds it. */
-  listen(request: BindRequest, member: string): {
+  listen(request: SharedBind, member: string): {
     key: string;
     addr: SocketAddress;
   } {
-    const key = addressKey(request);
+    const key = hubKey(request);
     try {
       return this.#bindHere(request, member);
     } catch (err) {
@@ -154,7 +183,7 @@ class ThreadSharing implements Channel {
   /** Asks the other threads who holds `key`; the holder's answer, or none in time. */
   #ask(
     key: string,
-    request: BindRequest,
+    request: SharedBind,
     member: string,
   ): (ListenAnswer & { holder?: number }) | undefined {
     const answer = new SharedArrayBuffer(ANSWER_BYTES);
@@ -254,6 +283,7 @@ class ThreadSharing implements Channel {
  */
 export function threadSharing(
   handles: Handles,
-): { open(request: BindRequest): NativeListener } | undefined {
-  return handles.threads ? new ThreadSharing(handles) : undefined;
+  udp?: Udp,
+): ThreadSharing | undefined {
+  return handles.threads ? new ThreadSharing(handles, udp) : undefined;
 }

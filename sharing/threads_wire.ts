@@ -5,12 +5,13 @@
  * @module
  */
 import * as threads from "node:worker_threads";
-import type { BindRequest, RawConnection } from "../platform/types.ts";
+import type { RawConnection } from "../platform/types.ts";
 import type { HubState } from "./owner.ts";
 import {
   type HubMessage,
   type ListenAnswer,
   type MemberMessage,
+  type SharedBind,
   TAG,
 } from "./wire.ts";
 
@@ -34,7 +35,7 @@ export type ThreadMessage =
     tag: typeof TAG;
     op: "who";
     key: string;
-    request: BindRequest;
+    request: SharedBind;
     member: string;
     answer: SharedArrayBuffer;
   }

@@ -4,15 +4,45 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
+import { addressKey } from "../core/address.ts";
 import * as errors from "../core/errors.ts";
-import type { BindRequest, SocketAddress } from "../platform/types.ts";
+import type {
+  BindRequest,
+  SocketAddress,
+  UdpBindRequest,
+} from "../platform/types.ts";
 
 /** Marks every message of ours (the runner's too), among whatever else a channel carries. */
 export const TAG = "@reuseport/net";
 
+/** A UDP socket to share: what a member's `listenDatagram` binds or joins. */
+export type DatagramBind = UdpBindRequest & { transport: "udp" };
+
+/** What a member binds or joins: a listening socket, or a UDP one. */
+export type SharedBind = BindRequest | DatagramBind;
+
+/** Whether `request` is for a UDP socket. */
+export function isDatagramBind(request: SharedBind): request is DatagramBind {
+  return (request as { transport?: unknown }).transport === "udp";
+}
+
+/** The hub's key for an address: TCP and UDP on one port are two hubs. */
+export function hubKey(request: SharedBind): string {
+  return isDatagramBind(request)
+    ? `udp:${addressKey(request)}`
+    : addressKey(request);
+}
+
+/**
+ * A datagram's bytes on the wire: as they are where the channel clones
+ * them (threads), in base64 where it carries JSON (process IPC).
+ */
+export type WireBytes = Uint8Array | string;
+
 /** A member's `listen()`: bind or join in the hub. */
 export interface ListenRequest {
-  listen: BindRequest;
+  listen: SharedBind;
   member: string;
 }
 
@@ -33,7 +63,42 @@ export type MemberMessage =
   | { op: "ref"; key: string; member: string; refed: boolean }
   | { op: "leave"; key: string; member: string }
   | { op: "took"; key: string; ticket: number }
-  | { op: "back"; key: string; ticket?: number };
+  | { op: "back"; key: string; ticket?: number }
+  /**
+   * UDP: `n` more receives wait in the member (fewer, when negative; 0:
+   * only `refed` changed); the hub sends one datagram for each.
+   */
+  | { op: "dwant"; key: string; member: string; n: number; refed: boolean }
+  /** UDP: send from the shared socket, so that the reply leaves from its port. */
+  | {
+    op: "dsend";
+    key: string;
+    member: string;
+    ticket: number;
+    data: WireBytes;
+    hostname: string;
+    port: number;
+  }
+  /** UDP: a setting of the shared socket (multicast membership, loopback, TTL). */
+  | {
+    op: "dcall";
+    key: string;
+    member: string;
+    ticket: number;
+    method: DatagramCall;
+    args: (string | number | boolean)[];
+  }
+  /** UDP: a datagram that reached a member after it closed, for the others. */
+  | { op: "dback"; key: string; data: WireBytes; from: SocketAddress };
+
+/** The settings of a shared UDP socket that members may change. */
+export type DatagramCall =
+  | "joinMulticastV4"
+  | "leaveMulticastV4"
+  | "joinMulticastV6"
+  | "leaveMulticastV6"
+  | "setMulticastLoopback"
+  | "setMulticastTTL";
 
 /**
  * Messages to a member; `ticket`: the hub keeps a copy until `took` or
@@ -45,7 +110,26 @@ export type HubMessage =
   | { op: "fail"; key: string; member: string; name: string; message: string }
   | { op: "left"; key: string; member: string }
   /** The socket of `key` moved to another thread: join it there. */
-  | { op: "moved"; key: string; member: string };
+  | { op: "moved"; key: string; member: string }
+  /** UDP: a datagram for one waiting receive; `dropped`: the hub's drops so far. */
+  | {
+    op: "dgram";
+    key: string;
+    member: string;
+    data: WireBytes;
+    from: SocketAddress;
+    dropped: number;
+  }
+  /** UDP: how a `dsend` or `dcall` ended: bytes sent, or the error. */
+  | {
+    op: "dret";
+    key: string;
+    member: string;
+    ticket: number;
+    value?: number;
+    name?: string;
+    message?: string;
+  };
 
 /** A hub or member message in its envelope: `{ tag, msg }`. */
 export function isEnvelope(
@@ -75,4 +159,22 @@ export function unwrapAnswer(
 ): { key: string; addr: SocketAddress } {
   if ("name" in answer) throw revive(answer.name, answer.message);
   return answer;
+}
+
+/** A message whose datagram bytes a JSON channel can carry: base64. */
+export function packBytes<M extends MemberMessage | HubMessage>(msg: M): M {
+  const data = (msg as { data?: unknown }).data;
+  if (!(data instanceof Uint8Array)) return msg;
+  return {
+    ...msg,
+    data: Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+      .toString("base64"),
+  };
+}
+
+/** A datagram's bytes as they came: the receiver's own copy. */
+export function bytesOf(data: WireBytes): Uint8Array {
+  return typeof data === "string"
+    ? new Uint8Array(Buffer.from(data, "base64"))
+    : data;
 }

@@ -184,29 +184,33 @@ console.log(performance.now() - started);
 for (const s of socks) s.close();
 `;
 
+/** Runs `source` in a child process of this runtime to its end; resolves its stdout. */
+async function runScript(source: string, args: number[]): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "reuseport-udp-flood-"));
+  const file = join(dir, "sender.mjs");
+  writeFileSync(file, source);
+  try {
+    const run = isNativeDeno() ? ["run", "-A", file] : [file];
+    return await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        [...run, ...args.map(String)],
+        { timeout: 60_000 },
+        (err, stdout) => err ? reject(err) : resolve(stdout),
+      );
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Runs the sender to its end; resolves the milliseconds it took to send. */
 async function sendFromChild(
   port: number,
   total: number,
   flows: number,
 ): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), "reuseport-udp-flood-"));
-  const file = join(dir, "sender.mjs");
-  writeFileSync(file, SENDER);
-  try {
-    const args = isNativeDeno() ? ["run", "-A", file] : [file];
-    const out = await new Promise<string>((resolve, reject) => {
-      execFile(
-        process.execPath,
-        [...args, String(port), String(total), String(flows)],
-        { timeout: 60_000 },
-        (err, stdout) => err ? reject(err) : resolve(stdout),
-      );
-    });
-    return Number(out.trim());
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return Number((await runScript(SENDER, [port, total, flows])).trim());
 }
 
 /**
@@ -251,4 +255,156 @@ export async function udpFlood(
     for (const rid of socks) close(rid);
     await Promise.all(loops);
   }
+}
+
+/** How the datagrams sent to a shared address were answered. */
+export interface UdpAnswers {
+  /** Datagrams sent. */
+  sent: number;
+  /** Answers by the id of the worker that received the datagram. */
+  counts: Record<string, number>;
+  /** Datagrams answered exactly once. */
+  exactlyOnce: number;
+  /** Datagrams answered more than once, or never. */
+  wrong: number;
+  /** Answers that came from another port than the one asked. */
+  otherSource: number;
+}
+
+/**
+ * `flows` client sockets (one flow each) send `perFlow` numbered datagrams
+ * each to `port`, where workers running `tests/fixtures/udp_app.mjs`
+ * answer each with their id in front; each round waits until its answers
+ * arrived (`roundMs` at most), so that no buffer overflows and every
+ * datagram must be answered exactly once, from the port it was sent to.
+ */
+export async function udpAsk(
+  port: number,
+  flows = 32,
+  perFlow = 20,
+  roundMs = 5_000,
+): Promise<UdpAnswers> {
+  const clients: DatagramConn[] = [];
+  const answers = new Map<number, number>();
+  const counts: Record<string, number> = {};
+  let otherSource = 0;
+  let extra = 0;
+  const total = flows * perFlow;
+  try {
+    for (let f = 0; f < flows; f++) {
+      clients.push(
+        listenDatagram({ transport: "udp", hostname: HOST, port: 0 }),
+      );
+    }
+    const loops = clients.map(async (client) => {
+      for await (const [data, from] of client) {
+        if (from.port !== port) otherSource++;
+        if (data.byteLength !== 9) {
+          extra++;
+          continue;
+        }
+        const id = new DataView(data.buffer, data.byteOffset + 1).getUint32(0);
+        answers.set(id, (answers.get(id) ?? 0) + 1);
+        counts[data[0]] = (counts[data[0]] ?? 0) + 1;
+      }
+    });
+    let id = 0;
+    for (let round = 0; round < perFlow; round++) {
+      await Promise.all(
+        clients.map((c) => c.send(datagram(id++), { hostname: HOST, port })),
+      );
+      await until(() => answers.size >= id, roundMs);
+    }
+    // An answer sent twice would come within moments of the first.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    for (const client of clients) client.close();
+    await Promise.all(loops);
+    let exactlyOnce = 0;
+    for (let i = 0; i < total; i++) if (answers.get(i) === 1) exactlyOnce++;
+    return {
+      sent: total,
+      counts,
+      exactlyOnce,
+      wrong: total - exactlyOnce + extra +
+        [...answers.keys()].filter((k) => k >= total).length,
+      otherSource,
+    };
+  } finally {
+    for (const client of clients) {
+      try {
+        client.close();
+      } catch {
+        // Closed above.
+      }
+    }
+  }
+}
+
+/**
+ * A child process of this runtime sends `total` numbered datagrams over
+ * `flows` flows as fast as it can (64 in flight) to `port`, reads what the
+ * workers of `tests/fixtures/udp_app.mjs` answer, and prints the send time
+ * and the answers by worker once they stop coming (300 ms without one).
+ */
+const ASKER = `
+import dgram from "node:dgram";
+const [port, total, flows] = process.argv.slice(-3).map(Number);
+const counts = {};
+let answered = 0;
+let last = performance.now();
+const socks = Array.from({ length: flows }, () => {
+  const s = dgram.createSocket("udp4");
+  s.on("message", (m) => {
+    answered++;
+    counts[m[0]] = (counts[m[0]] ?? 0) + 1;
+    last = performance.now();
+  });
+  return s;
+});
+const started = performance.now();
+for (let id = 0; id < total; id += 64) {
+  await Promise.all(Array.from({ length: Math.min(64, total - id) }, (_, k) => {
+    const data = Buffer.alloc(8);
+    data.writeUInt32BE(id + k);
+    return new Promise((resolve) => socks[(id + k) % flows].send(data, port, "127.0.0.1", resolve));
+  }));
+  // Sends complete without a turn of the event loop: let the answers in.
+  await new Promise((resolve) => setImmediate(resolve));
+}
+const ms = performance.now() - started;
+last = performance.now();
+while (performance.now() - last < 300 && answered < total) {
+  await new Promise((resolve) => setTimeout(resolve, 20));
+}
+console.log(JSON.stringify({ ms, answered, counts }));
+for (const s of socks) s.close();
+`;
+
+/** What a flood of a shared address cost, seen from the sender. */
+export interface UdpAnsweredFlood {
+  /** Datagrams sent. */
+  sent: number;
+  /** Datagrams answered, by all workers. */
+  answered: number;
+  /** Answers by worker id. */
+  counts: Record<string, number>;
+  /** Milliseconds the flood took to send. */
+  ms: number;
+}
+
+/**
+ * Floods `port`, where workers of `tests/fixtures/udp_app.mjs` answer,
+ * with `total` datagrams over `flows` flows from another process; what is
+ * not answered was lost on the way (the kernel's buffers, or a full queue
+ * of the socket's owner) or on the way back.
+ */
+export async function udpFloodAnswered(
+  port: number,
+  total = 20_000,
+  flows = 16,
+): Promise<UdpAnsweredFlood> {
+  const seen = JSON.parse(
+    (await runScript(ASKER, [port, total, flows])).trim(),
+  );
+  return { sent: total, ...seen };
 }
