@@ -17,7 +17,6 @@ import { AcceptQueue } from "../core/accept_queue.ts";
 import { addressKey } from "../core/address.ts";
 import { NetError } from "../core/messages.ts";
 import type {
-  BindRequest,
   Datagram,
   Handles,
   NativeListener,
