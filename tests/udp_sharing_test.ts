@@ -151,7 +151,7 @@ for (const strategy of ["emulated", "kernel"] as UdpStrategy[]) {
             threads.error,
             strategy === "kernel"
               ? /^NotSupported: .*the kernel strategy cannot work here/
-              : /^AddrInUse: .*(thread|worker).*processes|^AddrInUse: .*deno serve --parallel/,
+              : /^AddrInUse: .*another (listener|socket) holds this address, and if it is in another (worker )?thread/,
           );
           t.diagnostic(threads.error);
           return;

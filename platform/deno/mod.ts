@@ -33,7 +33,7 @@ import {
   unixAddr,
 } from "./_stream.ts";
 import { denoUdp } from "./_udp.ts";
-import { bindError } from "./_workers.ts";
+import { bindError, workerUdp } from "./_workers.ts";
 import { denoTls } from "./tls.ts";
 
 /** Deno's Unix datagram socket, as a `NativeUnixDatagram`. */
@@ -114,9 +114,11 @@ export const denoRuntime: Runtime = {
   nativeDenoApi: true,
   // Deno's own where --unstable-net gives it (several times faster, and
   // Deno's behaviour); else Deno's Node layer, which needs no flag.
-  udp: denoNamespace()?.listenDatagram
-    ? denoUdp(denoNamespace()!.listenDatagram!, translate)
-    : dgramUdp(() => `Deno ${denoNamespace()?.version.deno}`),
+  udp: workerUdp(
+    denoNamespace()?.listenDatagram
+      ? denoUdp(denoNamespace()!.listenDatagram!, translate)
+      : dgramUdp(() => `Deno ${denoNamespace()?.version.deno}`),
+  ),
 
   preloadArgs(module: URL, _thread: boolean): string[] {
     // What Deno's `fork()` passes when given nothing, and the preload.
