@@ -528,8 +528,9 @@ export function op_net_set_multi_ttl_udp(
  * What the socket of `rid` did with the datagrams that arrived: handed to a
  * receive, waiting in its queue, or dropped because the queue was full
  * (nobody received for a while). A shared socket's figures are its
- * members' together; one shared across threads or processes counts in
- * `dropped` its owner's drops too, as last heard.
+ * members' together; one shared across threads or processes counts what
+ * waits at its owner and what its owner dropped too (as last heard, in
+ * another thread or process than the owner's).
  *
  * @example
  * ```ts
@@ -545,9 +546,10 @@ export function datagramStats(
   rid: number,
 ): { delivered: number; queued: number; dropped: number } {
   const { queue, socket } = memberOf(rid).shared;
+  const owner = socket.ownerStats?.();
   return {
     delivered: queue.delivered,
-    queued: queue.queued,
-    dropped: queue.dropped + (socket.dropped ?? 0),
+    queued: queue.queued + (owner?.queued ?? 0),
+    dropped: queue.dropped + (owner?.dropped ?? 0),
   };
 }

@@ -373,10 +373,11 @@ export interface NativeDatagramSocket {
    */
   setDemand(waiting: boolean, ref: boolean, receives?: number): void;
   /**
-   * Datagrams dropped before they reached this process, where the socket
-   * is another thread's or process's (its owner's full queue).
+   * Where the socket is shared across threads or processes: the datagrams
+   * waiting at its owner for a receive, and those its owner dropped (its
+   * queue full), as far as this member knows.
    */
-  readonly dropped?: number;
+  ownerStats?(): { queued: number; dropped: number };
   /** Closes now; the port is free when this returns. */
   close(): void;
 }

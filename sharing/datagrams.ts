@@ -175,8 +175,9 @@ export class LocalDatagramMember implements NativeDatagramSocket {
     this.#onDatagram = onDatagram;
   }
 
-  get dropped(): number {
-    return this.#hub().queue.dropped;
+  ownerStats(): { queued: number; dropped: number } {
+    const queue = this.#owner.hub(this.#key)?.queue;
+    return { queued: queue?.queued ?? 0, dropped: queue?.dropped ?? 0 };
   }
 
   #hub(): DatagramHub {
@@ -274,8 +275,9 @@ export class RemoteDatagramMember implements NativeDatagramSocket {
     return this.#key;
   }
 
-  get dropped(): number {
-    return this.#dropped;
+  /** What waits at the owner is not known here; its drops as last heard. */
+  ownerStats(): { queued: number; dropped: number } {
+    return { queued: 0, dropped: this.#dropped };
   }
 
   send(data: Uint8Array, ip: string, port: number): Promise<number> {
