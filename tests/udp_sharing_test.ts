@@ -170,56 +170,63 @@ for (const strategy of ["emulated", "kernel"] as UdpStrategy[]) {
   );
 }
 
-for (const strategy of ["emulated", "kernel"] as UdpStrategy[]) {
-  const works = strategy === "kernel" ? kernel : processesShare;
-  test(
-    works
-      ? `runner processes (${strategy}): serveParallel of udp_app.mjs in 4 processes; 32 flows × 20 datagrams each answered exactly once, from the shared port`
-      : `runner processes (${strategy}): not here; serveParallel says why`,
-    { timeout: 120_000 },
-    async (t) => {
-      const port = freeUdpPort();
-      const env = {
-        PORT: String(port),
-        UDP_APP_MODULE: modUrl,
-        REUSEPORT_STRATEGY: strategy,
-      };
-      Object.assign(process.env, env);
-      let server: ParallelServer | undefined;
-      try {
+/**
+ * Whether the runner shares a UDP port in `mode` under `strategy` here: the
+ * kernel's wherever it balances UDP (Deno's runner has no threads); the
+ * emulated where the primary (processes) or the threads hold a socket for
+ * the others.
+ */
+function runnerShares(mode: "processes" | "threads", strategy: UdpStrategy) {
+  if (strategy === "kernel") return kernel && !(onDeno && mode === "threads");
+  return mode === "processes" ? processesShare : threadsShare;
+}
+
+for (const mode of ["processes", "threads"] as const) {
+  for (const strategy of ["emulated", "kernel"] as UdpStrategy[]) {
+    const works = runnerShares(mode, strategy);
+    test(
+      works
+        ? `runner ${mode} (${strategy}): serveParallel of udp_app.mjs in 4 ${mode}; 32 flows × 20 datagrams each answered exactly once, from the shared port`
+        : `runner ${mode} (${strategy}): not here; serveParallel says why`,
+      { timeout: 120_000 },
+      async (t) => {
+        const port = freeUdpPort();
+        const env = {
+          PORT: String(port),
+          UDP_APP_MODULE: modUrl,
+          REUSEPORT_STRATEGY: strategy,
+        };
+        Object.assign(process.env, env);
+        let server: ParallelServer | undefined;
         try {
-          server = await serveParallel({
-            file: APP,
-            workers: WORKERS,
-            mode: "processes",
-          });
-        } catch (err) {
-          assert.ok(!works, `${err}`);
-          if (strategy === "kernel") {
-            // Each worker's bind: the kernel cannot balance UDP here.
+          try {
+            server = await serveParallel({
+              file: APP,
+              workers: WORKERS,
+              mode,
+            });
+          } catch (err) {
+            assert.ok(!works, `${err}`);
+            // The runner's own refusal, or each worker's bind (cannot load).
             assert.match(
               `${err}`,
-              /NotSupported.*the kernel strategy cannot work here/,
+              /NotSupported.*(the kernel strategy cannot work here|REUSEPORT_STRATEGY=emulated: the parallel runner cannot use it here|threads cannot share a socket here|the parallel runner's threads need)/,
             );
-          } else {
-            // Deno's runner: no hub to hold a shared socket.
-            assert.ok(err instanceof errors.NotSupported, `${err}`);
-            assert.match(`${err}`, /REUSEPORT_STRATEGY=emulated/);
+            t.diagnostic(`${err}`);
+            return;
           }
-          t.diagnostic(`${err}`);
-          return;
+          assert.ok(works, "the runner started where it cannot share");
+          const answers = await udpAsk(port);
+          assertAnswered(answers);
+          t.diagnostic(
+            `runner ${mode} ${strategy}: ${JSON.stringify(answers.counts)}`,
+          );
+          await flood(t, port, `runner ${mode} ${strategy}`);
+        } finally {
+          await server?.close();
+          for (const name of Object.keys(env)) delete process.env[name];
         }
-        assert.ok(works, "the runner started where it cannot share");
-        const answers = await udpAsk(port);
-        assertAnswered(answers);
-        t.diagnostic(
-          `processes ${strategy}: ${JSON.stringify(answers.counts)}`,
-        );
-        await flood(t, port, `processes ${strategy}`);
-      } finally {
-        await server?.close();
-        for (const name of Object.keys(env)) delete process.env[name];
-      }
-    },
-  );
+      },
+    );
+  }
 }
