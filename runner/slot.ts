@@ -10,7 +10,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { constants } from "node:os";
 import process from "node:process";
 import type { Readable } from "node:stream";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import * as threads from "node:worker_threads";
 import {
   reportedError,
@@ -86,10 +86,13 @@ export function startThread(spec: SlotSpec): Slot {
   const worker = new threads.Worker(pathToFileURL(file), {
     argv: args,
     execArgv,
+    // Bun's Workers take their preload here (they ignore `--preload` in
+    // execArgv: the worker never heard of the runner); Node ignores it.
+    preload: [fileURLToPath(workerPreload())],
     env: { ...process.env, ...env },
     // Its stderr passes through ours here, to be held back (`passStderr`).
     stderr: true,
-  });
+  } as threads.WorkerOptions);
   const stderr = passStderr(worker.stderr, holdMs);
   let listened = false;
   const ready = new Promise<void>((resolve) => {
