@@ -230,3 +230,68 @@ for (const mode of ["processes", "threads"] as const) {
     );
   }
 }
+
+test(
+  processesShare
+    ? "runner processes (emulated): a rolling reload while flows keep asking; every datagram answered exactly once"
+    : "runner processes (emulated) through a reload: not here; serveParallel says why",
+  { timeout: 120_000 },
+  async (t) => {
+    const port = freeUdpPort();
+    const env = {
+      PORT: String(port),
+      UDP_APP_MODULE: modUrl,
+      REUSEPORT_STRATEGY: "emulated",
+    };
+    Object.assign(process.env, env);
+    try {
+      if (!processesShare) {
+        await assert.rejects(
+          serveParallel({ file: APP, workers: 2, mode: "processes" }),
+          (err) =>
+            err instanceof errors.NotSupported &&
+            /REUSEPORT_STRATEGY=emulated/.test(err.message),
+        );
+        return;
+      }
+      const server = await serveParallel({
+        file: APP,
+        workers: 2,
+        mode: "processes",
+      });
+      try {
+        let reloaded = false;
+        const reload = server.reload().finally(() => reloaded = true);
+        let sent = 0;
+        let wrong = 0;
+        let rounds = 0;
+        // Rounds of 8 new flows × 2 datagrams until both workers are new: a
+        // datagram not answered within 2 s counts as lost.
+        while (!reloaded) {
+          const answers = await udpAsk(port, 8, 2, 2_000);
+          sent += answers.sent;
+          wrong += answers.wrong;
+          rounds++;
+        }
+        const changes = await reload;
+        assert.equal(changes.length, 2);
+        // And the new workers answer.
+        const after = await udpAsk(port, 8, 2, 2_000);
+        assert.ok(rounds > 0);
+        assert.equal(
+          wrong + after.wrong,
+          0,
+          `${wrong} of ${sent} not answered exactly once`,
+        );
+        assert.equal(after.exactlyOnce, after.sent);
+        t.diagnostic(
+          `${sent} datagrams in ${rounds} rounds through the reload: each answered once`,
+        );
+      } finally {
+        await server.close();
+      }
+    } finally {
+      for (const name of Object.keys(env)) delete process.env[name];
+    }
+  },
+);
