@@ -3,7 +3,9 @@
  * `scripts/measure_udp.ts`: how 4 sockets on one address split the
  * datagrams of many flows while they wait (each datagram must reach exactly
  * one), and what a flood costs per strategy (lost in the kernel, dropped by
- * the emulated queue). Loopback only.
+ * the emulated queue); and the same across worker threads and the runner's
+ * processes, asked of workers that answer (`udpAsk`, `udpFloodAnswered`,
+ * used by `tests/udp_sharing_test.ts`). Loopback only.
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
