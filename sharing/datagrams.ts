@@ -217,7 +217,10 @@ export class LocalDatagramMember implements NativeDatagramSocket {
   setDemand(waiting: boolean, ref: boolean, receives?: number): void {
     const n = this.#demand.update(receives ?? (waiting ? 1 : 0), ref);
     if (n === undefined || this.#closed) return;
-    this.#owner.hub(this.#key)?.want(this.#member, n, ref, (d) => {
+    const hub = this.#owner.hub(this.#key);
+    hub?.want(this.#member, n, ref, (d) => {
+      // Closed between the hand-out and now: for the others.
+      if (this.#closed) return void hub.queue.push(d, d.data.byteLength);
       this.#demand.arrived();
       this.#onDatagram(d);
     });
