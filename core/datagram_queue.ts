@@ -126,9 +126,11 @@ export class DatagramQueue<T, M> {
     return gone.length;
   }
 
-  /** Drops what is queued: the socket closed. */
-  clear(): void {
+  /** Empties the queue (the socket closed): what was in it, oldest first. */
+  clear(): T[] {
+    const items = this.#items.map((i) => i.item);
     this.#items = [];
     this.#bytes = 0;
+    return items;
   }
 }

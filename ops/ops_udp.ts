@@ -68,8 +68,7 @@ class SharedDatagramSocket {
     this.queue.cancel(member, NetError.canceled);
     if (this.members.size > 0) return;
     if (this.#key !== undefined) emulated.delete(this.#key);
-    this.queue.clear();
-    this.socket.close();
+    this.socket.close(this.queue.clear());
   }
 }
 
@@ -79,13 +78,23 @@ const emulated = new Map<string, SharedDatagramSocket>();
 /** The resources whose socket is open, for the parallel runner's stop. */
 const open = new Set<UdpSocketResource>();
 
+/** How long a stopping worker's UDP sockets still send (the answers to what it received). */
+const STOP_GRACE_MS = 200;
+
 /**
- * Closes the socket of every UDP resource: pending receives end with
- * `Interrupted`, later ones with `BadResource`, so receive loops finish;
- * the rids stay until closed. The parallel runner's graceful stop.
+ * The parallel runner's graceful stop: every UDP resource stops receiving
+ * (pending receives end with `Interrupted`, later ones with `BadResource`,
+ * so receive loops finish) and its socket closes a moment later, so that
+ * the answer to a datagram already received still goes out; what arrived
+ * meanwhile goes back to a shared socket's owner. The rids stay until
+ * closed.
  */
 function closeAll(): void {
-  for (const resource of [...open]) resource.close();
+  const stopping = [...open];
+  for (const resource of stopping) resource.stopReceiving();
+  setTimeout(() => {
+    for (const resource of stopping) resource.close();
+  }, STOP_GRACE_MS);
 }
 
 function addressKey(ip: string, port: number): string {
@@ -112,6 +121,8 @@ export class UdpSocketResource implements Resource {
   readonly shared: SharedDatagramSocket;
   /** Whether this member's waiting receives keep the process alive. */
   refed = true;
+  /** Whether it still receives (the runner's stop ends that before it closes). */
+  receiving = true;
 
   /** Joins `shared` as a member. */
   constructor(shared: SharedDatagramSocket) {
@@ -127,6 +138,12 @@ export class UdpSocketResource implements Resource {
 
   close(): void {
     this.shared.leave(this);
+  }
+
+  /** Ends this member's receiving: its pending receives are interrupted. */
+  stopReceiving(): void {
+    this.receiving = false;
+    this.shared.queue.cancel(this, NetError.canceled);
   }
 
   setRef(ref: boolean): void {
@@ -175,6 +192,13 @@ export function udpStrategyFor(
   options: { reusePort?: boolean },
 ): StrategyChoice {
   return udpStrategy(runtime(), options.reusePort ?? false);
+}
+
+/** The resource at `rid` if it still receives, else `BadResource: Socket has been closed`. */
+function receiverOf(rid: number): UdpSocketResource {
+  const member = memberOf(rid);
+  if (!member.receiving) throw NetError.socketClosed();
+  return member;
 }
 
 /** The resource at `rid`, or Deno's `BadResource: Socket has been closed`. */
@@ -261,7 +285,7 @@ export async function op_net_recv_udp(
   buf: Uint8Array,
 ): Promise<[number, SocketAddress]> {
   if (!types.isUint8Array(buf)) throw NetError.notABuffer();
-  const member = memberOf(rid);
+  const member = receiverOf(rid);
   const { data, from } = await member.shared.queue.take(member);
   const n = Math.min(data.byteLength, buf.byteLength);
   buf.set(n === data.byteLength ? data : data.subarray(0, n));
@@ -290,7 +314,7 @@ export async function recvUdp(
   rid: number,
   max: number,
 ): Promise<[Uint8Array<ArrayBuffer>, SocketAddress]> {
-  const member = memberOf(rid);
+  const member = receiverOf(rid);
   const { data, from } = await member.shared.queue.take(member);
   const n = Math.max(0, Math.min(data.byteLength, max));
   // The runtimes' datagrams live in ArrayBuffers of their own.

@@ -378,8 +378,12 @@ export interface NativeDatagramSocket {
    * queue full), as far as this member knows.
    */
   ownerStats?(): { queued: number; dropped: number };
-  /** Closes now; the port is free when this returns. */
-  close(): void;
+  /**
+   * Closes now; the port is free when this returns. `unread`: datagrams
+   * that arrived and nobody received, which a socket shared across threads
+   * or processes gives back to its owner for the others.
+   */
+  close(unread?: Datagram[]): void;
 }
 
 /** A runtime's UDP. */

@@ -226,9 +226,12 @@ export class LocalDatagramMember implements NativeDatagramSocket {
     });
   }
 
-  close(): void {
+  close(unread: Datagram[] = []): void {
     if (this.#closed) return;
     this.#closed = true;
+    // What arrived and nobody here received: for the others.
+    const hub = this.#owner.hub(this.#key);
+    for (const d of unread) hub?.queue.push(d, d.data.byteLength);
     this.#owner.leave(this.#key, this.#member);
   }
 }
@@ -380,8 +383,18 @@ export class RemoteDatagramMember implements NativeDatagramSocket {
     }
   }
 
-  close(): void {
-    if (!this.#borrower.forget(this)) return;
+  close(unread: Datagram[] = []): void {
+    if (!this.#borrower.has(this)) return;
+    // What arrived and nobody here received: for the others.
+    for (const d of unread) {
+      this.#channel.send({
+        op: "dback",
+        key: this.#key,
+        data: d.data,
+        from: d.from,
+      });
+    }
+    this.#borrower.forget(this);
     this.#channel.send({ op: "leave", key: this.#key, member: this.id });
     this.#updateHold(false);
     this.fail(NetError.socketClosed());

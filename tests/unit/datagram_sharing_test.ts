@@ -330,3 +330,23 @@ test("datagram bytes cross a JSON channel as base64, and come back as the receiv
   assert.equal(bytes.byteOffset, 0);
   assert.equal(bytes.buffer.byteLength, 4);
 });
+
+test("a member closing with datagrams it got and nobody received gives them back for the others", async () => {
+  const udp = new FakeUdp();
+  const owner = new Owner(new FakeHandles(), {}, udp);
+  const joined = owner.listen(REQUEST, "here:1");
+  const local = collector();
+  const here = owner.localDatagram(joined, "here:1", local.on);
+  const channel = new QueuedChannel(owner, "p11:", true);
+  const member = channel.member(() => {}, joined.addr.port);
+  const unread = [7, 8].map((b) => ({
+    data: new Uint8Array([b]),
+    from: { hostname: "127.0.0.1", port: 40000 },
+  }));
+  member.close(unread);
+  here.setDemand(true, true, 2);
+  await channel.deliver();
+  assert.deepEqual(local.got, [7, 8]);
+  here.close([{ data: new Uint8Array([9]), from: unread[0].from }]);
+  assert.ok(udp.sockets[0].closed, "the last one out: nobody to give to");
+});
