@@ -29,6 +29,8 @@ export interface Summary {
   passed: string[];
   failed: { name: string; error: string }[];
   ignored: string[];
+  /** Tests never reached: the process exited in an earlier one. */
+  notRun?: number;
 }
 
 type Options = {
