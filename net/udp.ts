@@ -270,6 +270,27 @@ export class DatagramConn
   }
 }
 
+// UDP's overload comes last: `Parameters<typeof listenDatagram>` (which
+// takes the last) stays UDP's options, as before "unixpacket" came.
+
+/**
+ * A Unix datagram socket, as `Deno.listenDatagram({ transport: "unixpacket" })`.
+ *
+ * @example
+ * ```ts
+ * import { errors, listenDatagram } from "@reuseport/net";
+ *
+ * try {
+ *   const socket = listenDatagram({ transport: "unixpacket" }); // bound to no name
+ *   console.log(socket.addr.path); // null
+ *   socket.close();
+ * } catch (err) {
+ *   // Node and Bun have no Unix datagram sockets; Deno needs --unstable-net.
+ *   if (!(err instanceof errors.NotSupported)) throw err;
+ * }
+ * ```
+ */
+export function listenDatagram(options: UnixDatagramOptions): UnixDatagramConn;
 /**
  * Binds a datagram socket, synchronously: a taken address throws
  * `errors.AddrInUse` here, and `addr.port` is the real port when 0 was asked
@@ -290,23 +311,17 @@ export class DatagramConn
  */
 export function listenDatagram(options: UdpListenOptions): DatagramConn;
 /**
- * A Unix datagram socket, as `Deno.listenDatagram({ transport: "unixpacket" })`.
+ * Either of the above, by `options.transport`: `"udp"` or `"unixpacket"`
+ * (any other is a `TypeError`, as in Deno).
  *
  * @example
  * ```ts
- * import { errors, listenDatagram } from "@reuseport/net";
+ * import assert from "node:assert/strict";
+ * import { listenDatagram } from "@reuseport/net";
  *
- * try {
- *   const socket = listenDatagram({ transport: "unixpacket" }); // bound to no name
- *   console.log(socket.addr.path); // null
- *   socket.close();
- * } catch (err) {
- *   // Node and Bun have no Unix datagram sockets; Deno needs --unstable-net.
- *   if (!(err instanceof errors.NotSupported)) throw err;
- * }
+ * assert.throws(() => listenDatagram({ transport: "tcp" } as never), TypeError);
  * ```
  */
-export function listenDatagram(options: UnixDatagramOptions): UnixDatagramConn;
 export function listenDatagram(
   options: UdpListenOptions | UnixDatagramOptions,
 ): DatagramConn | UnixDatagramConn {
