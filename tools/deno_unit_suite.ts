@@ -269,6 +269,10 @@ function writeJs(dir: string, source: string, polyfill: string): string {
       readFileSync(join(ROOT, "tools", "_deno_unit", "runner.ts"), "utf8"),
     ),
   );
+  writeFileSync(
+    join(js, "main.mjs"),
+    'import process from "node:process";\nimport { main } from "./runner.mjs";\nawait main(process.argv.slice(2));\n',
+  );
   return js;
 }
 
@@ -285,7 +289,7 @@ async function runOther(
     binary,
     [
       ...args,
-      join(js, "runner.mjs"),
+      join(js, "main.mjs"),
       polyfill,
       join(js, "net_test.mjs"),
       filter,

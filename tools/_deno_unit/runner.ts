@@ -1,10 +1,11 @@
 /**
  * A `Deno.test` for Node and Bun, so that a unit test file of Deno's runs
- * there through this package's polyfill: `runner.mjs <polyfill> <test file>
- * [filter]` imports the polyfill, adds `Deno.test` and `Deno.build` (the test
- * harness's part of Deno, which the polyfill does not provide), imports the
- * test file, runs its tests one at a time and prints one line per test, then
- * `SUMMARY <json>` (`tools/deno_unit_suite.ts` reads it). There is no
+ * there through this package's polyfill: `main([polyfill, test file,
+ * filter])` (the entry `tools/deno_unit_suite.ts` writes calls it) imports
+ * the polyfill, adds `Deno.test` and `Deno.build` (the test harness's part of
+ * Deno, which the polyfill does not provide), imports the test file, runs its
+ * tests one at a time (`runCases`) and prints one line per test, then
+ * `SUMMARY <json>`, which the suite reads. There is no
  * permission sandbox: a test's `permissions` are ignored. As in Deno's
  * runner, an error that reaches `uncaughtException` or `unhandledRejection`
  * during a test fails that test, and so does a resource it leaves open (our
@@ -17,7 +18,7 @@ import process from "node:process";
 import { pathToFileURL } from "node:url";
 
 /** A registered test. */
-interface Case {
+export interface Case {
   name: string;
   fn: () => unknown;
   ignore: boolean;
@@ -40,8 +41,11 @@ type Options = {
   only?: boolean;
 };
 
-/** Reads every `Deno.test` call shape into a `Case`. */
-function toCase(a: unknown, b?: unknown, c?: unknown): Case {
+/**
+ * Reads every `Deno.test` call shape into a `Case`: `(fn)`, `(name, fn)`,
+ * `(options, fn)`, `({ name, fn, … })`, `(name, options, fn)`.
+ */
+export function toCase(a: unknown, b?: unknown, c?: unknown): Case {
   let options: Options = {};
   let fn: (() => unknown) | undefined;
   let name: string | undefined;
@@ -75,7 +79,7 @@ function osName(): string {
 const TIMEOUT_MS = 30_000;
 
 /** What the runner uses of `@reuseport/net/ops`. */
-interface Ops {
+export interface Ops {
   resources(): Record<number, string>;
   tryClose(rid: number): void;
 }
@@ -147,8 +151,41 @@ function describe(error: unknown): string {
   return String(error);
 }
 
-async function main(): Promise<void> {
-  const [polyfill, file, filter = ""] = process.argv.slice(2);
+/**
+ * Runs `cases` (those whose name contains `filter`) one at a time, printing
+ * a line for each with `log`; resolves what passed, failed and was ignored.
+ */
+export async function runCases(
+  cases: Case[],
+  ops: Ops,
+  filter = "",
+  log: (line: string) => void = console.log,
+): Promise<Summary> {
+  const only = cases.some((c) => c.only);
+  const summary: Summary = { passed: [], failed: [], ignored: [] };
+  for (const test of cases) {
+    if (!test.name.includes(filter)) continue;
+    if (test.ignore || (only && !test.only)) {
+      summary.ignored.push(test.name);
+      log(`ignored ${test.name}`);
+      continue;
+    }
+    const error = await runCase(test, ops);
+    if (error === null) {
+      summary.passed.push(test.name);
+      log(`ok      ${test.name}`);
+    } else {
+      summary.failed.push({ name: test.name, error });
+      log(`FAILED  ${test.name}: ${error}`);
+    }
+  }
+  return summary;
+}
+
+/** Runs the test file `file` through `polyfill`, prints `SUMMARY <json>` and exits. */
+export async function main(
+  [polyfill, file, filter = ""]: string[],
+): Promise<never> {
   await import(polyfill);
   const ops: Ops = await import(new URL("./ops/mod.js", polyfill).href);
   const deno = (globalThis as unknown as { Deno: Record<string, unknown> })
@@ -158,28 +195,8 @@ async function main(): Promise<void> {
     void cases.push(toCase(a, b, c));
   deno.build ??= { os: osName(), arch: process.arch };
   await import(pathToFileURL(file).href);
-
-  const only = cases.some((c) => c.only);
-  const summary: Summary = { passed: [], failed: [], ignored: [] };
-  for (const test of cases) {
-    if (!test.name.includes(filter)) continue;
-    if (test.ignore || (only && !test.only)) {
-      summary.ignored.push(test.name);
-      console.log(`ignored ${test.name}`);
-      continue;
-    }
-    const error = await runCase(test, ops);
-    if (error === null) {
-      summary.passed.push(test.name);
-      console.log(`ok      ${test.name}`);
-    } else {
-      summary.failed.push({ name: test.name, error });
-      console.log(`FAILED  ${test.name}: ${error}`);
-    }
-  }
+  const summary = await runCases(cases, ops, filter);
   console.log(`SUMMARY ${JSON.stringify(summary)}`);
   // A failed test may have left a socket or timer open; the run is over.
   process.exit(0);
 }
-
-await main();

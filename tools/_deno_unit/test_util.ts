@@ -31,10 +31,28 @@ const POLYFILL: string = "";
  */
 const PRELOAD: string = "";
 
+/** What these helpers use of Deno's own namespace. */
+interface DenoOwn {
+  execPath(): string;
+  makeTempDirSync(): string;
+  Command: new (cmd: string, options: {
+    args: string[];
+    stdout: "piped";
+    stderr: "inherit";
+  }) => {
+    spawn(): {
+      stdout: ReadableStream<Uint8Array>;
+      status: Promise<{ code: number }>;
+    };
+  };
+}
+
 /** Deno's own namespace, or undefined off Deno (a polyfill's is not). */
-function denoOwn(): typeof Deno | undefined {
+function denoOwn(): DenoOwn | undefined {
   const deno = (globalThis as { Deno?: { internal?: unknown } }).Deno;
-  return typeof deno?.internal === "symbol" ? deno as typeof Deno : undefined;
+  return typeof deno?.internal === "symbol"
+    ? deno as unknown as DenoOwn
+    : undefined;
 }
 
 /** `@std/assert`'s `AssertionError`. */
