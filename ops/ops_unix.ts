@@ -257,10 +257,13 @@ function datagramOf(rid: number): NativeUnixDatagram {
  */
 export async function op_net_send_unixpacket(
   rid: number,
-  path: string,
+  path: string | null,
   buf: Uint8Array,
 ): Promise<number> {
-  return await datagramOf(rid).send(buf, validatePath(String(path)));
+  // The path of a socket bound to no name is null: Deno sends to "" then
+  // (the kernel's EINVAL), not to a file named "null".
+  const to = path === null || path === undefined ? "" : String(path);
+  return await datagramOf(rid).send(buf, validatePath(to));
 }
 
 /**

@@ -281,6 +281,11 @@ denoTest(async function netUnixPacketAnonListenClose() {
     const [received, remote] = await bob.receive();
     assert.deepEqual([...received], [1, 2]);
     assert.deepEqual(remote, { transport: "unixpacket", path: null });
+    // Nothing can be sent to it: its path is null (Deno sends to "").
+    await assert.rejects(bob.send(new Uint8Array([3]), socket.addr), {
+      name: "TypeError",
+      message: "Invalid argument (os error 22)",
+    });
     socket.close();
     bob.close();
   });
