@@ -197,8 +197,12 @@ export async function connectUnix(
 export interface UnixDatagramOptions {
   /** Always `"unixpacket"`. */
   transport: "unixpacket";
-  /** The socket file's path, or a Linux abstract name starting with `"\0"`. */
-  path: string;
+  /**
+   * The socket file's path, or a Linux abstract name starting with `"\0"`;
+   * absent, a socket bound to no name (`addr.path` is `null`), which can
+   * send but not be sent to.
+   */
+  path?: string;
 }
 
 /** What a receive takes when not given a buffer: the largest datagram. */

@@ -196,7 +196,8 @@ export async function op_net_connect_unix(
 }
 
 /**
- * Binds a Unix datagram socket at `path`; returns `[rid, path]`. Where the
+ * Binds a Unix datagram socket at `path` (none: an unnamed one, whose path
+ * is `null`, as Deno's); returns `[rid, path]`. Where the
  * runtime has none (Node, Bun, Deno without `--unstable-net`) it throws
  * `NotSupported` saying why.
  *
@@ -219,13 +220,18 @@ export async function op_net_connect_unix(
  * ```
  */
 export function op_net_listen_unixpacket(
-  path: string,
+  path?: string | null,
 ): [number, string | null] {
   const sockets = unix();
   if (!sockets.listenDatagram) {
     throw NetError.unixDatagramUnsupported(sockets.datagramReason);
   }
-  const socket = sockets.listenDatagram(validatePath(String(path)));
+  // No path is Deno's `Option<String>` None: a socket bound to no name.
+  const socket = sockets.listenDatagram(
+    path === undefined || path === null
+      ? undefined
+      : validatePath(String(path)),
+  );
   return [
     resourceTable.add(new UnixDatagramResource(socket)),
     socket.addr.path,
@@ -251,10 +257,13 @@ function datagramOf(rid: number): NativeUnixDatagram {
  */
 export async function op_net_send_unixpacket(
   rid: number,
-  path: string,
+  path: string | null,
   buf: Uint8Array,
 ): Promise<number> {
-  return await datagramOf(rid).send(buf, validatePath(String(path)));
+  // The path of a socket bound to no name is null: Deno sends to "" then
+  // (the kernel's EINVAL), not to a file named "null".
+  const to = path === null || path === undefined ? "" : String(path);
+  return await datagramOf(rid).send(buf, validatePath(to));
 }
 
 /**

@@ -262,10 +262,11 @@ export interface UnixSockets {
   /** Connects to the socket at `path`. */
   connect(path: string): Promise<NativeStream<UnixAddress>>;
   /**
-   * Binds a datagram socket at `path`, where the runtime has them; absent
-   * where not, and `datagramReason` says why.
+   * Binds a datagram socket at `path` (none: an unnamed socket, `addr.path`
+   * null), where the runtime has them; absent where not, and
+   * `datagramReason` says why.
    */
-  listenDatagram?(path: string): NativeUnixDatagram;
+  listenDatagram?(path: string | undefined): NativeUnixDatagram;
   /** Why there are (or are not) Unix datagram sockets here, for messages. */
   readonly datagramReason: string;
 }
