@@ -20,6 +20,14 @@ import {
   UnexpectedEof,
 } from "./errors.ts";
 
+/**
+ * How `NetError.unixThreadsCannotShare` ends: the parallel runner, whose
+ * `auto` mode chose threads, knows by it that its module listens on a Unix
+ * socket that threads cannot share, and starts processes instead.
+ */
+export const UNIX_THREADS_ADVICE =
+  "the kernel cannot balance a Unix socket between sockets of their own. Use processes: reuseport serve --parallel --processes";
+
 /** Deno's errors, each made fresh (with its own stack) where it is thrown. */
 export const NetError = {
   /** An accept on, or of, a listener that is closed. */
@@ -115,7 +123,7 @@ export const NetError = {
   unixThreadsCannotShare: (err: Error, reason: string): AddrInUse =>
     new AddrInUse(
       `${err.message}: another listener holds this path, and if it is in another thread of this process, ${reason}; ` +
-        "the kernel cannot balance a Unix socket between sockets of their own. Use processes: reuseport serve --parallel --processes",
+        UNIX_THREADS_ADVICE,
     ),
   /**
    * A shared (`loadBalanced`) Unix listener found its path taken where the

@@ -17,11 +17,11 @@ import process from "node:process";
 import { createInterface } from "node:readline";
 import { runSync } from "../platform/run_sync.ts";
 import type {
-  ShareAddress,
-  ShareRequest,
   Handles,
   NativeListener,
   RawConnection,
+  ShareAddress,
+  ShareRequest,
 } from "../platform/types.ts";
 import { Borrower, type Channel } from "./borrower.ts";
 import { Owner } from "./owner.ts";

@@ -21,11 +21,11 @@ import { addressKey } from "../core/address.ts";
 import { AddrInUse } from "../core/errors.ts";
 import { NetError } from "../core/messages.ts";
 import type {
-  ShareRequest,
   Handles,
   NativeListener,
   RawConnection,
   ShareAddress,
+  ShareRequest,
 } from "../platform/types.ts";
 import { Borrower, type Channel } from "./borrower.ts";
 import { Owner } from "./owner.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import * as threads from "node:worker_threads";
-import type { ShareRequest, RawConnection } from "../platform/types.ts";
+import type { RawConnection, ShareRequest } from "../platform/types.ts";
 import type { HubState } from "./owner.ts";
 import {
   type HubMessage,

@@ -375,14 +375,14 @@ const HTTP_APP: RunnerApp = { file: "examples/http_app.mjs" };
 
 /**
  * Starts `<runtime> npm/esm/bin.js serve --parallel=<workers> --<mode>
- * <app>` (`examples/http_app.mjs` unless told) on a free port; resolves once
+ * <app>` (no `--<mode>` for `auto`) (`examples/http_app.mjs` unless told) on a free port; resolves once
  * every worker answered. `runtime` is a binary, or a binary and its flags
  * (`deno run -A`).
  */
 export async function startRunner(
   runtime: string | string[],
   workers: number,
-  mode: "threads" | "processes",
+  mode: "threads" | "processes" | "auto",
   env: Record<string, string> = {},
   app: RunnerApp = HTTP_APP,
 ): Promise<Runner> {
@@ -393,7 +393,7 @@ export async function startRunner(
     "npm/esm/bin.js",
     "serve",
     `--parallel=${workers}`,
-    `--${mode}`,
+    ...mode === "auto" ? [] : [`--${mode}`],
     app.file,
   ], {
     cwd: ROOT,
