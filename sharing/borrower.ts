@@ -9,22 +9,23 @@
  */
 import { NetError } from "../core/messages.ts";
 import { hold, release } from "../platform/loop_hold.ts";
+import { isUnixAddress } from "../core/address.ts";
 import type {
-  BindRequest,
   Handles,
   NativeListener,
   NativeStream,
   RawConnection,
-  SocketAddress,
+  ShareAddress,
+  ShareRequest,
 } from "../platform/types.ts";
 import { type HubMessage, type MemberMessage, revive } from "./wire.ts";
 
 /** How a member in another thread or process reaches the owner. */
 export interface Channel {
   /** Binds or joins at the owner, synchronously; throws what the bind threw. */
-  listen(request: BindRequest, member: string): {
+  listen(request: ShareRequest, member: string): {
     key: string;
-    addr: SocketAddress;
+    addr: ShareAddress;
   };
   /** Sends to the owner, with a connection handle when there is one. */
   send(msg: MemberMessage, raw?: RawConnection): void;
@@ -54,7 +55,7 @@ export class Borrower {
   }
 
   /** Joins the owner's hub for `request` over `channel`; throws what the bind threw. */
-  join(channel: Channel, request: BindRequest): RemoteMember {
+  join(channel: Channel, request: ShareRequest): RemoteMember {
     const member = new RemoteMember(this, channel, request, this.newMember());
     this.#members.set(member.id, member);
     return member;
@@ -117,17 +118,17 @@ export class Borrower {
 
 /** An accept waiting for the owner's answer. */
 interface Pending {
-  resolve(stream: NativeStream): void;
+  resolve(stream: NativeStream<ShareAddress>): void;
   reject(err: Error): void;
 }
 
 /** A listener in a thread or process other than the owner's. */
-export class RemoteMember implements NativeListener {
+export class RemoteMember implements NativeListener<ShareAddress> {
   readonly id: string;
-  readonly addr: SocketAddress;
+  readonly addr: ShareAddress;
   #borrower: Borrower;
   #channel: Channel;
-  #request: BindRequest;
+  #request: ShareRequest;
   #key: string;
   #refed = true;
   /** Whether this member's pending accept holds the event loop open. */
@@ -137,7 +138,7 @@ export class RemoteMember implements NativeListener {
   constructor(
     borrower: Borrower,
     channel: Channel,
-    request: BindRequest,
+    request: ShareRequest,
     id: string,
   ) {
     this.#borrower = borrower;
@@ -146,8 +147,9 @@ export class RemoteMember implements NativeListener {
     const { key, addr } = channel.listen(request, id);
     this.#key = key;
     this.addr = addr;
-    // Joining again (the socket moved) names the port it got.
-    this.#request = { ...request, port: addr.port };
+    // Joining again (the socket moved) names the port it got; a path is
+    // its own name.
+    this.#request = "port" in addr ? { ...request, port: addr.port } : request;
   }
 
   /** The owner's key for this member's address. */
@@ -172,7 +174,7 @@ export class RemoteMember implements NativeListener {
     this.#settle()?.reject(err);
   }
 
-  accept(): Promise<NativeStream> {
+  accept(): Promise<NativeStream<ShareAddress>> {
     if (!this.#borrower.has(this)) {
       return Promise.reject(NetError.listenerClosed());
     }
@@ -192,7 +194,8 @@ export class RemoteMember implements NativeListener {
     }
     if (msg.op !== "conn" || !raw) return;
     if (!pending) return this.#borrower.giveBack(this.#channel, msg, raw);
-    pending.resolve(this.#borrower.handles.stream(raw));
+    const unix = isUnixAddress(this.addr) ? this.addr : undefined;
+    pending.resolve(this.#borrower.handles.stream(raw, unix));
     // Taken: the owner may let its copy go.
     if (msg.ticket !== undefined) {
       this.#channel.send({ op: "took", key: msg.key, ticket: msg.ticket });

@@ -14,16 +14,16 @@
  * @module
  */
 import { AcceptQueue } from "../core/accept_queue.ts";
-import { addressKey } from "../core/address.ts";
+import { addressKey, isUnixAddress } from "../core/address.ts";
 import { NetError } from "../core/messages.ts";
 import type {
-  BindRequest,
   Handles,
   NativeListener,
   NativeStream,
   RawConnection,
   RawListener,
-  SocketAddress,
+  ShareAddress,
+  ShareRequest,
 } from "../platform/types.ts";
 import {
   errorAnswer,
@@ -38,7 +38,7 @@ export type Reply = (msg: HubMessage, raw?: RawConnection) => void;
 /** A hub as it moves to another thread: its socket and what it held. */
 export interface HubState {
   key: string;
-  addr: SocketAddress;
+  addr: ShareAddress;
   backlog: number;
   members: string[];
   /** The listening socket, released. */
@@ -58,13 +58,13 @@ export interface OwnerEvents {
 /** The members of one address and the socket they share. */
 class Hub {
   readonly key: string;
-  readonly listener: RawListener;
+  readonly listener: RawListener<ShareAddress>;
   readonly backlog: number;
   readonly queue: AcceptQueue<RawConnection, string>;
 
   constructor(
     key: string,
-    listener: RawListener,
+    listener: RawListener<ShareAddress>,
     backlog: number,
     handles: Handles,
   ) {
@@ -109,19 +109,22 @@ export class Owner {
   }
 
   /**
-   * Joins `member` to the hub for the request's address, binding the socket
-   * if there is none yet (port 0 always binds a new one). Throws what the
-   * bind throws, synchronously.
+   * Joins `member` to the hub for the request's address (a TCP address or a
+   * Unix socket path), binding the socket if there is none yet (port 0
+   * always binds a new one). Throws what the bind throws, synchronously.
    */
   listen(
-    request: BindRequest,
+    request: ShareRequest,
     member: string,
-  ): { key: string; addr: SocketAddress } {
-    let hub = request.port === 0
+  ): { key: string; addr: ShareAddress } {
+    const unix = "path" in request;
+    let hub = !unix && request.port === 0
       ? undefined
       : this.#hubs.get(addressKey(request));
     if (!hub) {
-      const listener = this.handles.bind({ ...request, reusePort: false });
+      const listener = this.handles.bind(
+        unix ? request : { ...request, reusePort: false },
+      );
       hub = new Hub(
         addressKey(listener.addr),
         listener,
@@ -135,7 +138,7 @@ export class Owner {
   }
 
   /** `listen` as a channel answers it: the address, or the bind's error. */
-  answer(request: BindRequest, member: string): ListenAnswer {
+  answer(request: ShareRequest, member: string): ListenAnswer {
     try {
       return this.listen(request, member);
     } catch (err) {
@@ -145,9 +148,9 @@ export class Owner {
 
   /** A listener of this thread on the hub that `member` joined (`listen`'s answer). */
   local(
-    joined: { key: string; addr: SocketAddress },
+    joined: { key: string; addr: ShareAddress },
     member: string,
-  ): NativeListener {
+  ): NativeListener<ShareAddress> {
     return new LocalMember(this, joined.key, joined.addr, member);
   }
 
@@ -203,6 +206,18 @@ export class Owner {
       for (const member of hub.queue.members()) {
         if (member.startsWith(prefix)) this.#leave(hub, member);
       }
+    }
+  }
+
+  /**
+   * Closes every hub's socket and what it holds: the side that owns them is
+   * stopping (a Unix socket's file goes with its socket, as at its last
+   * listener's close).
+   */
+  closeAll(): void {
+    // A hub lives while it has members: the last one out closes it.
+    for (const hub of [...this.#hubs.values()]) {
+      for (const member of hub.queue.members()) this.#leave(hub, member);
     }
   }
 
@@ -279,8 +294,8 @@ export class Owner {
  * A listener in the thread that owns the socket: it waits on the hub's
  * queue directly, with no messages.
  */
-class LocalMember implements NativeListener {
-  readonly addr: SocketAddress;
+class LocalMember implements NativeListener<ShareAddress> {
+  readonly addr: ShareAddress;
   #owner: Owner;
   #key: string;
   #member: string;
@@ -290,7 +305,7 @@ class LocalMember implements NativeListener {
   constructor(
     owner: Owner,
     key: string,
-    addr: SocketAddress,
+    addr: ShareAddress,
     member: string,
   ) {
     this.#owner = owner;
@@ -299,14 +314,15 @@ class LocalMember implements NativeListener {
     this.#member = member;
   }
 
-  accept(): Promise<NativeStream> {
+  accept(): Promise<NativeStream<ShareAddress>> {
     if (this.#closed) return Promise.reject(NetError.listenerClosed());
+    const unix = isUnixAddress(this.addr) ? this.addr : undefined;
     return new Promise((resolve, reject) =>
       this.#owner.wantLocal(
         this.#key,
         this.#member,
         this.#refed,
-        (raw) => resolve(this.#owner.handles.stream(raw)),
+        (raw) => resolve(this.#owner.handles.stream(raw, unix)),
         reject,
       )
     );

@@ -17,10 +17,11 @@ import process from "node:process";
 import { createInterface } from "node:readline";
 import { runSync } from "../platform/run_sync.ts";
 import type {
-  BindRequest,
   Handles,
   NativeListener,
   RawConnection,
+  ShareAddress,
+  ShareRequest,
 } from "../platform/types.ts";
 import { Borrower, type Channel } from "./borrower.ts";
 import { Owner } from "./owner.ts";
@@ -73,11 +74,11 @@ function sendOn(
 function childSharing(
   control: string,
   handles: Handles,
-): { open(request: BindRequest): NativeListener } {
+): { open(request: ShareRequest): NativeListener<ShareAddress> } {
   const ipc = process as unknown as Ipc;
   const borrower = new Borrower(handles, memberPrefix(process.pid));
   const toHub: Channel = {
-    listen(request: BindRequest, member: string) {
+    listen(request: ShareRequest, member: string) {
       const line = JSON.stringify({ listen: request, member } as ListenRequest);
       let answer: ListenAnswer;
       try {
@@ -118,7 +119,7 @@ export function memberPrefix(pid: number | undefined): string {
 export function processSharing(
   primary: string | undefined,
   handles: Handles,
-): { open(request: BindRequest): NativeListener } | undefined {
+): { open(request: ShareRequest): NativeListener<ShareAddress> } | undefined {
   if (!primary || typeof process.send !== "function") return undefined;
   return childSharing(primary, handles);
 }
@@ -131,7 +132,7 @@ export interface ProcessHub {
   attach(
     child: Ipc & NodeJS.EventEmitter & { pid?: number; connected: boolean },
   ): void;
-  /** Stops answering and removes the control socket. */
+  /** Stops answering, closes every shared socket and removes the control socket. */
   close(): void;
 }
 
@@ -246,6 +247,9 @@ export function startProcessHub(handles: Handles): Promise<ProcessHub> {
           });
         },
         close() {
+          // The workers are gone: every shared socket closes (a Unix
+          // socket's file is removed, as its last listener's close does).
+          owner.closeAll();
           server.close();
           if (dir) rmSync(dir, { recursive: true, force: true });
         },

@@ -19,12 +19,13 @@ import process from "node:process";
 import * as threads from "node:worker_threads";
 import { addressKey } from "../core/address.ts";
 import { AddrInUse } from "../core/errors.ts";
+import { NetError } from "../core/messages.ts";
 import type {
-  BindRequest,
   Handles,
   NativeListener,
   RawConnection,
-  SocketAddress,
+  ShareAddress,
+  ShareRequest,
 } from "../platform/types.ts";
 import { Borrower, type Channel } from "./borrower.ts";
 import { Owner } from "./owner.ts";
@@ -53,6 +54,11 @@ const REJOIN_ASK_TIMEOUT_MS = 50;
 /** Joining again after the holder went: tries, and the pause between them. */
 const REJOIN_TRIES = 20;
 const REJOIN_PAUSE_MS = 25;
+
+/** Whether `request` asks for a port of its own (port 0), which nobody else holds. */
+function isNewPort(request: ShareRequest): boolean {
+  return "port" in request && request.port === 0;
+}
 
 /** The threads' side of sharing, one per thread. */
 class ThreadSharing implements Channel {
@@ -97,20 +103,26 @@ class ThreadSharing implements Channel {
    * A listener on `request`'s address: on this thread's socket, binding it
    * if nobody holds it, with no messages; or a member of the holder thread's.
    */
-  open(request: BindRequest): NativeListener {
+  open(request: ShareRequest): NativeListener<ShareAddress> {
     const member = this.#borrower.newMember();
     try {
       return this.#owner.local(this.#bindHere(request, member), member);
     } catch (err) {
-      if (!(err instanceof AddrInUse) || request.port === 0) throw err;
+      if (!(err instanceof AddrInUse) || isNewPort(request)) throw err;
+      // Where only TCP handles move between threads (Node's pipe handles
+      // cannot be transferred), the thread that holds a path keeps it.
+      const unix = "path" in request ? this.#handles.unixThreads : undefined;
+      if (unix && !unix.moves) {
+        throw NetError.unixThreadsCannotShare(err, unix.reason);
+      }
       return this.#borrower.join(this, request);
     }
   }
 
   /** Binds or joins `request` in this thread's own hubs. */
-  #bindHere(request: BindRequest, member: string): {
+  #bindHere(request: ShareRequest, member: string): {
     key: string;
-    addr: SocketAddress;
+    addr: ShareAddress;
   } {
     const joined = this.#owner.listen(request, member);
     this.#routes.set(joined.key, "here");
@@ -118,15 +130,15 @@ class ThreadSharing implements Channel {
   }
 
   /** Binds `request` here, or joins the thread that holds it. */
-  listen(request: BindRequest, member: string): {
+  listen(request: ShareRequest, member: string): {
     key: string;
-    addr: SocketAddress;
+    addr: ShareAddress;
   } {
     const key = addressKey(request);
     try {
       return this.#bindHere(request, member);
     } catch (err) {
-      if (!(err instanceof AddrInUse) || request.port === 0) throw err;
+      if (!(err instanceof AddrInUse) || isNewPort(request)) throw err;
       const answer = this.#ask(key, request, member);
       if (!answer) throw err;
       const joined = unwrapAnswer(answer);
@@ -154,7 +166,7 @@ class ThreadSharing implements Channel {
   /** Asks the other threads who holds `key`; the holder's answer, or none in time. */
   #ask(
     key: string,
-    request: BindRequest,
+    request: ShareRequest,
     member: string,
   ): (ListenAnswer & { holder?: number }) | undefined {
     const answer = new SharedArrayBuffer(ANSWER_BYTES);
@@ -254,6 +266,6 @@ class ThreadSharing implements Channel {
  */
 export function threadSharing(
   handles: Handles,
-): { open(request: BindRequest): NativeListener } | undefined {
+): { open(request: ShareRequest): NativeListener<ShareAddress> } | undefined {
   return handles.threads ? new ThreadSharing(handles) : undefined;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import * as threads from "node:worker_threads";
-import type { BindRequest, RawConnection } from "../platform/types.ts";
+import type { RawConnection, ShareRequest } from "../platform/types.ts";
 import type { HubState } from "./owner.ts";
 import {
   type HubMessage,
@@ -34,7 +34,7 @@ export type ThreadMessage =
     tag: typeof TAG;
     op: "who";
     key: string;
-    request: BindRequest;
+    request: ShareRequest;
     member: string;
     answer: SharedArrayBuffer;
   }

@@ -5,20 +5,20 @@
  * @module
  */
 import * as errors from "../core/errors.ts";
-import type { BindRequest, SocketAddress } from "../platform/types.ts";
+import type { ShareAddress, ShareRequest } from "../platform/types.ts";
 
 /** Marks every message of ours (the runner's too), among whatever else a channel carries. */
 export const TAG = "@reuseport/net";
 
 /** A member's `listen()`: bind or join in the hub. */
 export interface ListenRequest {
-  listen: BindRequest;
+  listen: ShareRequest;
   member: string;
 }
 
 /** The hub's answer to a `listen()`: where it listens, or the bind's error. */
 export type ListenAnswer =
-  | { key: string; addr: SocketAddress }
+  | { key: string; addr: ShareAddress }
   | { name: string; message: string };
 
 /**
@@ -72,7 +72,7 @@ export function revive(name: string, message: string): Error {
 /** The address of a `listen()` answer, or its error thrown. */
 export function unwrapAnswer(
   answer: ListenAnswer,
-): { key: string; addr: SocketAddress } {
+): { key: string; addr: ShareAddress } {
   if ("name" in answer) throw revive(answer.name, answer.message);
   return answer;
 }

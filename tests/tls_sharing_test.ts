@@ -9,7 +9,6 @@
  * rolling reload.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import process from "node:process";
 import { after, afterEach, test, type TestContext } from "node:test";
 import { connect as tlsConnect } from "node:tls";
@@ -35,6 +34,11 @@ import {
 } from "../tools/balancing.ts";
 import { removeTestCerts, testCerts } from "./_certs.ts";
 import { modUrl, onDeno } from "./_child.ts";
+import {
+  runThreadsProgram,
+  threadFailures,
+  type ThreadsSeen,
+} from "./_threads.ts";
 
 after(removeTestCerts);
 afterEach(() => setStrategy(undefined));
@@ -222,13 +226,6 @@ for (const option of ["loadBalanced", "reusePort"]) {
 // ---------------------------------------------------------------------------
 // Worker threads
 
-interface ThreadsSeen {
-  error?: string;
-  before: Record<string, number>;
-  after: Record<string, number>;
-  last: string;
-}
-
 /** `tests/fixtures/threads_program.mjs` with TLS (the test certificates), in a child. */
 function runThreads(
   option: string,
@@ -236,37 +233,12 @@ function runThreads(
   strategy: string,
 ): Promise<ThreadsSeen> {
   const { server, ca } = testCerts();
-  const program = fixture("threads_program.mjs")
-    .replace("/npm/esm/tests/", "/tests/");
-  const args = [
-    program,
-    modUrl,
-    option,
-    phase,
+  return runThreadsProgram(option, phase, { REUSEPORT_STRATEGY: strategy }, [
     server.certFile,
     server.keyFile,
     ca.certFile,
-  ];
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      onDeno ? ["run", "-A", ...args] : args,
-      {
-        env: { ...process.env, REUSEPORT_STRATEGY: strategy },
-        timeout: 60_000,
-      },
-      (err, stdout, stderr) => {
-        if (err) return reject(new Error(`${err.message}\n${stderr}`));
-        resolve(JSON.parse(stdout.trim().split("\n").at(-1)!));
-      },
-    );
-  });
+  ]);
 }
-
-/** Answers that are not a worker's id. */
-const threadFailures = (counts: Record<string, number>): number =>
-  Object.entries(counts).filter(([who]) => !/^w\d$/.test(who))
-    .reduce((sum, [, n]) => sum + n, 0);
 
 const canMove = !onDeno && runtime().handles?.threads === true;
 /** The `AddrInUse` of a second thread where threads cannot share one socket, as for TCP. */
