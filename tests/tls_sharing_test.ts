@@ -333,16 +333,15 @@ const runnerCases = [
   { mode: "threads" as const, strategy: "emulated" },
 ];
 
-for (const { mode, strategy } of runnerCases) {
+// `reuseport serve` runs the npm build, so these run on Node and Bun; on
+// Deno, the serveParallel test below covers the runner.
+const cliRunnerCases = onDeno ? [] : runnerCases;
+
+for (const { mode, strategy } of cliRunnerCases) {
   test(
     `runner (${mode}, ${strategy}): reuseport serve --parallel=2 tls_app.mjs spreads 400 TLS connections (2 requests each) over both workers, 0 failed`,
     { timeout: 90_000 },
     async (t: TestContext) => {
-      if (onDeno) {
-        return t.skip(
-          "reuseport serve runs the npm build; Deno: the serveParallel test below",
-        );
-      }
       const env = { ...tlsAppEnv(), REUSEPORT_STRATEGY: strategy };
       const started = await startRunner(
         process.execPath,
@@ -386,36 +385,33 @@ for (const { mode, strategy } of runnerCases) {
   );
 }
 
-test(
-  "runner (processes): a rolling reload (SIGHUP, twice) of reuseport serve --parallel=2 tls_app.mjs under 16 back-to-back TLS clients: 0 failed",
-  { timeout: 90_000 },
-  async (t: TestContext) => {
-    if (onDeno) {
-      return t.skip(
-        "reuseport serve runs the npm build; Deno: the serveParallel test below",
+if (!onDeno) {
+  test(
+    "runner (processes): a rolling reload (SIGHUP, twice) of reuseport serve --parallel=2 tls_app.mjs under 16 back-to-back TLS clients: 0 failed",
+    { timeout: 90_000 },
+    async (t: TestContext) => {
+      const { load, pids } = await reloadUnderLoad(
+        process.execPath,
+        "processes",
+        tlsAppEnv(),
+        2,
+        8,
+        TLS_APP,
       );
-    }
-    const { load, pids } = await reloadUnderLoad(
-      process.execPath,
-      "processes",
-      tlsAppEnv(),
-      2,
-      8,
-      TLS_APP,
-    );
-    assert.equal(load.failed, 0, JSON.stringify(load.errors));
-    assert.ok(load.requests > 100, `${load.requests} answered`);
-    for (const id of ["1", "2"]) {
-      assert.equal(new Set(pids[id]).size, 3, `worker ${id}: ${pids[id]}`);
-      assert.ok(load.workers[id].pids.includes(pids[id][1]), `${pids[id]}`);
-    }
-    t.diagnostic(
-      `${load.connections} TLS connections through 2 reloads: worker 1 ${
-        load.workers["1"].connections
-      }, worker 2 ${load.workers["2"].connections}`,
-    );
-  },
-);
+      assert.equal(load.failed, 0, JSON.stringify(load.errors));
+      assert.ok(load.requests > 100, `${load.requests} answered`);
+      for (const id of ["1", "2"]) {
+        assert.equal(new Set(pids[id]).size, 3, `worker ${id}: ${pids[id]}`);
+        assert.ok(load.workers[id].pids.includes(pids[id][1]), `${pids[id]}`);
+      }
+      t.diagnostic(
+        `${load.connections} TLS connections through 2 reloads: worker 1 ${
+          load.workers["1"].connections
+        }, worker 2 ${load.workers["2"].connections}`,
+      );
+    },
+  );
+}
 
 test(
   onDeno
