@@ -7,6 +7,7 @@
  * @module
  */
 import {
+  AddrInUse,
   BadResource,
   BrokenPipe,
   Busy,
@@ -18,6 +19,14 @@ import {
   TimedOut,
   UnexpectedEof,
 } from "./errors.ts";
+
+/**
+ * How `NetError.unixThreadsCannotShare` ends: the parallel runner, whose
+ * `auto` mode chose threads, knows by it that its module listens on a Unix
+ * socket that threads cannot share, and starts processes instead.
+ */
+export const UNIX_THREADS_ADVICE =
+  "the kernel cannot balance a Unix socket between sockets of their own. Use processes: reuseport serve --parallel --processes";
 
 /** Deno's errors, each made fresh (with its own stack) where it is thrown. */
 export const NetError = {
@@ -95,6 +104,36 @@ export const NetError = {
   unixDatagramUnsupported: (reason: string): NotSupported =>
     new NotSupported(
       `Unix datagram sockets (transport "unixpacket") are not available: ${reason}`,
+    ),
+  /**
+   * A worker thread's shared listener found its address taken and cannot
+   * join it: `err`'s message, why (`reason`: why sockets cannot move between
+   * this runtime's threads), and what to use instead.
+   */
+  threadsCannotShare: (err: Error, reason: string): AddrInUse =>
+    new AddrInUse(
+      `${err.message}: another listener holds this address, and if it is in another thread of this process, ${reason}. ` +
+        "Use the kernel strategy (reusePort where the kernel balances; strategyFor() tells whether it does here) or processes: reuseport serve --parallel --processes",
+    ),
+  /**
+   * A shared (`loadBalanced`) Unix listener of a worker thread found its path
+   * taken and cannot join it: Unix socket connections cannot move between
+   * this runtime's threads (`reason`), and no kernel balances a path.
+   */
+  unixThreadsCannotShare: (err: Error, reason: string): AddrInUse =>
+    new AddrInUse(
+      `${err.message}: another listener holds this path, and if it is in another thread of this process, ${reason}; ` +
+        UNIX_THREADS_ADVICE,
+    ),
+  /**
+   * A shared (`loadBalanced`) Unix listener found its path taken where the
+   * runtime cannot move connections at all (Deno): no thread or process can
+   * join another's socket, and no kernel balances a path.
+   */
+  unixCannotShare: (err: Error, runtime: string): AddrInUse =>
+    new AddrInUse(
+      `${err.message}: another listener holds this path, and if it is another worker or process of the parallel runner, ${runtime} cannot pass Unix socket connections between them, ` +
+        "and the kernel cannot balance a Unix socket between sockets of their own. Run the parallel runner on Node or Bun (its processes share one socket), or listen on TCP with reusePort",
     ),
   /** `startTls` on a connection with a read or write pending. */
   tcpStreamBusy: (): Busy => new Busy("TCP stream is currently in use"),

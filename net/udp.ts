@@ -22,6 +22,11 @@ import {
 } from "../ops/mod.ts";
 import { BadResource, Interrupted } from "../core/errors.ts";
 import { unsupportedTransport } from "./addr.ts";
+import {
+  listenDatagramUnix,
+  type UnixDatagramConn,
+  type UnixDatagramOptions,
+} from "./unix.ts";
 
 /** The largest UDP payload over IPv4, and what `receive()` reads at most by default (Deno's). */
 const UDP_DGRAM_MAXSIZE = 65507;
@@ -62,7 +67,7 @@ export interface UdpAddr {
  * ```
  */
 export interface UdpListenOptions {
-  /** Only `"udp"` (Deno's `"unixpacket"` is not here yet). */
+  /** `"udp"`; `"unixpacket"` takes `UnixDatagramOptions`. */
   transport: "udp";
   /** Port to bind; 0 or absent lets the OS choose. */
   port?: number;
@@ -265,11 +270,35 @@ export class DatagramConn
   }
 }
 
+// UDP's overload comes last: `Parameters<typeof listenDatagram>` (which
+// takes the last) stays UDP's options, as before "unixpacket" came.
+
+/**
+ * A Unix datagram socket, as `Deno.listenDatagram({ transport: "unixpacket" })`.
+ *
+ * @example
+ * ```ts
+ * import { errors, listenDatagram } from "@reuseport/net";
+ *
+ * try {
+ *   const socket = listenDatagram({ transport: "unixpacket" }); // bound to no name
+ *   console.log(socket.addr.path); // null
+ *   socket.close();
+ * } catch (err) {
+ *   // Node and Bun have no Unix datagram sockets; Deno needs --unstable-net.
+ *   if (!(err instanceof errors.NotSupported)) throw err;
+ * }
+ * ```
+ */
+export function listenDatagram(options: UnixDatagramOptions): UnixDatagramConn;
 /**
  * Binds a datagram socket, synchronously: a taken address throws
  * `errors.AddrInUse` here, and `addr.port` is the real port when 0 was asked
- * for. Only `transport: "udp"` for now. With `reusePort: true`, other
- * sockets may share the address and each datagram goes to one of them.
+ * for. With `reusePort: true`, other UDP sockets may share the address and
+ * each datagram goes to one of them. `transport: "unixpacket"` is a Unix
+ * datagram socket (`listenDatagramUnix`), as in Deno's `listenDatagram`:
+ * Deno's own on Deno (with `--unstable-net`), `errors.NotSupported` saying
+ * why on Node and Bun, which have none.
  *
  * @example
  * ```ts
@@ -280,7 +309,22 @@ export class DatagramConn
  * conn.close();
  * ```
  */
-export function listenDatagram(options: UdpListenOptions): DatagramConn {
+export function listenDatagram(options: UdpListenOptions): DatagramConn;
+/**
+ * Either of the above, by `options.transport`: `"udp"` or `"unixpacket"`
+ * (any other is a `TypeError`, as in Deno).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { listenDatagram } from "@reuseport/net";
+ *
+ * assert.throws(() => listenDatagram({ transport: "tcp" } as never), TypeError);
+ * ```
+ */
+export function listenDatagram(
+  options: UdpListenOptions | UnixDatagramOptions,
+): DatagramConn | UnixDatagramConn {
   switch (options.transport) {
     case "udp": {
       const [rid, addr] = op_net_listen_udp(
@@ -291,7 +335,9 @@ export function listenDatagram(options: UdpListenOptions): DatagramConn {
       );
       return new DatagramConn(rid, udpAddr(addr));
     }
+    case "unixpacket":
+      return listenDatagramUnix(options);
     default:
-      throw unsupportedTransport(options.transport);
+      throw unsupportedTransport((options as { transport: unknown }).transport);
   }
 }

@@ -45,9 +45,12 @@ export interface UnixListenOptions {
   /** The socket file's path, or a Linux abstract name starting with `"\0"`. */
   path: string;
   /**
-   * Share one socket between all listeners of this process on the path,
-   * each connection going to one waiting listener. Deno itself throws
-   * `AddrInUse` for a second listener on a path.
+   * Share one socket between all listeners on the path (this process's, its
+   * worker threads' and the parallel runner's processes', where the runtime
+   * can move connections there), each connection going to one waiting
+   * listener (its connections report the path resolved). Absent: on in the parallel
+   * runner's workers. Deno itself throws `AddrInUse` for a second listener
+   * on a path.
    */
   loadBalanced?: boolean;
 }
@@ -151,7 +154,9 @@ export type UnixListener = Listener<UnixConn, UnixAddr>;
 export function listenUnix(options: UnixListenOptions): UnixListener {
   const [rid, path] = op_net_listen_unix(
     options.path,
-    Boolean(options.loadBalanced),
+    options.loadBalanced === undefined
+      ? undefined
+      : Boolean(options.loadBalanced),
   );
   return new Listener(rid, unixAddr(path), acceptUnix);
 }
@@ -197,8 +202,12 @@ export async function connectUnix(
 export interface UnixDatagramOptions {
   /** Always `"unixpacket"`. */
   transport: "unixpacket";
-  /** The socket file's path, or a Linux abstract name starting with `"\0"`. */
-  path: string;
+  /**
+   * The socket file's path, or a Linux abstract name starting with `"\0"`;
+   * absent, a socket bound to no name (`addr.path` is `null`), which can
+   * send but not be sent to.
+   */
+  path?: string;
 }
 
 /** What a receive takes when not given a buffer: the largest datagram. */

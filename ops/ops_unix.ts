@@ -20,6 +20,7 @@ import { StreamResource } from "./io.ts";
 import { type Resource, resourceTable } from "./resources.ts";
 import { runtime } from "./runtime.ts";
 import { connections, ListenerResource, type ListenSocket } from "./tcp.ts";
+import { listenHook } from "./hooks.ts";
 
 /** `sizeof(sockaddr_un.sun_path)` on Linux. */
 const SUN_PATH = 108;
@@ -83,10 +84,13 @@ function validatePath(path: string): string {
  * Binds and listens on the Unix socket `path` before it returns: an existing
  * file there (a socket still bound, or a stale one) throws `AddrInUse`, a
  * missing directory `NotFound`. Closing the listener removes the socket
- * file, as Deno does. With `loadBalanced`, listeners of this process on the
- * same path share the one socket, each connection going to one waiting
- * listener (Deno would throw `AddrInUse` for the second). Returns `[rid,
- * path]`.
+ * file, as Deno does. With `loadBalanced` (absent: on in the parallel
+ * runner's workers, off elsewhere), listeners on the same path share the one
+ * socket, each connection going to one waiting listener: this process's,
+ * its worker threads' and the runner's processes', where the runtime can
+ * move connections there (Deno would throw `AddrInUse` for the second); the
+ * socket is then bound by the resolved path, which its connections report.
+ * Returns `[rid, path]`.
  *
  * @example
  * ```ts
@@ -99,26 +103,32 @@ function validatePath(path: string): string {
  * const dir = mkdtempSync(join(tmpdir(), "ops-unix-"));
  * const [rid, path] = op_net_listen_unix(join(dir, "s.sock"));
  * assert.equal(path, join(dir, "s.sock"));
- * close(rid);
+ * const [a] = op_net_listen_unix(join(dir, "lb.sock"), true);
+ * const [b] = op_net_listen_unix(join(dir, "lb.sock"), true); // shares a's socket
+ * for (const r of [rid, a, b]) close(r);
  * rmSync(dir, { recursive: true });
  * ```
  */
 export function op_net_listen_unix(
   path: string,
-  loadBalanced = false,
+  loadBalanced?: boolean,
 ): [number, string | null] {
   // Deno takes whatever it is given as a string.
   const name = validatePath(String(path));
   const sockets = unix();
-  const key = loadBalanced
-    ? `unix:${name.startsWith("\0") ? name : resolve(name)}`
-    : undefined;
+  // An empty path asks the kernel for a name: nothing to share.
+  const shared = (loadBalanced ?? listenHook()?.loadBalanced ?? false) &&
+    name !== "" && name !== "\0";
+  // One socket per path, however it is spelled: a relative path resolved.
+  const bound = shared && !name.startsWith("\0") ? resolve(name) : name;
   const listener = connections.listenShared(
-    key,
-    () => sockets.listen(name, UNIX_BACKLOG),
+    shared ? `unix:${bound}` : undefined,
+    () => sockets.listen(bound, UNIX_BACKLOG, shared),
     unixListener,
   );
-  return [resourceTable.add(listener), listener.addr.path];
+  // The path as given, as Deno reports it, where a shared socket is bound
+  // by its resolved path; the kernel's name for an empty one.
+  return [resourceTable.add(listener), shared ? name : listener.addr.path];
 }
 
 /**
@@ -196,7 +206,8 @@ export async function op_net_connect_unix(
 }
 
 /**
- * Binds a Unix datagram socket at `path`; returns `[rid, path]`. Where the
+ * Binds a Unix datagram socket at `path` (none: an unnamed one, whose path
+ * is `null`, as Deno's); returns `[rid, path]`. Where the
  * runtime has none (Node, Bun, Deno without `--unstable-net`) it throws
  * `NotSupported` saying why.
  *
@@ -219,13 +230,18 @@ export async function op_net_connect_unix(
  * ```
  */
 export function op_net_listen_unixpacket(
-  path: string,
+  path?: string | null,
 ): [number, string | null] {
   const sockets = unix();
   if (!sockets.listenDatagram) {
     throw NetError.unixDatagramUnsupported(sockets.datagramReason);
   }
-  const socket = sockets.listenDatagram(validatePath(String(path)));
+  // No path is Deno's `Option<String>` None: a socket bound to no name.
+  const socket = sockets.listenDatagram(
+    path === undefined || path === null
+      ? undefined
+      : validatePath(String(path)),
+  );
   return [
     resourceTable.add(new UnixDatagramResource(socket)),
     socket.addr.path,
@@ -251,10 +267,13 @@ function datagramOf(rid: number): NativeUnixDatagram {
  */
 export async function op_net_send_unixpacket(
   rid: number,
-  path: string,
+  path: string | null,
   buf: Uint8Array,
 ): Promise<number> {
-  return await datagramOf(rid).send(buf, validatePath(String(path)));
+  // The path of a socket bound to no name is null: Deno sends to "" then
+  // (the kernel's EINVAL), not to a file named "null".
+  const to = path === null || path === undefined ? "" : String(path);
+  return await datagramOf(rid).send(buf, validatePath(to));
 }
 
 /**

@@ -26,9 +26,10 @@ function socketError(err: Error & { code?: string }): Error {
 }
 
 /** A `net.Socket` as a `NativeStream`: pull-based reads, Deno's ref rules. */
-export class NetStream extends PullStream implements NativeStream {
-  readonly localAddr: SocketAddress;
-  readonly remoteAddr: SocketAddress;
+export class NetStream<A = SocketAddress> extends PullStream
+  implements NativeStream<A> {
+  readonly localAddr: A;
+  readonly remoteAddr: A;
   /** Turns what the socket reports into Deno's error. */
   protected toError: (err: Error & { code?: string }) => Error = socketError;
   #socket: Socket;
@@ -43,7 +44,7 @@ export class NetStream extends PullStream implements NativeStream {
    */
   constructor(
     socket: Socket,
-    addrs?: { localAddr: SocketAddress; remoteAddr: SocketAddress },
+    addrs?: { localAddr: A; remoteAddr: A },
   ) {
     super();
     this.#socket = socket;
@@ -53,11 +54,11 @@ export class NetStream extends PullStream implements NativeStream {
     this.localAddr = addrs ? { ...addrs.localAddr } : {
       hostname: socket.localAddress ?? "",
       port: socket.localPort ?? 0,
-    };
+    } as A;
     this.remoteAddr = addrs ? { ...addrs.remoteAddr } : {
       hostname: socket.remoteAddress ?? "",
       port: socket.remotePort ?? 0,
-    };
+    } as A;
     // Every socket error lands here, so none reaches `uncaughtException`; the
     // caller sees it on its next read or write.
     socket.on("error", (err) => {

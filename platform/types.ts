@@ -41,6 +41,24 @@ export interface BindRequest extends SocketAddress {
 }
 
 /**
+ * What a listener shared across threads or the runner's processes binds on
+ * a Unix socket: one more kind of address for `sharing/`, keyed by its path.
+ */
+export interface UnixBindRequest {
+  readonly transport: "unix";
+  /** The path, absolute (a Linux abstract name starts with `"\0"`). */
+  path: string;
+  /** Length of the kernel's queue of connections not yet accepted. */
+  backlog: number;
+}
+
+/** What `sharing/` binds: a TCP address or a Unix socket path. */
+export type ShareRequest = BindRequest | UnixBindRequest;
+
+/** The address of a shared socket: TCP's, or a Unix socket's. */
+export type ShareAddress = SocketAddress | UnixAddress;
+
+/**
  * A Unix socket's address: its path (a Linux abstract name starts with
  * `"\0"`), `null` for a socket that has none (a client's end).
  */
@@ -257,15 +275,25 @@ export interface NativeUnixDatagram {
 
 /** What a runtime offers of Unix domain sockets. */
 export interface UnixSockets {
-  /** Binds and listens on `path` synchronously; throws an `errors` class. */
-  listen(path: string, backlog: number): NativeListener<UnixAddress>;
+  /**
+   * Binds and listens on `path` synchronously; throws an `errors` class.
+   * `shared`: join the socket shared for the path by other threads or the
+   * parallel runner's processes, where the runtime can (`path` is then
+   * absolute).
+   */
+  listen(
+    path: string,
+    backlog: number,
+    shared?: boolean,
+  ): NativeListener<UnixAddress>;
   /** Connects to the socket at `path`. */
   connect(path: string): Promise<NativeStream<UnixAddress>>;
   /**
-   * Binds a datagram socket at `path`, where the runtime has them; absent
-   * where not, and `datagramReason` says why.
+   * Binds a datagram socket at `path` (none: an unnamed socket, `addr.path`
+   * null), where the runtime has them; absent where not, and
+   * `datagramReason` says why.
    */
-  listenDatagram?(path: string): NativeUnixDatagram;
+  listenDatagram?(path: string | undefined): NativeUnixDatagram;
   /** Why there are (or are not) Unix datagram sockets here, for messages. */
   readonly datagramReason: string;
 }
@@ -309,18 +337,36 @@ export interface RawListener<A = SocketAddress> {
 
 /** What a runtime that can move connections offers for it. */
 export interface Handles {
-  /** Whether connections can move between threads (not only processes). */
+  /** Whether TCP connections can move between threads (not only processes). */
   readonly threads: boolean;
   /** Why they can or cannot, for messages. */
   readonly threadsReason: string;
-  /** Binds and listens synchronously, like `Runtime.listen`. */
-  bind(request: BindRequest): RawListener;
-  /** A stream over a connection that arrived here. */
-  stream(raw: RawConnection): NativeStream;
+  /**
+   * Whether Unix socket connections can move between threads, and why (or
+   * why not); absent: as TCP ones (`threads`).
+   */
+  readonly unixThreads?: { moves: boolean; reason: string };
+  /**
+   * Binds and listens synchronously, like `Runtime.listen` (a TCP address)
+   * or `UnixSockets.listen` (a path).
+   */
+  bind(request: ShareRequest): RawListener<ShareAddress>;
+  /**
+   * A stream over a connection that arrived here; `unix`: the listener's
+   * address, where the connection is a Unix socket's.
+   */
+  stream(
+    raw: RawConnection,
+    unix?: UnixAddress,
+  ): NativeStream<ShareAddress>;
   /** Releases a connection that nobody will take. */
   close(raw: RawConnection): void;
   /** A listening socket that another thread released, listening here. */
-  adopt?(handle: object, addr: SocketAddress, backlog: number): RawListener;
+  adopt?(
+    handle: object,
+    addr: ShareAddress,
+    backlog: number,
+  ): RawListener<ShareAddress>;
 }
 
 /** What to bind for UDP: always an IP literal. */

@@ -12,6 +12,7 @@
  */
 import { ENV, workerEnv } from "../core/settings.ts";
 import { NotSupported } from "../core/errors.ts";
+import { UNIX_THREADS_ADVICE } from "../core/messages.ts";
 import type { Handles, Runtime } from "../platform/types.ts";
 import { startProcessHub } from "../sharing/processes.ts";
 import { type Pool, rollingReload } from "./reload.ts";
@@ -85,15 +86,39 @@ function firstFailure(slots: Slot[]): Promise<Slot | undefined> {
   });
 }
 
-/** Starts the workers; see `serveParallel()` in `parallel.ts`. */
+/**
+ * Starts the workers; see `serveParallel()` in `parallel.ts`. Where `auto`
+ * chose threads and the module listens on a Unix socket that threads cannot
+ * share (Node moves only TCP sockets between threads), it starts processes
+ * instead, which share it through the primary.
+ */
 export async function runParallel(
   rt: Runtime,
   options: ParallelOptions,
   strategy: WorkerStrategy,
 ): Promise<ParallelServer> {
+  const requested = options.mode ?? "auto";
+  const mode = resolveMode(requested, rt.handles, strategy);
+  try {
+    return await startWorkers(rt, options, strategy, mode);
+  } catch (err) {
+    if (
+      requested !== "auto" || mode !== "threads" ||
+      !String((err as Error)?.message).includes(UNIX_THREADS_ADVICE)
+    ) throw err;
+    return await startWorkers(rt, options, strategy, "processes");
+  }
+}
+
+/** Starts the workers as `mode`. */
+async function startWorkers(
+  rt: Runtime,
+  options: ParallelOptions,
+  strategy: WorkerStrategy,
+  mode: "threads" | "processes",
+): Promise<ParallelServer> {
   const { handles } = rt;
   const { file, workers, signal } = options;
-  const mode = resolveMode(options.mode ?? "auto", handles, strategy);
   // Each worker registers the runner's listen hook before its module runs.
   const execArgv = rt.preloadArgs(workerPreload(), mode === "threads");
   const args = options.args ?? [];

@@ -9,13 +9,14 @@
  */
 import { NetError } from "../core/messages.ts";
 import { hold, release } from "../platform/loop_hold.ts";
+import { isUnixAddress } from "../core/address.ts";
 import type {
-  BindRequest,
   Handles,
   NativeListener,
   NativeStream,
   RawConnection,
-  SocketAddress,
+  ShareAddress,
+  ShareRequest,
 } from "../platform/types.ts";
 import {
   type HubMessage,
@@ -29,7 +30,7 @@ export interface Channel {
   /** Binds or joins at the owner, synchronously; throws what the bind threw. */
   listen(request: SharedBind, member: string): {
     key: string;
-    addr: SocketAddress;
+    addr: ShareAddress;
   };
   /** Sends to the owner, with a connection handle when there is one. */
   send(msg: MemberMessage, raw?: RawConnection): void;
@@ -73,7 +74,7 @@ export class Borrower {
   }
 
   /** Joins the owner's hub for `request` over `channel`; throws what the bind threw. */
-  join(channel: Channel, request: BindRequest): RemoteMember {
+  join(channel: Channel, request: ShareRequest): RemoteMember {
     const member = new RemoteMember(this, channel, request, this.newMember());
     this.add(member);
     return member;
@@ -150,17 +151,17 @@ export class Borrower {
 
 /** An accept waiting for the owner's answer. */
 interface Pending {
-  resolve(stream: NativeStream): void;
+  resolve(stream: NativeStream<ShareAddress>): void;
   reject(err: Error): void;
 }
 
 /** A listener in a thread or process other than the owner's. */
-export class RemoteMember implements NativeListener, Member {
+export class RemoteMember implements NativeListener<ShareAddress>, Member {
   readonly id: string;
-  readonly addr: SocketAddress;
+  readonly addr: ShareAddress;
   #borrower: Borrower;
   #channel: Channel;
-  #request: BindRequest;
+  #request: ShareRequest;
   #key: string;
   #refed = true;
   /** Whether this member's pending accept holds the event loop open. */
@@ -170,7 +171,7 @@ export class RemoteMember implements NativeListener, Member {
   constructor(
     borrower: Borrower,
     channel: Channel,
-    request: BindRequest,
+    request: ShareRequest,
     id: string,
   ) {
     this.#borrower = borrower;
@@ -179,8 +180,9 @@ export class RemoteMember implements NativeListener, Member {
     const { key, addr } = channel.listen(request, id);
     this.#key = key;
     this.addr = addr;
-    // Joining again (the socket moved) names the port it got.
-    this.#request = { ...request, port: addr.port };
+    // Joining again (the socket moved) names the port it got; a path is
+    // its own name.
+    this.#request = "port" in addr ? { ...request, port: addr.port } : request;
   }
 
   /** The owner's key for this member's address. */
@@ -205,7 +207,7 @@ export class RemoteMember implements NativeListener, Member {
     this.#settle()?.reject(err);
   }
 
-  accept(): Promise<NativeStream> {
+  accept(): Promise<NativeStream<ShareAddress>> {
     if (!this.#borrower.has(this)) {
       return Promise.reject(NetError.listenerClosed());
     }
@@ -225,7 +227,8 @@ export class RemoteMember implements NativeListener, Member {
     }
     if (msg.op !== "conn" || !raw) return;
     if (!pending) return this.#borrower.giveBack(this.#channel, msg, raw);
-    pending.resolve(this.#borrower.handles.stream(raw));
+    const unix = isUnixAddress(this.addr) ? this.addr : undefined;
+    pending.resolve(this.#borrower.handles.stream(raw, unix));
     // Taken: the owner may let its copy go.
     if (msg.ticket !== undefined) {
       this.#channel.send({ op: "took", key: msg.key, ticket: msg.ticket });

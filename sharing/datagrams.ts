@@ -270,9 +270,10 @@ export class RemoteDatagramMember implements NativeDatagramSocket {
     this.id = borrower.newMember();
     const { key, addr } = channel.listen(request, this.id);
     this.#key = key;
-    this.addr = addr;
+    // A UDP hub's address is an IP and port.
+    this.addr = addr as SocketAddress;
     // Joining again (the holder thread went) names the port it got.
-    this.#request = { ...request, port: addr.port };
+    this.#request = { ...request, port: this.addr.port };
     borrower.add(this);
   }
 

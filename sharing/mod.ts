@@ -3,8 +3,10 @@
  * connections can move (`Runtime.handles`) gets a `listen()` that, for the
  * emulated strategy, joins the socket its owner holds for the address —
  * the thread's that bound it first, for worker threads (`threads.ts`); the
- * runner primary's, for its child processes (`processes.ts`). Everything
- * else passes through to the runtime.
+ * runner primary's, for its child processes (`processes.ts`); so do its
+ * shared UDP binds (the owner holds the socket and hands datagrams to
+ * waiting receives, `datagrams.ts`). Everything else passes through to the
+ * runtime.
  *
  * The owner side is `owner.ts`, the borrower side `borrower.ts`, what they
  * say `wire.ts`.
@@ -14,6 +16,7 @@
 import { isMainThread } from "node:worker_threads";
 import { readSettings } from "../core/settings.ts";
 import { AddrInUse } from "../core/errors.ts";
+import { NetError } from "../core/messages.ts";
 import type {
   BindRequest,
   Datagram,
@@ -21,8 +24,12 @@ import type {
   NativeDatagramSocket,
   NativeListener,
   Runtime,
+  ShareAddress,
+  ShareRequest,
   Udp,
   UdpBindRequest,
+  UnixAddress,
+  UnixSockets,
 } from "../platform/types.ts";
 import { processSharing, type SharingSide } from "./processes.ts";
 import { threadSharing } from "./threads.ts";
@@ -36,12 +43,6 @@ type Side = SharingSide;
  */
 const registry: { side?: Side | null } = {};
 
-/** Why a worker thread's listener could not join another thread's socket. */
-function threadsCannotShare(handles: Handles): string {
-  return `another listener holds this address, and if it is in another thread of this process, ${handles.threadsReason}. ` +
-    "Use the kernel strategy (reusePort where the kernel balances; strategyFor() tells whether it does here) or processes: reuseport serve --parallel --processes";
-}
-
 /** The side this thread shares on: the runner's primary, else the other threads. */
 function sideOf(rt: Runtime, handles: Handles): Side | null {
   const { primary } = readSettings((name) => rt.env(name));
@@ -49,33 +50,71 @@ function sideOf(rt: Runtime, handles: Handles): Side | null {
     threadSharing(handles, rt.udp) ?? null;
 }
 
-/** The side of this thread, found on first use. */
-function side(rt: Runtime, handles: Handles): Side | null {
-  if (registry.side === undefined) registry.side = sideOf(rt, handles);
-  return registry.side;
+/** Why Unix socket connections can or cannot move between threads here. */
+function unixThreadsReason(handles: Handles): string {
+  return handles.unixThreads?.reason ?? handles.threadsReason;
 }
 
-/** A taken address, in a worker thread: why it could not be shared, and what to use. */
-function inUse(err: unknown, handles: Handles): unknown {
-  if (!isMainThread && err instanceof AddrInUse) {
-    return new AddrInUse(`${err.message}: ${threadsCannotShare(handles)}`);
-  }
-  return err;
+/** Binds `request` with the runtime's own listen, a socket of this thread's. */
+function ownListen(
+  rt: Runtime,
+  request: ShareRequest,
+): NativeListener<ShareAddress> {
+  return "path" in request
+    ? rt.unix!.listen(request.path, request.backlog)
+    : rt.listen(request);
 }
 
 /** A shared listen: through the owner of the address, where there is one to reach. */
 function sharedListen(
   rt: Runtime,
   handles: Handles,
-  request: BindRequest,
-): NativeListener {
-  const shared = side(rt, handles);
-  if (shared) return shared.open(request);
+  request: ShareRequest,
+): NativeListener<ShareAddress> {
+  if (registry.side === undefined) registry.side = sideOf(rt, handles);
+  if (registry.side) return registry.side.open(request);
   try {
-    return rt.listen(request);
+    return ownListen(rt, request);
   } catch (err) {
-    throw inUse(err, handles);
+    if (!isMainThread && err instanceof AddrInUse) {
+      throw "path" in request
+        ? NetError.unixThreadsCannotShare(err, unixThreadsReason(handles))
+        : NetError.threadsCannotShare(err, handles.threadsReason);
+    }
+    throw err;
   }
+}
+
+/**
+ * Unix sockets whose shared listens join the owner's socket for the path;
+ * where the runtime cannot move connections (no `handles`), a taken path's
+ * `AddrInUse` says why a shared listener could not join it.
+ */
+function sharedUnix(
+  rt: Runtime,
+  unix: UnixSockets,
+  handles: Handles | undefined,
+): UnixSockets {
+  return {
+    ...unix,
+    listen(path: string, backlog: number, shared?: boolean) {
+      if (shared && handles) {
+        return sharedListen(rt, handles, {
+          transport: "unix",
+          path,
+          backlog,
+        }) as NativeListener<UnixAddress>;
+      }
+      try {
+        return unix.listen(path, backlog);
+      } catch (err) {
+        if (shared && err instanceof AddrInUse) {
+          throw NetError.unixCannotShare(err, rt.name);
+        }
+        throw err;
+      }
+    },
+  };
 }
 
 /** A shared UDP bind: through the owner of the address, where there is one to reach. */
@@ -86,14 +125,20 @@ function sharedBind(
   request: UdpBindRequest,
   onDatagram: (d: Datagram) => void,
 ): NativeDatagramSocket {
-  const shared = side(rt, handles);
-  if (shared) {
-    return shared.openDatagram({ ...request, transport: "udp" }, onDatagram);
+  if (registry.side === undefined) registry.side = sideOf(rt, handles);
+  if (registry.side) {
+    return registry.side.openDatagram(
+      { ...request, transport: "udp" },
+      onDatagram,
+    );
   }
   try {
     return udp.bind(request, onDatagram);
   } catch (err) {
-    throw inUse(err, handles);
+    if (!isMainThread && err instanceof AddrInUse) {
+      throw NetError.threadsCannotShare(err, handles.threadsReason);
+    }
+    throw err;
   }
 }
 
@@ -110,14 +155,23 @@ function sharedUdp(rt: Runtime, udp: Udp, handles: Handles): Udp {
   };
 }
 
-/** `rt` with socket sharing, where its connections can move; as it is elsewhere. */
+/**
+ * `rt` with socket sharing, where its connections can move (TCP and Unix
+ * sockets alike: a path is one more address; UDP, whose datagrams travel
+ * as bytes, on the same channels); as it is elsewhere, but for the reason
+ * a shared Unix listen could not join.
+ */
 export function withSharing(rt: Runtime): Runtime {
   const handles = rt.handles;
-  if (!handles) return rt;
+  const unix = rt.unix && sharedUnix(rt, rt.unix, handles);
+  if (!handles) return unix ? { ...rt, unix } : rt;
   return {
     ...rt,
-    listen: (request) =>
-      request.shared ? sharedListen(rt, handles, request) : rt.listen(request),
+    unix,
+    listen: (request: BindRequest) =>
+      request.shared
+        ? sharedListen(rt, handles, request) as NativeListener
+        : rt.listen(request),
     udp: rt.udp && sharedUdp(rt, rt.udp, handles),
   };
 }

@@ -14,7 +14,7 @@
  * @module
  */
 import { AcceptQueue } from "../core/accept_queue.ts";
-import { addressKey } from "../core/address.ts";
+import { addressKey, isUnixAddress } from "../core/address.ts";
 import { NetError } from "../core/messages.ts";
 import type {
   Datagram,
@@ -23,6 +23,7 @@ import type {
   NativeStream,
   RawConnection,
   RawListener,
+  ShareAddress,
   SocketAddress,
   Udp,
 } from "../platform/types.ts";
@@ -49,7 +50,7 @@ export type Reply = (msg: HubMessage, raw?: RawConnection) => void;
 /** A hub as it moves to another thread: its socket and what it held. */
 export interface HubState {
   key: string;
-  addr: SocketAddress;
+  addr: ShareAddress;
   backlog: number;
   members: string[];
   /** The listening socket, released. */
@@ -69,13 +70,13 @@ export interface OwnerEvents {
 /** The members of one address and the socket they share. */
 class Hub {
   readonly key: string;
-  readonly listener: RawListener;
+  readonly listener: RawListener<ShareAddress>;
   readonly backlog: number;
   readonly queue: AcceptQueue<RawConnection, string>;
 
   constructor(
     key: string,
-    listener: RawListener,
+    listener: RawListener<ShareAddress>,
     backlog: number,
     handles: Handles,
   ) {
@@ -130,20 +131,23 @@ export class Owner implements DatagramOwner {
   }
 
   /**
-   * Joins `member` to the hub for the request's address, binding the socket
-   * if there is none yet (port 0 always binds a new one). Throws what the
-   * bind throws, synchronously.
+   * Joins `member` to the hub for the request's address (a TCP address or a
+   * Unix socket path), binding the socket if there is none yet (port 0
+   * always binds a new one). Throws what the bind throws, synchronously.
    */
   listen(
     request: SharedBind,
     member: string,
-  ): { key: string; addr: SocketAddress } {
+  ): { key: string; addr: ShareAddress } {
     if (isDatagramBind(request)) return this.#listenDatagram(request, member);
-    let hub = request.port === 0
+    const unix = "path" in request;
+    let hub = !unix && request.port === 0
       ? undefined
       : this.#hubs.get(addressKey(request));
     if (!hub) {
-      const listener = this.handles.bind({ ...request, reusePort: false });
+      const listener = this.handles.bind(
+        unix ? request : { ...request, reusePort: false },
+      );
       hub = new Hub(
         addressKey(listener.addr),
         listener,
@@ -189,19 +193,26 @@ export class Owner implements DatagramOwner {
 
   /** A listener of this thread on the hub that `member` joined (`listen`'s answer). */
   local(
-    joined: { key: string; addr: SocketAddress },
+    joined: { key: string; addr: ShareAddress },
     member: string,
-  ): NativeListener {
+  ): NativeListener<ShareAddress> {
     return new LocalMember(this, joined.key, joined.addr, member);
   }
 
   /** A UDP socket of this thread on the hub that `member` joined (`listen`'s answer). */
   localDatagram(
-    joined: { key: string; addr: SocketAddress },
+    joined: { key: string; addr: ShareAddress },
     member: string,
     onDatagram: (d: Datagram) => void,
   ): LocalDatagramMember {
-    return new LocalDatagramMember(this, joined, member, onDatagram);
+    // A UDP hub's address is an IP and port.
+    const addr = joined.addr as SocketAddress;
+    return new LocalDatagramMember(
+      this,
+      { ...joined, addr },
+      member,
+      onDatagram,
+    );
   }
 
   /**
@@ -336,6 +347,21 @@ export class Owner implements DatagramOwner {
   }
 
   /**
+   * Closes every hub's socket and what it holds: the side that owns them is
+   * stopping (a Unix socket's file goes with its socket, as at its last
+   * listener's close).
+   */
+  closeAll(): void {
+    // A hub lives while it has members: the last one out closes it.
+    for (const hub of [...this.#hubs.values()]) {
+      for (const member of hub.queue.members()) this.#leave(hub, member);
+    }
+    for (const hub of [...this.#datagrams.values()]) {
+      for (const member of hub.members()) this.leave(hub.key, member);
+    }
+  }
+
+  /**
    * Takes the hub of `key` out of this owner without closing its socket, for
    * another thread to `adopt`. Its members' waits are dropped: they wait
    * again at the new holder.
@@ -415,8 +441,8 @@ export class Owner implements DatagramOwner {
  * A listener in the thread that owns the socket: it waits on the hub's
  * queue directly, with no messages.
  */
-class LocalMember implements NativeListener {
-  readonly addr: SocketAddress;
+class LocalMember implements NativeListener<ShareAddress> {
+  readonly addr: ShareAddress;
   #owner: Owner;
   #key: string;
   #member: string;
@@ -426,7 +452,7 @@ class LocalMember implements NativeListener {
   constructor(
     owner: Owner,
     key: string,
-    addr: SocketAddress,
+    addr: ShareAddress,
     member: string,
   ) {
     this.#owner = owner;
@@ -435,14 +461,15 @@ class LocalMember implements NativeListener {
     this.#member = member;
   }
 
-  accept(): Promise<NativeStream> {
+  accept(): Promise<NativeStream<ShareAddress>> {
     if (this.#closed) return Promise.reject(NetError.listenerClosed());
+    const unix = isUnixAddress(this.addr) ? this.addr : undefined;
     return new Promise((resolve, reject) =>
       this.#owner.wantLocal(
         this.#key,
         this.#member,
         this.#refed,
-        (raw) => resolve(this.#owner.handles.stream(raw)),
+        (raw) => resolve(this.#owner.handles.stream(raw, unix)),
         reject,
       )
     );

@@ -17,12 +17,13 @@ import process from "node:process";
 import { createInterface } from "node:readline";
 import { runSync } from "../platform/run_sync.ts";
 import type {
-  BindRequest,
   Datagram,
   Handles,
   NativeDatagramSocket,
   NativeListener,
   RawConnection,
+  ShareAddress,
+  ShareRequest,
   Udp,
 } from "../platform/types.ts";
 import { Borrower, type Channel } from "./borrower.ts";
@@ -81,7 +82,7 @@ function sendOn(
 
 /** What a process or thread shares through: listeners, and UDP sockets. */
 export interface SharingSide {
-  open(request: BindRequest): NativeListener;
+  open(request: ShareRequest): NativeListener<ShareAddress>;
   openDatagram(
     request: DatagramBind,
     onDatagram: (d: Datagram) => void,
@@ -154,7 +155,7 @@ export interface ProcessHub {
   attach(
     child: Ipc & NodeJS.EventEmitter & { pid?: number; connected: boolean },
   ): void;
-  /** Stops answering and removes the control socket. */
+  /** Stops answering, closes every shared socket and removes the control socket. */
   close(): void;
 }
 
@@ -275,6 +276,9 @@ export function startProcessHub(
           });
         },
         close() {
+          // The workers are gone: every shared socket closes (a Unix
+          // socket's file is removed, as its last listener's close does).
+          owner.closeAll();
           server.close();
           if (dir) rmSync(dir, { recursive: true, force: true });
         },

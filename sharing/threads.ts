@@ -18,14 +18,15 @@
 import process from "node:process";
 import * as threads from "node:worker_threads";
 import { AddrInUse } from "../core/errors.ts";
+import { NetError } from "../core/messages.ts";
 import type {
-  BindRequest,
   Datagram,
   Handles,
   NativeDatagramSocket,
   NativeListener,
   RawConnection,
-  SocketAddress,
+  ShareAddress,
+  ShareRequest,
   Udp,
 } from "../platform/types.ts";
 import { Borrower, type Channel } from "./borrower.ts";
@@ -59,6 +60,11 @@ const REJOIN_ASK_TIMEOUT_MS = 50;
 /** Joining again after the holder went: tries, and the pause between them. */
 const REJOIN_TRIES = 20;
 const REJOIN_PAUSE_MS = 25;
+
+/** Whether `request` asks for a port of its own (port 0), which nobody else holds. */
+function isNewPort(request: SharedBind): boolean {
+  return "port" in request && request.port === 0;
+}
 
 /** The threads' side of sharing, one per thread. */
 export class ThreadSharing implements Channel {
@@ -103,12 +109,18 @@ export class ThreadSharing implements Channel {
    * A listener on `request`'s address: on this thread's socket, binding it
    * if nobody holds it, with no messages; or a member of the holder thread's.
    */
-  open(request: BindRequest): NativeListener {
+  open(request: ShareRequest): NativeListener<ShareAddress> {
     const member = this.#borrower.newMember();
     try {
       return this.#owner.local(this.#bindHere(request, member), member);
     } catch (err) {
-      if (!(err instanceof AddrInUse) || request.port === 0) throw err;
+      if (!(err instanceof AddrInUse) || isNewPort(request)) throw err;
+      // Where only TCP handles move between threads (Node's pipe handles
+      // cannot be transferred), the thread that holds a path keeps it.
+      const unix = "path" in request ? this.#handles.unixThreads : undefined;
+      if (unix && !unix.moves) {
+        throw NetError.unixThreadsCannotShare(err, unix.reason);
+      }
       return this.#borrower.join(this, request);
     }
   }
@@ -139,7 +151,7 @@ export class ThreadSharing implements Channel {
   /** Binds or joins `request` in this thread's own hubs. */
   #bindHere(request: SharedBind, member: string): {
     key: string;
-    addr: SocketAddress;
+    addr: ShareAddress;
   } {
     const joined = this.#owner.listen(request, member);
     this.#routes.set(joined.key, "here");
@@ -149,13 +161,13 @@ export class ThreadSharing implements Channel {
   /** Binds `request` here, or joins the thread that holds it. */
   listen(request: SharedBind, member: string): {
     key: string;
-    addr: SocketAddress;
+    addr: ShareAddress;
   } {
     const key = hubKey(request);
     try {
       return this.#bindHere(request, member);
     } catch (err) {
-      if (!(err instanceof AddrInUse) || request.port === 0) throw err;
+      if (!(err instanceof AddrInUse) || isNewPort(request)) throw err;
       const answer = this.#ask(key, request, member);
       if (!answer) throw err;
       const joined = unwrapAnswer(answer);

@@ -8,7 +8,8 @@ import { Buffer } from "node:buffer";
 import { addressKey } from "../core/address.ts";
 import * as errors from "../core/errors.ts";
 import type {
-  BindRequest,
+  ShareAddress,
+  ShareRequest,
   SocketAddress,
   UdpBindRequest,
 } from "../platform/types.ts";
@@ -19,8 +20,8 @@ export const TAG = "@reuseport/net";
 /** A UDP socket to share: what a member's `listenDatagram` binds or joins. */
 export type DatagramBind = UdpBindRequest & { transport: "udp" };
 
-/** What a member binds or joins: a listening socket, or a UDP one. */
-export type SharedBind = BindRequest | DatagramBind;
+/** What a member binds or joins: a listening socket (TCP, Unix), or a UDP one. */
+export type SharedBind = ShareRequest | DatagramBind;
 
 /** Whether `request` is for a UDP socket. */
 export function isDatagramBind(request: SharedBind): request is DatagramBind {
@@ -48,7 +49,7 @@ export interface ListenRequest {
 
 /** The hub's answer to a `listen()`: where it listens, or the bind's error. */
 export type ListenAnswer =
-  | { key: string; addr: SocketAddress }
+  | { key: string; addr: ShareAddress }
   | { name: string; message: string };
 
 /**
@@ -156,7 +157,7 @@ export function revive(name: string, message: string): Error {
 /** The address of a `listen()` answer, or its error thrown. */
 export function unwrapAnswer(
   answer: ListenAnswer,
-): { key: string; addr: SocketAddress } {
+): { key: string; addr: ShareAddress } {
   if ("name" in answer) throw revive(answer.name, answer.message);
   return answer;
 }

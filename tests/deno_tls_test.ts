@@ -459,6 +459,25 @@ async function receiveThenSend(
   conn.close();
 }
 
+/**
+ * A test under Deno's `name`: a fresh TLS pair, with `server` and `client`
+ * run on its two ends at once.
+ */
+function tlsPairTest(
+  name: string,
+  server: (conn: TlsConn) => Promise<void>,
+  client: (conn: TlsConn) => Promise<void>,
+  options: { timeout?: number } = {},
+): void {
+  const named = {
+    async [name]() {
+      const [serverConn, clientConn] = await tlsPair();
+      await Promise.all([server(serverConn), client(clientConn)]);
+    },
+  };
+  denoTest(options, named[name]);
+}
+
 for (
   const [size, chunkCount, chunkSize] of [
     ["OneByte", 1, 1],
@@ -467,22 +486,12 @@ for (
     ["ManyChunks", 100, 1 << 16],
   ] as const
 ) {
-  for (const side of ["Server", "Client"] as const) {
-    const name = `tls${side}StreamHalfCloseSend${size}`;
-    const test = {
-      async [name]() {
-        const [serverConn, clientConn] = await tlsPair();
-        const [closer, other] = side === "Server"
-          ? [serverConn, clientConn]
-          : [clientConn, serverConn];
-        await Promise.all([
-          sendThenCloseWriteThenReceive(closer, chunkCount, chunkSize),
-          receiveThenSend(other, chunkCount, chunkSize),
-        ]);
-      },
-    };
-    denoTest({ timeout: 30_000 }, test[name]);
-  }
+  const closer = (conn: TlsConn) =>
+    sendThenCloseWriteThenReceive(conn, chunkCount, chunkSize);
+  const other = (conn: TlsConn) => receiveThenSend(conn, chunkCount, chunkSize);
+  const timeout = { timeout: 30_000 };
+  tlsPairTest(`tlsServerStreamHalfCloseSend${size}`, closer, other, timeout);
+  tlsPairTest(`tlsClientStreamHalfCloseSend${size}`, other, closer, timeout);
 }
 
 const largeAmount = 1 << 20;
@@ -509,21 +518,17 @@ async function receiveAlotSendNothing(conn: TlsConn): Promise<void> {
   conn.close();
 }
 
-denoTest(async function tlsServerStreamCancelRead() {
-  const [serverConn, clientConn] = await tlsPair();
-  await Promise.all([
-    sendAlotReceiveNothing(serverConn),
-    receiveAlotSendNothing(clientConn),
-  ]);
-});
+tlsPairTest(
+  "tlsServerStreamCancelRead",
+  sendAlotReceiveNothing,
+  receiveAlotSendNothing,
+);
 
-denoTest(async function tlsClientStreamCancelRead() {
-  const [serverConn, clientConn] = await tlsPair();
-  await Promise.all([
-    sendAlotReceiveNothing(clientConn),
-    receiveAlotSendNothing(serverConn),
-  ]);
-});
+tlsPairTest(
+  "tlsClientStreamCancelRead",
+  receiveAlotSendNothing,
+  sendAlotReceiveNothing,
+);
 
 async function sendReceiveEmptyBuf(conn: TlsConn): Promise<void> {
   const byte = new Uint8Array([1]);
@@ -544,13 +549,11 @@ async function sendReceiveEmptyBuf(conn: TlsConn): Promise<void> {
   conn.close();
 }
 
-denoTest(async function tlsStreamSendReceiveEmptyBuf() {
-  const [serverConn, clientConn] = await tlsPair();
-  await Promise.all([
-    sendReceiveEmptyBuf(serverConn),
-    sendReceiveEmptyBuf(clientConn),
-  ]);
-});
+tlsPairTest(
+  "tlsStreamSendReceiveEmptyBuf",
+  sendReceiveEmptyBuf,
+  sendReceiveEmptyBuf,
+);
 
 function immediateClose(conn: TlsConn): Promise<void> {
   conn.close();
@@ -563,26 +566,23 @@ async function closeWriteAndClose(conn: TlsConn): Promise<void> {
   conn.close();
 }
 
-denoTest(async function tlsServerStreamImmediateClose() {
-  const [serverConn, clientConn] = await tlsPair();
-  await Promise.all([
-    immediateClose(serverConn),
-    closeWriteAndClose(clientConn),
-  ]);
-});
+tlsPairTest(
+  "tlsServerStreamImmediateClose",
+  immediateClose,
+  closeWriteAndClose,
+);
 
-denoTest(async function tlsClientStreamImmediateClose() {
-  const [serverConn, clientConn] = await tlsPair();
-  await Promise.all([
-    closeWriteAndClose(serverConn),
-    immediateClose(clientConn),
-  ]);
-});
+tlsPairTest(
+  "tlsClientStreamImmediateClose",
+  closeWriteAndClose,
+  immediateClose,
+);
 
-denoTest(async function tlsClientAndServerStreamImmediateClose() {
-  const [serverConn, clientConn] = await tlsPair();
-  await Promise.all([immediateClose(serverConn), immediateClose(clientConn)]);
-});
+tlsPairTest(
+  "tlsClientAndServerStreamImmediateClose",
+  immediateClose,
+  immediateClose,
+);
 
 /** Writes `count` bytes of `byte`, 4 kB at a time. */
 async function sendBytes(

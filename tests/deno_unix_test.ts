@@ -57,13 +57,6 @@ interface DatagramConn extends AsyncIterable<[Uint8Array, UnixAddr]> {
   close(): void;
 }
 
-/** Deno's own `listenDatagram`, present on Deno with `--unstable-net` only. */
-const denoListenDatagram = onDeno
-  ? (globalThis as unknown as {
-    Deno: { listenDatagram?: (o: UnixDatagramOptions) => DatagramConn };
-  }).Deno.listenDatagram
-  : undefined;
-
 /**
  * Whether this runtime has Unix datagram sockets: native Deno with
  * `--unstable-net` (asked of the runtime: the global `listenDatagram` may be
@@ -71,9 +64,14 @@ const denoListenDatagram = onDeno
  */
 const unixDatagrams = runtime().unix?.listenDatagram !== undefined;
 
-/** `listenDatagram` for `"unixpacket"`: Deno's own in the native run, ours otherwise. */
+/**
+ * `Deno.listenDatagram` for `"unixpacket"`: Deno's own in the native run
+ * (with `--unstable-net`), ours (the polyfill's, the override's) otherwise.
+ */
 const listenDatagram = (options: UnixDatagramOptions): DatagramConn =>
-  native ? denoListenDatagram!(options) : listenDatagramUnix(options);
+  (globalThis as unknown as {
+    Deno: { listenDatagram: (o: UnixDatagramOptions) => DatagramConn };
+  }).Deno.listenDatagram(options);
 
 /** A fresh temporary folder for one test, removed when `fn` is done. */
 async function inTempDir(fn: (dir: string) => unknown): Promise<void> {
@@ -267,6 +265,29 @@ denoTest(async function netUnixPacketListenClose() {
     assert.equal(socket.addr.transport, "unixpacket");
     assert.equal(socket.addr.path, path);
     socket.close();
+  });
+});
+
+denoTest(async function netUnixPacketAnonListenClose() {
+  await withDatagrams(async (dir) => {
+    // No path: a socket bound to no name, which can still send.
+    const socket = listenDatagram({ transport: "unixpacket" });
+    assert.deepEqual(socket.addr, { transport: "unixpacket", path: null });
+    const bob = listenDatagram({
+      path: join(dir, "bob.sock"),
+      transport: "unixpacket",
+    });
+    assert.equal(await socket.send(new Uint8Array([1, 2]), bob.addr), 2);
+    const [received, remote] = await bob.receive();
+    assert.deepEqual([...received], [1, 2]);
+    assert.deepEqual(remote, { transport: "unixpacket", path: null });
+    // Nothing can be sent to it: its path is null (Deno sends to "").
+    await assert.rejects(bob.send(new Uint8Array([3]), socket.addr), {
+      name: "TypeError",
+      message: "Invalid argument (os error 22)",
+    });
+    socket.close();
+    bob.close();
   });
 });
 
@@ -723,6 +744,10 @@ oursOnly(
         errors.NotSupported,
         why,
       );
+      // Deno.listenDatagram's "unixpacket", named or not, says the same.
+      for (const o of [options, { transport: "unixpacket" } as const]) {
+        assertThrowsError(() => listenDatagram(o), errors.NotSupported, why);
+      }
     });
   },
 );

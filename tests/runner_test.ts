@@ -115,9 +115,6 @@ test(
     const workers = await Promise.all(
       ["w1", "w2", "w3", "w4"].map((id) => startWorker(port, id)),
     );
-    for (const { first } of workers) {
-      assert.deepEqual(first, { listening: true });
-    }
     const served = new Map<string, number>();
     const loop = (async () => {
       for await (const conn of main) {
@@ -126,6 +123,9 @@ test(
       }
     })();
     try {
+      for (const { first } of workers) {
+        assert.deepEqual(first, { listening: true });
+      }
       // 10 at a time, 200 in all, so that every listener gets turns.
       let next = 0;
       await Promise.all(Array.from({ length: 10 }, async () => {

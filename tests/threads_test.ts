@@ -7,50 +7,15 @@
  * clear `AddrInUse`.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import process from "node:process";
 import { test, type TestContext } from "node:test";
 import { strategyFor } from "../mod.ts";
 import { runtime } from "../ops/runtime.ts";
-import { modUrl, onDeno } from "./_child.ts";
+import { onDeno } from "./_child.ts";
+import { runThreadsProgram, threadFailures as failures } from "./_threads.ts";
 
-const program = fileURLToPath(
-  new URL("../tests/fixtures/threads_program.mjs", import.meta.url).href
-    .replace("/npm/esm/tests/", "/tests/"),
-);
-
-interface Seen {
-  error?: string;
-  before: Record<string, number>;
-  after: Record<string, number>;
-  last: string;
-}
-
-function run(
-  option: string,
-  phase: string,
-  strategy: string,
-): Promise<Seen> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [program, modUrl, option, phase],
-      {
-        env: { ...process.env, REUSEPORT_STRATEGY: strategy },
-        timeout: 60_000,
-      },
-      (err, stdout, stderr) => {
-        if (err) return reject(new Error(`${err.message}\n${stderr}`));
-        resolve(JSON.parse(stdout.trim().split("\n").at(-1)!));
-      },
-    );
-  });
-}
-
-const failures = (counts: Record<string, number>): number =>
-  Object.entries(counts).filter(([who]) => !/^w\d$/.test(who))
-    .reduce((sum, [, n]) => sum + n, 0);
+/** The program with `option` and `phase`, `strategy` forced (`auto`: none). */
+const run = (option: string, phase: string, strategy: string) =>
+  runThreadsProgram(option, phase, { REUSEPORT_STRATEGY: strategy });
 
 const canMove = !onDeno && runtime().handles?.threads === true;
 const kernel = strategyFor({ reusePort: true }).strategy === "kernel";

@@ -9,7 +9,6 @@
  * rolling reload.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import process from "node:process";
 import { after, afterEach, test, type TestContext } from "node:test";
 import { connect as tlsConnect } from "node:tls";
@@ -35,6 +34,11 @@ import {
 } from "../tools/balancing.ts";
 import { removeTestCerts, testCerts } from "./_certs.ts";
 import { modUrl, onDeno } from "./_child.ts";
+import {
+  runThreadsProgram,
+  threadFailures,
+  type ThreadsSeen,
+} from "./_threads.ts";
 
 after(removeTestCerts);
 afterEach(() => setStrategy(undefined));
@@ -222,13 +226,6 @@ for (const option of ["loadBalanced", "reusePort"]) {
 // ---------------------------------------------------------------------------
 // Worker threads
 
-interface ThreadsSeen {
-  error?: string;
-  before: Record<string, number>;
-  after: Record<string, number>;
-  last: string;
-}
-
 /** `tests/fixtures/threads_program.mjs` with TLS (the test certificates), in a child. */
 function runThreads(
   option: string,
@@ -236,37 +233,12 @@ function runThreads(
   strategy: string,
 ): Promise<ThreadsSeen> {
   const { server, ca } = testCerts();
-  const program = fixture("threads_program.mjs")
-    .replace("/npm/esm/tests/", "/tests/");
-  const args = [
-    program,
-    modUrl,
-    option,
-    phase,
+  return runThreadsProgram(option, phase, { REUSEPORT_STRATEGY: strategy }, [
     server.certFile,
     server.keyFile,
     ca.certFile,
-  ];
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      onDeno ? ["run", "-A", ...args] : args,
-      {
-        env: { ...process.env, REUSEPORT_STRATEGY: strategy },
-        timeout: 60_000,
-      },
-      (err, stdout, stderr) => {
-        if (err) return reject(new Error(`${err.message}\n${stderr}`));
-        resolve(JSON.parse(stdout.trim().split("\n").at(-1)!));
-      },
-    );
-  });
+  ]);
 }
-
-/** Answers that are not a worker's id. */
-const threadFailures = (counts: Record<string, number>): number =>
-  Object.entries(counts).filter(([who]) => !/^w\d$/.test(who))
-    .reduce((sum, [, n]) => sum + n, 0);
 
 const canMove = !onDeno && runtime().handles?.threads === true;
 /** The `AddrInUse` of a second thread where threads cannot share one socket, as for TCP. */
@@ -361,16 +333,15 @@ const runnerCases = [
   { mode: "threads" as const, strategy: "emulated" },
 ];
 
-for (const { mode, strategy } of runnerCases) {
+// `reuseport serve` runs the npm build, so these run on Node and Bun; on
+// Deno, the serveParallel test below covers the runner.
+const cliRunnerCases = onDeno ? [] : runnerCases;
+
+for (const { mode, strategy } of cliRunnerCases) {
   test(
     `runner (${mode}, ${strategy}): reuseport serve --parallel=2 tls_app.mjs spreads 400 TLS connections (2 requests each) over both workers, 0 failed`,
     { timeout: 90_000 },
     async (t: TestContext) => {
-      if (onDeno) {
-        return t.skip(
-          "reuseport serve runs the npm build; Deno: the serveParallel test below",
-        );
-      }
       const env = { ...tlsAppEnv(), REUSEPORT_STRATEGY: strategy };
       const started = await startRunner(
         process.execPath,
@@ -414,36 +385,33 @@ for (const { mode, strategy } of runnerCases) {
   );
 }
 
-test(
-  "runner (processes): a rolling reload (SIGHUP, twice) of reuseport serve --parallel=2 tls_app.mjs under 16 back-to-back TLS clients: 0 failed",
-  { timeout: 90_000 },
-  async (t: TestContext) => {
-    if (onDeno) {
-      return t.skip(
-        "reuseport serve runs the npm build; Deno: the serveParallel test below",
+if (!onDeno) {
+  test(
+    "runner (processes): a rolling reload (SIGHUP, twice) of reuseport serve --parallel=2 tls_app.mjs under 16 back-to-back TLS clients: 0 failed",
+    { timeout: 90_000 },
+    async (t: TestContext) => {
+      const { load, pids } = await reloadUnderLoad(
+        process.execPath,
+        "processes",
+        tlsAppEnv(),
+        2,
+        8,
+        TLS_APP,
       );
-    }
-    const { load, pids } = await reloadUnderLoad(
-      process.execPath,
-      "processes",
-      tlsAppEnv(),
-      2,
-      8,
-      TLS_APP,
-    );
-    assert.equal(load.failed, 0, JSON.stringify(load.errors));
-    assert.ok(load.requests > 100, `${load.requests} answered`);
-    for (const id of ["1", "2"]) {
-      assert.equal(new Set(pids[id]).size, 3, `worker ${id}: ${pids[id]}`);
-      assert.ok(load.workers[id].pids.includes(pids[id][1]), `${pids[id]}`);
-    }
-    t.diagnostic(
-      `${load.connections} TLS connections through 2 reloads: worker 1 ${
-        load.workers["1"].connections
-      }, worker 2 ${load.workers["2"].connections}`,
-    );
-  },
-);
+      assert.equal(load.failed, 0, JSON.stringify(load.errors));
+      assert.ok(load.requests > 100, `${load.requests} answered`);
+      for (const id of ["1", "2"]) {
+        assert.equal(new Set(pids[id]).size, 3, `worker ${id}: ${pids[id]}`);
+        assert.ok(load.workers[id].pids.includes(pids[id][1]), `${pids[id]}`);
+      }
+      t.diagnostic(
+        `${load.connections} TLS connections through 2 reloads: worker 1 ${
+          load.workers["1"].connections
+        }, worker 2 ${load.workers["2"].connections}`,
+      );
+    },
+  );
+}
 
 test(
   onDeno

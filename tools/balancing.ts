@@ -308,7 +308,7 @@ export interface LoadResult {
  */
 export function runLoad(
   node: string,
-  options: Record<string, number | boolean>,
+  options: Record<string, number | boolean | string>,
   signal?: AbortSignal,
 ): Promise<LoadResult> {
   // A flag set to false is left out: load.mjs takes a flag's presence as true.
@@ -362,20 +362,27 @@ export interface RunnerApp {
   file: string;
   /** The load connects with `--tls` (`tests/fixtures/tls_app.mjs`). */
   tls?: boolean;
+  /** The app listens on this Unix socket (`UNIX_PATH`), where the load connects. */
+  path?: string;
+}
+
+/** `tools/load.mjs`'s options for where `app` listens: `--path`, or `--port`. */
+function target(app: RunnerApp, port: number): Record<string, number | string> {
+  return app.path ? { path: app.path } : { port };
 }
 
 const HTTP_APP: RunnerApp = { file: "examples/http_app.mjs" };
 
 /**
  * Starts `<runtime> npm/esm/bin.js serve --parallel=<workers> --<mode>
- * <app>` (`examples/http_app.mjs` unless told) on a free port; resolves once
+ * <app>` (no `--<mode>` for `auto`) (`examples/http_app.mjs` unless told) on a free port; resolves once
  * every worker answered. `runtime` is a binary, or a binary and its flags
  * (`deno run -A`).
  */
 export async function startRunner(
   runtime: string | string[],
   workers: number,
-  mode: "threads" | "processes",
+  mode: "threads" | "processes" | "auto",
   env: Record<string, string> = {},
   app: RunnerApp = HTTP_APP,
 ): Promise<Runner> {
@@ -386,11 +393,16 @@ export async function startRunner(
     "npm/esm/bin.js",
     "serve",
     `--parallel=${workers}`,
-    `--${mode}`,
+    ...mode === "auto" ? [] : [`--${mode}`],
     app.file,
   ], {
     cwd: ROOT,
-    env: { ...process.env, ...env, PORT: String(port) },
+    env: {
+      ...process.env,
+      ...env,
+      PORT: String(port),
+      ...app.path ? { UNIX_PATH: app.path } : {},
+    },
     stdio: ["ignore", "inherit", "pipe"],
   });
   let stderr = "";
@@ -419,7 +431,7 @@ export async function startRunner(
   const gone = new AbortController();
   exited.then(() => gone.abort());
   const probe = await runLoad(LOAD_NODE, {
-    port,
+    ...target(app, port),
     workers,
     connections: 1,
     requests: 1,
@@ -481,7 +493,7 @@ export async function reloadUnderLoad(
     const pids: Record<string, number[]> = {};
     for (const [id, pid] of Object.entries(runner.seen)) pids[id] = [pid];
     const running = runLoad(LOAD_NODE, {
-      port: runner.port,
+      ...target(app, runner.port),
       connections: 0,
       requests: 1,
       concurrency: 16,

@@ -9,32 +9,44 @@
  */
 import { createServer, type Socket } from "node:net";
 import { AddrInUse } from "../../core/errors.ts";
-import type { BindRequest, RawListener, SocketAddress } from "../types.ts";
+import type { RawListener, ShareAddress, ShareRequest } from "../types.ts";
 import type { BunGlobal } from "./_bun.ts";
 import { Held } from "./_held.ts";
 import { BunListener } from "./_listener.ts";
+import { bunUnix } from "./_unix.ts";
 
-/** A listening `net.Server` whose connections wait, paused, for `next()`. */
-export class NetListener implements RawListener {
-  readonly addr: SocketAddress;
+/**
+ * A listening `net.Server` (on a TCP address or a Unix socket path) whose
+ * connections wait, paused, for `next()`.
+ */
+export class NetListener implements RawListener<ShareAddress> {
+  readonly addr: ShareAddress;
   #held: Held<Socket>;
 
   /** Binds and listens now; throws Deno's class for the errno. */
-  constructor(bun: BunGlobal, request: BindRequest) {
-    const { hostname, port, reusePort } = request;
+  constructor(bun: BunGlobal, request: ShareRequest) {
     const server = createServer({ pauseOnConnect: true, allowHalfOpen: true });
     // The failure is thrown below; the event that repeats it is no news.
     server.on("error", () => {});
-    server.listen({ host: hostname, port, reusePort });
+    if ("path" in request) {
+      server.listen({ path: request.path, backlog: request.backlog });
+    } else {
+      const { hostname, port, reusePort } = request;
+      server.listen({ host: hostname, port, reusePort });
+    }
     const bound = server.address();
-    if (!bound || typeof bound === "string") {
+    if (!bound) {
       server.close();
       // Throws Deno's class for the errno; should the address have come
       // free in the meantime, the bind still failed.
-      new BunListener(bun, request).close();
-      throw new AddrInUse(`cannot listen on ${hostname}:${port}`);
+      if ("path" in request) {
+        bunUnix(() => bun).listen(request.path, request.backlog).close();
+      } else new BunListener(bun, request).close();
+      throw new AddrInUse(`cannot listen on ${describe(request)}`);
     }
-    this.addr = { hostname: bound.address, port: bound.port };
+    this.addr = typeof bound === "string"
+      ? { path: bound }
+      : { hostname: bound.address, port: bound.port };
     this.#held = new Held({
       ref: () => server.ref(),
       unref: () => server.unref(),
@@ -56,4 +68,11 @@ export class NetListener implements RawListener {
   close(): void {
     this.#held.close();
   }
+}
+
+/** The address of `request`, for a message. */
+function describe(request: ShareRequest): string {
+  return "path" in request
+    ? request.path
+    : `${request.hostname}:${request.port}`;
 }

@@ -20,6 +20,7 @@ import type {
   NativeStream,
   RawConnection,
   Runtime,
+  UnixAddress,
 } from "../types.ts";
 import type { BunGlobal } from "./_bun.ts";
 import { codeError } from "../errno.ts";
@@ -92,7 +93,15 @@ const handles: Handles = {
     return `Bun ${bun().version} cannot move sockets between threads (a socket cannot be posted to a Worker)`;
   },
   bind: (request) => new NetListener(bun(), request),
-  stream: (raw) => new NetStream(raw as Socket),
+  // A Unix socket's connection knows no address: the listener's path, and
+  // the client's end has none.
+  stream: (raw, unix) =>
+    unix
+      ? new NetStream<UnixAddress>(raw as Socket, {
+        localAddr: unix,
+        remoteAddr: { path: null },
+      })
+      : new NetStream(raw as Socket),
   close(raw: RawConnection): void {
     (raw as Socket).destroy();
   },

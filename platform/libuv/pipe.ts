@@ -66,11 +66,15 @@ class PipeListener implements NativeListener<UnixAddress> {
   }
 }
 
-/** Binds a Unix socket at `path` and listens; throws Deno's class for the errno. */
-export function listenPipe(
+/**
+ * Binds a pipe handle at `path` and listens, as a raw acceptor (what
+ * `sharing/` moves to the runner's processes); throws Deno's class for the
+ * errno.
+ */
+export function bindPipe(
   path: string,
   backlog: number,
-): NativeListener<UnixAddress> {
+): RawAcceptor<UnixAddress> {
   // The pipe handle has no getsockname to learn the name the kernel picks.
   if (path === "" || path === "\0") {
     throw NetError.unixAutobind(`Node ${process.version}`);
@@ -83,9 +87,23 @@ export function listenPipe(
     handle.close();
     throw pipeError(status, path);
   }
-  return new PipeListener(
-    new RawAcceptor<UnixAddress>(handle as unknown as TcpHandle, { path }),
-  );
+  return new RawAcceptor<UnixAddress>(handle as unknown as TcpHandle, { path });
+}
+
+/** Binds a Unix socket at `path` and listens; throws Deno's class for the errno. */
+export function listenPipe(
+  path: string,
+  backlog: number,
+): NativeListener<UnixAddress> {
+  return new PipeListener(bindPipe(path, backlog));
+}
+
+/** A stream over an accepted pipe handle of the listener at `local`. */
+export function pipeStream(
+  raw: object,
+  local: UnixAddress,
+): NativeStream<UnixAddress> {
+  return new HandleStream<UnixAddress>(raw, local, UNNAMED);
 }
 
 /** Connects a pipe handle to the Unix socket at `path`. */

@@ -17,13 +17,21 @@ import type {
   NativeListener,
   NativeStream,
   Runtime,
+  ShareAddress,
+  ShareRequest,
   SocketAddress,
+  UnixAddress,
   UnixSockets,
 } from "../types.ts";
 import { loadTcpWrap, type TcpHandle } from "../libuv/binding.ts";
 import { bindTcp, HandleListener, RawAcceptor } from "../libuv/listener.ts";
 import { connectHandle, HandleStream } from "../libuv/stream.ts";
-import { connectPipe, listenPipe } from "../libuv/pipe.ts";
+import {
+  bindPipe,
+  connectPipe,
+  listenPipe,
+  pipeStream,
+} from "../libuv/pipe.ts";
 import { runSync } from "../run_sync.ts";
 import { dgramUdp } from "../dgram.ts";
 import { tlsSocketOf } from "../libuv/tls_socket.ts";
@@ -57,7 +65,7 @@ function bind(request: BindRequest): RawAcceptor {
   return new RawAcceptor(handle, addr);
 }
 
-/** Accepted connections as raw handles, for `sharing/`. */
+/** Accepted connections as raw handles, for `sharing/`: TCP and pipe handles. */
 const handles: Handles = {
   get threads(): boolean {
     return threadsCanMove();
@@ -67,9 +75,28 @@ const handles: Handles = {
       ? `Node ${process.version} moves sockets between threads`
       : `Node ${process.version} cannot move sockets between threads (Node 24 can)`;
   },
-  bind,
-  stream,
-  adopt(handle: object, addr: SocketAddress, backlog: number): RawAcceptor {
+  get unixThreads(): { moves: boolean; reason: string } {
+    // Node transfers TCP handles to a worker (net.Socket's transfer takes a
+    // TCP handle only); a pipe handle moves over IPC, to processes.
+    return {
+      moves: false,
+      reason:
+        `Node ${process.version} cannot move Unix socket connections between threads (a pipe handle cannot be transferred to a worker; only processes can be passed one)`,
+    };
+  },
+  bind(request: ShareRequest): RawAcceptor<ShareAddress> {
+    return "path" in request
+      ? bindPipe(request.path, request.backlog)
+      : bind(request);
+  },
+  stream(raw: object, unix?: UnixAddress): NativeStream<ShareAddress> {
+    return unix ? pipeStream(raw, unix) : stream(raw);
+  },
+  adopt(
+    handle: object,
+    addr: ShareAddress,
+    backlog: number,
+  ): RawAcceptor<ShareAddress> {
     // A socket that moved between threads listens again on this thread's loop.
     const status = (handle as TcpHandle).listen(backlog);
     if (status < 0) {

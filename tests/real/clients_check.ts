@@ -400,146 +400,6 @@ check(
   },
 );
 
-// ---- PostgreSQL ------------------------------------------------------------
-
-function pgOptions(tls = false) {
-  const p = config.postgres!;
-  return {
-    user: p.user,
-    password: p.password,
-    database: p.database,
-    caPem: tls ? config.caPem : undefined,
-  };
-}
-
-async function pgTcp(): Promise<PgClient> {
-  const conn = await api().connect({
-    hostname: "127.0.0.1",
-    port: config.postgres!.port,
-  });
-  return await PgClient.connect(conn, pgOptions());
-}
-
-check(
-  "postgres tcp: SCRAM-SHA-256 refused then accepted",
-  "postgres",
-  async () => {
-    const conn = await api().connect({
-      hostname: "127.0.0.1",
-      port: config.postgres!.port,
-    });
-    await assert.rejects(
-      PgClient.connect(conn, { ...pgOptions(), password: "not-the-password" }),
-      (e: unknown) => e instanceof PgError && e.code === "28P01",
-    );
-    const client = await pgTcp();
-    try {
-      assert.equal(client.tls, false);
-      const { rows } = await client.query("SELECT current_user, 1 + 1");
-      assert.deepEqual(rows, [[config.postgres!.user, "2"]]);
-    } finally {
-      await client.end();
-    }
-  },
-);
-
-check(
-  "postgres tcp: a 20,000-row result across many reads, then an error and more",
-  "postgres",
-  async () => {
-    const client = await pgTcp();
-    try {
-      const before = client.reader.reads;
-      const result = await client.query(
-        "SELECT g, md5(g::text) || repeat('x', 64) AS v FROM generate_series(1, 20000) AS g",
-      );
-      assert.deepEqual(result.columns, ["g", "v"]);
-      assert.equal(result.command, "SELECT 20000");
-      assert.equal(result.rows.length, 20000);
-      assert.equal(result.rows[19999][0], "20000");
-      assert.match(result.rows[12345][1]!, /^[0-9a-f]{32}x{64}$/);
-      assert.ok(
-        client.reader.reads - before > 10,
-        `only ${client.reader.reads - before} reads`,
-      );
-      await assert.rejects(
-        client.query("SELECT 1/0"),
-        (e: unknown) => e instanceof PgError && e.code === "22012",
-      );
-      assert.deepEqual((await client.query("SELECT 'still here'")).rows, [[
-        "still here",
-      ]]);
-    } finally {
-      await client.end();
-    }
-  },
-);
-
-check(
-  "postgres tcp: pg_terminate_backend → FATAL 57P01, end of stream, then BrokenPipe",
-  "postgres",
-  async () => {
-    const victim = await pgTcp();
-    const killer = await pgTcp();
-    try {
-      const { rows } = await killer.query(
-        `SELECT pg_terminate_backend(${victim.pid})`,
-      );
-      assert.deepEqual(rows, [["t"]]);
-      const msg = await victim.next();
-      assert.equal(msg.type, "E");
-      assert.equal(pgErrorOf(msg).code, "57P01");
-      assert.equal(await readToEnd(victim.conn), 0);
-      const error = await writeUntilFailure(victim.conn);
-      assert.ok(error instanceof errorClass("BrokenPipe"), `${error}`);
-    } finally {
-      closeQuietly(victim.conn);
-      await killer.end();
-    }
-  },
-);
-
-check(
-  "postgres tls: SSLRequest + startTls, SCRAM, pg_stat_ssl says TLS",
-  "postgres",
-  async () => {
-    api("startTls");
-    const conn = await api().connect({
-      hostname: "127.0.0.1",
-      port: config.postgres!.port,
-    });
-    const client = await PgClient.connect(conn, pgOptions(true));
-    try {
-      assert.equal(client.tls, true);
-      const { rows } = await client.query(
-        "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-      );
-      assert.equal(rows[0][0], "t");
-      assert.match(rows[0][1]!, /^TLSv1\.[23]$/);
-      const big = await client.query(
-        "SELECT repeat('z', 1000) FROM generate_series(1, 5000)",
-      );
-      assert.equal(big.rows.length, 5000);
-    } finally {
-      await client.end();
-    }
-  },
-);
-
-check("postgres unix: SCRAM-SHA-256 over the socket", "postgres", async () => {
-  const conn = await api("connect").connect({
-    transport: "unix",
-    path: config.postgres!.socket,
-  });
-  const client = await PgClient.connect(conn, pgOptions());
-  try {
-    const { rows } = await client.query("SELECT inet_client_addr() IS NULL");
-    assert.deepEqual(rows, [["t"]]); // NULL over a Unix socket
-  } finally {
-    await client.end();
-  }
-});
-
 // ---- NATS ------------------------------------------------------------------
 
 function natsOptions(password = config.nats!.password) {
@@ -646,142 +506,232 @@ check(
   },
 );
 
-// ---- MariaDB ---------------------------------------------------------------
+// ---- SQL: PostgreSQL and MariaDB --------------------------------------------
 
-function mariaOptions(tls = false) {
-  const m = config.mariadb!;
-  return {
-    user: m.user,
-    password: m.password,
-    caPem: tls ? config.caPem : undefined,
-  };
+/** What the SQL checks use of a client; both clients of `tests/real/` have it. */
+interface SqlClient {
+  readonly conn: Conn;
+  readonly reader: Reader;
+  readonly tls: boolean;
+  query(sql: string): Promise<{ rows: (string | null)[][] }>;
+  end(): Promise<void>;
 }
 
-async function mariaTcp(): Promise<MariaClient> {
+/**
+ * A SQL server as the checks drive it: how to log in, and the dialect of
+ * each question the checks ask. The same checks run on both, so what they
+ * prove (auth, results over many reads, a server-side kill, TLS by
+ * `startTls`, the Unix socket) is proved alike.
+ */
+interface SqlServer {
+  server: "postgres" | "mariadb";
+  /** The password scheme the server asks for (in the check names). */
+  auth: string;
+  where(): { port: number; socket: string };
+  login(conn: Conn, tls: boolean, password?: string): Promise<SqlClient>;
+  /** Whether `e` is the server's "wrong password". */
+  refused(e: unknown): boolean;
+  /** A query over TCP and the one row it answers. */
+  whoami: [sql: string, row: () => string[]];
+  /** A query over the Unix socket and the one row it answers. */
+  overUnix: [sql: string, row: string[]];
+  /** Statements before the big query (its session settings). */
+  bigSetup: string[];
+  /** 20,000 rows of `n`, `md5(n)` + 64 × "x". */
+  bigQuery: string;
+  /** A failing query, and whether the error is the one expected. */
+  failing: [sql: string, expected: (e: unknown) => boolean];
+  /** How the server is made to drop the connection, in the check name. */
+  killName: string;
+  /** Has `killer` make the server drop `victim`'s session and reads what it says before closing. */
+  kill(victim: SqlClient, killer: SqlClient): Promise<void>;
+  /** The negotiated TLS version, as the server reports it. */
+  tlsVersion(client: SqlClient): Promise<string | null>;
+}
+
+const postgres: SqlServer = {
+  server: "postgres",
+  auth: "SCRAM-SHA-256",
+  where: () => config.postgres!,
+  login: (conn, tls, password = config.postgres!.password) =>
+    PgClient.connect(conn, {
+      user: config.postgres!.user,
+      password,
+      database: config.postgres!.database,
+      caPem: tls ? config.caPem : undefined,
+    }),
+  refused: (e) => e instanceof PgError && e.code === "28P01",
+  whoami: ["SELECT current_user, 1 + 1", () => [config.postgres!.user, "2"]],
+  overUnix: ["SELECT inet_client_addr() IS NULL", ["t"]], // NULL over a Unix socket
+  bigSetup: [],
+  bigQuery:
+    "SELECT g, md5(g::text) || repeat('x', 64) FROM generate_series(1, 20000) AS g",
+  failing: ["SELECT 1/0", (e) => e instanceof PgError && e.code === "22012"],
+  killName: "pg_terminate_backend → FATAL 57P01",
+  async kill(victim, killer) {
+    const pg = victim as PgClient;
+    const { rows } = await killer.query(
+      `SELECT pg_terminate_backend(${pg.pid})`,
+    );
+    assert.deepEqual(rows, [["t"]]);
+    const msg = await pg.next();
+    assert.equal(msg.type, "E");
+    assert.equal(pgErrorOf(msg).code, "57P01");
+    assert.equal(await readToEnd(pg.conn), 0);
+  },
+  async tlsVersion(client) {
+    const { rows } = await client.query(
+      "SELECT version FROM pg_stat_ssl WHERE ssl AND pid = pg_backend_pid()",
+    );
+    return rows[0]?.[0] ?? null;
+  },
+};
+
+const mariadb: SqlServer = {
+  server: "mariadb",
+  auth: "mysql_native_password",
+  where: () => config.mariadb!,
+  login: (conn, tls, password = config.mariadb!.password) =>
+    MariaClient.connect(conn, {
+      user: config.mariadb!.user,
+      password,
+      caPem: tls ? config.caPem : undefined,
+    }),
+  refused: (e) => e instanceof MariaError && e.code === 1045, // access denied
+  whoami: ["SELECT CURRENT_USER(), 1 + 1", () => ["app@127.0.0.1", "2"]],
+  overUnix: ["SELECT CURRENT_USER()", ["app@localhost"]],
+  // The recursion stops at 1,000 rows unless allowed more.
+  bigSetup: ["SET SESSION max_recursive_iterations = 100000"],
+  bigQuery:
+    "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 20000) " +
+    "SELECT n, CONCAT(MD5(n), REPEAT('x', 64)) FROM s",
+  failing: [
+    "SELECT * FROM no_such_table_here",
+    (e) => e instanceof MariaError && e.code === 1046, // no database selected
+  ],
+  killName: "KILL",
+  async kill(victim, killer) {
+    await killer.query(`KILL ${(victim as MariaClient).connectionId}`);
+    // MariaDB may say "Connection was killed" (an ERR packet) before it closes.
+    await readToEnd(victim.conn);
+  },
+  async tlsVersion(client) {
+    const { rows } = await client.query(
+      "SHOW SESSION STATUS LIKE 'Ssl_version'",
+    );
+    return rows[0]?.[1] || null;
+  },
+};
+
+/** A logged-in client of `db` over TCP. */
+async function sqlTcp(db: SqlServer): Promise<SqlClient> {
   const conn = await api().connect({
     hostname: "127.0.0.1",
-    port: config.mariadb!.port,
+    port: db.where().port,
   });
-  return await MariaClient.connect(conn, mariaOptions());
+  return await db.login(conn, false);
 }
 
-check(
-  "mariadb tcp: mysql_native_password refused then accepted",
-  "mariadb",
-  async () => {
+for (const db of [postgres, mariadb]) {
+  const { server } = db;
+
+  check(`${server} tcp: ${db.auth} refused then accepted`, server, async () => {
     const conn = await api().connect({
       hostname: "127.0.0.1",
-      port: config.mariadb!.port,
+      port: db.where().port,
     });
     await assert.rejects(
-      MariaClient.connect(conn, {
-        ...mariaOptions(),
-        password: "not-the-password",
-      }),
-      (e: unknown) => e instanceof MariaError && e.code === 1045, // access denied
+      db.login(conn, false, "not-the-password"),
+      (e: unknown) => db.refused(e),
     );
-    const client = await mariaTcp();
+    const client = await sqlTcp(db);
     try {
       assert.equal(client.tls, false);
-      const { rows } = await client.query("SELECT CURRENT_USER(), 1 + 1");
-      assert.deepEqual(rows, [["app@127.0.0.1", "2"]]);
+      const [sql, row] = db.whoami;
+      assert.deepEqual((await client.query(sql)).rows, [row()]);
     } finally {
       await client.end();
     }
-  },
-);
+  });
 
-check(
-  "mariadb tcp: a 20,000-row result across many reads, then an error and more",
-  "mariadb",
-  async () => {
-    const client = await mariaTcp();
-    try {
-      // The recursion below stops at 1,000 rows unless allowed more.
-      const set = await client.query(
-        "SET SESSION max_recursive_iterations = 100000",
-      );
-      assert.deepEqual(set.rows, []);
-      const before = client.reader.reads;
-      const { rows } = await client.query(
-        "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 20000) " +
-          "SELECT n, CONCAT(MD5(n), REPEAT('x', 64)) FROM s",
-      );
-      assert.equal(rows.length, 20000);
-      assert.equal(rows[19999][0], "20000");
-      assert.match(rows[12345][1]!, /^[0-9a-f]{32}x{64}$/);
-      assert.ok(
-        client.reader.reads - before > 10,
-        `only ${client.reader.reads - before} reads`,
-      );
-      await assert.rejects(
-        client.query("SELECT * FROM no_such_table_here"),
-        (e: unknown) => e instanceof MariaError && e.code === 1046, // no database selected
-      );
-      assert.deepEqual((await client.query("SELECT 'still here'")).rows, [[
-        "still here",
-      ]]);
-    } finally {
-      await client.end();
-    }
-  },
-);
+  check(
+    `${server} tcp: a 20,000-row result across many reads, then an error and more`,
+    server,
+    async () => {
+      const client = await sqlTcp(db);
+      try {
+        for (const sql of db.bigSetup) await client.query(sql);
+        const before = client.reader.reads;
+        const { rows } = await client.query(db.bigQuery);
+        assert.equal(rows.length, 20000);
+        assert.equal(rows[19999][0], "20000");
+        assert.match(rows[12345][1]!, /^[0-9a-f]{32}x{64}$/);
+        assert.ok(
+          client.reader.reads - before > 10,
+          `only ${client.reader.reads - before} reads`,
+        );
+        const [failing, expected] = db.failing;
+        await assert.rejects(client.query(failing), expected);
+        assert.deepEqual((await client.query("SELECT 'still here'")).rows, [[
+          "still here",
+        ]]);
+      } finally {
+        await client.end();
+      }
+    },
+  );
 
-check(
-  "mariadb tcp: KILL → end of stream, then BrokenPipe",
-  "mariadb",
-  async () => {
-    const victim = await mariaTcp();
-    const killer = await mariaTcp();
-    try {
-      await killer.query(`KILL ${victim.connectionId}`);
-      // MariaDB may say "Connection was killed" (an ERR packet) before it closes.
-      await readToEnd(victim.conn);
-      const error = await writeUntilFailure(victim.conn);
-      assert.ok(error instanceof errorClass("BrokenPipe"), `${error}`);
-    } finally {
-      closeQuietly(victim.conn);
-      await killer.end();
-    }
-  },
-);
+  check(
+    `${server} tcp: ${db.killName} → end of stream, then BrokenPipe`,
+    server,
+    async () => {
+      const victim = await sqlTcp(db);
+      const killer = await sqlTcp(db);
+      try {
+        await db.kill(victim, killer);
+        const error = await writeUntilFailure(victim.conn);
+        assert.ok(error instanceof errorClass("BrokenPipe"), `${error}`);
+      } finally {
+        closeQuietly(victim.conn);
+        await killer.end();
+      }
+    },
+  );
 
-check(
-  "mariadb tls: SSL request + startTls, Ssl_version says TLS",
-  "mariadb",
-  async () => {
-    api("startTls");
-    const conn = await api().connect({
-      hostname: "127.0.0.1",
-      port: config.mariadb!.port,
-    });
-    const client = await MariaClient.connect(conn, mariaOptions(true));
-    try {
-      assert.equal(client.tls, true);
-      const { rows } = await client.query(
-        "SHOW SESSION STATUS LIKE 'Ssl_version'",
-      );
-      assert.match(rows[0][1]!, /^TLSv1\.[23]$/);
-    } finally {
-      await client.end();
-    }
-  },
-);
+  check(
+    `${server} tls: the server's SSL request + startTls, ${db.auth}, the server says TLS`,
+    server,
+    async () => {
+      api("startTls");
+      const conn = await api().connect({
+        hostname: "127.0.0.1",
+        port: db.where().port,
+      });
+      const client = await db.login(conn, true);
+      try {
+        assert.equal(client.tls, true);
+        assert.match(await db.tlsVersion(client) ?? "none", /^TLSv1\.[23]$/);
+        // Many TLS records, each decrypted on the way in.
+        for (const sql of db.bigSetup) await client.query(sql);
+        const { rows } = await client.query(db.bigQuery);
+        assert.equal(rows.length, 20000);
+      } finally {
+        await client.end();
+      }
+    },
+  );
 
-check(
-  "mariadb unix: mysql_native_password over the socket",
-  "mariadb",
-  async () => {
+  check(`${server} unix: ${db.auth} over the socket`, server, async () => {
     const conn = await api("connect").connect({
       transport: "unix",
-      path: config.mariadb!.socket,
+      path: db.where().socket,
     });
-    const client = await MariaClient.connect(conn, mariaOptions());
+    const client = await db.login(conn, false);
     try {
-      const { rows } = await client.query("SELECT CURRENT_USER()");
-      assert.deepEqual(rows, [["app@localhost"]]);
+      const [sql, row] = db.overUnix;
+      assert.deepEqual((await client.query(sql)).rows, [row]);
     } finally {
       await client.end();
     }
-  },
-);
+  });
+}

@@ -14,6 +14,8 @@ import type {
   RawConnection,
   RawListener,
   Runtime,
+  ShareAddress,
+  ShareRequest,
   SocketAddress,
   Tls,
   TlsHandshakeInfo,
@@ -192,8 +194,8 @@ export interface FakeRaw {
 
 /** A listening socket of raw connections that arrive when the test says so. */
 export class FakeRawListener extends FakeSource<RawConnection>
-  implements RawListener {
-  constructor(readonly addr: SocketAddress) {
+  implements RawListener<ShareAddress> {
+  constructor(readonly addr: ShareAddress) {
     super();
   }
 }
@@ -205,14 +207,21 @@ export class FakeHandles implements Handles {
   readonly sockets: FakeRawListener[] = [];
   #nextPort = 30000;
 
-  bind(request: BindRequest): FakeRawListener {
-    if (this.sockets.some((s) => !s.closed && s.addr.port === request.port)) {
+  /** Binds a fake port, or a fake path (taken while a socket there is open). */
+  bind(request: ShareRequest): FakeRawListener {
+    const taken = (addr: ShareAddress) =>
+      "path" in request
+        ? "path" in addr && addr.path === request.path
+        : "port" in addr && addr.port === request.port;
+    if (this.sockets.some((s) => !s.closed && taken(s.addr))) {
       throw new errors.AddrInUse("fake address in use");
     }
-    const socket = new FakeRawListener({
-      hostname: request.hostname,
-      port: request.port || this.#nextPort++,
-    });
+    const socket = new FakeRawListener(
+      "path" in request ? { path: request.path } : {
+        hostname: request.hostname,
+        port: request.port || this.#nextPort++,
+      },
+    );
     this.sockets.push(socket);
     return socket;
   }

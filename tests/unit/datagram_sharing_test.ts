@@ -161,6 +161,11 @@ class QueuedChannel implements Channel {
   }
 }
 
+/** The port of a UDP hub that `listen` answered with. */
+function portOf(joined: { addr: unknown }): number {
+  return (joined.addr as SocketAddress).port;
+}
+
 /** The first byte of each datagram a member got. */
 function collector(): { got: number[]; on: (d: Datagram) => void } {
   const got: number[] = [];
@@ -175,7 +180,7 @@ test("each datagram goes to exactly one waiting receive, the owner's thread's or
   const here = owner.localDatagram(joined, "here:1", local.on);
   const channel = new QueuedChannel(owner, "t2:", true);
   const remote = collector();
-  const member = channel.member(remote.on, joined.addr.port);
+  const member = channel.member(remote.on, portOf(joined));
   const socket = udp.sockets[0];
 
   // Two receives wait behind the channel, one here.
@@ -211,7 +216,7 @@ test("a member that wants fewer, or closes, with datagrams in flight loses none"
   const here = owner.localDatagram(joined, "here:1", local.on);
   const channel = new QueuedChannel(owner, "p7:");
   const a = collector();
-  const member = channel.member(a.on, joined.addr.port);
+  const member = channel.member(a.on, portOf(joined));
   const socket = udp.sockets[0];
   member.setDemand(true, true, 3);
   await channel.deliver();
@@ -243,7 +248,7 @@ test("nobody waiting: the hub keeps 1,024 datagrams and drops (counting) the res
   const here = owner.localDatagram(joined, "here:1", () => {});
   const channel = new QueuedChannel(owner, "p8:", true);
   const a = collector();
-  const member = channel.member(a.on, joined.addr.port);
+  const member = channel.member(a.on, portOf(joined));
   const socket = udp.sockets[0];
   for (let i = 0; i < 1100; i++) socket.arrive(i & 0xff);
   const hub = owner.hub(joined.key)!;
@@ -299,7 +304,7 @@ test("a thread or process that dies leaves: its waits go, the socket stays for t
   const local = collector();
   const here = owner.localDatagram(joined, "here:1", local.on);
   const channel = new QueuedChannel(owner, "p10:");
-  const member = channel.member(() => {}, joined.addr.port);
+  const member = channel.member(() => {}, portOf(joined));
   member.setDemand(true, true, 4);
   await channel.deliver();
   owner.leaveAll("p10:");
@@ -338,7 +343,7 @@ test("a member closing with datagrams it got and nobody received gives them back
   const local = collector();
   const here = owner.localDatagram(joined, "here:1", local.on);
   const channel = new QueuedChannel(owner, "p11:", true);
-  const member = channel.member(() => {}, joined.addr.port);
+  const member = channel.member(() => {}, portOf(joined));
   const unread = [7, 8].map((b) => ({
     data: new Uint8Array([b]),
     from: { hostname: "127.0.0.1", port: 40000 },

@@ -5,7 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { NativeStream, RawConnection } from "../../platform/types.ts";
+import type {
+  NativeListener,
+  NativeStream,
+  RawConnection,
+  ShareAddress,
+  ShareRequest,
+  SocketAddress,
+} from "../../platform/types.ts";
 import { Borrower, type Channel } from "../../sharing/borrower.ts";
 import { Owner } from "../../sharing/owner.ts";
 import type { MemberMessage } from "../../sharing/wire.ts";
@@ -38,7 +45,7 @@ class QueuedChannel implements Channel {
     readonly lends = false,
   ) {}
 
-  listen(request: typeof REQUEST, member: string) {
+  listen(request: ShareRequest, member: string) {
     return this.owner.listen(request, member);
   }
 
@@ -82,7 +89,7 @@ function twoMembers(lends = false) {
   const first = a.borrower.join(a.channel, REQUEST);
   const second = b.borrower.join(b.channel, {
     ...REQUEST,
-    port: first.addr.port,
+    port: portOf(first),
   });
   return { ...shared, a, b, first, second };
 }
@@ -92,13 +99,18 @@ function raw(): FakeRaw {
   return { id: ++nextRaw, closed: false };
 }
 
-function idOf(stream: NativeStream): number {
+/** The port a member of a TCP address listens on. */
+function portOf(member: NativeListener<ShareAddress>): number {
+  return (member.addr as SocketAddress).port;
+}
+
+function idOf(stream: NativeStream<ShareAddress>): number {
   return (stream as FakeStream).id;
 }
 
 test("sharing: members join one socket; each connection goes to exactly one waiting member, in turn", async () => {
   const { handles, owner, a, b, first, second } = twoMembers();
-  const joined = owner.listen({ ...REQUEST, port: first.addr.port }, "o:1");
+  const joined = owner.listen({ ...REQUEST, port: portOf(first) }, "o:1");
   const local = owner.local(joined, "o:1");
   assert.equal(handles.sockets.length, 1, "one socket for the address");
   assert.deepEqual(owner.members(joined.key), [first.id, second.id, "o:1"]);
@@ -121,7 +133,7 @@ test("sharing: the last member out closes the socket and frees the address", () 
   const { handles, owner, closedKeys, side } = setup();
   const a = side("a:");
   const m1 = a.borrower.join(a.channel, REQUEST);
-  const m2 = a.borrower.join(a.channel, { ...REQUEST, port: m1.addr.port });
+  const m2 = a.borrower.join(a.channel, { ...REQUEST, port: portOf(m1) });
   m1.close();
   a.channel.deliver();
   assert.equal(handles.sockets[0].closed, false, "one member still listens");
@@ -132,7 +144,7 @@ test("sharing: the last member out closes the socket and frees the address", () 
   assert.equal(owner.holds(m1.key), false);
   assert.deepEqual(closedKeys, [m1.key]);
   // The address is free: binding it again makes a new socket.
-  const again = a.borrower.join(a.channel, { ...REQUEST, port: m1.addr.port });
+  const again = a.borrower.join(a.channel, { ...REQUEST, port: portOf(m1) });
   assert.equal(handles.sockets.length, 2);
   again.close();
   a.channel.deliver();
@@ -224,4 +236,40 @@ test("sharing: a member that stops waiting (ref off, then close) leaves no timer
   // The borrower forgot the member; its wait for `left` (a timer, which
   // Deno's test sanitizer would report) ended when `left` arrived.
   assert.deepEqual(a.borrower.of(member.key), []);
+});
+
+test("sharing: a Unix socket path is one more address: members of two sides share its one socket, the last out closes it", async () => {
+  const { handles, owner, closedKeys, side } = setup(true);
+  const a = side("a:");
+  const b = side("b:");
+  const path = {
+    transport: "unix" as const,
+    path: "/run/app.sock",
+    backlog: 8,
+  };
+  const first = a.borrower.join(a.channel, path);
+  const second = b.borrower.join(b.channel, path);
+  assert.equal(handles.sockets.length, 1, "one socket for the path");
+  assert.equal(first.key, "unix:/run/app.sock");
+  assert.deepEqual(second.addr, { path: "/run/app.sock" });
+  assert.deepEqual(owner.members(first.key), [first.id, second.id]);
+  // A TCP address that happens to look alike is another key.
+  assert.notEqual(first.key, "/run/app.sock");
+  const got = [first.accept(), second.accept()];
+  a.channel.deliver();
+  b.channel.deliver();
+  const sent = [raw(), raw()];
+  for (const r of sent) handles.sockets[0].arrive(r);
+  await settle();
+  a.channel.deliver();
+  b.channel.deliver();
+  const ids = (await Promise.all(got)).map(idOf).sort();
+  assert.deepEqual(ids, sent.map((r) => r.id).sort());
+  first.close();
+  a.channel.deliver();
+  assert.equal(handles.sockets[0].closed, false, "b: still listens");
+  second.close();
+  b.channel.deliver();
+  assert.equal(handles.sockets[0].closed, true);
+  assert.deepEqual(closedKeys, ["unix:/run/app.sock"]);
 });
