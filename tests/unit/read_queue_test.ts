@@ -7,10 +7,10 @@ import { errors } from "../../mod.ts";
 function queue(): { q: ReadQueue; flows: boolean[]; changes: number[] } {
   const flows: boolean[] = [];
   const changes: number[] = [];
-  const q: ReadQueue = new ReadQueue(
-    (more) => flows.push(more),
-    () => changes.push(q.waiting),
-  );
+  const q: ReadQueue = new ReadQueue({
+    queueFlow: (more) => void flows.push(more),
+    queueChanged: () => void changes.push(q.waiting),
+  });
   return { q, flows, changes };
 }
 
