@@ -44,9 +44,11 @@ export class BunStream<A = SocketAddress> extends PullStream
 
   /**
    * Takes over `socket`, paused: nothing is read until someone reads. A
-   * Unix socket's addresses come as `addrs` (Bun reports none for it).
+   * Unix socket's addresses come as `addrs` (Bun reports none for it); a
+   * listener bound to one IP gives its own as `local`, shared by its
+   * connections instead of an object and a string each.
    */
-  constructor(socket: BunSocket, addrs?: { local: A; remote: A }) {
+  constructor(socket: BunSocket, addrs?: { local?: A; remote?: A }) {
     super();
     this.#socket = socket;
     socket.data = this;
