@@ -22,10 +22,11 @@ export interface ReadQueueOwner {
   queueChanged(): void;
 }
 
-/** A read waiting for data. */
+/** A read waiting for data; `end` is what it resolves at end of stream. */
 interface PendingRead {
   buf: Uint8Array;
-  resolve(n: number): void;
+  end: 0 | null;
+  resolve(n: number | null): void;
   reject(e: Error): void;
 }
 
@@ -65,12 +66,21 @@ export class ReadQueue {
 
   /** Reads into `buf`: data in hand at once, else the next data, 0 at the end. */
   read(buf: Uint8Array): Promise<number> {
+    return this.#read(buf, 0) as Promise<number>;
+  }
+
+  /** `read`, resolving `null` at the end (what `Conn#read` answers). */
+  readOrNull(buf: Uint8Array): Promise<number | null> {
+    return this.#read(buf, null);
+  }
+
+  #read(buf: Uint8Array, end: 0 | null): Promise<number | null> {
     if (this.#buffered > 0) return Promise.resolve(this.#take(buf));
     const failure = this.failure();
     if (failure) return Promise.reject(failure);
-    if (this.#eof) return Promise.resolve(0);
+    if (this.#eof) return Promise.resolve(end);
     return new Promise((resolve, reject) => {
-      const read = { buf, resolve, reject };
+      const read = { buf, end, resolve, reject };
       if (!this.#head) this.#head = read;
       else if (this.#rest.length === 0) this.#rest = [read];
       else this.#rest.push(read);
@@ -162,7 +172,7 @@ export class ReadQueue {
     for (let read = this.#head; read; read = this.#head) {
       if (this.#buffered > 0) read.resolve(this.#take(read.buf));
       else if (this.#error) read.reject(this.#error);
-      else if (this.#eof) read.resolve(0);
+      else if (this.#eof) read.resolve(read.end);
       else break;
       this.#next();
     }

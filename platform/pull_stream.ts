@@ -41,6 +41,10 @@ export abstract class PullStream implements ReadQueueOwner {
     return this.queue.read(buf);
   }
 
+  readOrNull(buf: Uint8Array): Promise<number | null> {
+    return this.queue.readOrNull(buf);
+  }
+
   /** Whether a read, write or shutdown is pending. */
   get busy(): boolean {
     return this.#writes > 0 || this.queue.waiting > 0;

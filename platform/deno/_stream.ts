@@ -74,6 +74,10 @@ export class DenoStream<A = SocketAddress, C extends DenoConn = DenoConn>
     return this.#conn.read(buf).then(zeroAtEnd, rethrow);
   }
 
+  readOrNull(buf: Uint8Array): Promise<number | null> {
+    return this.#conn.read(buf).catch(rethrow);
+  }
+
   write(buf: Uint8Array): Promise<number> {
     // Deno's write may take part of the buffer; ours writes all of it. The
     // first write usually takes everything: no async frame or view for it.
