@@ -69,7 +69,7 @@ export function readKnobs(): Knobs {
     seconds: knob("BENCH_SECONDS", 3),
     connections: knob("BENCH_CONNECTIONS", 64),
     bulkMiB: knob("BENCH_BULK_MIB", 1024),
-    idleConnections: knob("BENCH_IDLE_CONNECTIONS", 2000),
+    idleConnections: knob("BENCH_IDLE_CONNECTIONS", 4000),
     listeners: knob("BENCH_LISTENERS", 500),
     rows: (process.env.BENCH_ROWS ?? "").split(",").map((s) => s.trim())
       .filter(Boolean),

@@ -17,7 +17,7 @@ export interface RowSpec {
   unit: string;
   /** For memory: ours below the peer is the good direction. */
   lowerIsBetter?: boolean;
-  /** Least acceptable ours/peer ratio, where there is one. */
+  /** Least acceptable ours/peer ratio, where there is one; the most, when `lowerIsBetter`. */
   target?: number;
   note?: string;
 }
@@ -137,9 +137,10 @@ export function summarize(
       ratios: ratios.map((r) => round(r)),
       ratio: round(ratio),
       ratioOfMedians: round(ours.median / peer.median!),
-      ...(row.target === undefined
-        ? {}
-        : { target: row.target, met: ratio >= row.target }),
+      ...(row.target === undefined ? {} : {
+        target: row.target,
+        met: row.lowerIsBetter ? ratio <= row.target : ratio >= row.target,
+      }),
     });
   }
   return { ...row, candidates, comparisons };
@@ -198,6 +199,8 @@ export function markdownTable(rows: RowResult[]): string {
         c.ratio.toFixed(2),
         c.target === undefined
           ? ""
+          : row.lowerIsBetter
+          ? `≤ ${c.target} ${c.met ? "✓" : "✗ above"}`
           : `≥ ${c.target} ${c.met ? "✓" : "✗ below"}`,
         notes,
       ]);
@@ -301,7 +304,11 @@ export function svgChart(
   }
   parts.push(
     `<line x1="${x}" y1="${y - 11}" x2="${x}" y2="${y + 3}" class="target"/>`,
-    text(x + 8, y, "target: least ours may be, as a share of the peer"),
+    text(
+      x + 8,
+      y,
+      "target: the least ours may be (the most, for memory), as a share of the peer",
+    ),
   );
   y += 16;
 

@@ -14,7 +14,7 @@
  * also printed) and `latest.svg` (the chart).
  *
  * Knobs: BENCH_ROUNDS (5), BENCH_SECONDS (3), BENCH_CONNECTIONS (64),
- * BENCH_BULK_MIB (1024), BENCH_IDLE_CONNECTIONS (2000), BENCH_LISTENERS (500),
+ * BENCH_BULK_MIB (1024), BENCH_IDLE_CONNECTIONS (4000), BENCH_LISTENERS (500),
  * BENCH_ROWS (all; comma-separated id prefixes: keepalive, close, bulk,
  * multicore, memory, tls), BENCH_NGINX (/usr/sbin/nginx), BENCH_NODE (24,26: the
  * Node lines of the Node rows, run newest first; row 4 runs on the newest).

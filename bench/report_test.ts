@@ -84,6 +84,33 @@ test("summarize sets no target where the row has none", opts, () => {
   assert.equal("met" in comparisons[0], false);
 });
 
+test(
+  "a lower-is-better row meets its target at or below it, and the table says so",
+  opts,
+  () => {
+    const memory = { ...ROW, unit: "KiB", lowerIsBetter: true, target: 1.2 };
+    const result = summarize(memory, [
+      run({ label: "ours", group: "Node", role: "ours" }, [6, 6.6]),
+      run({ label: "net", group: "Node", role: "peer" }, [5, 5]),
+      run({ label: "ours", group: "Bun", role: "ours" }, [6.5, 6.5]),
+      run({ label: "net", group: "Bun", role: "peer" }, [5, 5]),
+    ]);
+    const [node, bun] = result.comparisons;
+    // Per-round ratios 1.2 and 1.32: their median, 1.26, is above the target.
+    assert.deepEqual([node.ratio, node.met], [1.26, false]);
+    assert.deepEqual([bun.ratio, bun.met], [1.3, false]);
+    const met = summarize(memory, [
+      run({ label: "ours", group: "Node", role: "ours" }, [6]),
+      run({ label: "net", group: "Node", role: "peer" }, [5]),
+    ]);
+    assert.equal(met.comparisons[0].met, true);
+    const table = markdownTable([result, met]);
+    assert.match(table, /≤ 1\.2 ✗ above/);
+    assert.match(table, /≤ 1\.2 ✓/);
+    assert.doesNotMatch(table, /≥/);
+  },
+);
+
 test("summarize gives each worker's share over all rounds", opts, () => {
   const result = summarize(ROW, [
     run({ label: "ours", group: "2 workers", role: "ours" }, [1, 1, 1], [

@@ -6,23 +6,27 @@
 // api:      ours   — this package, imported from --module (relative to here)
 //           raw    — node:net
 //           native — Deno.listen
-//           bun    — Bun.listen (http and close only)
+//           bun    — Bun.listen (http, close and echo)
 // workload: http   — minimal keep-alive HTTP/1.1 responder
 //           close  — the same, one request per connection, then close
 //           cpu    — http with 1 ms of CPU burnt per request
 //           echo   — ours/native: read/write loop with a 64 KiB buffer;
-//                    raw: socket.pipe(socket)
+//                    raw: socket.pipe(socket); bun: write back what its
+//                    data callback hands over, paused while the kernel
+//                    has not taken it all
 //           pipe   — ours/native: readable.pipeTo(writable);
 //                    raw: socket.pipe(socket)
 // options:  --module=<path>  --port=<n>  --reuse-port  --cluster=<workers>
-//           --parallel=<workers>  --hold-buffer  --cert=<file> --key=<file>
+//           --parallel=<workers>  --hold-buffer  --read-buffer=<bytes>
+//           --cert=<file> --key=<file>
 //           (--cluster: raw only, node:cluster with that many workers;
 //            --parallel: ours only, this package's runner, serveParallel(),
 //            in processes: the workers share the port by the emulated
 //            strategy, and report their counters through --stats-dir;
-//            --hold-buffer: raw only, each connection keeps a buffer of the
+//            --hold-buffer: raw and bun only, each connection keeps a buffer of the
 //            size ours reads into, so that a memory comparison counts the
 //            application's read buffer on both sides;
+//            --read-buffer: the http workloads' read buffer (4096);
 //            --cert, --key: http and close over TLS with that PEM key
 //            pair: ours listenTls, raw node:tls, native Deno.listenTls,
 //            bun Bun.listen's tls)
@@ -39,8 +43,8 @@ import { parseArgs } from "node:util";
 const HOST = "127.0.0.1";
 const BODY = "Hello, World!";
 const encoder = new TextEncoder();
-/** Big enough for a pipelined burst of minimal requests. */
-const HTTP_BUFFER = 4 * 1024;
+/** Big enough for a pipelined burst of minimal requests (--read-buffer sets it). */
+const HTTP_BUFFER_DEFAULT = 4 * 1024;
 const ECHO_BUFFER = 64 * 1024;
 const BURN_MS = 1;
 /** How often a runner worker writes its counters (--stats-dir). */
@@ -56,6 +60,7 @@ const { positionals, values } = parseArgs({
     parallel: { type: "string" },
     "stats-dir": { type: "string" },
     "hold-buffer": { type: "boolean", default: false },
+    "read-buffer": { type: "string" },
     cert: { type: "string" },
     key: { type: "string" },
   },
@@ -64,14 +69,19 @@ const [api, workload] = positionals;
 const port = Number(values.port);
 const workers = values.cluster === undefined ? 0 : Number(values.cluster);
 const parallel = values.parallel === undefined ? 0 : Number(values.parallel);
+const HTTP_BUFFER = values["read-buffer"] === undefined
+  ? HTTP_BUFFER_DEFAULT
+  : Number(values["read-buffer"]);
 if (!["ours", "raw", "native", "bun"].includes(api)) {
   throw new TypeError(`bench/server.mjs: unknown api '${api}'`);
 }
 if (!["http", "close", "cpu", "echo", "pipe"].includes(workload)) {
   throw new TypeError(`bench/server.mjs: unknown workload '${workload}'`);
 }
-if (api === "bun" && !["http", "close"].includes(workload)) {
-  throw new TypeError(`bench/server.mjs: api 'bun' serves http and close only`);
+if (api === "bun" && !["http", "close", "echo"].includes(workload)) {
+  throw new TypeError(
+    `bench/server.mjs: api 'bun' serves http, close and echo only`,
+  );
 }
 if (api === "ours" && !values.module) {
   throw new TypeError("bench/server.mjs: api 'ours' needs --module=<path>");
@@ -91,8 +101,16 @@ if (
   );
 }
 
-if (values["hold-buffer"] && api !== "raw") {
-  throw new TypeError("bench/server.mjs: --hold-buffer needs api 'raw'");
+if (!(Number.isInteger(HTTP_BUFFER) && HTTP_BUFFER > 0)) {
+  throw new TypeError(
+    `bench/server.mjs: --read-buffer=${values["read-buffer"]} is no byte count`,
+  );
+}
+
+if (values["hold-buffer"] && api !== "raw" && api !== "bun") {
+  throw new TypeError(
+    "bench/server.mjs: --hold-buffer needs api 'raw' or 'bun'",
+  );
 }
 
 if (parallel && (api !== "ours" || !(parallel >= 1))) {
@@ -147,6 +165,19 @@ function handle(n) {
   return out;
 }
 
+/**
+ * Writes all of `bytes`: Deno's `write` may take part of them (ours takes
+ * all at once, so the loop ends after one turn there). The echo's 64 KiB
+ * needs it; a minimal response is taken whole, and the request rows write
+ * it directly.
+ */
+async function writeAll(conn, bytes) {
+  let done = await conn.write(bytes);
+  while (done < bytes.byteLength) {
+    done += await conn.write(bytes.subarray(done));
+  }
+}
+
 /** One connection on `Deno.listen` or this package: the same code on both. */
 async function serveConn(conn) {
   connections++;
@@ -161,7 +192,7 @@ async function serveConn(conn) {
       const n = await conn.read(buf);
       if (n === null) break;
       if (workload === "echo") {
-        await conn.write(buf.subarray(0, n));
+        await writeAll(conn, buf.subarray(0, n));
         continue;
       }
       const got = count(buf, n);
@@ -205,7 +236,10 @@ function serveSocket(socket) {
 const bunHandlers = {
   open(socket) {
     connections++;
-    socket.data = requestCounter();
+    const count = requestCounter();
+    // What ours holds in its pending read(): the application's buffer.
+    if (values["hold-buffer"]) count.appBuffer = new Uint8Array(HTTP_BUFFER);
+    socket.data = count;
   },
   data(socket, chunk) {
     const got = socket.data(chunk, chunk.length);
@@ -213,6 +247,45 @@ const bunHandlers = {
     // Small responses: the kernel takes them whole (write returns its length).
     socket.write(handle(got));
     if (workload === "close") socket.end();
+  },
+  close() {
+    connections--;
+  },
+  error() {},
+};
+
+/**
+ * Bun.listen's echo: what the kernel does not take at once waits, in order,
+ * with the socket paused, until `drain` says there is room again.
+ */
+const bunEcho = {
+  open(socket) {
+    connections++;
+    socket.data = [];
+  },
+  data(socket, chunk) {
+    const waiting = socket.data;
+    if (waiting.length > 0) {
+      waiting.push(chunk.slice());
+      return;
+    }
+    const n = socket.write(chunk);
+    if (n < chunk.byteLength) {
+      waiting.push(chunk.slice(Math.max(n, 0)));
+      socket.pause();
+    }
+  },
+  drain(socket) {
+    const waiting = socket.data;
+    while (waiting.length > 0) {
+      const n = socket.write(waiting[0]);
+      if (n < waiting[0].byteLength) {
+        waiting[0] = waiting[0].subarray(Math.max(n, 0));
+        return;
+      }
+      waiting.shift();
+    }
+    socket.resume();
   },
   close() {
     connections--;
@@ -257,7 +330,7 @@ function serve(at, reusePort) {
       hostname: HOST,
       port: at,
       reusePort,
-      socket: bunHandlers,
+      socket: workload === "echo" ? bunEcho : bunHandlers,
       ...(keyPair ? { tls: keyPair } : {}),
     });
     return Promise.resolve(server.port);
@@ -276,9 +349,15 @@ function counters() {
   return { requests: [requests], connections, rss: process.memoryUsage.rss() };
 }
 
+/** A full GC where the runtime offers one: V8's with --expose-gc, Bun's always. */
+function collect() {
+  if (globalThis.gc) globalThis.gc();
+  else globalThis.Bun?.gc(true);
+}
+
 function stats() {
-  globalThis.gc?.();
-  return counters();
+  collect();
+  return { ...counters(), heap: process.memoryUsage().heapUsed };
 }
 
 /** The counters of several workers as one server's. */

@@ -10,33 +10,53 @@ import { NetError } from "./messages.ts";
 /** Read ahead at most this much for a reader that is not asking. */
 const READ_HIGH_WATER = 64 * 1024;
 
+/**
+ * The stream a queue serves: `queueFlow(true)` asks its source to read (on),
+ * `queueFlow(false)` to hold off; `queueChanged()` hears that the number of
+ * pending reads changed. Methods of the stream itself, not closures: an idle
+ * connection holds one queue, and two closures with their context each
+ * would cost it about 150 bytes.
+ */
+export interface ReadQueueOwner {
+  queueFlow(more: boolean): void;
+  queueChanged(): void;
+}
+
+/** A read waiting for data; `end` is what it resolves at end of stream. */
+interface PendingRead {
+  buf: Uint8Array;
+  end: 0 | null;
+  resolve(n: number | null): void;
+  reject(e: Error): void;
+}
+
+/** No chunks, no reads: shared by every queue until it holds some, never written to. */
+const NONE: never[] = [];
+
 /** Pending reads, data in hand, and the end or failure of one stream. */
 export class ReadQueue {
-  #chunks: Uint8Array[] = [];
+  // The chunks start as the shared empty list and become a list of their
+  // own on first use, sized to what it holds (a first `push` would grow a
+  // list to V8's first capacity of 17 slots). The oldest pending read has a
+  // field of its own, for an idle connection waits in one read: only
+  // concurrent reads need the list.
+  #chunks: Uint8Array[] = NONE;
   #buffered = 0;
-  #reads: {
-    buf: Uint8Array;
-    resolve(n: number): void;
-    reject(e: Error): void;
-  }[] = [];
+  #head: PendingRead | undefined;
+  #rest: PendingRead[] = NONE;
   #eof = false;
   #error: Error | null = null;
   #closed = false;
-  #flow: (more: boolean) => void;
-  #changed: () => void;
+  #owner: ReadQueueOwner;
 
-  /**
-   * `flow(true)` asks the source to read (on), `flow(false)` to hold off;
-   * `changed()` hears that the number of pending reads changed.
-   */
-  constructor(flow: (more: boolean) => void, changed: () => void) {
-    this.#flow = flow;
-    this.#changed = changed;
+  /** Serves the reads of `owner`. */
+  constructor(owner: ReadQueueOwner) {
+    this.#owner = owner;
   }
 
   /** How many reads wait for data. */
   get waiting(): number {
-    return this.#reads.length;
+    return this.#head ? 1 + this.#rest.length : 0;
   }
 
   /** Bytes in hand that no read took yet. */
@@ -46,14 +66,26 @@ export class ReadQueue {
 
   /** Reads into `buf`: data in hand at once, else the next data, 0 at the end. */
   read(buf: Uint8Array): Promise<number> {
+    return this.#read(buf, 0) as Promise<number>;
+  }
+
+  /** `read`, resolving `null` at the end (what `Conn#read` answers). */
+  readOrNull(buf: Uint8Array): Promise<number | null> {
+    return this.#read(buf, null);
+  }
+
+  #read(buf: Uint8Array, end: 0 | null): Promise<number | null> {
     if (this.#buffered > 0) return Promise.resolve(this.#take(buf));
     const failure = this.failure();
     if (failure) return Promise.reject(failure);
-    if (this.#eof) return Promise.resolve(0);
+    if (this.#eof) return Promise.resolve(end);
     return new Promise((resolve, reject) => {
-      this.#reads.push({ buf, resolve, reject });
-      this.#changed();
-      this.#flow(true);
+      const read = { buf, end, resolve, reject };
+      if (!this.#head) this.#head = read;
+      else if (this.#rest.length === 0) this.#rest = [read];
+      else this.#rest.push(read);
+      this.#owner.queueChanged();
+      this.#owner.queueFlow(true);
     });
   }
 
@@ -64,21 +96,24 @@ export class ReadQueue {
   push(chunk: Uint8Array, transient = false): void {
     // The common case, a read waiting and nothing in hand: straight into
     // its buffer, without queueing the chunk first.
-    if (this.#buffered === 0 && this.#reads.length > 0) {
-      const read = this.#reads.shift()!;
+    const read = this.#head;
+    if (this.#buffered === 0 && read) {
+      this.#next();
       const n = Math.min(chunk.byteLength, read.buf.byteLength);
       read.buf.set(n === chunk.byteLength ? chunk : chunk.subarray(0, n));
       read.resolve(n);
-      this.#changed();
+      this.#owner.queueChanged();
       if (n === chunk.byteLength) return;
       chunk = chunk.subarray(n);
     }
-    this.#chunks.push(transient ? chunk.slice() : chunk);
+    const kept = transient ? chunk.slice() : chunk;
+    if (this.#chunks.length === 0) this.#chunks = [kept];
+    else this.#chunks.push(kept);
     this.#buffered += chunk.byteLength;
-    if (this.#reads.length > 0) this.#settle();
+    if (this.#head) this.#settle();
     // Nobody asking and enough in hand: the rest waits in the kernel, so
     // that the peer feels backpressure.
-    else if (this.#buffered >= READ_HIGH_WATER) this.#flow(false);
+    else if (this.#buffered >= READ_HIGH_WATER) this.#owner.queueFlow(false);
   }
 
   /** The peer ended the stream. */
@@ -97,8 +132,8 @@ export class ReadQueue {
   close(): void {
     this.#closed = true;
     // The error (and its stack trace) is made only for a caller that sees it.
-    if (this.#reads.length > 0) this.fail(this.failure()!);
-    this.#chunks = [];
+    if (this.#head) this.fail(this.failure()!);
+    this.#chunks = NONE;
     this.#buffered = 0;
   }
 
@@ -122,19 +157,25 @@ export class ReadQueue {
       else this.#chunks[0] = chunk.subarray(count);
     }
     this.#buffered -= n;
-    if (this.#buffered < READ_HIGH_WATER && !this.#eof) this.#flow(true);
+    if (this.#buffered < READ_HIGH_WATER && !this.#eof) {
+      this.#owner.queueFlow(true);
+    }
     return n;
   }
 
+  /** The oldest pending read is served: the next one moves up. */
+  #next(): void {
+    this.#head = this.#rest.length > 0 ? this.#rest.shift() : undefined;
+  }
+
   #settle(): void {
-    while (this.#reads.length > 0) {
-      const read = this.#reads[0];
+    for (let read = this.#head; read; read = this.#head) {
       if (this.#buffered > 0) read.resolve(this.#take(read.buf));
       else if (this.#error) read.reject(this.#error);
-      else if (this.#eof) read.resolve(0);
+      else if (this.#eof) read.resolve(read.end);
       else break;
-      this.#reads.shift();
+      this.#next();
     }
-    this.#changed();
+    this.#owner.queueChanged();
   }
 }

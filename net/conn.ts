@@ -6,14 +6,10 @@
  * @module
  */
 import { close, read, setRef, shutdown, tryClose, write } from "../ops/mod.ts";
+import { readOrNull } from "../ops/io.ts";
 import type { NetAddr } from "./addr.ts";
 
 const CHUNK_SIZE = 64 * 1024;
-
-/** A read's byte count as `Conn#read` reports it: `null` at end of stream. */
-function nullAtEnd(n: number): number | null {
-  return n === 0 ? null : n;
-}
 
 /**
  * A connection, as `Deno.Conn`: `read`/`write` with byte counts, web streams,
@@ -77,7 +73,7 @@ export class Conn<A = NetAddr> implements Disposable {
     } catch (err) {
       return Promise.reject(err);
     }
-    return read(this.#rid, p).then(nullAtEnd);
+    return readOrNull(this.#rid, p);
   }
 
   /** Closes the connection; a pending `read` rejects with `Interrupted`. */

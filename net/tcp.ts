@@ -92,12 +92,9 @@ export interface ConnectOptions {
  * ```
  */
 export class TcpConn extends Conn<NetAddr> {
-  #rid: number;
-
   /** Wraps the stream resource `rid`; made by `connect` and `Listener#accept`. */
   constructor(rid: number, remoteAddr: NetAddr, localAddr: NetAddr) {
     super(rid, remoteAddr, localAddr);
-    this.#rid = rid;
     // On Deno, over Deno's own conn: Deno's `startTls` takes this one too.
     const internal = internalRid(rid);
     if (internal) {
@@ -107,12 +104,12 @@ export class TcpConn extends Conn<NetAddr> {
 
   /** Turns Nagle's algorithm off (`TCP_NODELAY`), or back on with `false`. Returns `null`, as Deno does. */
   setNoDelay(noDelay = true): null {
-    return op_set_nodelay(this.#rid, noDelay);
+    return op_set_nodelay(Conn.ridOf(this), noDelay);
   }
 
   /** Turns TCP keep-alive probes on (`SO_KEEPALIVE`), or off with `false`. Returns `null`, as Deno does. */
   setKeepAlive(keepAlive = true): null {
-    return op_set_keepalive(this.#rid, keepAlive);
+    return op_set_keepalive(Conn.ridOf(this), keepAlive);
   }
 }
 

@@ -99,6 +99,32 @@ export function read(rid: number, buf: Uint8Array): Promise<number> {
   }
 }
 
+/** A read's byte count as `Conn#read` reports it: `null` at end of stream. */
+function nullAtEnd(n: number): number | null {
+  return n === 0 ? null : n;
+}
+
+/**
+ * `read`, resolving `null` at end of stream, as `Conn#read` answers; one
+ * promise where the stream can (`NativeStream#readOrNull`), so that an idle
+ * connection's pending read holds no second one.
+ *
+ * @ignore Internal: the conns of `net/` read through it.
+ */
+export function readOrNull(
+  rid: number,
+  buf: Uint8Array,
+): Promise<number | null> {
+  try {
+    const stream = streamWithBuffer(rid, buf);
+    return stream.readOrNull
+      ? stream.readOrNull(buf)
+      : stream.read(buf).then(nullAtEnd);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
 /**
  * Writes all of `buf`; resolves the byte count once the OS has taken it.
  *

@@ -4,7 +4,7 @@
  * @module
  */
 import { NetError } from "../core/messages.ts";
-import type { SocketAddress } from "../platform/types.ts";
+import type { NativeStream, SocketAddress } from "../platform/types.ts";
 import { literalAddress, validateHostname, validatePort } from "./_validate.ts";
 import { TcpStreamResource } from "./io.ts";
 import { resourceTable } from "./resources.ts";
@@ -93,16 +93,23 @@ export function op_net_listen_tcp(
  * close(lrid);
  * ```
  */
-export async function op_net_accept_tcp(
+export function op_net_accept_tcp(
   rid: number,
 ): Promise<[number, SocketAddress, SocketAddress]> {
   let listener: TcpListenerResource;
   try {
     listener = resourceTable.get(rid, TcpListenerResource);
   } catch {
-    throw NetError.listenerClosed();
+    return Promise.reject(NetError.listenerClosed());
   }
-  const stream = await listener.accept();
+  // Not `async`: an idle listener waits here, and a suspended frame costs it.
+  return listener.accept().then(acceptedTcp);
+}
+
+/** An accepted stream in the resource table, with its addresses. */
+function acceptedTcp(
+  stream: NativeStream<SocketAddress>,
+): [number, SocketAddress, SocketAddress] {
   const connRid = resourceTable.add(new TcpStreamResource(stream));
   return [connRid, { ...stream.localAddr }, { ...stream.remoteAddr }];
 }

@@ -138,16 +138,25 @@ export abstract class ListenerResource<A = SocketAddress> implements Resource {
     return this.socket.native.addr;
   }
 
-  /** The next connection; one call at a time (`Busy` otherwise). */
-  async accept(): Promise<NativeStream<A>> {
-    if (this.#closed) throw NetError.listenerClosed();
-    if (this.#accepting) throw NetError.acceptBusy();
+  /**
+   * The next connection; one call at a time (`Busy` otherwise). Not
+   * `async`: a listener waits in it for as long as it is idle, and a
+   * suspended frame with its promise and reactions costs more than `then`.
+   */
+  accept(): Promise<NativeStream<A>> {
+    if (this.#closed) return Promise.reject(NetError.listenerClosed());
+    if (this.#accepting) return Promise.reject(NetError.acceptBusy());
     this.#accepting = true;
-    try {
-      return await this.socket.wait(this);
-    } finally {
-      this.#accepting = false;
-    }
+    return this.socket.wait(this).then(
+      (stream) => {
+        this.#accepting = false;
+        return stream;
+      },
+      (err) => {
+        this.#accepting = false;
+        throw err;
+      },
+    );
   }
 
   setRef(ref: boolean): void {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ReadQueue } from "../core/read_queue.ts";
+import { ReadQueue, type ReadQueueOwner } from "../core/read_queue.ts";
 
 /**
  * The base of a `NativeStream` over a pushing source. Deno keeps the process
@@ -14,7 +14,7 @@ import { ReadQueue } from "../core/read_queue.ts";
  * shutdown) is pending, or a read waits and reads are ref'd. The rule lives
  * here; a subclass says how its source reads and holds the process.
  */
-export abstract class PullStream {
+export abstract class PullStream implements ReadQueueOwner {
   /** What the source pushed, and the reads that wait for it. */
   protected readonly queue: ReadQueue;
   #writes = 0;
@@ -24,14 +24,25 @@ export abstract class PullStream {
 
   /** The source must not hold the process as it comes: the subclass unrefs it. */
   constructor() {
-    this.queue = new ReadQueue(
-      (more) => this.flow(more),
-      () => this.#update(),
-    );
+    this.queue = new ReadQueue(this);
+  }
+
+  /** For the queue only: it wants the source to read on, or to hold off. */
+  queueFlow(more: boolean): void {
+    this.flow(more);
+  }
+
+  /** For the queue only: the number of pending reads changed. */
+  queueChanged(): void {
+    this.#update();
   }
 
   read(buf: Uint8Array): Promise<number> {
     return this.queue.read(buf);
+  }
+
+  readOrNull(buf: Uint8Array): Promise<number | null> {
+    return this.queue.readOrNull(buf);
   }
 
   /** Whether a read, write or shutdown is pending. */

@@ -96,6 +96,12 @@ export interface NativeStream<A = SocketAddress> {
   readonly remoteAddr: A;
   /** Reads into `buf`; resolves the byte count, 0 at end of stream. */
   read(buf: Uint8Array): Promise<number>;
+  /**
+   * `read`, resolving `null` at end of stream, as `Conn#read` answers: where
+   * a stream has it, a pending read is one promise, not two (an idle
+   * connection waits in one).
+   */
+  readOrNull?(buf: Uint8Array): Promise<number | null>;
   /** Writes all of `buf`; resolves the byte count once the OS has taken it. */
   write(buf: Uint8Array): Promise<number>;
   /** Shuts down the write side: the peer reads end of stream. */

@@ -22,6 +22,8 @@ import { BunStream } from "./_stream.ts";
 export class BunListener implements NativeListener {
   readonly addr: SocketAddress;
   #held: Held<BunStream>;
+  /** Every connection's local address, when bound to one IP (not a wildcard). */
+  #local: SocketAddress | undefined;
 
   /** Binds and listens now; throws Deno's class for the errno. */
   constructor(bun: BunGlobal, { hostname, port, reusePort }: BindRequest) {
@@ -35,7 +37,8 @@ export class BunListener implements NativeListener {
         allowHalfOpen: true,
         socket: {
           ...BunStream.handlers,
-          open: (socket) => this.#held.add(new BunStream(socket)),
+          open: (socket) =>
+            this.#held.add(new BunStream(socket, { local: this.#local })),
         },
       });
     } catch (err) {
@@ -48,6 +51,8 @@ export class BunListener implements NativeListener {
     const out: Record<string, unknown> = {};
     server.getsockname(out);
     this.addr = { hostname: String(out.address), port: Number(out.port) };
+    const { hostname: bound } = this.addr;
+    if (bound !== "0.0.0.0" && bound !== "::") this.#local = this.addr;
     this.#held = new Held({
       ref: () => server.ref(),
       unref: () => server.unref(),

@@ -21,6 +21,9 @@ interface PendingWrite {
   reject(err: Error): void;
 }
 
+/** No writes or shutdowns pending: shared, never written to (`splice(0)` of it is a new empty list). */
+const NONE: never[] = [];
+
 /**
  * A Bun socket as a `NativeStream`: pull-based reads, Deno's ref rules. `A`
  * is its address type: TCP's, or a Unix socket's, given by its maker.
@@ -30,8 +33,10 @@ export class BunStream<A = SocketAddress> extends PullStream
   readonly localAddr: A;
   readonly remoteAddr: A;
   #socket: BunSocket;
-  #writes: PendingWrite[] = [];
-  #shutdowns: (() => void)[] = [];
+  // The shared empty lists until a write waits on the kernel or a shutdown
+  // on the writes: an idle connection holds no lists of its own.
+  #writes: PendingWrite[] = NONE;
+  #shutdowns: (() => void)[] = NONE;
   /** Bun closed the socket (the peer, an error) or we did. */
   #gone = false;
   #closed = false;
@@ -39,9 +44,11 @@ export class BunStream<A = SocketAddress> extends PullStream
 
   /**
    * Takes over `socket`, paused: nothing is read until someone reads. A
-   * Unix socket's addresses come as `addrs` (Bun reports none for it).
+   * Unix socket's addresses come as `addrs` (Bun reports none for it); a
+   * listener bound to one IP gives its own as `local`, shared by its
+   * connections instead of an object and a string each.
    */
-  constructor(socket: BunSocket, addrs?: { local: A; remote: A }) {
+  constructor(socket: BunSocket, addrs?: { local?: A; remote?: A }) {
     super();
     this.#socket = socket;
     socket.data = this;
@@ -79,7 +86,9 @@ export class BunStream<A = SocketAddress> extends PullStream
 
   #pend(buf: Uint8Array, done: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.#writes.push({ buf, done, resolve, reject });
+      const write = { buf, done, resolve, reject };
+      if (this.#writes.length === 0) this.#writes = [write];
+      else this.#writes.push(write);
       this.writeStarted();
     });
   }
@@ -105,7 +114,8 @@ export class BunStream<A = SocketAddress> extends PullStream
     if (failure) return Promise.reject(failure);
     this.#shut = true;
     return new Promise((resolve) => {
-      this.#shutdowns.push(resolve);
+      if (this.#shutdowns.length === 0) this.#shutdowns = [resolve];
+      else this.#shutdowns.push(resolve);
       this.#flushShutdowns();
     });
   }

@@ -45,15 +45,26 @@ function zeroAtEnd(n: number | null): number {
 /** A connection of Deno's as a `NativeStream`. */
 export class DenoStream<A = SocketAddress, C extends DenoConn = DenoConn>
   implements NativeStream<A> {
-  readonly localAddr: A;
-  readonly remoteAddr: A;
   #conn: C;
+  #address: (addr: DenoAddr) => A;
 
   /** `address` turns Deno's addresses into the transport's. */
   constructor(conn: C, address: (addr: DenoAddr) => A) {
     this.#conn = conn;
-    this.localAddr = address(conn.localAddr);
-    this.remoteAddr = address(conn.remoteAddr);
+    this.#address = address;
+  }
+
+  // Made when asked (the accept op asks once and keeps its own): Deno's
+  // conn keeps its addresses, and two more objects a held connection need
+  // not.
+  /** This end's address, out of Deno's. */
+  get localAddr(): A {
+    return this.#address(this.#conn.localAddr);
+  }
+
+  /** The peer's address, out of Deno's. */
+  get remoteAddr(): A {
+    return this.#address(this.#conn.remoteAddr);
   }
 
   /** Deno's own connection, for Deno's functions that take one (`startTls`). */
@@ -72,6 +83,10 @@ export class DenoStream<A = SocketAddress, C extends DenoConn = DenoConn>
 
   read(buf: Uint8Array): Promise<number> {
     return this.#conn.read(buf).then(zeroAtEnd, rethrow);
+  }
+
+  readOrNull(buf: Uint8Array): Promise<number | null> {
+    return this.#conn.read(buf).catch(rethrow);
   }
 
   write(buf: Uint8Array): Promise<number> {

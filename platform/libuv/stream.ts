@@ -50,6 +50,20 @@ function readBuffer(): Uint8Array {
  */
 let spareWriteReq: Req | undefined;
 
+/** Where a handle keeps its stream, for `onread`. */
+const STREAM = Symbol("HandleStream");
+
+/** A handle that a stream of ours reads from. */
+type OwnedHandle = TcpHandle & { [STREAM]?: HandleStream<unknown> };
+
+/**
+ * Every handle's `onread`, called by Node with the handle as `this`.
+ * Nothing returned: Node would take a returned value as the next buffer.
+ */
+function onread(this: OwnedHandle, buffer?: ArrayBuffer): void {
+  HandleStream.onRead(this[STREAM]!, buffer);
+}
+
 function address(
   handle: TcpHandle,
   which: "getsockname" | "getpeername",
@@ -67,7 +81,7 @@ export class HandleStream<A = SocketAddress> extends PullStream
   implements NativeStream<A> {
   readonly localAddr: A;
   readonly remoteAddr: A;
-  #handle: TcpHandle;
+  #handle: OwnedHandle;
   #wrap: StreamWrap;
   #reading = false;
   #closed = false;
@@ -81,21 +95,20 @@ export class HandleStream<A = SocketAddress> extends PullStream
    */
   constructor(handle: object, localAddr?: A, remoteAddr?: A) {
     super();
-    this.#handle = handle as TcpHandle;
+    this.#handle = handle as OwnedHandle;
     this.#wrap = loadStreamWrap();
-    this.localAddr = localAddr
-      ? { ...localAddr }
-      : address(this.#handle, "getsockname") as A;
+    // The listener's own address, shared: nothing writes to it.
+    this.localAddr = localAddr ?? address(this.#handle, "getsockname") as A;
     this.remoteAddr = remoteAddr ??
       address(this.#handle, "getpeername") as A;
     if (this.#handle.useUserBuffer) {
       this.#shared = readBuffer();
       this.#handle.useUserBuffer(this.#shared);
     }
-    // Nothing returned: Node would take a returned value as the next buffer.
-    this.#handle.onread = (buffer) => {
-      this.#onRead(buffer);
-    };
+    // One function for every handle, not a closure each: Node calls it
+    // with the handle as `this`, which leads back here.
+    this.#handle[STREAM] = this;
+    this.#handle.onread = onread;
     // The loop is held by `hold()` for pending operations, never by the handle.
     this.#handle.unref();
   }
@@ -121,6 +134,11 @@ export class HandleStream<A = SocketAddress> extends PullStream
     if (!this.#reading) return;
     this.#reading = false;
     this.#handle.readStop();
+  }
+
+  /** What `onread` hands on: a read's bytes, its end, or its error. */
+  static onRead(stream: HandleStream<unknown>, buffer?: ArrayBuffer): void {
+    stream.#onRead(buffer);
   }
 
   #onRead(buffer?: ArrayBuffer): void {
@@ -204,6 +222,8 @@ export class HandleStream<A = SocketAddress> extends PullStream
     this.#stopReading();
     this.#closed = true;
     this.stopHolding();
+    // The taker sets its own `onread`; the handle must not keep this alive.
+    this.#handle[STREAM] = undefined;
     return this.#handle;
   }
 

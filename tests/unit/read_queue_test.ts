@@ -7,10 +7,10 @@ import { errors } from "../../mod.ts";
 function queue(): { q: ReadQueue; flows: boolean[]; changes: number[] } {
   const flows: boolean[] = [];
   const changes: number[] = [];
-  const q: ReadQueue = new ReadQueue(
-    (more) => flows.push(more),
-    () => changes.push(q.waiting),
-  );
+  const q: ReadQueue = new ReadQueue({
+    queueFlow: (more) => void flows.push(more),
+    queueChanged: () => void changes.push(q.waiting),
+  });
   return { q, flows, changes };
 }
 
@@ -81,4 +81,19 @@ test("read queue: close makes pending and later reads reject with Interrupted, a
   const pending = q2.read(new Uint8Array(4));
   q2.close();
   await assert.rejects(pending, errors.Interrupted);
+});
+
+test("read queue: readOrNull resolves null at the end, pending or after it, and data as read does", async () => {
+  const { q } = queue();
+  const buf = new Uint8Array(4);
+  const pending = q.readOrNull(buf);
+  q.push(bytes(7, 8));
+  assert.equal(await pending, 2);
+  assert.deepEqual(buf.subarray(0, 2), bytes(7, 8));
+  const waiting = q.readOrNull(buf);
+  q.end();
+  assert.equal(await waiting, null);
+  assert.equal(await q.readOrNull(buf), null);
+  // `read` keeps answering 0 at the end, as NativeStream#read does.
+  assert.equal(await q.read(buf), 0);
 });
