@@ -89,11 +89,28 @@ function baseClasses(
   native: Partial<Record<ErrorName, ErrorClass>> | undefined,
 ): Record<ErrorName, ErrorClass> {
   return Object.fromEntries(
-    NAMES.map((name) => [
-      name,
-      typeof native?.[name] === "function" ? native[name] : DenoError,
-    ]),
+    NAMES.map((name) => {
+      const theirs = native?.[name];
+      return [name, typeof theirs === "function" ? alike(theirs) : DenoError];
+    }),
   ) as Record<ErrorName, ErrorClass>;
+}
+
+/**
+ * A base between Deno's class `theirs` and ours, through which ours also
+ * counts Deno's own errors of the class as its instances: what Deno's own
+ * listeners and conns throw, where they are handed out as they are, passes
+ * `instanceof errors.X` as ours do. A program's subclass of ours keeps the
+ * ordinary `instanceof`.
+ */
+function alike(theirs: ErrorClass): ErrorClass {
+  const base = class extends theirs {
+    static override [Symbol.hasInstance](value: unknown): boolean {
+      return Function.prototype[Symbol.hasInstance].call(this, value) ||
+        (Object.getPrototypeOf(this) === base && value instanceof theirs);
+    }
+  };
+  return base;
 }
 
 /**

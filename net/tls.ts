@@ -18,7 +18,8 @@ import {
   type TlsKeys,
 } from "../ops/mod.ts";
 import { type NetAddr, netAddr, unsupportedTransport } from "./addr.ts";
-import { Conn } from "./conn.ts";
+import { Conn, instanceOf } from "./conn.ts";
+import { isOwn, startTlsOwn } from "../ops/own.ts";
 import { Listener } from "./listener.ts";
 
 /**
@@ -151,6 +152,14 @@ export interface StartTlsOptions {
  * ```
  */
 export class TlsConn extends Conn<NetAddr> {
+  /**
+   * `value instanceof TlsConn`: one of ours, or one of the runtime's own
+   * TLS conns (native Deno's `startTls` of one of its own conns).
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return instanceOf(this, TlsConn, "tlsConn", value);
+  }
+
   #rid: number;
 
   /** Wraps the TLS stream resource `rid`; made by `connectTls`, `startTls` and `TlsListener#accept`. */
@@ -302,15 +311,19 @@ export async function startTls(
   conn: Conn<NetAddr>,
   options: StartTlsOptions = {},
 ): Promise<TlsConn> {
+  const args = {
+    hostname: options.hostname ?? "127.0.0.1",
+    caCerts: options.caCerts ?? [],
+    alpnProtocols: options.alpnProtocols,
+    unsafelyDisableHostnameVerification:
+      options.unsafelyDisableHostnameVerification ?? false,
+  };
+  // The runtime's own conn (a pass-through one): the runtime's own startTls.
+  if (isOwn("tcpConn", conn)) {
+    return await startTlsOwn(conn, args, op_tls_key_null()) as TlsConn;
+  }
   const [rid, localAddr, remoteAddr] = await op_tls_start(
-    {
-      rid: Conn.ridOf(conn),
-      hostname: options.hostname ?? "127.0.0.1",
-      caCerts: options.caCerts ?? [],
-      alpnProtocols: options.alpnProtocols,
-      unsafelyDisableHostnameVerification:
-        options.unsafelyDisableHostnameVerification ?? false,
-    },
+    { rid: Conn.ridOf(conn), ...args },
     op_tls_key_null(),
   );
   return new TlsConn(rid, netAddr(remoteAddr), netAddr(localAddr));

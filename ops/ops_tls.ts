@@ -255,7 +255,13 @@ function serverName(hostname: string): string {
   throw NetError.invalidHostname(hostname);
 }
 
-function clientSettings(
+/**
+ * A client's TLS settings out of Deno's arguments: the server name checked
+ * (`InvalidHostname`), the CAs as strings.
+ *
+ * @ignore Internal: for `ops/own.ts`'s `startTls` on the runtime's own conns.
+ */
+export function clientSettings(
   hostname: string,
   args: ConnectTlsArgs,
   keys: TlsKeys,

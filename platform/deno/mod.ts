@@ -35,6 +35,7 @@ import {
 import { denoUdp } from "./_udp.ts";
 import { bindError } from "./_workers.ts";
 import { denoTls } from "./tls.ts";
+import { denoOwn } from "./_own.ts";
 
 /** Deno's Unix datagram socket, as a `NativeUnixDatagram`. */
 class DenoUnixDatagram implements NativeUnixDatagram {
@@ -213,4 +214,5 @@ export const denoRuntime: Runtime = {
 
   unix,
   tls: denoTls,
+  own: denoOwn,
 };
