@@ -132,6 +132,15 @@ export const denoRuntime: Runtime = {
         reason: `${where}: SO_REUSEPORT does not balance connections there`,
       };
     }
+    if (typeof deno.listenDatagram === "function") {
+      // `--unstable-net` (which is what gives Deno `listenDatagram`): Deno's
+      // own listen binds so, and its listener is handed out as it is.
+      return {
+        supported: true,
+        reason:
+          `${where} binds with SO_REUSEPORT itself (Deno.listen({ reusePort }), with --unstable-net)`,
+      };
+    }
     if (typeof loadTcpWrap().TCP.prototype.bindWithFlags !== "function") {
       return {
         supported: false,
