@@ -10,7 +10,6 @@ import { NetError } from "../core/messages.ts";
 import {
   op_net_accept_tls,
   op_net_connect_tls,
-  op_net_listen_tls,
   op_tls_handshake,
   op_tls_key_null,
   op_tls_key_static,
@@ -19,7 +18,12 @@ import {
 } from "../ops/mod.ts";
 import { type NetAddr, netAddr, unsupportedTransport } from "./addr.ts";
 import { Conn, instanceOf } from "./conn.ts";
-import { isOwn, startTlsOwn } from "../ops/own.ts";
+import {
+  connectTlsOwn,
+  isOwn,
+  listenTlsOrOwn,
+  startTlsOwn,
+} from "../ops/own.ts";
 import { Listener } from "./listener.ts";
 
 /**
@@ -232,7 +236,7 @@ export function listenTls(options: ListenTlsOptions): TlsListener {
     throw NetError.keyPairRequired("Deno.listenTls");
   }
   const keys = keyPair("Deno.listenTls", options);
-  const [rid, addr] = op_net_listen_tls(
+  const listened = listenTlsOrOwn(
     { hostname: options.hostname ?? "0.0.0.0", port: options.port ?? 0 },
     {
       alpnProtocols: options.alpnProtocols,
@@ -242,6 +246,9 @@ export function listenTls(options: ListenTlsOptions): TlsListener {
     },
     keys,
   );
+  // Where nothing is emulated, the runtime's own listener, as it is.
+  if (!Array.isArray(listened)) return listened as TlsListener;
+  const [rid, addr] = listened;
   return new Listener(rid, netAddr(addr), acceptTls);
 }
 
@@ -269,14 +276,21 @@ export async function connectTls(options: ConnectTlsOptions): Promise<TlsConn> {
   const { transport = "tcp" } = options;
   if (transport !== "tcp") throw unsupportedTransport(transport);
   const keys = keyPair("Deno.connectTls", options);
+  const addr = {
+    hostname: options.hostname ?? "127.0.0.1",
+    port: options.port,
+  };
+  const args = {
+    caCerts: options.caCerts ?? [],
+    alpnProtocols: options.alpnProtocols,
+    unsafelyDisableHostnameVerification:
+      options.unsafelyDisableHostnameVerification ?? false,
+  };
+  const own = connectTlsOwn(addr, args, keys);
+  if (own) return await own as TlsConn;
   const [rid, localAddr, remoteAddr] = await op_net_connect_tls(
-    { hostname: options.hostname ?? "127.0.0.1", port: options.port },
-    {
-      caCerts: options.caCerts ?? [],
-      alpnProtocols: options.alpnProtocols,
-      unsafelyDisableHostnameVerification:
-        options.unsafelyDisableHostnameVerification ?? false,
-    },
+    addr,
+    args,
     keys,
   );
   return new TlsConn(rid, netAddr(remoteAddr), netAddr(localAddr));

@@ -10,11 +10,30 @@
  *
  * @module
  */
-import type { OwnKind, SocketAddress } from "../platform/types.ts";
+import type {
+  BindRequest,
+  OwnKind,
+  OwnTcp,
+  SocketAddress,
+} from "../platform/types.ts";
 import { literalAddress, validateHostname, validatePort } from "./_validate.ts";
 import { listenHook } from "./hooks.ts";
-import { type ConnectTcpOptions, listenPlanned, planListen } from "./ops.ts";
-import { clientSettings, type StartTlsArgs, type TlsKeys } from "./ops_tls.ts";
+import {
+  type ConnectTcpOptions,
+  type ListenPlan,
+  listenPlanned,
+  planListen,
+} from "./ops.ts";
+import { NetError } from "../core/messages.ts";
+import {
+  clientSettings,
+  type ConnectTlsArgs,
+  type ListenTlsArgs,
+  listenTlsPlanned,
+  serverSettings,
+  type StartTlsArgs,
+  type TlsKeys,
+} from "./ops_tls.ts";
 import { runtime } from "./runtime.ts";
 
 export type { OwnKind };
@@ -32,19 +51,76 @@ export function listenTcpOrOwn(
   tcpBacklog: number | undefined,
 ): [number, SocketAddress] | object {
   const plan = planListen(addr, reusePort, loadBalanced, tcpBacklog);
+  return ownListener(plan, (own, request) => own.listen(request)) ??
+    listenPlanned(plan);
+}
+
+/**
+ * The runtime's own listener for `plan` through `listen`, where nothing
+ * needs emulating and the runtime's own can bind it; else `undefined`.
+ */
+function ownListener(
+  plan: ListenPlan,
+  listen: (own: OwnTcp, request: BindRequest) => object | undefined,
+): object | undefined {
   const own = runtime().own;
   // The runner's workers stop by closing the listeners of the ops, and are
   // ready once one listened: theirs stay in the table.
-  if (own && plan.strategy !== "emulated" && !listenHook()) {
-    const listener = own.listen({
-      hostname: plan.ip,
-      port: plan.port,
-      backlog: plan.backlog,
-      reusePort: plan.strategy === "kernel",
-    });
-    if (listener) return listener;
+  if (!own || plan.strategy === "emulated" || listenHook()) return undefined;
+  return listen(own, {
+    hostname: plan.ip,
+    port: plan.port,
+    backlog: plan.backlog,
+    reusePort: plan.strategy === "kernel",
+  });
+}
+
+/**
+ * `op_net_listen_tls`, or the runtime's own TLS listener where it serves
+ * the listen as it is: `[rid, addr]` for ours, the runtime's object for its
+ * own.
+ *
+ * @ignore Internal: `listenTls` of `net/tls.ts` is the public way in.
+ */
+export function listenTlsOrOwn(
+  addr: { hostname: string; port: number },
+  args: ListenTlsArgs,
+  keys: TlsKeys,
+): [number, SocketAddress] | object {
+  if (keys.cert === undefined || keys.key === undefined) {
+    throw NetError.keyPairRequired("Deno.listenTls");
   }
-  return listenPlanned(plan);
+  const plan = planListen(
+    addr,
+    args.reusePort,
+    args.loadBalanced,
+    args.tcpBacklog,
+  );
+  const settings = serverSettings(args, keys);
+  return ownListener(
+    plan,
+    (own, request) => own.listenTls(request, settings),
+  ) ??
+    listenTlsPlanned(plan, settings);
+}
+
+/**
+ * The runtime's own TLS conn to `hostname:port`, checked as
+ * `op_net_connect_tls` checks; `undefined` where the runtime has no own
+ * objects to hand out.
+ *
+ * @ignore Internal: `connectTls` of `net/tls.ts` is the public way in.
+ */
+export function connectTlsOwn(
+  addr: { hostname: string; port: number },
+  args: ConnectTlsArgs,
+  keys: TlsKeys,
+): Promise<object> | undefined {
+  const own = runtime().own;
+  if (!own) return undefined;
+  const port = validatePort(addr.port, 1);
+  const host = validateHostname(String(addr.hostname));
+  return own.connectTls(port, clientSettings(host, args, keys), args.signal);
 }
 
 /**

@@ -159,7 +159,7 @@ export interface Runtime {
 /** Which of the runtime's own classes an object is, for `instanceof`. */
 export type OwnKind = "conn" | "tcpConn" | "tlsConn" | "unixConn" | "listener";
 
-/** The runtime's own TCP listener and conns, as they are (see `Runtime.own`). */
+/** The runtime's own TCP and TLS listeners and conns, as they are (see `Runtime.own`). */
 export interface OwnTcp {
   /**
    * The runtime's own listener bound for `request`, or `undefined` where its
@@ -177,6 +177,17 @@ export interface OwnTcp {
   is(kind: OwnKind, value: unknown): boolean;
   /** Starts TLS on one of its own conns with its own `startTls`: its own TLS conn. */
   startTls(conn: object, settings: TlsClientSettings): Promise<object>;
+  /** The runtime's own TLS listener for `request`, as `listen`. */
+  listenTls(
+    request: BindRequest,
+    settings: TlsServerSettings,
+  ): object | undefined;
+  /** Connects with the runtime's own TLS: its own TLS conn, before the handshake. */
+  connectTls(
+    port: number,
+    settings: TlsClientSettings,
+    signal?: AbortSignal,
+  ): Promise<object>;
 }
 
 /** A server's key pair and protocols, as `Deno.listenTls` takes them. */

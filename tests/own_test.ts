@@ -12,6 +12,7 @@ import { test } from "node:test";
 import {
   Conn,
   connect,
+  connectTls,
   errors,
   listen,
   Listener,
@@ -391,5 +392,55 @@ test(
         instance: true,
       });
     } else assert.equal(seen.ours, true);
+  },
+);
+
+test(
+  "listenTls and connectTls without sharing: Deno's own TLS listener and TlsConns on Deno (none in our table), ours elsewhere and where shared",
+  opts,
+  async () => {
+    const certs = testCerts();
+    const keyPair = { cert: certs.server.cert, key: certs.server.key };
+    const before = ridCount();
+    for (const loadBalanced of [false, true]) {
+      const listener = listenTls({
+        hostname: HOST,
+        port: 0,
+        loadBalanced,
+        ...keyPair,
+      });
+      const [client, server] = await Promise.all([
+        connectTls({
+          hostname: "localhost",
+          port: listener.addr.port,
+          caCerts: [certs.ca.cert],
+        }),
+        listener.accept(),
+      ]);
+      await roundTrip(client, server, "hello over TLS");
+      assert.ok(listener instanceof Listener);
+      for (const conn of [client, server]) {
+        assert.ok(conn instanceof TlsConn);
+        assert.ok(conn instanceof Conn);
+        assert.equal(conn instanceof TcpConn, false);
+      }
+      const own = onDeno && !loadBalanced;
+      assert.equal(
+        Object.getPrototypeOf(listener) === Listener.prototype,
+        !own,
+      );
+      assert.equal(Object.getPrototypeOf(server) === TlsConn.prototype, !own);
+      // connect's side has nothing to share: Deno's own on Deno.
+      assert.equal(
+        Object.getPrototypeOf(client) === TlsConn.prototype,
+        !onDeno,
+      );
+      const ours = (own ? 0 : 2) + (onDeno ? 0 : 1);
+      assert.equal(ridCount(), before + ours);
+      client.close();
+      server.close();
+      listener.close();
+      assert.equal(ridCount(), before);
+    }
   },
 );

@@ -11,6 +11,7 @@ import type {
   OwnKind,
   OwnTcp,
   TlsClientSettings,
+  TlsServerSettings,
 } from "../types.ts";
 import { type DenoConn, denoNamespace, rethrow } from "./_native.ts";
 import { internalRidSymbol } from "./_stream.ts";
@@ -95,6 +96,43 @@ export const denoOwn: OwnTcp = {
   },
 
   is,
+
+  listenTls(
+    request: BindRequest,
+    settings: TlsServerSettings,
+  ): object | undefined {
+    // Deno's listenTls has no reusePort without the flag either, and with
+    // it the kernel strategy's TLS goes through its Node layer (tls.ts).
+    if (request.shared || request.reusePort) return undefined;
+    const { cert, key, alpnProtocols } = settings;
+    try {
+      return denoNamespace()!.listenTls({
+        hostname: request.hostname,
+        port: request.port,
+        cert,
+        key,
+        alpnProtocols,
+        tcpBacklog: request.backlog,
+      });
+    } catch (err) {
+      throw bindError(err, false);
+    }
+  },
+
+  connectTls(
+    port: number,
+    settings: TlsClientSettings,
+    signal?: AbortSignal,
+  ): Promise<object> {
+    signal?.throwIfAborted();
+    // The name to verify is the one to connect to, as in tls.ts.
+    return denoNamespace()!.connectTls({
+      ...connectOptions(settings),
+      port,
+      cert: settings.cert,
+      key: settings.key,
+    }).catch(rethrow);
+  },
 
   startTls(conn: object, settings: TlsClientSettings): Promise<object> {
     return denoNamespace()!.startTls(
