@@ -2,7 +2,10 @@
  * Deno's I/O error classes (`Deno.errors`, all of Deno 2.9's), for code that
  * runs on Node as well as on Deno. On Deno each class derives from Deno's own
  * class of its name, so what this package throws passes both
- * `err instanceof errors.AddrInUse` and `err instanceof Deno.errors.AddrInUse`;
+ * `err instanceof errors.AddrInUse` and `err instanceof Deno.errors.AddrInUse`,
+ * and so do the errors of Deno's own listeners and conns, which this package
+ * hands out where nothing is emulated (check with `instanceof`: Deno's
+ * `node:assert` compares prototypes in `throws(fn, errors.X)`);
  * elsewhere they are classes of their own (the polyfill makes them derive from
  * another shim's `Deno.errors` where there is one). Every class sets `name` to
  * its own class name, as Deno does.
@@ -171,7 +174,7 @@ export class AlreadyExists extends bases.AlreadyExists {}
  *
  * const listener = listen({ hostname: "127.0.0.1", port: 0 });
  * listener.close();
- * assert.throws(() => listener.close(), errors.BadResource);
+ * assert.throws(() => listener.close(), (err) => err instanceof errors.BadResource);
  * ```
  */
 export class BadResource extends bases.BadResource {}
@@ -188,7 +191,7 @@ export class BadResource extends bases.BadResource {}
  * const client = await connect({ port: listener.addr.port });
  * const server = await listener.accept();
  * await client.closeWrite();
- * await assert.rejects(client.write(new Uint8Array(1)), errors.BrokenPipe);
+ * await assert.rejects(client.write(new Uint8Array(1)), (err) => err instanceof errors.BrokenPipe);
  * client.close();
  * server.close();
  * listener.close();
@@ -206,9 +209,9 @@ export class BrokenPipe extends bases.BrokenPipe {}
  *
  * const listener = listen({ hostname: "127.0.0.1", port: 0 });
  * const first = listener.accept();
- * await assert.rejects(listener.accept(), errors.Busy);
+ * await assert.rejects(listener.accept(), (err) => err instanceof errors.Busy);
  * listener.close();
- * await assert.rejects(first, errors.BadResource);
+ * await assert.rejects(first, (err) => err instanceof errors.BadResource);
  * ```
  */
 export class Busy extends bases.Busy {}
@@ -302,7 +305,7 @@ export class Http extends bases.Http {}
  * const server = await listener.accept();
  * const pending = client.read(new Uint8Array(8));
  * client.close();
- * await assert.rejects(pending, errors.Interrupted);
+ * await assert.rejects(pending, (err) => err instanceof errors.Interrupted);
  * server.close();
  * listener.close();
  * ```

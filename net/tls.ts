@@ -267,7 +267,7 @@ export function listenTls(options: ListenTlsOptions): TlsListener {
  * const plain = listen({ hostname: "127.0.0.1", port: 0 });
  * plain.accept().then((conn) => conn.close());
  * const conn = await connectTls({ hostname: "127.0.0.1", port: plain.addr.port });
- * await assert.rejects(conn.handshake(), errors.UnexpectedEof);
+ * await assert.rejects(conn.handshake(), (err) => err instanceof errors.UnexpectedEof);
  * conn.close();
  * plain.close();
  * ```
