@@ -2,7 +2,10 @@
  * Deno's I/O error classes (`Deno.errors`, all of Deno 2.9's), for code that
  * runs on Node as well as on Deno. On Deno each class derives from Deno's own
  * class of its name, so what this package throws passes both
- * `err instanceof errors.AddrInUse` and `err instanceof Deno.errors.AddrInUse`;
+ * `err instanceof errors.AddrInUse` and `err instanceof Deno.errors.AddrInUse`,
+ * and so do the errors of Deno's own listeners and conns, which this package
+ * hands out where nothing is emulated (check with `instanceof`: Deno's
+ * `node:assert` compares prototypes in `throws(fn, errors.X)`);
  * elsewhere they are classes of their own (the polyfill makes them derive from
  * another shim's `Deno.errors` where there is one). Every class sets `name` to
  * its own class name, as Deno does.
@@ -89,11 +92,28 @@ function baseClasses(
   native: Partial<Record<ErrorName, ErrorClass>> | undefined,
 ): Record<ErrorName, ErrorClass> {
   return Object.fromEntries(
-    NAMES.map((name) => [
-      name,
-      typeof native?.[name] === "function" ? native[name] : DenoError,
-    ]),
+    NAMES.map((name) => {
+      const theirs = native?.[name];
+      return [name, typeof theirs === "function" ? alike(theirs) : DenoError];
+    }),
   ) as Record<ErrorName, ErrorClass>;
+}
+
+/**
+ * A base between Deno's class `theirs` and ours, through which ours also
+ * counts Deno's own errors of the class as its instances: what Deno's own
+ * listeners and conns throw, where they are handed out as they are, passes
+ * `instanceof errors.X` as ours do. A program's subclass of ours keeps the
+ * ordinary `instanceof`.
+ */
+function alike(theirs: ErrorClass): ErrorClass {
+  const base = class extends theirs {
+    static override [Symbol.hasInstance](value: unknown): boolean {
+      return Function.prototype[Symbol.hasInstance].call(this, value) ||
+        (Object.getPrototypeOf(this) === base && value instanceof theirs);
+    }
+  };
+  return base;
 }
 
 /**
@@ -154,7 +174,7 @@ export class AlreadyExists extends bases.AlreadyExists {}
  *
  * const listener = listen({ hostname: "127.0.0.1", port: 0 });
  * listener.close();
- * assert.throws(() => listener.close(), errors.BadResource);
+ * assert.throws(() => listener.close(), (err) => err instanceof errors.BadResource);
  * ```
  */
 export class BadResource extends bases.BadResource {}
@@ -171,7 +191,7 @@ export class BadResource extends bases.BadResource {}
  * const client = await connect({ port: listener.addr.port });
  * const server = await listener.accept();
  * await client.closeWrite();
- * await assert.rejects(client.write(new Uint8Array(1)), errors.BrokenPipe);
+ * await assert.rejects(client.write(new Uint8Array(1)), (err) => err instanceof errors.BrokenPipe);
  * client.close();
  * server.close();
  * listener.close();
@@ -189,9 +209,9 @@ export class BrokenPipe extends bases.BrokenPipe {}
  *
  * const listener = listen({ hostname: "127.0.0.1", port: 0 });
  * const first = listener.accept();
- * await assert.rejects(listener.accept(), errors.Busy);
+ * await assert.rejects(listener.accept(), (err) => err instanceof errors.Busy);
  * listener.close();
- * await assert.rejects(first, errors.BadResource);
+ * await assert.rejects(first, (err) => err instanceof errors.BadResource);
  * ```
  */
 export class Busy extends bases.Busy {}
@@ -285,7 +305,7 @@ export class Http extends bases.Http {}
  * const server = await listener.accept();
  * const pending = client.read(new Uint8Array(8));
  * client.close();
- * await assert.rejects(pending, errors.Interrupted);
+ * await assert.rejects(pending, (err) => err instanceof errors.Interrupted);
  * server.close();
  * listener.close();
  * ```

@@ -7,6 +7,7 @@
  */
 import { close, read, setRef, shutdown, tryClose, write } from "../ops/mod.ts";
 import { readOrNull } from "../ops/io.ts";
+import { isOwn, type OwnKind } from "../ops/own.ts";
 import type { NetAddr } from "./addr.ts";
 
 const CHUNK_SIZE = 64 * 1024;
@@ -31,6 +32,15 @@ const CHUNK_SIZE = 64 * 1024;
  * ```
  */
 export class Conn<A = NetAddr> implements Disposable {
+  /**
+   * `value instanceof Conn`: one of ours, or one of the runtime's own conns
+   * that `connect` and `accept` hand out as they are where nothing is
+   * emulated (native Deno's).
+   */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return instanceOf(this, Conn, "conn", value);
+  }
+
   /** The rid of `conn`, for the functions that take a conn over (`startTls`). */
   static ridOf(conn: Conn<unknown>): number {
     return conn.#rid;
@@ -116,6 +126,24 @@ export class Conn<A = NetAddr> implements Disposable {
   [Symbol.dispose](): void {
     tryClose(this.#rid);
   }
+}
+
+/**
+ * `instanceof` for the class `cls` of `net/` (`ours`, the class asked,
+ * whose own objects of the runtime are of `kind`): its instances, and where
+ * `cls` is `ours` itself (not a subclass a program made), the runtime's own
+ * objects of that kind.
+ *
+ * @ignore Internal: the classes of `net/` use it.
+ */
+export function instanceOf(
+  cls: unknown,
+  ours: unknown,
+  kind: OwnKind,
+  value: unknown,
+): boolean {
+  return Function.prototype[Symbol.hasInstance].call(cls, value) ||
+    (cls === ours && isOwn(kind, value));
 }
 
 /** A byte stream over `read(rid)`; its end or error closes the rid, as in Deno. */

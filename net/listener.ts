@@ -8,7 +8,7 @@
 import { close, setRef, tryClose } from "../ops/mod.ts";
 import { BadResource, Interrupted } from "../errors.ts";
 import type { NetAddr } from "./addr.ts";
-import type { Conn } from "./conn.ts";
+import { type Conn, instanceOf } from "./conn.ts";
 
 /**
  * A listening socket, as `Deno.Listener`: `accept()` one connection at a
@@ -29,6 +29,15 @@ import type { Conn } from "./conn.ts";
  */
 export class Listener<C = Conn, A = NetAddr>
   implements AsyncIterableIterator<C>, Disposable {
+  /**
+   * `value instanceof Listener`: one of ours, or the runtime's own listener
+   * that `listen` hands out as it is where nothing is emulated (native
+   * Deno's).
+   */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return instanceOf(this, Listener, "listener", value);
+  }
+
   #rid: number;
   #addr: A;
   #accept: (rid: number) => Promise<C>;

@@ -5,15 +5,15 @@
  * @module
  */
 import { internalRid } from "../ops/io.ts";
+import { connectOwn, listenTcpOrOwn } from "../ops/own.ts";
 import {
   op_net_accept_tcp,
   op_net_connect_tcp,
-  op_net_listen_tcp,
   op_set_keepalive,
   op_set_nodelay,
 } from "../ops/mod.ts";
 import { type NetAddr, netAddr, unsupportedTransport } from "./addr.ts";
-import { Conn } from "./conn.ts";
+import { Conn, instanceOf } from "./conn.ts";
 import { Listener } from "./listener.ts";
 
 /**
@@ -92,6 +92,15 @@ export interface ConnectOptions {
  * ```
  */
 export class TcpConn extends Conn<NetAddr> {
+  /**
+   * `value instanceof TcpConn`: one of ours, or one of the runtime's own
+   * TCP conns (native Deno's, handed out as they are where nothing is
+   * emulated).
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return instanceOf(this, TcpConn, "tcpConn", value);
+  }
+
   /** Wraps the stream resource `rid`; made by `connect` and `Listener#accept`. */
   constructor(rid: number, remoteAddr: NetAddr, localAddr: NetAddr) {
     super(rid, remoteAddr, localAddr);
@@ -151,7 +160,7 @@ export function listen(options: TcpListenOptions): TcpListener {
   if ((options.transport ?? "tcp") !== "tcp") {
     throw unsupportedTransport(options.transport);
   }
-  const [rid, addr] = op_net_listen_tcp(
+  const listened = listenTcpOrOwn(
     {
       hostname: options.hostname ?? "0.0.0.0",
       port: options.port ?? 0,
@@ -160,6 +169,9 @@ export function listen(options: TcpListenOptions): TcpListener {
     options.loadBalanced,
     options.tcpBacklog,
   );
+  // Where nothing is emulated, the runtime's own listener, as it is.
+  if (!Array.isArray(listened)) return listened as TcpListener;
+  const [rid, addr] = listened;
   return new Listener(rid, netAddr(addr), acceptTcp);
 }
 
@@ -181,12 +193,14 @@ export async function connect(options: ConnectOptions): Promise<TcpConn> {
   if ((options.transport ?? "tcp") !== "tcp") {
     throw unsupportedTransport(options.transport);
   }
-  const [rid, localAddr, remoteAddr] = await op_net_connect_tcp(
-    {
-      hostname: options.hostname ?? "127.0.0.1",
-      port: options.port,
-    },
-    { signal: options.signal },
-  );
+  const addr = {
+    hostname: options.hostname ?? "127.0.0.1",
+    port: options.port,
+  };
+  const own = connectOwn(addr, { signal: options.signal });
+  if (own) return own as Promise<TcpConn>;
+  const [rid, localAddr, remoteAddr] = await op_net_connect_tcp(addr, {
+    signal: options.signal,
+  });
   return new TcpConn(rid, netAddr(remoteAddr), netAddr(localAddr));
 }

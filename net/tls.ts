@@ -10,7 +10,6 @@ import { NetError } from "../core/messages.ts";
 import {
   op_net_accept_tls,
   op_net_connect_tls,
-  op_net_listen_tls,
   op_tls_handshake,
   op_tls_key_null,
   op_tls_key_static,
@@ -18,7 +17,13 @@ import {
   type TlsKeys,
 } from "../ops/mod.ts";
 import { type NetAddr, netAddr, unsupportedTransport } from "./addr.ts";
-import { Conn } from "./conn.ts";
+import { Conn, instanceOf } from "./conn.ts";
+import {
+  connectTlsOwn,
+  isOwn,
+  listenTlsOrOwn,
+  startTlsOwn,
+} from "../ops/own.ts";
 import { Listener } from "./listener.ts";
 
 /**
@@ -151,6 +156,14 @@ export interface StartTlsOptions {
  * ```
  */
 export class TlsConn extends Conn<NetAddr> {
+  /**
+   * `value instanceof TlsConn`: one of ours, or one of the runtime's own
+   * TLS conns (native Deno's `startTls` of one of its own conns).
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return instanceOf(this, TlsConn, "tlsConn", value);
+  }
+
   #rid: number;
 
   /** Wraps the TLS stream resource `rid`; made by `connectTls`, `startTls` and `TlsListener#accept`. */
@@ -223,7 +236,7 @@ export function listenTls(options: ListenTlsOptions): TlsListener {
     throw NetError.keyPairRequired("Deno.listenTls");
   }
   const keys = keyPair("Deno.listenTls", options);
-  const [rid, addr] = op_net_listen_tls(
+  const listened = listenTlsOrOwn(
     { hostname: options.hostname ?? "0.0.0.0", port: options.port ?? 0 },
     {
       alpnProtocols: options.alpnProtocols,
@@ -233,6 +246,9 @@ export function listenTls(options: ListenTlsOptions): TlsListener {
     },
     keys,
   );
+  // Where nothing is emulated, the runtime's own listener, as it is.
+  if (!Array.isArray(listened)) return listened as TlsListener;
+  const [rid, addr] = listened;
   return new Listener(rid, netAddr(addr), acceptTls);
 }
 
@@ -251,7 +267,7 @@ export function listenTls(options: ListenTlsOptions): TlsListener {
  * const plain = listen({ hostname: "127.0.0.1", port: 0 });
  * plain.accept().then((conn) => conn.close());
  * const conn = await connectTls({ hostname: "127.0.0.1", port: plain.addr.port });
- * await assert.rejects(conn.handshake(), errors.UnexpectedEof);
+ * await assert.rejects(conn.handshake(), (err) => err instanceof errors.UnexpectedEof);
  * conn.close();
  * plain.close();
  * ```
@@ -260,14 +276,21 @@ export async function connectTls(options: ConnectTlsOptions): Promise<TlsConn> {
   const { transport = "tcp" } = options;
   if (transport !== "tcp") throw unsupportedTransport(transport);
   const keys = keyPair("Deno.connectTls", options);
+  const addr = {
+    hostname: options.hostname ?? "127.0.0.1",
+    port: options.port,
+  };
+  const args = {
+    caCerts: options.caCerts ?? [],
+    alpnProtocols: options.alpnProtocols,
+    unsafelyDisableHostnameVerification:
+      options.unsafelyDisableHostnameVerification ?? false,
+  };
+  const own = connectTlsOwn(addr, args, keys);
+  if (own) return await own as TlsConn;
   const [rid, localAddr, remoteAddr] = await op_net_connect_tls(
-    { hostname: options.hostname ?? "127.0.0.1", port: options.port },
-    {
-      caCerts: options.caCerts ?? [],
-      alpnProtocols: options.alpnProtocols,
-      unsafelyDisableHostnameVerification:
-        options.unsafelyDisableHostnameVerification ?? false,
-    },
+    addr,
+    args,
     keys,
   );
   return new TlsConn(rid, netAddr(remoteAddr), netAddr(localAddr));
@@ -302,15 +325,19 @@ export async function startTls(
   conn: Conn<NetAddr>,
   options: StartTlsOptions = {},
 ): Promise<TlsConn> {
+  const args = {
+    hostname: options.hostname ?? "127.0.0.1",
+    caCerts: options.caCerts ?? [],
+    alpnProtocols: options.alpnProtocols,
+    unsafelyDisableHostnameVerification:
+      options.unsafelyDisableHostnameVerification ?? false,
+  };
+  // The runtime's own conn (a pass-through one): the runtime's own startTls.
+  if (isOwn("tcpConn", conn)) {
+    return await startTlsOwn(conn, args, op_tls_key_null()) as TlsConn;
+  }
   const [rid, localAddr, remoteAddr] = await op_tls_start(
-    {
-      rid: Conn.ridOf(conn),
-      hostname: options.hostname ?? "127.0.0.1",
-      caCerts: options.caCerts ?? [],
-      alpnProtocols: options.alpnProtocols,
-      unsafelyDisableHostnameVerification:
-        options.unsafelyDisableHostnameVerification ?? false,
-    },
+    { rid: Conn.ridOf(conn), ...args },
     op_tls_key_null(),
   );
   return new TlsConn(rid, netAddr(remoteAddr), netAddr(localAddr));

@@ -9,7 +9,7 @@ import { literalAddress, validateHostname, validatePort } from "./_validate.ts";
 import { TcpStreamResource } from "./io.ts";
 import { resourceTable } from "./resources.ts";
 import { runtime } from "./runtime.ts";
-import { chooseStrategy } from "./strategy.ts";
+import { chooseStrategy, type Strategy } from "./strategy.ts";
 import { connections, TcpListenerResource } from "./tcp.ts";
 
 export type { SocketAddress };
@@ -57,18 +57,61 @@ export function op_net_listen_tcp(
   loadBalanced?: boolean,
   tcpBacklog = DEFAULT_BACKLOG,
 ): [number, SocketAddress] {
+  return listenPlanned(planListen(addr, reusePort, loadBalanced, tcpBacklog));
+}
+
+/**
+ * A TCP listen's arguments checked, its host resolved and its strategy
+ * chosen: what `op_net_listen_tcp` binds, or the runtime's own listen
+ * (`ops/own.ts`) where nothing needs emulating.
+ *
+ * @ignore Internal: `op_net_listen_tcp` is the public way in.
+ */
+export interface ListenPlan {
+  /** The IP literal to bind. */
+  ip: string;
+  /** The port, 0 for the OS's choice. */
+  port: number;
+  /** How the listener gets its socket. */
+  strategy: Strategy;
+  /** The kernel's backlog. */
+  backlog: number;
+}
+
+/**
+ * Checks a TCP listen's arguments as Deno does, resolves its host and
+ * chooses its strategy.
+ *
+ * @ignore Internal: `op_net_listen_tcp` is the public way in.
+ */
+export function planListen(
+  addr: { hostname: string; port: number },
+  reusePort = false,
+  loadBalanced?: boolean,
+  tcpBacklog = DEFAULT_BACKLOG,
+): ListenPlan {
   const port = validatePort(addr.port);
   const host = validateHostname(String(addr.hostname));
   const ip = literalAddress(host) ?? runtime().resolveListenHost(host);
+  const { strategy } = chooseStrategy(
+    runtime(),
+    Boolean(reusePort),
+    loadBalanced === undefined ? undefined : Boolean(loadBalanced),
+  );
+  return { ip, port, strategy, backlog: tcpBacklog };
+}
+
+/**
+ * Binds what `plan` says, as `op_net_listen_tcp`: a listener in the table.
+ *
+ * @ignore Internal: `op_net_listen_tcp` is the public way in.
+ */
+export function listenPlanned(plan: ListenPlan): [number, SocketAddress] {
   const listener = connections.listen(
-    ip,
-    port,
-    chooseStrategy(
-      runtime(),
-      Boolean(reusePort),
-      loadBalanced === undefined ? undefined : Boolean(loadBalanced),
-    ).strategy,
-    tcpBacklog,
+    plan.ip,
+    plan.port,
+    plan.strategy,
+    plan.backlog,
   );
   return [resourceTable.add(listener), { ...listener.addr }];
 }

@@ -13,6 +13,7 @@ import type {
   TlsClientSettings,
   TlsHandshakeInfo,
   TlsServerContext,
+  TlsServerSettings,
   TlsStream,
 } from "../platform/types.ts";
 import {
@@ -24,7 +25,7 @@ import {
 import { StreamResource, TcpStreamResource } from "./io.ts";
 import { type Resource, resourceTable } from "./resources.ts";
 import { runtime } from "./runtime.ts";
-import { chooseStrategy } from "./strategy.ts";
+import { type ListenPlan, planListen } from "./ops.ts";
 import { connections, type TcpListenerResource } from "./tcp.ts";
 
 export type { TlsHandshakeInfo };
@@ -167,25 +168,48 @@ export function op_net_listen_tls(
   if (keys.cert === undefined || keys.key === undefined) {
     throw NetError.keyPairRequired("Deno.listenTls");
   }
-  const port = validatePort(addr.port);
-  const host = validateHostname(String(addr.hostname));
-  const rt = runtime();
-  const ip = literalAddress(host) ?? rt.resolveListenHost(host);
-  const context = rt.tls.serverContext({
-    cert: keys.cert,
-    key: keys.key,
-    alpnProtocols: args.alpnProtocols,
-  });
-  const { strategy } = chooseStrategy(
-    rt,
-    Boolean(args.reusePort),
-    args.loadBalanced === undefined ? undefined : Boolean(args.loadBalanced),
+  const plan = planListen(
+    addr,
+    args.reusePort,
+    args.loadBalanced,
+    args.tcpBacklog,
   );
+  return listenTlsPlanned(plan, serverSettings(args, keys));
+}
+
+/**
+ * A server's settings out of `op_net_listen_tls`'s arguments (a key pair
+ * it checked is there).
+ *
+ * @ignore Internal: for `ops/own.ts`'s `listenTls`.
+ */
+export function serverSettings(
+  args: ListenTlsArgs,
+  keys: TlsKeys,
+): TlsServerSettings {
+  return {
+    cert: keys.cert!,
+    key: keys.key!,
+    alpnProtocols: args.alpnProtocols,
+  };
+}
+
+/**
+ * Binds what `plan` says with TLS for each connection, as
+ * `op_net_listen_tls`: a listener in the table.
+ *
+ * @ignore Internal: `op_net_listen_tls` is the public way in.
+ */
+export function listenTlsPlanned(
+  plan: ListenPlan,
+  settings: TlsServerSettings,
+): [number, SocketAddress] {
+  const context = runtime().tls.serverContext(settings);
   const tcp = connections.listen(
-    ip,
-    port,
-    strategy,
-    args.tcpBacklog ?? 511,
+    plan.ip,
+    plan.port,
+    plan.strategy,
+    plan.backlog,
     context,
   );
   const listener = new TlsListenerResource(tcp, context);
@@ -255,7 +279,13 @@ function serverName(hostname: string): string {
   throw NetError.invalidHostname(hostname);
 }
 
-function clientSettings(
+/**
+ * A client's TLS settings out of Deno's arguments: the server name checked
+ * (`InvalidHostname`), the CAs as strings.
+ *
+ * @ignore Internal: for `ops/own.ts`'s `startTls` on the runtime's own conns.
+ */
+export function clientSettings(
   hostname: string,
   args: ConnectTlsArgs,
   keys: TlsKeys,

@@ -170,6 +170,48 @@ export interface Runtime {
   readonly unix?: UnixSockets;
   /** TLS over this runtime's own TLS stack. */
   readonly tls: Tls;
+  /**
+   * The runtime's own TCP objects, handed to the program as they are where
+   * nothing needs emulating: a runtime that has Deno's API itself (native
+   * Deno) has nothing to gain from a wrapper around its own listener and
+   * conns, and its other functions (`startTls`, what reads Deno's internal
+   * rid) take only its own.
+   */
+  readonly own?: OwnTcp;
+}
+
+/** Which of the runtime's own classes an object is, for `instanceof`. */
+export type OwnKind = "conn" | "tcpConn" | "tlsConn" | "unixConn" | "listener";
+
+/** The runtime's own TCP and TLS listeners and conns, as they are (see `Runtime.own`). */
+export interface OwnTcp {
+  /**
+   * The runtime's own listener bound for `request`, or `undefined` where its
+   * own cannot bind so (`reusePort` where it would need a flag it was not
+   * given). Throws an `errors` class.
+   */
+  listen(request: BindRequest): object | undefined;
+  /** Connects with the runtime's own connect: its own conn. */
+  connect(
+    hostname: string,
+    port: number,
+    signal?: AbortSignal,
+  ): Promise<object>;
+  /** Whether `value` is one of the runtime's own objects of `kind`. */
+  is(kind: OwnKind, value: unknown): boolean;
+  /** Starts TLS on one of its own conns with its own `startTls`: its own TLS conn. */
+  startTls(conn: object, settings: TlsClientSettings): Promise<object>;
+  /** The runtime's own TLS listener for `request`, as `listen`. */
+  listenTls(
+    request: BindRequest,
+    settings: TlsServerSettings,
+  ): object | undefined;
+  /** Connects with the runtime's own TLS: its own TLS conn, before the handshake. */
+  connectTls(
+    port: number,
+    settings: TlsClientSettings,
+    signal?: AbortSignal,
+  ): Promise<object>;
 }
 
 /** A server's key pair and protocols, as `Deno.listenTls` takes them. */

@@ -75,7 +75,12 @@ export interface DenoDatagramConn {
 export interface DenoNamespace {
   listen(
     options:
-      | { hostname: string; port: number; tcpBacklog?: number }
+      | {
+        hostname: string;
+        port: number;
+        tcpBacklog?: number;
+        reusePort?: boolean;
+      }
       | { transport: "unix"; path: string },
   ): DenoListener;
   connect(

@@ -20,7 +20,7 @@ let ridSymbol: symbol | undefined;
  * Deno's `core.internalRidSymbol`, as its conns carry it (a symbol of
  * Deno's own, not registered: found on the first conn that has it).
  */
-function internalRidSymbol(conn: object): symbol | undefined {
+export function internalRidSymbol(conn: object): symbol | undefined {
   ridSymbol ??= Object.getOwnPropertySymbols(conn).find((s) =>
     s.description === "Deno.internal.rid"
   );

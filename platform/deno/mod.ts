@@ -35,6 +35,7 @@ import {
 import { denoUdp } from "./_udp.ts";
 import { bindError, workerUdp } from "./_workers.ts";
 import { denoTls } from "./tls.ts";
+import { denoOwn } from "./_own.ts";
 
 /** Deno's Unix datagram socket, as a `NativeUnixDatagram`. */
 class DenoUnixDatagram implements NativeUnixDatagram {
@@ -133,6 +134,15 @@ export const denoRuntime: Runtime = {
         reason: `${where}: SO_REUSEPORT does not balance connections there`,
       };
     }
+    if (typeof deno.listenDatagram === "function") {
+      // `--unstable-net` (which is what gives Deno `listenDatagram`): Deno's
+      // own listen binds so, and its listener is handed out as it is.
+      return {
+        supported: true,
+        reason:
+          `${where} binds with SO_REUSEPORT itself (Deno.listen({ reusePort }), with --unstable-net)`,
+      };
+    }
     if (typeof loadTcpWrap().TCP.prototype.bindWithFlags !== "function") {
       return {
         supported: false,
@@ -215,4 +225,5 @@ export const denoRuntime: Runtime = {
 
   unix,
   tls: denoTls,
+  own: denoOwn,
 };

@@ -58,7 +58,13 @@ function nodeContext(context: ServerContext): TlsServerContext {
   return context.node;
 }
 
-function connectOptions(settings: TlsClientSettings) {
+/** What Deno's `connectTls` and `startTls` take of a client's settings. */
+export function connectOptions(settings: TlsClientSettings): {
+  hostname: string;
+  caCerts: string[];
+  alpnProtocols?: string[];
+  unsafelyDisableHostnameVerification: boolean;
+} {
   return {
     hostname: settings.hostname,
     caCerts: settings.caCerts,
