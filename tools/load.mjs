@@ -4,7 +4,7 @@
 //
 //   node tools/load.mjs --port=8080 [--workers=2] [--connections=200]
 //     [--requests=5] [--concurrency=50] [--seconds=10] [--timeout=5000]
-//     [--close] [--hold] [--trace] [--tls]
+//     [--close] [--hold] [--trace] [--tls] [--unix=<path>]
 //   node tools/load.mjs --port=8080 --echo=<bytes>
 //
 // HTTP/1.1 GET, each request waiting for its whole answer before the next on
@@ -31,6 +31,7 @@
 // --tls           HTTPS: each connection is node:tls (the certificate is not
 //                 verified: the load measures serving, the handshake is whole);
 //                 a connection counts as connected once its handshake is done
+// --unix=<path>   connect to the Unix socket at that path, not to --port
 // --echo=N        not HTTP: sends N bytes to an echo server in 64 KiB chunks
 //                 while reading them back; prints {"bytes": N, "seconds": S}
 import { connect as tcpConnect } from "node:net";
@@ -51,6 +52,7 @@ const options = {
   trace: false,
   tls: false,
   echo: 0,
+  unix: "",
 };
 for (const arg of process.argv.slice(2)) {
   const [, name, value] = /^--([a-z]+)(?:=(.*))?$/.exec(arg) ?? [];
@@ -58,10 +60,19 @@ for (const arg of process.argv.slice(2)) {
     console.error(`load.mjs: unknown argument ${arg}`);
     process.exit(2);
   }
-  options[name] = typeof options[name] === "boolean" ? true : Number(value);
+  const type = typeof options[name];
+  options[name] = type === "boolean"
+    ? true
+    : type === "string"
+    ? value ?? ""
+    : Number(value);
 }
-if (!(options.port > 0)) {
-  console.error("load.mjs: --port=N is required");
+if (!(options.port > 0) && !options.unix) {
+  console.error("load.mjs: --port=N or --unix=<path> is required");
+  process.exit(2);
+}
+if (options.unix && (options.tls || options.echo)) {
+  console.error("load.mjs: --unix is for plain HTTP, without --tls or --echo");
   process.exit(2);
 }
 if (options.close) options.requests = 1;
@@ -82,7 +93,7 @@ const REQUEST = Buffer.from(
 function open(port, onConnect) {
   const socket = options.tls
     ? tlsConnect({ host: HOST, port, rejectUnauthorized: false })
-    : tcpConnect({ host: HOST, port });
+    : tcpConnect(options.unix ? { path: options.unix } : { host: HOST, port });
   socket.once(options.tls ? "secureConnect" : "connect", onConnect);
   let buffered = "";
   let waiting = null;
