@@ -13,7 +13,7 @@
 //           echo   — sends each datagram back to its sender (a DNS server)
 //
 // Prints the port as the first line of stdout, then answers lines on stdin
-// with one JSON line each:
+// with one JSON line each, until stdin ends:
 //   reset → zeroes the counters, then answers as stats
 //   stats → {"requests":[datagrams],"connections":0,"rss":bytes,
 //            "first":ms,"last":ms} (`first`, `last`: performance.now() when
@@ -98,7 +98,10 @@ async function serve() {
 }
 
 console.log(await serve());
-createInterface({ input: process.stdin }).on("line", (line) => {
+const commands = createInterface({ input: process.stdin });
+// The end of stdin ends the server (as a profiler wants it: by exit).
+commands.on("close", () => process.exit(0));
+commands.on("line", (line) => {
   const command = line.trim();
   if (command === "reset") {
     received = 0;

@@ -8,6 +8,7 @@
  * @module
  */
 import { isIP } from "node:net";
+import { setImmediate } from "node:timers";
 import { types } from "node:util";
 import {
   DatagramQueue,
@@ -35,6 +36,11 @@ class SharedDatagramSocket {
   readonly members = new Set<UdpSocketResource>();
   /** The key in `emulated` while other listens may join it. */
   #key: string | undefined;
+  /** What the socket was last told (`setDemand`): receives wait; a referenced one does. */
+  #waiting = false;
+  #refed = false;
+  /** A lower demand is to be told at the next turn of the event loop. */
+  #lowering = false;
 
   constructor(
     bind: (onDatagram: (d: Datagram) => void) => NativeDatagramSocket,
@@ -51,13 +57,35 @@ class SharedDatagramSocket {
     }
   }
 
-  /** Tells the socket whether receives wait, and whether a referenced one does. */
+  /**
+   * Tells the socket whether receives wait, and whether a referenced one
+   * does, when that changed. A lower demand waits for the next turn of the
+   * event loop: a receive loop's next receive comes in the same turn as the
+   * datagram that ended the last one, and so the socket is not told twice
+   * per datagram that nobody waits and that somebody does again.
+   */
   updateRef(): void {
-    const waiting = this.queue.waitingMembers();
-    this.socket.setDemand(
-      waiting.length > 0,
-      waiting.some((member) => member.refed),
-    );
+    const waiting = this.queue.waiting > 0;
+    const refed = waiting && this.queue.someWaiting(isRefed);
+    if (waiting === this.#waiting && refed === this.#refed) return;
+    if ((waiting || !this.#waiting) && (refed || !this.#refed)) {
+      this.#tell(waiting, refed);
+    } else if (!this.#lowering) {
+      this.#lowering = true;
+      setImmediate(() => {
+        this.#lowering = false;
+        if (this.members.size === 0) return;
+        const waiting = this.queue.waiting > 0;
+        this.#tell(waiting, waiting && this.queue.someWaiting(isRefed));
+      });
+    }
+  }
+
+  #tell(waiting: boolean, refed: boolean): void {
+    if (waiting === this.#waiting && refed === this.#refed) return;
+    this.#waiting = waiting;
+    this.#refed = refed;
+    this.socket.setDemand(waiting, refed);
   }
 
   leave(member: UdpSocketResource): void {
@@ -68,6 +96,10 @@ class SharedDatagramSocket {
     this.queue.clear();
     this.socket.close();
   }
+}
+
+function isRefed(member: UdpSocketResource): boolean {
+  return member.refed;
 }
 
 /** Sockets of the emulated `reusePort`, by address: later listens join them. */
@@ -230,16 +262,23 @@ export function op_net_listen_udp(
  * close(rid);
  * ```
  */
-export async function op_net_recv_udp(
+export function op_net_recv_udp(
   rid: number,
   buf: Uint8Array,
 ): Promise<[number, SocketAddress]> {
-  if (!types.isUint8Array(buf)) throw NetError.notABuffer();
-  const member = memberOf(rid);
-  const { data, from } = await member.shared.queue.take(member);
-  const n = Math.min(data.byteLength, buf.byteLength);
-  buf.set(n === data.byteLength ? data : data.subarray(0, n));
-  return [n, { ...from }];
+  if (!types.isUint8Array(buf)) return Promise.reject(NetError.notABuffer());
+  let member: UdpSocketResource;
+  try {
+    member = memberOf(rid);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return member.shared.queue.take(member, ({ data, from }) => {
+    const n = Math.min(data.byteLength, buf.byteLength);
+    buf.set(n === data.byteLength ? data : data.subarray(0, n));
+    // Each datagram, and its address, goes to one receive only: no copy.
+    return [n, from] as [number, SocketAddress];
+  });
 }
 
 /**
@@ -265,11 +304,16 @@ export async function recvUdp(
   max: number,
 ): Promise<[Uint8Array<ArrayBuffer>, SocketAddress]> {
   const member = memberOf(rid);
-  const { data, from } = await member.shared.queue.take(member);
-  const n = Math.max(0, Math.min(data.byteLength, max));
-  // The runtimes' datagrams live in ArrayBuffers of their own.
-  const view = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, n);
-  return [view, { ...from }];
+  return await member.shared.queue.take(member, ({ data, from }) => {
+    const n = Math.max(0, Math.min(data.byteLength, max));
+    // The runtimes' datagrams live in ArrayBuffers of their own.
+    const view = new Uint8Array(
+      data.buffer as ArrayBuffer,
+      data.byteOffset,
+      n,
+    );
+    return [view, from] as [Uint8Array<ArrayBuffer>, SocketAddress];
+  });
 }
 
 /** A port as Deno's op takes it: a number, saturated to 0–65535; 0 cannot be sent to. */

@@ -4,6 +4,7 @@
 //
 //   node tools/udp_load.mjs --port=N --flood=<datagrams> [--sockets=4]
 //   node tools/udp_load.mjs --port=N --echo --seconds=3 [--window=32]
+//     [--replies=N]
 //
 // --flood=N   sends N datagrams of 64 bytes to 127.0.0.1:port as fast as
 //             the kernel takes them, round robin over --sockets connected
@@ -11,7 +12,8 @@
 // --echo      request/reply: --window sockets, each with one datagram in
 //             flight, sending the next when the answer came back, for
 //             --seconds; a datagram not answered within 200 ms counts as
-//             lost and is sent again. Prints {"replies", "lost", "seconds"}
+//             lost and is sent again; with --replies, until that many
+//             replies came instead. Prints {"replies", "lost", "seconds"}
 import dgram from "node:dgram";
 import process from "node:process";
 
@@ -28,6 +30,7 @@ const options = {
   echo: false,
   seconds: 3,
   window: 32,
+  replies: 0,
 };
 for (const arg of process.argv.slice(2)) {
   const [, name, value] = /^--([a-z]+)(?:=(.*))?$/.exec(arg) ?? [];
@@ -46,6 +49,8 @@ if (!(options.port > 0) || !(options.flood > 0 || options.echo)) {
 async function sockets(n) {
   return await Promise.all(Array.from({ length: n }, async () => {
     const socket = dgram.createSocket("udp4");
+    // A refused datagram (nobody listens yet, or any more) is a lost one.
+    socket.on("error", () => {});
     await new Promise((resolve) => socket.connect(options.port, HOST, resolve));
     return socket;
   }));
@@ -108,12 +113,14 @@ async function echo(window, seconds) {
         }, LOST_MS);
       };
       socket.on("message", () => {
-        replies++;
+        if (++replies === options.replies) running = false;
         send();
       });
       send();
     }
-    setTimeout(() => running = false, deadline - performance.now());
+    if (!options.replies) {
+      setTimeout(() => running = false, deadline - performance.now());
+    }
   });
   const took = (performance.now() - started) / 1000;
   for (const s of all) s.close();
