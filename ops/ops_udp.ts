@@ -352,9 +352,17 @@ export async function op_net_send_udp(
   const host = validateHostname(String(addr.hostname));
   const { socket } = memberOf(rid).shared;
   const v6 = socket.addr.hostname.includes(":");
-  let ip = literalAddress(host) ??
-    await udpOf(runtime()).resolve(host, v6 ? 6 : 4);
-  if (isIP(ip) === 6 && !v6) {
+  // An IP literal, the usual case (a reply to a sender), is looked at once.
+  let family = isIP(host);
+  let ip = host;
+  if (!family) {
+    ip = literalAddress(host) ??
+      await udpOf(runtime()).resolve(host, v6 ? 6 : 4);
+    family = isIP(ip);
+    // The socket may have closed while the name resolved.
+    memberOf(rid);
+  }
+  if (family === 6 && !v6) {
     throw osError(
       "EAFNOSUPPORT",
       97,
@@ -362,9 +370,7 @@ export async function op_net_send_udp(
     );
   }
   // A dual-stack socket reaches an IPv4 peer at its mapped address.
-  if (isIP(ip) === 4 && v6) ip = `::ffff:${ip}`;
-  // The socket may have closed while the name resolved.
-  memberOf(rid);
+  if (family === 4 && v6) ip = `::ffff:${ip}`;
   return await socket.send(data, ip, port);
 }
 
