@@ -192,6 +192,7 @@ test(
       ],
     );
     const [ours, peer, other] = result.candidates;
+    assert.equal(other.loss, 0.5);
     assert.deepEqual(ours.losses, [0.3, 0.2, 0.4]);
     assert.equal(ours.loss, 0.3);
     assert.equal(peer.loss, 0.25);
