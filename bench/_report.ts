@@ -39,6 +39,8 @@ export interface Sample {
   value: number;
   /** Requests each worker served, for multi-worker candidates. */
   workers?: number[];
+  /** Share of what was sent that never arrived (datagram rows), 0 to 1. */
+  loss?: number;
 }
 
 /** A candidate's samples, one per round. */
@@ -49,6 +51,10 @@ export interface CandidateResult extends CandidateSpec {
   workers?: number[][];
   /** Each worker's share of all requests over all rounds (sums to 1). */
   shares?: number[];
+  /** Per round, the share of datagrams lost (datagram rows). */
+  losses?: number[];
+  /** The median of `losses`. */
+  loss?: number;
 }
 
 /** Ours against the peer of its group. */
@@ -116,6 +122,11 @@ export function summarize(
       result.workers = workers;
       result.shares = shares(workers);
     }
+    const losses = samples.flatMap((s) => s.loss === undefined ? [] : [s.loss]);
+    if (losses.length) {
+      result.losses = losses.map((l) => round(l));
+      result.loss = round(median(losses));
+    }
     return result;
   });
   const comparisons: Comparison[] = [];
@@ -159,6 +170,10 @@ function percentages(shares: number[] | undefined): string {
   return shares?.map((s) => `${Math.round(s * 100)}`).join("/") ?? "?";
 }
 
+function percent(share: number | undefined): string {
+  return share === undefined ? "?" : `${(share * 100).toFixed(1)} %`;
+}
+
 function cell(text: string): string {
   return text.replaceAll("|", "\\|");
 }
@@ -189,6 +204,8 @@ export function markdownTable(rows: RowResult[]): string {
         ? `per worker: ${percentages(ours.shares)} % vs ${
           percentages(peer.shares)
         } %`
+        : ours.loss !== undefined || peer.loss !== undefined
+        ? `lost: ${percent(ours.loss)} vs ${percent(peer.loss)}`
         : "";
       line([
         c.group,
@@ -215,7 +232,9 @@ export function markdownTable(rows: RowResult[]): string {
           formatValue(c.median),
           "",
           "",
-          "reference",
+          c.loss === undefined
+            ? "reference"
+            : `reference; lost: ${percent(c.loss)}`,
         ]);
       }
     }

@@ -22,6 +22,14 @@ import {
   withServer,
 } from "./_proc.ts";
 import type { CandidateSpec, Role, RowSpec, Sample } from "./_report.ts";
+import {
+  measureDatagramEcho,
+  measureDatagramReceive,
+  measureUnixRequests,
+  startUdpServer,
+  startUnixServer,
+  type UnixServer,
+} from "./_local.ts";
 
 /** A candidate: who it is, and one measurement of it. */
 export interface Candidate extends CandidateSpec {
@@ -37,11 +45,14 @@ export interface Row extends RowSpec {
 const NPM_BUILD = "../npm/esm/mod.js";
 const SOURCE = "../mod.ts";
 const SERVER = "bench/server.mjs";
+const UDP_SERVER = "bench/udp_server.mjs";
 const TARGET = 0.9;
 /** What issue 22 asks of memory: ours at most 1.2 times the runtime's own. */
 const MEMORY_TARGET = 1.2;
 /** What issue 19 asks of the TLS rows: ours within 5 % of the runtime's own TLS server. */
 const TLS_TARGET = 0.95;
+/** What issue 20 asks of the UDP and Unix-socket rows. */
+const UDP_UNIX_TARGET = 0.95;
 
 /** The workloads of `bench/server.mjs`. */
 type Workload = "http" | "close" | "cpu" | "echo" | "pipe";
@@ -576,6 +587,181 @@ function tlsRows(bench: Bench): Row[] {
   }));
 }
 
+/** What `bench/udp_server.mjs` does with each datagram. */
+type DatagramWorkload = "count" | "echo";
+
+/**
+ * Row 7: UDP, ours (`listenDatagram`, a `receive(buf)` loop) beside the
+ * runtime's own: `node:dgram` on each Node line; `Deno.listenDatagram` on
+ * Deno (both with `--unstable-net`, where ours receives through Deno's own
+ * API; ours without the flag, on Deno's `node:dgram`, is shown); on Bun
+ * `Bun.udpSocket` (what ours runs on there; its `node:dgram` shown).
+ */
+function udpRows(bench: Bench): Row[] {
+  const { machine } = bench;
+  const deno = named("Deno", machine.deno, 2);
+  const bun = named("Bun", machine.bun, 2);
+  const udp = (
+    runtime: string[],
+    api: "ours" | "dgram" | "native" | "bun",
+    module: string,
+  ) =>
+  (w: DatagramWorkload): string[] => [
+    ...runtime,
+    UDP_SERVER,
+    api,
+    w,
+    ...(api === "ours" ? [`--module=${module}`] : []),
+  ];
+  type Spawn = [CandidateSpec, (w: DatagramWorkload) => string[]];
+  const denoRun = [DENO, "run", "-A"];
+  const unstable = [...denoRun, "--unstable-net"];
+  const servers: Spawn[] = [
+    ...nodeLines(bench).flatMap(({ group, node, unavailable }): Spawn[] => [
+      [
+        { label: "ours", group, role: "ours", unavailable },
+        udp([node], "ours", NPM_BUILD),
+      ],
+      [
+        { label: "node:dgram", group, role: "peer", unavailable },
+        udp([node], "dgram", NPM_BUILD),
+      ],
+    ]),
+    ...([
+      ["ours (--unstable-net)", "ours", unstable, "ours"],
+      ["Deno.listenDatagram", "peer", unstable, "native"],
+      [
+        "ours without --unstable-net (node:dgram)",
+        "reference",
+        denoRun,
+        "ours",
+      ],
+    ] as const).map(([label, role, runtime, api]): Spawn => [
+      { label, group: deno, role, unavailable: machine.deno.unavailable },
+      udp(runtime, api, SOURCE),
+    ]),
+    ...([
+      ["ours", "ours", "ours"],
+      ["Bun.udpSocket", "peer", "bun"],
+      ["node:dgram", "reference", "dgram"],
+    ] as const).map(([label, role, api]): Spawn => [
+      { label, group: bun, role, unavailable: machine.bun.unavailable },
+      udp([machine.bun.path!], api, NPM_BUILD),
+    ]),
+  ];
+  const rows: [
+    string,
+    DatagramWorkload,
+    string,
+    string,
+    typeof measureDatagramReceive,
+  ][] = [
+    [
+      "udp-receive",
+      "count",
+      "7. UDP receive rate",
+      `one node:dgram process sends ${bench.knobs.seconds * 200_000} ` +
+      "datagrams of 64 bytes as fast as it can, more than any receiver " +
+      "takes: the rate is the receiver's, first to last arrival; what the " +
+      "kernel dropped is the lost share (a collector, as StatsD)",
+      measureDatagramReceive,
+    ],
+    [
+      "udp-echo",
+      "echo",
+      "7. UDP request/reply",
+      "each datagram of 64 bytes sent back (a DNS server); one node:dgram " +
+      "client keeps 32 in flight, one per socket, for BENCH_SECONDS: no " +
+      "flood, so nothing is lost unless a reply takes 200 ms",
+      measureDatagramEcho,
+    ],
+  ];
+  return rows.map(([id, workload, title, what, measure]) => ({
+    id,
+    title,
+    unit: "datagrams/s",
+    target: UDP_UNIX_TARGET,
+    note: `${what}.`,
+    candidates: servers.map(([spec, command]) =>
+      candidate(
+        spec,
+        () => startUdpServer(bench, command(workload)),
+        (server) => measure(bench, server),
+      )
+    ),
+  }));
+}
+
+/**
+ * Row 8: rows 1 and 2 over a Unix socket, ours (`listen` with
+ * `transport: "unix"`) beside `node:net` on a path on each Node line,
+ * `Deno.listen({ transport: "unix" })` on Deno, `Bun.listen({ unix })` on
+ * Bun (its `node:net`, which ours runs on there, shown). The load is
+ * tools/load.mjs: wrk cannot connect to a Unix socket.
+ */
+function unixRows(bench: Bench): Row[] {
+  const { machine, knobs } = bench;
+  const deno = named("Deno", machine.deno, 2);
+  const bun = named("Bun", machine.bun, 2);
+  type Spawn = [CandidateSpec, (w: Workload) => string[]];
+  const servers: Spawn[] = [
+    ...nodeLines(bench).flatMap(({ group, node, unavailable }): Spawn[] => [
+      [
+        { label: "ours", group, role: "ours", unavailable },
+        (w) => nodeServer([node], "ours", w),
+      ],
+      [
+        { label: "node:net", group, role: "peer", unavailable },
+        (w) => nodeServer([node], "raw", w),
+      ],
+    ]),
+    ...([
+      ["ours", "ours", "ours"],
+      ["Deno.listen", "peer", "native"],
+    ] as const).map(([label, role, api]): Spawn => [
+      { label, group: deno, role, unavailable: machine.deno.unavailable },
+      (w) => denoServer(api, w),
+    ]),
+    ...([
+      ["ours", "ours", "ours"],
+      ["Bun.listen", "peer", "bun"],
+      ["node:net", "reference", "raw"],
+    ] as const).map(([label, role, api]): Spawn => [
+      { label, group: bun, role, unavailable: machine.bun.unavailable },
+      (w) => bunServer(machine.bun.path!, api, w),
+    ]),
+  ];
+  const rows: [HttpLoad, Workload, string, string][] = [
+    ["keepalive", "http", "8. Unix socket keep-alive", "keep-alive"],
+    [
+      "close",
+      "close",
+      "8. Unix socket connection per request",
+      "one request per",
+    ],
+  ];
+  return rows.map(([httpLoad, workload, title, what]) => ({
+    id: `unix-${httpLoad}`,
+    title,
+    unit: "req/s",
+    target: UDP_UNIX_TARGET,
+    note: `minimal HTTP/1.1 on a Unix socket, ${what} connection, ` +
+      `${knobs.connections} connections at a time from tools/load.mjs ` +
+      "(wrk speaks TCP only).",
+    candidates: servers.map(([spec, command]) =>
+      candidate(
+        spec,
+        () =>
+          startUnixServer(bench, (path) => [
+            ...command(workload),
+            `--unix=${path}`,
+          ]),
+        (server) => measureUnixRequests(bench, server as UnixServer, httpLoad),
+      )
+    ),
+  }));
+}
+
 /** All rows, in order; `only` keeps those whose id starts with one of its entries. */
 export function rows(bench: Bench, only: string[] = []): Row[] {
   const all = [
@@ -584,6 +770,8 @@ export function rows(bench: Bench, only: string[] = []): Row[] {
     multiCoreRow(bench),
     ...memoryRows(bench),
     ...tlsRows(bench),
+    ...udpRows(bench),
+    ...unixRows(bench),
   ];
   return only.length
     ? all.filter((row) => only.some((prefix) => row.id.startsWith(prefix)))

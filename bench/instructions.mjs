@@ -2,10 +2,17 @@
 // counted by valgrind's callgrind: unlike request rates, the count does not
 // depend on what else runs on the machine.
 //
-//   node bench/instructions.mjs <http|close> [--warm=N] [--count=N]
-//        [--concurrency=N] -- <server command...>
+//   node bench/instructions.mjs <http|close|udp|udp-echo> [--warm=N]
+//        [--count=N] [--concurrency=N] -- <server command...>
 //
 // e.g. node bench/instructions.mjs http -- node bench/server.mjs raw http
+//      node bench/instructions.mjs udp -- node bench/udp_server.mjs dgram count
+//
+// http and close count per request or connection, also over a Unix socket
+// (a server that prints a path, not a port: bench/server.mjs --unix=<path>);
+// udp per datagram received from floods of tools/udp_load.mjs (the server
+// answers bench/udp_server.mjs's `reset` and `stats`), udp-echo per datagram
+// received and sent back (32 in flight).
 //
 // The server runs under callgrind; tools/load.mjs warms it up (--warm units:
 // requests for http, connections for close; JIT tiers settle), the counters
@@ -24,6 +31,9 @@ import { parseArgs, promisify } from "node:util";
 
 const SETTLE_MS = 300;
 const LOAD = fileURLToPath(new URL("../tools/load.mjs", import.meta.url));
+const UDP_LOAD = fileURLToPath(
+  new URL("../tools/udp_load.mjs", import.meta.url),
+);
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -34,9 +44,10 @@ const { positionals, values } = parseArgs({
   },
 });
 const [workload, ...command] = positionals;
-if (!["http", "close"].includes(workload) || command.length === 0) {
+const WORKLOADS = ["http", "close", "udp", "udp-echo"];
+if (!WORKLOADS.includes(workload) || command.length === 0) {
   throw new TypeError(
-    "usage: node bench/instructions.mjs <http|close> [--warm=N] [--count=N] " +
+    "usage: node bench/instructions.mjs <http|close|udp|udp-echo> [--warm=N] [--count=N] " +
       "[--concurrency=N] -- <server command...>",
   );
 }
@@ -52,13 +63,40 @@ const server = spawn("valgrind", [
 ], { stdio: ["pipe", "pipe", "pipe"] });
 let stderr = "";
 server.stderr.on("data", (chunk) => stderr += chunk);
-const port = await new Promise((resolve, reject) => {
-  createInterface({ input: server.stdout }).once(
-    "line",
-    (line) => resolve(Number(line)),
-  );
-  server.once("exit", (code) => reject(new Error(`exited ${code}: ${stderr}`)));
-});
+const lines = createInterface({ input: server.stdout });
+const exited = new Promise((_, reject) =>
+  server.once("exit", (code) => reject(new Error(`exited ${code}: ${stderr}`)))
+);
+// Its SIGKILL at the end is no failure.
+exited.catch(() => {});
+/** The server's next line of stdout. */
+const nextLine = () =>
+  Promise.race([new Promise((resolve) => lines.once("line", resolve)), exited]);
+const first = await nextLine();
+// A port, or the path of a Unix socket.
+const target = Number(first) > 0 ? `--port=${first}` : `--unix=${first}`;
+
+/** Sends the UDP server `command`; the datagrams it counted. */
+async function ask(command) {
+  server.stdin.write(`${command}\n`);
+  return JSON.parse(await nextLine()).requests[0];
+}
+
+/**
+ * `n` or more datagrams received (as the server counted them): echoes, or
+ * floods until the receiver counted that many. Under callgrind the receiver is far slower than the
+ * sender: most of a flood is dropped by the kernel, at no cost to it.
+ */
+async function udpLoad(n) {
+  const run = (args) =>
+    promisify(execFile)(process.execPath, [UDP_LOAD, target, ...args]);
+  await ask("reset");
+  // Echoes the client sent again after 200 ms count too: the server
+  // received and answered them.
+  if (workload === "udp-echo") await run(["--echo", `--replies=${n}`]);
+  else while (await ask("stats") < n) await run([`--flood=${n}`]);
+  return await ask("stats");
+}
 
 /**
  * `n` units of the workload, `concurrency` connections at a time: requests
@@ -67,13 +105,14 @@ const port = await new Promise((resolve, reject) => {
  * slower under callgrind.
  */
 async function load(n) {
+  if (workload.startsWith("udp")) return await udpLoad(n);
   const shape = workload === "close" ? ["--close", `--connections=${n}`] : [
     `--connections=${concurrency}`,
     `--requests=${Math.ceil(n / concurrency)}`,
   ];
   const { stdout } = await promisify(execFile)(process.execPath, [
     LOAD,
-    `--port=${port}`,
+    target,
     `--concurrency=${concurrency}`,
     "--seconds=3600",
     "--timeout=600000",

@@ -3,7 +3,9 @@
  * installed, as the machine's ceiling), row by row (see `bench/_rows.ts`):
  * keep-alive request/response, connection per request, bulk transfer,
  * multi-core with a CPU-bound handler, memory per connection and listener,
- * and keep-alive and connection per request over TLS.
+ * keep-alive and connection per request over TLS, UDP receive and
+ * request/reply rates, and keep-alive and connection per request over a
+ * Unix socket.
  *
  * Ratios, never absolute times, are the result: each row runs its candidates
  * in the same run, alternating, for several rounds, and reports medians and
@@ -16,7 +18,7 @@
  * Knobs: BENCH_ROUNDS (5), BENCH_SECONDS (3), BENCH_CONNECTIONS (64),
  * BENCH_BULK_MIB (1024), BENCH_IDLE_CONNECTIONS (4000), BENCH_LISTENERS (500),
  * BENCH_ROWS (all; comma-separated id prefixes: keepalive, close, bulk,
- * multicore, memory, tls), BENCH_NGINX (/usr/sbin/nginx), BENCH_NODE (24,26: the
+ * multicore, memory, tls, udp, unix), BENCH_NGINX (/usr/sbin/nginx), BENCH_NODE (24,26: the
  * Node lines of the Node rows, run newest first; row 4 runs on the newest).
  *
  * Usage: `deno run -A bench/main.ts` (`npm run bench`)
@@ -54,9 +56,12 @@ async function runRow(row: Row, rounds: number): Promise<RowResult> {
       const sample = await c.measure();
       samples.get(c)!.push(sample);
       const workers = sample.workers ? ` (workers: ${sample.workers})` : "";
+      const lost = sample.loss === undefined
+        ? ""
+        : ` (lost: ${(sample.loss * 100).toFixed(1)} %)`;
       console.log(
         `  round ${round}/${rounds}  ${c.label} (${c.group}): ` +
-          `${formatValue(sample.value)} ${row.unit}${workers}`,
+          `${formatValue(sample.value)} ${row.unit}${workers}${lost}`,
       );
     }
   }

@@ -195,3 +195,43 @@ test(
     assert.doesNotMatch(svg, /<row>/);
   },
 );
+
+test(
+  "datagram rows: the lost share is kept per round, its median shown beside the rates",
+  opts,
+  () => {
+    const lossy = (value: number, loss: number): Sample => ({ value, loss });
+    const result = summarize(
+      { ...ROW, id: "udp-receive", unit: "datagrams/s" },
+      [
+        {
+          spec: { label: "ours", group: "Node", role: "ours" },
+          samples: [lossy(90, 0.3), lossy(100, 0.2), lossy(80, 0.4)],
+        },
+        {
+          spec: { label: "node:dgram", group: "Node", role: "peer" },
+          samples: [lossy(100, 0.25), lossy(100, 0.25), lossy(100, 0.1)],
+        },
+        {
+          spec: { label: "other", group: "Node", role: "reference" },
+          samples: [lossy(50, 0.5)],
+        },
+      ],
+    );
+    const [ours, peer, other] = result.candidates;
+    assert.equal(other.loss, 0.5);
+    assert.deepEqual(ours.losses, [0.3, 0.2, 0.4]);
+    assert.equal(ours.loss, 0.3);
+    assert.equal(peer.loss, 0.25);
+    assert.equal(result.comparisons[0].ratio, 0.9);
+    const table = markdownTable([result]);
+    assert.match(table, /lost: 30\.0 % vs 25\.0 %/);
+    assert.match(table, /reference; lost: 50\.0 %/);
+    // Rows without losses keep no loss fields.
+    const plain = summarize(ROW, [
+      run({ label: "a", group: "g", role: "ours" }, [1]),
+    ]);
+    assert.equal(plain.candidates[0].loss, undefined);
+    assert.equal("losses" in plain.candidates[0], false);
+  },
+);

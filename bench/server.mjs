@@ -18,7 +18,7 @@
 //                    raw: socket.pipe(socket)
 // options:  --module=<path>  --port=<n>  --reuse-port  --cluster=<workers>
 //           --parallel=<workers>  --hold-buffer  --read-buffer=<bytes>
-//           --cert=<file> --key=<file>
+//           --cert=<file> --key=<file>  --unix=<path>
 //           (--cluster: raw only, node:cluster with that many workers;
 //            --parallel: ours only, this package's runner, serveParallel(),
 //            in processes: the workers share the port by the emulated
@@ -29,7 +29,11 @@
 //            --read-buffer: the http workloads' read buffer (4096);
 //            --cert, --key: http and close over TLS with that PEM key
 //            pair: ours listenTls, raw node:tls, native Deno.listenTls,
-//            bun Bun.listen's tls)
+//            bun Bun.listen's tls;
+//            --unix: http and close on a Unix socket at that path instead
+//            of TCP: ours listen({ transport: "unix" }), raw node:net,
+//            native Deno.listen({ transport: "unix" }), bun Bun.listen's
+//            unix; the first line of stdout is then the path)
 //
 // Prints the port as the first line of stdout, then answers lines on stdin:
 //   stats       → {"requests":[per worker],"connections":n,"rss":bytes}
@@ -63,6 +67,7 @@ const { positionals, values } = parseArgs({
     "read-buffer": { type: "string" },
     cert: { type: "string" },
     key: { type: "string" },
+    unix: { type: "string" },
   },
 });
 const [api, workload] = positionals;
@@ -110,6 +115,16 @@ if (!(Number.isInteger(HTTP_BUFFER) && HTTP_BUFFER > 0)) {
 if (values["hold-buffer"] && api !== "raw" && api !== "bun") {
   throw new TypeError(
     "bench/server.mjs: --hold-buffer needs api 'raw' or 'bun'",
+  );
+}
+
+if (
+  values.unix !== undefined &&
+  (!values.unix || !["http", "close"].includes(workload) || values.cert ||
+    workers || parallel)
+) {
+  throw new TypeError(
+    "bench/server.mjs: --unix=<path> serves http and close only, without TLS or workers",
   );
 }
 
@@ -312,8 +327,29 @@ const lib = api === "raw"
   ? globalThis.Deno
   : await import(new URL(values.module, import.meta.url).href);
 
+/** Listens on the Unix socket `path` and serves; resolves the path once listening. */
+function serveUnix(path) {
+  if (api === "raw") {
+    const server = lib.createServer(serveSocket);
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(path, () => resolve(path));
+    });
+  }
+  if (api === "bun") {
+    lib.listen({ unix: path, socket: bunHandlers });
+    return Promise.resolve(path);
+  }
+  const listener = lib.listen({ transport: "unix", path });
+  (async () => {
+    for await (const conn of listener) serveConn(conn);
+  })();
+  return Promise.resolve(path);
+}
+
 /** Listens on `at` and serves; resolves the port once listening. */
 function serve(at, reusePort) {
+  if (values.unix) return serveUnix(values.unix);
   if (api === "raw") {
     const server = keyPair
       ? lib.createServer(keyPair, serveSocket)

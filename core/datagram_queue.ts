@@ -30,7 +30,8 @@ export const DEFAULT_DATAGRAM_LIMITS: DatagramLimits = {
 
 interface Waiter<T, M> {
   member: M;
-  resolve(item: T): void;
+  /** Takes the datagram: what the receive resolves is `map(item)`. */
+  take(item: T): void;
   reject(err: Error): void;
 }
 
@@ -65,6 +66,17 @@ export class DatagramQueue<T, M> {
     return this.#items.length;
   }
 
+  /** Receivers waiting. */
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+
+  /** Whether a waiting receiver's member passes `test`. */
+  someWaiting(test: (member: M) => boolean): boolean {
+    for (const w of this.#waiters) if (test(w.member)) return true;
+    return false;
+  }
+
   /** The members that have a receiver waiting, one entry per receiver. */
   waitingMembers(): M[] {
     return this.#waiters.map((w) => w.member);
@@ -78,7 +90,7 @@ export class DatagramQueue<T, M> {
     const waiter = this.#waiters.shift();
     if (waiter) {
       this.#delivered++;
-      waiter.resolve(item);
+      waiter.take(item);
       this.#changed();
       return true;
     }
@@ -94,16 +106,24 @@ export class DatagramQueue<T, M> {
     return true;
   }
 
-  /** `member` receives: a queued datagram at once, else the next to arrive. */
-  take(member: M): Promise<T> {
+  /**
+   * `member` receives: a queued datagram at once, else the next to arrive;
+   * the promise resolves what `map` makes of it, called as it is taken (a
+   * receive copies it into its buffer then, with no turn of its own).
+   */
+  take<R>(member: M, map: (item: T) => R): Promise<R> {
     const first = this.#items.shift();
     if (first) {
       this.#bytes -= first.size;
       this.#delivered++;
-      return Promise.resolve(first.item);
+      return Promise.resolve(map(first.item));
     }
     return new Promise((resolve, reject) => {
-      this.#waiters.push({ member, resolve, reject });
+      this.#waiters.push({
+        member,
+        take: (item) => resolve(map(item)),
+        reject,
+      });
       this.#changed();
     });
   }

@@ -214,14 +214,19 @@ export class DatagramConn
    * array of at most `bufSize` bytes. Rejects with `BadResource` once
    * closed, `Interrupted` when closed while it waits.
    */
-  async receive(p?: Uint8Array): Promise<[Uint8Array<ArrayBuffer>, UdpAddr]> {
+  receive(p?: Uint8Array): Promise<[Uint8Array<ArrayBuffer>, UdpAddr]> {
+    // No async function here: a receive loop runs this per datagram.
     if (p) {
-      const [n, from] = await op_net_recv_udp(this.#rid, p);
-      // Typed as Deno types it: a view of `p`, whatever buffer that has.
-      return [p.subarray(0, n) as Uint8Array<ArrayBuffer>, udpAddr(from)];
+      return op_net_recv_udp(this.#rid, p).then(([n, from]) => [
+        // Typed as Deno types it: a view of `p`, whatever buffer that has.
+        p.subarray(0, n) as Uint8Array<ArrayBuffer>,
+        udpAddr(from),
+      ]);
     }
-    const [data, from] = await recvUdp(this.#rid, this.bufSize);
-    return [data, udpAddr(from)];
+    return recvUdp(this.#rid, this.bufSize).then(([data, from]) => [
+      data,
+      udpAddr(from),
+    ]);
   }
 
   /**

@@ -52,13 +52,16 @@ class SharedDatagramSocket {
     }
   }
 
-  /** Tells the socket whether receives wait, and whether a referenced one does. */
+  /**
+   * Tells the socket how many receives wait, and whether a referenced one
+   * does (a shared socket's member asks its owner for that many datagrams).
+   */
   updateRef(): void {
-    const waiting = this.queue.waitingMembers();
+    const receives = this.queue.waiting;
     this.socket.setDemand(
-      waiting.length > 0,
-      waiting.some((member) => member.refed),
-      waiting.length,
+      receives > 0,
+      receives > 0 && this.queue.someWaiting(isRefed),
+      receives,
     );
   }
 
@@ -70,6 +73,10 @@ class SharedDatagramSocket {
     if (this.#key !== undefined) emulated.delete(this.#key);
     this.socket.close(this.queue.clear());
   }
+}
+
+function isRefed(member: UdpSocketResource): boolean {
+  return member.refed;
 }
 
 /** Sockets of the emulated `reusePort`, by address: later listens join them. */
@@ -280,16 +287,23 @@ export function op_net_listen_udp(
  * close(rid);
  * ```
  */
-export async function op_net_recv_udp(
+export function op_net_recv_udp(
   rid: number,
   buf: Uint8Array,
 ): Promise<[number, SocketAddress]> {
-  if (!types.isUint8Array(buf)) throw NetError.notABuffer();
-  const member = receiverOf(rid);
-  const { data, from } = await member.shared.queue.take(member);
-  const n = Math.min(data.byteLength, buf.byteLength);
-  buf.set(n === data.byteLength ? data : data.subarray(0, n));
-  return [n, { ...from }];
+  if (!types.isUint8Array(buf)) return Promise.reject(NetError.notABuffer());
+  let member: UdpSocketResource;
+  try {
+    member = receiverOf(rid);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return member.shared.queue.take(member, ({ data, from }) => {
+    const n = Math.min(data.byteLength, buf.byteLength);
+    buf.set(n === data.byteLength ? data : data.subarray(0, n));
+    // Each datagram, and its address, goes to one receive only: no copy.
+    return [n, from] as [number, SocketAddress];
+  });
 }
 
 /**
@@ -315,11 +329,16 @@ export async function recvUdp(
   max: number,
 ): Promise<[Uint8Array<ArrayBuffer>, SocketAddress]> {
   const member = receiverOf(rid);
-  const { data, from } = await member.shared.queue.take(member);
-  const n = Math.max(0, Math.min(data.byteLength, max));
-  // The runtimes' datagrams live in ArrayBuffers of their own.
-  const view = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, n);
-  return [view, { ...from }];
+  return await member.shared.queue.take(member, ({ data, from }) => {
+    const n = Math.max(0, Math.min(data.byteLength, max));
+    // The runtimes' datagrams live in ArrayBuffers of their own.
+    const view = new Uint8Array(
+      data.buffer as ArrayBuffer,
+      data.byteOffset,
+      n,
+    );
+    return [view, from] as [Uint8Array<ArrayBuffer>, SocketAddress];
+  });
 }
 
 /** A port as Deno's op takes it: a number, saturated to 0–65535; 0 cannot be sent to. */
@@ -358,9 +377,17 @@ export async function op_net_send_udp(
   const host = validateHostname(String(addr.hostname));
   const { socket } = memberOf(rid).shared;
   const v6 = socket.addr.hostname.includes(":");
-  let ip = literalAddress(host) ??
-    await udpOf(runtime()).resolve(host, v6 ? 6 : 4);
-  if (isIP(ip) === 6 && !v6) {
+  // An IP literal, the usual case (a reply to a sender), is looked at once.
+  let family = isIP(host);
+  let ip = host;
+  if (!family) {
+    ip = literalAddress(host) ??
+      await udpOf(runtime()).resolve(host, v6 ? 6 : 4);
+    family = isIP(ip);
+    // The socket may have closed while the name resolved.
+    memberOf(rid);
+  }
+  if (family === 6 && !v6) {
     throw osError(
       "EAFNOSUPPORT",
       97,
@@ -368,9 +395,7 @@ export async function op_net_send_udp(
     );
   }
   // A dual-stack socket reaches an IPv4 peer at its mapped address.
-  if (isIP(ip) === 4 && v6) ip = `::ffff:${ip}`;
-  // The socket may have closed while the name resolved.
-  memberOf(rid);
+  if (family === 4 && v6) ip = `::ffff:${ip}`;
   return await socket.send(data, ip, port);
 }
 

@@ -13,6 +13,7 @@ import * as dgram from "node:dgram";
 import { lookup } from "node:dns";
 import process from "node:process";
 import { lookupError, osError, uvError } from "./errno.ts";
+import { LoopHold } from "./loop_hold.ts";
 import type {
   Datagram,
   NativeDatagramSocket,
@@ -85,6 +86,8 @@ function literalLookup(
 class DgramSocket implements NativeDatagramSocket {
   readonly addr: SocketAddress;
   #socket: dgram.Socket;
+  /** Unref'd from the start: a waiting receive holds the process here. */
+  #pending = new LoopHold();
 
   constructor(socket: dgram.Socket) {
     this.#socket = socket;
@@ -131,11 +134,11 @@ class DgramSocket implements NativeDatagramSocket {
 
   setDemand(waiting: boolean, ref: boolean): void {
     // Datagrams are pushed as they arrive: only holding the process matters.
-    if (waiting && ref) this.#socket.ref();
-    else this.#socket.unref();
+    this.#pending.set(waiting && ref);
   }
 
   close(): void {
+    this.#pending.set(false);
     this.#socket.close();
   }
 

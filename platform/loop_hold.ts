@@ -32,3 +32,30 @@ export function hold(): void {
 export function release(): void {
   if (--holds === 0) timer!.unref();
 }
+
+/**
+ * One thing's share of the hold: `set(true)` holds the loop for it,
+ * `set(false)` lets go, and setting what is already set costs a compare. A
+ * socket whose receive loop waits again right after each datagram flips it
+ * twice a datagram without a binding call.
+ *
+ * @example
+ * ```ts
+ * import { LoopHold } from "./loop_hold.ts";
+ *
+ * const pending = new LoopHold();
+ * pending.set(true); // a receive waits: the process stays alive
+ * pending.set(false); // it settled
+ * ```
+ */
+export class LoopHold {
+  #held = false;
+
+  /** Holds the loop (`true`) or lets it go (`false`). */
+  set(on: boolean): void {
+    if (on === this.#held) return;
+    this.#held = on;
+    if (on) hold();
+    else release();
+  }
+}

@@ -77,7 +77,7 @@ export class DatagramHub {
     this.#refed.set(member, refed);
     for (let i = 0; i < n; i++) {
       // A wait cancelled (the member wants fewer, or left) is no error.
-      this.queue.take(member).then(deliver, () => {});
+      this.queue.take(member, same).then(deliver, () => {});
     }
     if (n < 0) this.queue.cancel(member, NetError.canceled, -n);
     this.#updateDemand();
@@ -144,6 +144,11 @@ class Demand {
   get refed(): boolean {
     return this.#refed;
   }
+}
+
+/** A datagram as it was taken: it is delivered a turn later, never inside the queue's push. */
+function same(d: Datagram): Datagram {
+  return d;
 }
 
 /** What an owner offers a member in its own thread. */

@@ -70,7 +70,7 @@ test(
       });
       if (!threadsMove) {
         assert.match(seen.error ?? "", threadsCannot, JSON.stringify(seen));
-        // The first worker's socket went with it.
+        // The first worker closed its listener: the socket file went with it.
         assert.equal(existsSync(path), false);
         return;
       }
@@ -160,7 +160,7 @@ if (onDeno) {
             }
             assert.ok(existsSync(path), "the path is bound");
             const load = await runLoad(LOAD_NODE, {
-              path,
+              unix: path,
               connections: 400,
               requests: 2,
               concurrency: 16,
@@ -234,7 +234,7 @@ if (onDeno) {
           });
           try {
             const load = await runLoad(LOAD_NODE, {
-              path,
+              unix: path,
               workers: 2,
               connections: 200,
               requests: 2,
@@ -244,7 +244,7 @@ if (onDeno) {
             const changes = await server.reload();
             assert.equal(changes.length, 2);
             const then = await runLoad(LOAD_NODE, {
-              path,
+              unix: path,
               workers: 2,
               connections: 20,
               requests: 1,

@@ -366,9 +366,9 @@ export interface RunnerApp {
   path?: string;
 }
 
-/** `tools/load.mjs`'s options for where `app` listens: `--path`, or `--port`. */
+/** `tools/load.mjs`'s options for where `app` listens: `--unix`, or `--port`. */
 function target(app: RunnerApp, port: number): Record<string, number | string> {
-  return app.path ? { path: app.path } : { port };
+  return app.path ? { unix: app.path } : { port };
 }
 
 const HTTP_APP: RunnerApp = { file: "examples/http_app.mjs" };
@@ -449,6 +449,9 @@ export async function startRunner(
     );
   }
   runner.seen = probe.seen!;
+  // It says how it runs once every worker reported ready, which the probe
+  // may beat.
+  await until(() => stderr.includes(" workers ("), 5_000);
   return runner;
 }
 

@@ -4,8 +4,7 @@
 //
 //   node tools/load.mjs --port=8080 [--workers=2] [--connections=200]
 //     [--requests=5] [--concurrency=50] [--seconds=10] [--timeout=5000]
-//     [--close] [--hold] [--trace] [--tls]
-//   node tools/load.mjs --path=/run/app.sock [...]   (a Unix socket, not a port)
+//     [--close] [--hold] [--trace] [--tls] [--unix=<path>]
 //   node tools/load.mjs --port=8080 --echo=<bytes>
 //
 // HTTP/1.1 GET, each request waiting for its whole answer before the next on
@@ -32,7 +31,7 @@
 // --tls           HTTPS: each connection is node:tls (the certificate is not
 //                 verified: the load measures serving, the handshake is whole);
 //                 a connection counts as connected once its handshake is done
-// --path=P        connect to the Unix socket at P instead of a port
+// --unix=<path>   connect to the Unix socket at that path, not to --port
 // --echo=N        not HTTP: sends N bytes to an echo server in 64 KiB chunks
 //                 while reading them back; prints {"bytes": N, "seconds": S}
 import { connect as tcpConnect } from "node:net";
@@ -52,8 +51,8 @@ const options = {
   hold: false,
   trace: false,
   tls: false,
-  path: "",
   echo: 0,
+  unix: "",
 };
 for (const arg of process.argv.slice(2)) {
   const [, name, value] = /^--([a-z]+)(?:=(.*))?$/.exec(arg) ?? [];
@@ -61,14 +60,19 @@ for (const arg of process.argv.slice(2)) {
     console.error(`load.mjs: unknown argument ${arg}`);
     process.exit(2);
   }
-  options[name] = typeof options[name] === "boolean"
+  const type = typeof options[name];
+  options[name] = type === "boolean"
     ? true
-    : typeof options[name] === "string"
-    ? value
+    : type === "string"
+    ? value ?? ""
     : Number(value);
 }
-if (!(options.port > 0) && !options.path) {
-  console.error("load.mjs: --port=N or --path=P is required");
+if (!(options.port > 0) && !options.unix) {
+  console.error("load.mjs: --port=N or --unix=<path> is required");
+  process.exit(2);
+}
+if (options.unix && (options.tls || options.echo)) {
+  console.error("load.mjs: --unix is for plain HTTP, without --tls or --echo");
   process.exit(2);
 }
 if (options.close) options.requests = 1;
@@ -87,10 +91,9 @@ const REQUEST = Buffer.from(
  * connect fails it.
  */
 function open(port, onConnect) {
-  const to = options.path ? { path: options.path } : { host: HOST, port };
   const socket = options.tls
-    ? tlsConnect({ ...to, rejectUnauthorized: false })
-    : tcpConnect(to);
+    ? tlsConnect({ host: HOST, port, rejectUnauthorized: false })
+    : tcpConnect(options.unix ? { path: options.unix } : { host: HOST, port });
   socket.once(options.tls ? "secureConnect" : "connect", onConnect);
   let buffered = "";
   let waiting = null;

@@ -22,6 +22,7 @@ import type {
   UdpBindRequest,
 } from "../types.ts";
 import { codeError } from "../errno.ts";
+import { LoopHold } from "../loop_hold.ts";
 
 /** Bun's bind flags, as its `node:dgram` sets them. */
 const FAIL_IF_TAKEN = 32;
@@ -72,6 +73,8 @@ class BunDatagramSocket implements NativeDatagramSocket {
   #socket: BunUdpSocket;
   /** Sends waiting for `drain`, in order. */
   #blocked: (() => void)[] = [];
+  /** Unref'd from the start: a waiting receive holds the process here. */
+  #pending = new LoopHold();
 
   constructor(socket: BunUdpSocket, addr: SocketAddress) {
     this.#socket = socket;
@@ -126,11 +129,11 @@ class BunDatagramSocket implements NativeDatagramSocket {
 
   setDemand(waiting: boolean, ref: boolean): void {
     // Datagrams are pushed as they arrive: only holding the process matters.
-    if (waiting && ref) this.#socket.ref();
-    else this.#socket.unref();
+    this.#pending.set(waiting && ref);
   }
 
   close(): void {
+    this.#pending.set(false);
     this.#socket.close();
     // A send that waited for room will not get it now.
     this.drained();

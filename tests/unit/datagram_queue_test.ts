@@ -9,15 +9,18 @@ import { test } from "node:test";
 import { DatagramQueue } from "../../core/datagram_queue.ts";
 import { NetError } from "../../core/messages.ts";
 
+/** A receive that takes the datagram as it is. */
+const same = <T>(item: T): T => item;
+
 test("datagram queue: receivers are served in the order they asked, across members", async () => {
   let changes = 0;
   const queue = new DatagramQueue<string, string>(
     { datagrams: 4, bytes: 100 },
     () => changes++,
   );
-  const a1 = queue.take("a");
-  const b1 = queue.take("b");
-  const a2 = queue.take("a");
+  const a1 = queue.take("a", same);
+  const b1 = queue.take("b", same);
+  const a2 = queue.take("a", same);
   assert.deepEqual(queue.waitingMembers(), ["a", "b", "a"]);
   for (const d of ["x", "y", "z"]) assert.equal(queue.push(d, 1), true);
   assert.deepEqual(await Promise.all([a1, b1, a2]), ["x", "y", "z"]);
@@ -39,10 +42,14 @@ test("datagram queue: bounded by count and by bytes; beyond, new datagrams are d
   assert.equal(queue.queued, 3);
   assert.equal(queue.dropped, 2);
   // The oldest first; room again once taken.
-  assert.equal(await queue.take("m"), 1);
+  assert.equal(await queue.take("m", same), 1);
   assert.equal(queue.push(6, 4), true);
   assert.deepEqual(
-    [await queue.take("m"), await queue.take("m"), await queue.take("m")],
+    [
+      await queue.take("m", same),
+      await queue.take("m", same),
+      await queue.take("m", same),
+    ],
     [2, 4, 6],
   );
   queue.push(7, 1);
@@ -55,8 +62,8 @@ test("datagram queue: cancelling a member rejects its receivers only", async () 
     { datagrams: 4, bytes: 100 },
     () => {},
   );
-  const a = queue.take("a");
-  const b = queue.take("b");
+  const a = queue.take("a", same);
+  const b = queue.take("b", same);
   queue.cancel("a", NetError.canceled);
   await assert.rejects(a, {
     name: "Interrupted",
@@ -66,4 +73,26 @@ test("datagram queue: cancelling a member rejects its receivers only", async () 
   assert.equal(await b, "d");
   // Nothing of its own waiting: nothing happens.
   queue.cancel("a", NetError.canceled);
+});
+
+test("datagram queue: take maps the datagram as it is taken, queued or pushed later", async () => {
+  const queue = new DatagramQueue<number, string>(
+    { datagrams: 4, bytes: 100 },
+    () => {},
+  );
+  const seen: number[] = [];
+  const waiting = queue.take("m", (n) => {
+    seen.push(n);
+    return n * 10;
+  });
+  assert.equal(queue.waiting, 1);
+  assert.equal(queue.someWaiting((m) => m === "m"), true);
+  assert.equal(queue.someWaiting((m) => m === "other"), false);
+  queue.push(3, 1);
+  // Mapped when pushed, before the promise settles.
+  assert.deepEqual(seen, [3]);
+  assert.equal(queue.waiting, 0);
+  assert.equal(await waiting, 30);
+  queue.push(4, 1);
+  assert.equal(await queue.take("m", (n) => n + 1), 5);
 });
