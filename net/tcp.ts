@@ -5,13 +5,14 @@
  * @module
  */
 import { internalRid } from "../ops/io.ts";
+import { acceptTcpSharingAddrs } from "../ops/ops.ts";
 import { connectOwn, listenTcpOrOwn } from "../ops/own.ts";
 import {
-  op_net_accept_tcp,
   op_net_connect_tcp,
   op_set_keepalive,
   op_set_nodelay,
 } from "../ops/mod.ts";
+import type { SocketAddress } from "../platform/types.ts";
 import { type NetAddr, netAddr, unsupportedTransport } from "./addr.ts";
 import { Conn, instanceOf } from "./conn.ts";
 import { Listener } from "./listener.ts";
@@ -101,14 +102,39 @@ export class TcpConn extends Conn<NetAddr> {
     return instanceOf(this, TcpConn, "tcpConn", value);
   }
 
-  /** Wraps the stream resource `rid`; made by `connect` and `Listener#accept`. */
-  constructor(rid: number, remoteAddr: NetAddr, localAddr: NetAddr) {
-    super(rid, remoteAddr, localAddr);
+  // The `NetAddr`s, made on first use: most conns are never asked, and the
+  // two objects (with the copies they were made from) were about a third
+  // of an idle conn. The `Conn` fields hold the addresses they are made of.
+  #remote: NetAddr | undefined;
+  #local: NetAddr | undefined;
+
+  /**
+   * Wraps the stream resource `rid`; made by `connect` and
+   * `Listener#accept`. The addresses are read, never written to: they may
+   * be the stream's own and its listener's.
+   */
+  constructor(
+    rid: number,
+    remoteAddr: SocketAddress,
+    localAddr: SocketAddress,
+  ) {
+    // `Conn` hands them out through the getters below only.
+    super(rid, remoteAddr as NetAddr, localAddr as NetAddr);
     // On Deno, over Deno's own conn: Deno's `startTls` takes this one too.
     const internal = internalRid(rid);
     if (internal) {
       Object.defineProperty(this, internal.symbol, { value: internal.rid });
     }
+  }
+
+  /** The peer's address. */
+  override get remoteAddr(): NetAddr {
+    return this.#remote ??= netAddr(super.remoteAddr);
+  }
+
+  /** This end's address. */
+  override get localAddr(): NetAddr {
+    return this.#local ??= netAddr(super.localAddr);
   }
 
   /** Turns Nagle's algorithm off (`TCP_NODELAY`), or back on with `false`. Returns `null`, as Deno does. */
@@ -124,8 +150,8 @@ export class TcpConn extends Conn<NetAddr> {
 
 /** A TCP listener's accept: the next connection as a `TcpConn`. */
 async function acceptTcp(rid: number): Promise<TcpConn> {
-  const [connRid, localAddr, remoteAddr] = await op_net_accept_tcp(rid);
-  return new TcpConn(connRid, netAddr(remoteAddr), netAddr(localAddr));
+  const [connRid, localAddr, remoteAddr] = await acceptTcpSharingAddrs(rid);
+  return new TcpConn(connRid, remoteAddr, localAddr);
 }
 
 /**
@@ -202,5 +228,5 @@ export async function connect(options: ConnectOptions): Promise<TcpConn> {
   const [rid, localAddr, remoteAddr] = await op_net_connect_tcp(addr, {
     signal: options.signal,
   });
-  return new TcpConn(rid, netAddr(remoteAddr), netAddr(localAddr));
+  return new TcpConn(rid, remoteAddr, localAddr);
 }

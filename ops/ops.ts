@@ -149,12 +149,40 @@ export function op_net_accept_tcp(
   return listener.accept().then(acceptedTcp);
 }
 
-/** An accepted stream in the resource table, with its addresses. */
+/** An accepted stream in the resource table, with copies of its addresses. */
 function acceptedTcp(
   stream: NativeStream<SocketAddress>,
 ): [number, SocketAddress, SocketAddress] {
   const connRid = resourceTable.add(new TcpStreamResource(stream));
   return [connRid, { ...stream.localAddr }, { ...stream.remoteAddr }];
+}
+
+/**
+ * `op_net_accept_tcp` for `net/`'s `TcpConn`, which only reads the
+ * addresses: the stream's own, not copies. An idle connection then holds no
+ * address objects of its own (the local one is its listener's, shared),
+ * until someone asks for them.
+ *
+ * @ignore Internal: `op_net_accept_tcp` is the public way in.
+ */
+export function acceptTcpSharingAddrs(
+  rid: number,
+): Promise<[number, SocketAddress, SocketAddress]> {
+  let listener: TcpListenerResource;
+  try {
+    listener = resourceTable.get(rid, TcpListenerResource);
+  } catch {
+    return Promise.reject(NetError.listenerClosed());
+  }
+  return listener.accept().then(acceptedTcpSharingAddrs);
+}
+
+/** An accepted stream in the resource table, with its own addresses. */
+function acceptedTcpSharingAddrs(
+  stream: NativeStream<SocketAddress>,
+): [number, SocketAddress, SocketAddress] {
+  const connRid = resourceTable.add(new TcpStreamResource(stream));
+  return [connRid, stream.localAddr, stream.remoteAddr];
 }
 
 /**
