@@ -24,6 +24,13 @@ interface PendingWrite {
 /** No writes or shutdowns pending: shared, never written to (`splice(0)` of it is a new empty list). */
 const NONE: never[] = [];
 
+/** Bun closed the socket (the peer, an error) or we did. */
+const GONE = 1;
+/** Closed here. */
+const CLOSED = 2;
+/** The write side is shut down. */
+const SHUT = 4;
+
 /**
  * A Bun socket as a `NativeStream`: pull-based reads, Deno's ref rules. `A`
  * is its address type: TCP's, or a Unix socket's, given by its maker.
@@ -37,10 +44,9 @@ export class BunStream<A = SocketAddress> extends PullStream
   // on the writes: an idle connection holds no lists of its own.
   #writes: PendingWrite[] = NONE;
   #shutdowns: (() => void)[] = NONE;
-  /** Bun closed the socket (the peer, an error) or we did. */
-  #gone = false;
-  #closed = false;
-  #shut = false;
+  // `GONE | CLOSED | SHUT`: one field, not three, for every idle
+  // connection holds one stream.
+  #flags = 0;
 
   /**
    * Takes over `socket`, paused: nothing is read until someone reads. A
@@ -72,9 +78,9 @@ export class BunStream<A = SocketAddress> extends PullStream
   }
 
   write(buf: Uint8Array): Promise<number> {
-    if (this.#shut) return Promise.reject(NetError.brokenPipe());
+    if (this.#flags & SHUT) return Promise.reject(NetError.brokenPipe());
     // Like the kernel: writing to a connection that is gone is EPIPE.
-    if (this.#gone) return Promise.reject(NetError.brokenPipe());
+    if (this.#flags & GONE) return Promise.reject(NetError.brokenPipe());
     if (this.#writes.length === 0) {
       const n = this.#socket.write(buf);
       if (n === buf.byteLength) return Promise.resolve(n);
@@ -112,7 +118,7 @@ export class BunStream<A = SocketAddress> extends PullStream
   shutdown(): Promise<void> {
     const failure = this.queue.failure();
     if (failure) return Promise.reject(failure);
-    this.#shut = true;
+    this.#flags |= SHUT;
     return new Promise((resolve) => {
       if (this.#shutdowns.length === 0) this.#shutdowns = [resolve];
       else this.#shutdowns.push(resolve);
@@ -123,26 +129,26 @@ export class BunStream<A = SocketAddress> extends PullStream
   /** Half-closes once every write before the shutdown reached the kernel. */
   #flushShutdowns(): void {
     if (this.#writes.length > 0 || this.#shutdowns.length === 0) return;
-    if (!this.#gone) this.#socket.shutdown();
+    if (!(this.#flags & GONE)) this.#socket.shutdown();
     for (const resolve of this.#shutdowns.splice(0)) resolve();
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#flags & CLOSED) return;
+    this.#flags |= CLOSED;
     this.stopHolding();
     this.queue.close();
     this.#failWrites(this.queue.failure()!);
-    this.#gone = true;
+    this.#flags |= GONE;
     this.#socket.end();
   }
 
   setNoDelay(on: boolean): void {
-    if (!this.#gone) this.#socket.setNoDelay(on);
+    if (!(this.#flags & GONE)) this.#socket.setNoDelay(on);
   }
 
   setKeepAlive(on: boolean): void {
-    if (!this.#gone) this.#socket.setKeepAlive(on);
+    if (!(this.#flags & GONE)) this.#socket.setKeepAlive(on);
   }
 
   #failWrites(err: Error): void {
@@ -157,8 +163,8 @@ export class BunStream<A = SocketAddress> extends PullStream
   }
 
   #onClose(err?: BunError): void {
-    if (this.#gone) return;
-    this.#gone = true;
+    if (this.#flags & GONE) return;
+    this.#flags |= GONE;
     this.stopHolding();
     if (err) this.#onError(err);
     else this.queue.end();
