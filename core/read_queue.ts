@@ -34,6 +34,8 @@ interface PendingRead {
 const EOF = 1;
 /** Closed here: reads reject with `Interrupted`. */
 const CLOSED = 2;
+/** The oldest pending read resolves `null` at the end, not 0. */
+const HEAD_NULL = 4;
 
 /** No chunks, no reads: shared by every queue until it holds some, never written to. */
 const NONE: never[] = [];
@@ -42,16 +44,19 @@ const NONE: never[] = [];
 export class ReadQueue {
   // The chunks start as the shared empty list and become a list of their
   // own on first use, sized to what it holds (a first `push` would grow a
-  // list to V8's first capacity of 17 slots). The oldest pending read has a
-  // field of its own, for an idle connection waits in one read: only
-  // concurrent reads need the list.
+  // list to V8's first capacity of 17 slots). The oldest pending read lives
+  // in fields of the queue's own (its `end` in `HEAD_NULL`), not in an
+  // object, for an idle connection waits in one read: only concurrent
+  // reads need the list.
   #chunks: Uint8Array[] = NONE;
   #buffered = 0;
-  #head: PendingRead | undefined;
+  #headBuf: Uint8Array | undefined;
+  #headResolve: ((n: number | null) => void) | undefined;
+  #headReject: ((e: Error) => void) | undefined;
   #rest: PendingRead[] = NONE;
   #error: Error | null = null;
-  // `EOF | CLOSED`: one field for two flags, as every idle connection holds
-  // a queue (a field is 8 bytes on Node).
+  // `EOF | CLOSED | HEAD_NULL`: one field for the flags, as every idle
+  // connection holds a queue (a field is 8 bytes on Node).
   #flags = 0;
   #owner: ReadQueueOwner;
 
@@ -62,7 +67,7 @@ export class ReadQueue {
 
   /** How many reads wait for data. */
   get waiting(): number {
-    return this.#head ? 1 + this.#rest.length : 0;
+    return this.#headBuf ? 1 + this.#rest.length : 0;
   }
 
   /** Bytes in hand that no read took yet. */
@@ -86,10 +91,10 @@ export class ReadQueue {
     if (failure) return Promise.reject(failure);
     if (this.#flags & EOF) return Promise.resolve(end);
     return new Promise((resolve, reject) => {
-      const read = { buf, end, resolve, reject };
-      if (!this.#head) this.#head = read;
-      else if (this.#rest.length === 0) this.#rest = [read];
-      else this.#rest.push(read);
+      if (!this.#headBuf) this.#setHead(buf, end, resolve, reject);
+      else if (this.#rest.length === 0) {
+        this.#rest = [{ buf, end, resolve, reject }];
+      } else this.#rest.push({ buf, end, resolve, reject });
       this.#owner.queueChanged();
       this.#owner.queueFlow(true);
     });
@@ -102,12 +107,13 @@ export class ReadQueue {
   push(chunk: Uint8Array, transient = false): void {
     // The common case, a read waiting and nothing in hand: straight into
     // its buffer, without queueing the chunk first.
-    const read = this.#head;
-    if (this.#buffered === 0 && read) {
+    const buf = this.#headBuf;
+    if (this.#buffered === 0 && buf) {
+      const resolve = this.#headResolve!;
       this.#next();
-      const n = Math.min(chunk.byteLength, read.buf.byteLength);
-      read.buf.set(n === chunk.byteLength ? chunk : chunk.subarray(0, n));
-      read.resolve(n);
+      const n = Math.min(chunk.byteLength, buf.byteLength);
+      buf.set(n === chunk.byteLength ? chunk : chunk.subarray(0, n));
+      resolve(n);
       this.#owner.queueChanged();
       if (n === chunk.byteLength) return;
       chunk = chunk.subarray(n);
@@ -116,7 +122,7 @@ export class ReadQueue {
     if (this.#chunks.length === 0) this.#chunks = [kept];
     else this.#chunks.push(kept);
     this.#buffered += chunk.byteLength;
-    if (this.#head) this.#settle();
+    if (this.#headBuf) this.#settle();
     // Nobody asking and enough in hand: the rest waits in the kernel, so
     // that the peer feels backpressure.
     else if (this.#buffered >= READ_HIGH_WATER) this.#owner.queueFlow(false);
@@ -138,7 +144,7 @@ export class ReadQueue {
   close(): void {
     this.#flags |= CLOSED;
     // The error (and its stack trace) is made only for a caller that sees it.
-    if (this.#head) this.fail(this.failure()!);
+    if (this.#headBuf) this.fail(this.failure()!);
     this.#chunks = NONE;
     this.#buffered = 0;
   }
@@ -171,15 +177,35 @@ export class ReadQueue {
 
   /** The oldest pending read is served: the next one moves up. */
   #next(): void {
-    this.#head = this.#rest.length > 0 ? this.#rest.shift() : undefined;
+    if (this.#rest.length > 0) {
+      const read = this.#rest.shift()!;
+      return this.#setHead(read.buf, read.end, read.resolve, read.reject);
+    }
+    this.#headBuf = this.#headResolve = this.#headReject = undefined;
+  }
+
+  /** A read of `buf` becomes the oldest pending read. */
+  #setHead(
+    buf: Uint8Array,
+    end: 0 | null,
+    resolve: (n: number | null) => void,
+    reject: (e: Error) => void,
+  ): void {
+    this.#headBuf = buf;
+    this.#headResolve = resolve;
+    this.#headReject = reject;
+    this.#flags = end === null
+      ? this.#flags | HEAD_NULL
+      : this.#flags & ~HEAD_NULL;
   }
 
   #settle(): void {
-    for (let read = this.#head; read; read = this.#head) {
-      if (this.#buffered > 0) read.resolve(this.#take(read.buf));
-      else if (this.#error) read.reject(this.#error);
-      else if (this.#flags & EOF) read.resolve(read.end);
-      else break;
+    for (let buf = this.#headBuf; buf; buf = this.#headBuf) {
+      if (this.#buffered > 0) this.#headResolve!(this.#take(buf));
+      else if (this.#error) this.#headReject!(this.#error);
+      else if (this.#flags & EOF) {
+        this.#headResolve!(this.#flags & HEAD_NULL ? null : 0);
+      } else break;
       this.#next();
     }
     this.#owner.queueChanged();
