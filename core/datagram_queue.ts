@@ -48,8 +48,14 @@ export class DatagramQueue<T, M> {
   #changed: () => void;
   #dropped = 0;
   #delivered = 0;
+  /** A delivery's change is still to be heard (see `push`). */
+  #changePending = false;
 
-  /** `changed()` hears that the set of waiting receivers changed. */
+  /**
+   * `changed()` hears that the set of waiting receivers changed: at once
+   * when one starts or is cancelled, a microtask later when one took a
+   * datagram.
+   */
   constructor(limits: DatagramLimits, changed: () => void) {
     this.#limits = limits;
     this.#changed = changed;
@@ -95,7 +101,14 @@ export class DatagramQueue<T, M> {
     if (waiter) {
       this.#delivered++;
       waiter.resolve(waiter.map(item));
-      this.#changed();
+      // Heard a microtask later: a receive loop waits again before that
+      // (its continuation was queued first), and then the change is
+      // already told and this is nothing, where telling at once would
+      // let go of the loop and take it back per datagram.
+      if (!this.#changePending) {
+        this.#changePending = true;
+        queueMicrotask(this.#changeLater);
+      }
       return true;
     }
     if (
@@ -129,7 +142,7 @@ export class DatagramQueue<T, M> {
         resolve: resolve as (value: unknown) => void,
         reject,
       });
-      this.#changed();
+      this.#changeNow();
     });
   }
 
@@ -147,9 +160,19 @@ export class DatagramQueue<T, M> {
     if (gone.length === 0) return 0;
     this.#waiters = kept;
     for (const w of gone) w.reject(error());
-    this.#changed();
+    this.#changeNow();
     return gone.length;
   }
+
+  /** Tells `changed()` now, which tells a pending delivery's change too. */
+  #changeNow(): void {
+    this.#changePending = false;
+    this.#changed();
+  }
+
+  #changeLater = (): void => {
+    if (this.#changePending) this.#changeNow();
+  };
 
   /** Empties the queue (the socket closed): what was in it, oldest first. */
   clear(): T[] {
