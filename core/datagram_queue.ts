@@ -48,14 +48,8 @@ export class DatagramQueue<T, M> {
   #changed: () => void;
   #dropped = 0;
   #delivered = 0;
-  /** A delivery's change is still to be heard (see `push`). */
-  #changePending = false;
 
-  /**
-   * `changed()` hears that the set of waiting receivers changed: at once
-   * when one starts or is cancelled, a microtask later when one took a
-   * datagram.
-   */
+  /** `changed()` hears that the set of waiting receivers changed. */
   constructor(limits: DatagramLimits, changed: () => void) {
     this.#limits = limits;
     this.#changed = changed;
@@ -101,14 +95,7 @@ export class DatagramQueue<T, M> {
     if (waiter) {
       this.#delivered++;
       waiter.resolve(waiter.map(item));
-      // Heard a microtask later: a receive loop waits again before that
-      // (its continuation was queued first), and then the change is
-      // already told and this is nothing, where telling at once would
-      // let go of the loop and take it back per datagram.
-      if (!this.#changePending) {
-        this.#changePending = true;
-        queueMicrotask(this.#changeLater);
-      }
+      this.#changed();
       return true;
     }
     if (
@@ -142,7 +129,7 @@ export class DatagramQueue<T, M> {
         resolve: resolve as (value: unknown) => void,
         reject,
       });
-      this.#changeNow();
+      this.#changed();
     });
   }
 
@@ -160,19 +147,9 @@ export class DatagramQueue<T, M> {
     if (gone.length === 0) return 0;
     this.#waiters = kept;
     for (const w of gone) w.reject(error());
-    this.#changeNow();
+    this.#changed();
     return gone.length;
   }
-
-  /** Tells `changed()` now, which tells a pending delivery's change too. */
-  #changeNow(): void {
-    this.#changePending = false;
-    this.#changed();
-  }
-
-  #changeLater = (): void => {
-    if (this.#changePending) this.#changeNow();
-  };
 
   /** Empties the queue (the socket closed): what was in it, oldest first. */
   clear(): T[] {
