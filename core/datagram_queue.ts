@@ -28,11 +28,15 @@ export const DEFAULT_DATAGRAM_LIMITS: DatagramLimits = {
   bytes: 256 * 1024,
 };
 
+/**
+ * A receive that waits: the datagram it takes resolves `map(item)`. Plain
+ * fields, not a closure over them: one object per receive, not two.
+ */
 interface Waiter<T, M> {
   member: M;
-  /** Takes the datagram: what the receive resolves is `map(item)`. */
-  take(item: T): void;
-  reject(err: Error): void;
+  map: (item: T) => unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
 }
 
 /** Datagrams in hand and receivers that wait, for one socket. */
@@ -90,7 +94,7 @@ export class DatagramQueue<T, M> {
     const waiter = this.#waiters.shift();
     if (waiter) {
       this.#delivered++;
-      waiter.take(item);
+      waiter.resolve(waiter.map(item));
       this.#changed();
       return true;
     }
@@ -121,7 +125,8 @@ export class DatagramQueue<T, M> {
     return new Promise((resolve, reject) => {
       this.#waiters.push({
         member,
-        take: (item) => resolve(map(item)),
+        map,
+        resolve: resolve as (value: unknown) => void,
         reject,
       });
       this.#changed();

@@ -12,11 +12,11 @@ import {
   op_net_leave_multi_v4_udp,
   op_net_leave_multi_v6_udp,
   op_net_listen_udp,
-  op_net_recv_udp,
   op_net_send_udp,
   op_net_set_multi_loopback_udp,
   op_net_set_multi_ttl_udp,
   recvUdp,
+  recvUdpInto,
   setRef,
   type SocketAddress,
 } from "../ops/mod.ts";
@@ -134,6 +134,15 @@ function settled(op: Promise<null>): Promise<void> {
   return op as Promise<unknown> as Promise<void>;
 }
 
+/** What `receive(p)` resolves: typed as Deno types it, a view of `p` whatever buffer that has. */
+function received(
+  p: Uint8Array,
+  n: number,
+  from: SocketAddress,
+): [Uint8Array<ArrayBuffer>, UdpAddr] {
+  return [p.subarray(0, n) as Uint8Array<ArrayBuffer>, udpAddr(from)];
+}
+
 function udpAddr(addr: SocketAddress): UdpAddr {
   return { hostname: addr.hostname, port: addr.port, transport: "udp" };
 }
@@ -217,11 +226,8 @@ export class DatagramConn
   receive(p?: Uint8Array): Promise<[Uint8Array<ArrayBuffer>, UdpAddr]> {
     // No async function here: a receive loop runs this per datagram.
     if (p) {
-      return op_net_recv_udp(this.#rid, p).then(([n, from]) => [
-        // Typed as Deno types it: a view of `p`, whatever buffer that has.
-        p.subarray(0, n) as Uint8Array<ArrayBuffer>,
-        udpAddr(from),
-      ]);
+      // The result made as the datagram is copied: one promise, one tuple.
+      return recvUdpInto(this.#rid, p, received);
     }
     return recvUdp(this.#rid, this.bufSize).then(([data, from]) => [
       data,

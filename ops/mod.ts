@@ -64,6 +64,7 @@ export {
   op_net_set_multi_loopback_udp,
   op_net_set_multi_ttl_udp,
   recvUdp,
+  recvUdpInto,
   udpStrategyFor,
 } from "./ops_udp.ts";
 export {

@@ -36,6 +36,11 @@ class SharedDatagramSocket {
   readonly members = new Set<UdpSocketResource>();
   /** The key in `emulated` while other listens may join it. */
   #key: string | undefined;
+  /**
+   * Members that are unref'd: while none is, a waiting receive is a
+   * referenced one, with no look at who waits (per datagram, twice).
+   */
+  unrefed = 0;
 
   constructor(
     bind: (onDatagram: (d: Datagram) => void) => NativeDatagramSocket,
@@ -60,13 +65,15 @@ class SharedDatagramSocket {
     const receives = this.queue.waiting;
     this.socket.setDemand(
       receives > 0,
-      receives > 0 && this.queue.someWaiting(isRefed),
+      receives > 0 &&
+        (this.unrefed === 0 || this.queue.someWaiting(isRefed)),
       receives,
     );
   }
 
   leave(member: UdpSocketResource): void {
     if (!this.members.delete(member)) return;
+    if (!member.refed) this.unrefed--;
     open.delete(member);
     this.queue.cancel(member, NetError.canceled);
     if (this.members.size > 0) return;
@@ -154,6 +161,7 @@ export class UdpSocketResource implements Resource {
   }
 
   setRef(ref: boolean): void {
+    if (ref !== this.refed) this.shared.unrefed += ref ? -1 : 1;
     this.refed = ref;
     this.shared.updateRef();
   }
@@ -291,6 +299,47 @@ export function op_net_recv_udp(
   rid: number,
   buf: Uint8Array,
 ): Promise<[number, SocketAddress]> {
+  return recvUdpInto(rid, buf, pair);
+}
+
+function pair(
+  _buf: Uint8Array,
+  n: number,
+  from: SocketAddress,
+): [number, SocketAddress] {
+  return [n, from];
+}
+
+/**
+ * `op_net_recv_udp` with the result made by `make(buf, bytes, from)` as
+ * the datagram is copied into `buf`: a caller that wants another shape
+ * (`DatagramConn#receive()`'s `[view, addr]`) makes it there, with no
+ * promise and tuple of its own per datagram. `make` is best a function of
+ * the module's, not a closure per call. `from` is the receiver's own.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { close, op_net_listen_udp, op_net_send_udp, recvUdpInto } from "@reuseport/net/ops";
+ *
+ * const [rid, addr] = op_net_listen_udp({ hostname: "127.0.0.1", port: 0 }, false, false);
+ * const receiving = recvUdpInto(
+ *   rid,
+ *   new Uint8Array(16),
+ *   (buf, n, from) => ({ data: buf.subarray(0, n), port: from.port }),
+ * );
+ * await op_net_send_udp(rid, addr, new Uint8Array([4, 5]));
+ * const { data, port } = await receiving;
+ * assert.deepEqual([...data], [4, 5]);
+ * assert.equal(port, addr.port);
+ * close(rid);
+ * ```
+ */
+export function recvUdpInto<B extends Uint8Array, R>(
+  rid: number,
+  buf: B,
+  make: (buf: B, n: number, from: SocketAddress) => R,
+): Promise<R> {
   if (!types.isUint8Array(buf)) return Promise.reject(NetError.notABuffer());
   let member: UdpSocketResource;
   try {
@@ -302,7 +351,7 @@ export function op_net_recv_udp(
     const n = Math.min(data.byteLength, buf.byteLength);
     buf.set(n === data.byteLength ? data : data.subarray(0, n));
     // Each datagram, and its address, goes to one receive only: no copy.
-    return [n, from] as [number, SocketAddress];
+    return make(buf, n, from);
   });
 }
 
