@@ -22,6 +22,7 @@ import {
 } from "../ops/mod.ts";
 import { BadResource, Interrupted } from "../core/errors.ts";
 import { unsupportedTransport } from "./addr.ts";
+import { isOwn, listenDatagramOwn } from "../ops/own.ts";
 import {
   listenDatagramUnix,
   type UnixDatagramConn,
@@ -169,6 +170,16 @@ function udpAddr(addr: SocketAddress): UdpAddr {
  */
 export class DatagramConn
   implements AsyncIterable<[Uint8Array<ArrayBuffer>, UdpAddr]> {
+  /**
+   * `value instanceof DatagramConn`: one of ours, or the runtime's own
+   * (native Deno's with `--unstable-net`, handed out as it is where nothing
+   * is emulated).
+   */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, value) ||
+      (this === DatagramConn && isOwn("datagramConn", value));
+  }
+
   #rid: number;
   #addr: UdpAddr;
   /** Bytes `receive()` keeps of a datagram when given no buffer (Deno's field). */
@@ -338,11 +349,26 @@ export function listenDatagram(
 ): DatagramConn | UnixDatagramConn {
   switch (options.transport) {
     case "udp": {
+      const hostPort = {
+        hostname: options.hostname ?? "0.0.0.0",
+        port: options.port ?? 0,
+      };
+      const reuseAddress = options.reuseAddress ?? false;
+      const loopback = options.loopback ?? false;
+      const reusePort = options.reusePort ?? false;
+      // Where nothing is emulated, the runtime's own socket, as it is.
+      const own = listenDatagramOwn(
+        hostPort,
+        reuseAddress,
+        loopback,
+        reusePort,
+      );
+      if (own) return own as DatagramConn;
       const [rid, addr] = op_net_listen_udp(
-        { hostname: options.hostname ?? "0.0.0.0", port: options.port ?? 0 },
-        options.reuseAddress ?? false,
-        options.loopback ?? false,
-        options.reusePort ?? false,
+        hostPort,
+        reuseAddress,
+        loopback,
+        reusePort,
       );
       return new DatagramConn(rid, udpAddr(addr));
     }

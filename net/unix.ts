@@ -20,7 +20,8 @@ import {
 } from "../ops/mod.ts";
 import { BadResource, Interrupted } from "../errors.ts";
 import { type UnixAddr, unixAddr } from "./addr.ts";
-import { Conn } from "./conn.ts";
+import { Conn, instanceOf } from "./conn.ts";
+import { connectUnixOwn, listenUnixOwn } from "../ops/own.ts";
 import { Listener } from "./listener.ts";
 
 /**
@@ -104,7 +105,16 @@ export interface UnixConnectOptions {
  * rmSync(dir, { recursive: true });
  * ```
  */
-export class UnixConn extends Conn<UnixAddr> {}
+export class UnixConn extends Conn<UnixAddr> {
+  /**
+   * `value instanceof UnixConn`: one of ours, or one of the runtime's own
+   * Unix conns (native Deno's, handed out as they are where nothing is
+   * emulated).
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return instanceOf(this, UnixConn, "unixConn", value);
+  }
+}
 
 /** A Unix listener's accept: the next connection as a `UnixConn`. */
 async function acceptUnix(rid: number): Promise<UnixConn> {
@@ -152,12 +162,13 @@ export type UnixListener = Listener<UnixConn, UnixAddr>;
  * ```
  */
 export function listenUnix(options: UnixListenOptions): UnixListener {
-  const [rid, path] = op_net_listen_unix(
-    options.path,
-    options.loadBalanced === undefined
-      ? undefined
-      : Boolean(options.loadBalanced),
-  );
+  const loadBalanced = options.loadBalanced === undefined
+    ? undefined
+    : Boolean(options.loadBalanced);
+  // Where nothing is emulated, the runtime's own listener, as it is.
+  const own = listenUnixOwn(options.path, loadBalanced);
+  if (own) return own as UnixListener;
+  const [rid, path] = op_net_listen_unix(options.path, loadBalanced);
   return new Listener(rid, unixAddr(path), acceptUnix);
 }
 
@@ -184,6 +195,8 @@ export function listenUnix(options: UnixListenOptions): UnixListener {
 export async function connectUnix(
   options: UnixConnectOptions,
 ): Promise<UnixConn> {
+  const own = connectUnixOwn(options.path);
+  if (own) return await (own as Promise<UnixConn>);
   const [rid, localPath, remotePath] = await op_net_connect_unix(options.path);
   return new UnixConn(rid, unixAddr(remotePath), unixAddr(localPath));
 }

@@ -165,3 +165,56 @@ export function startTlsOwn(
   const settings = clientSettings(String(args.hostname), args, keys);
   return runtime().own!.startTls(conn, settings);
 }
+
+/**
+ * The runtime's own Unix listener on `path`, where nothing needs emulating
+ * (no `loadBalanced` sharing, outside the parallel runner's workers);
+ * `undefined` where ours must serve the listen.
+ *
+ * @ignore Internal: `listen({ transport: "unix" })` of `net/unix.ts` is the
+ * public way in.
+ */
+export function listenUnixOwn(
+  path: string,
+  loadBalanced: boolean | undefined,
+): object | undefined {
+  const own = runtime().own;
+  // The runner's workers share their paths and stop through our table.
+  if (!own?.listenUnix || loadBalanced || listenHook()) return undefined;
+  return own.listenUnix(path);
+}
+
+/**
+ * The runtime's own Unix conn to `path`; `undefined` where the runtime has
+ * no own objects to hand out.
+ *
+ * @ignore Internal: `connect({ transport: "unix" })` of `net/unix.ts` is the
+ * public way in.
+ */
+export function connectUnixOwn(path: string): Promise<object> | undefined {
+  return runtime().own?.connectUnix?.(path);
+}
+
+/**
+ * The runtime's own UDP socket, where it has one and nothing needs
+ * emulating (no `reusePort`, outside the parallel runner's workers);
+ * `undefined` where ours must serve it.
+ *
+ * @ignore Internal: `listenDatagram` of `net/udp.ts` is the public way in.
+ */
+export function listenDatagramOwn(
+  addr: { hostname: string; port: number },
+  reuseAddress: boolean,
+  loopback: boolean,
+  reusePort: boolean,
+): object | undefined {
+  const own = runtime().own;
+  if (!own?.listenDatagram || reusePort || listenHook()) return undefined;
+  return own.listenDatagram({
+    hostname: addr.hostname,
+    port: addr.port,
+    reuseAddress,
+    loopback,
+    reusePort: false,
+  });
+}

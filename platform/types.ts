@@ -181,7 +181,13 @@ export interface Runtime {
 }
 
 /** Which of the runtime's own classes an object is, for `instanceof`. */
-export type OwnKind = "conn" | "tcpConn" | "tlsConn" | "unixConn" | "listener";
+export type OwnKind =
+  | "conn"
+  | "tcpConn"
+  | "tlsConn"
+  | "unixConn"
+  | "listener"
+  | "datagramConn";
 
 /** The runtime's own TCP and TLS listeners and conns, as they are (see `Runtime.own`). */
 export interface OwnTcp {
@@ -212,6 +218,19 @@ export interface OwnTcp {
     settings: TlsClientSettings,
     signal?: AbortSignal,
   ): Promise<object>;
+  /**
+   * The runtime's own Unix listener on `path`, checked and bound as the
+   * runtime's own listen does. Throws an `errors` class.
+   */
+  listenUnix?(path: string): object;
+  /** Connects to the Unix socket at `path` with the runtime's own connect. */
+  connectUnix?(path: string): Promise<object>;
+  /**
+   * The runtime's own UDP socket for `request`, or `undefined` where the
+   * runtime has none (Deno without `--unstable-net`). Throws an `errors`
+   * class.
+   */
+  listenDatagram?(request: UdpBindRequest): object | undefined;
 }
 
 /** A server's key pair and protocols, as `Deno.listenTls` takes them. */

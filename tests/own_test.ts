@@ -4,10 +4,16 @@
  * listen binds with `SO_REUSEPORT`) hands out Deno's own listener, whose
  * connections are Deno's `TcpConn`s, and `connect` Deno's own conn; what
  * emulates stays ours. Either way Deno's own `startTls` takes the conn,
- * with the polyfill's override and without. Elsewhere (Node, Bun) every
- * object is ours, which the same tests assert there.
+ * with the polyfill's override and without. The same for Unix sockets
+ * (Deno's own listener and `UnixConn`s, ours with `loadBalanced`) and UDP
+ * (Deno's own `DatagramConn` with `--unstable-net` and no `reusePort`).
+ * Elsewhere (Node, Bun) every object is ours, which the same tests assert
+ * there.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import {
   Conn,
@@ -24,6 +30,8 @@ import {
   TcpConn,
   type TcpListener,
   TlsConn,
+  UnixConn,
+  type UnixListener,
 } from "../mod.ts";
 import { op_net_connect_tcp, resources } from "../ops/mod.ts";
 import { installInto } from "../_polyfill.ts";
@@ -64,7 +72,11 @@ function seenOwn(conn: TcpConn): boolean {
 }
 
 /** Writes `text` on `from` and reads it whole on `to`. */
-async function roundTrip(from: Conn, to: Conn, text: string): Promise<void> {
+async function roundTrip(
+  from: Conn<unknown>,
+  to: Conn<unknown>,
+  text: string,
+): Promise<void> {
   await from.write(encoder.encode(text));
   const buf = new Uint8Array(text.length);
   let got = 0;
@@ -441,6 +453,157 @@ test(
       server.close();
       listener.close();
       assert.equal(ridCount(), before);
+    }
+  },
+);
+
+/** A listener on a Unix socket in a new temporary directory, and a client and server conn over it. */
+async function unixPair(
+  dir: string,
+  loadBalanced?: boolean,
+): Promise<[UnixListener, UnixConn, UnixConn]> {
+  const path = join(dir, "s.sock");
+  const listener = listen({ transport: "unix", path, loadBalanced });
+  const [client, server] = await Promise.all([
+    connect({ transport: "unix", path }),
+    listener.accept(),
+  ]);
+  return [listener, client, server];
+}
+
+test(
+  "Unix listen and connect without loadBalanced: Deno's own listener and UnixConns on Deno (none in our table), ours elsewhere",
+  opts,
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "own-unix-"));
+    try {
+      const before = ridCount();
+      const [listener, client, server] = await unixPair(dir);
+      await roundTrip(client, server, "ping");
+      await roundTrip(server, client, "pong");
+      assert.ok(listener instanceof Listener);
+      for (const conn of [client, server]) {
+        assert.ok(conn instanceof UnixConn);
+        assert.ok(conn instanceof Conn);
+        assert.equal(conn instanceof TcpConn, false);
+        assert.equal(conn instanceof TlsConn, false);
+      }
+      class MyUnixConn extends UnixConn {}
+      assert.equal(client instanceof MyUnixConn, false);
+      assert.equal({ ...client } instanceof UnixConn, false);
+      if (onDeno) {
+        const deno = denoNamespace()!;
+        const path = join(dir, "native.sock");
+        const native = deno.listen({ transport: "unix", path });
+        const nativeConn = await deno.connect({ transport: "unix", path });
+        assert.equal(
+          Object.getPrototypeOf(listener),
+          Object.getPrototypeOf(native),
+        );
+        assert.equal(
+          Object.getPrototypeOf(client),
+          Object.getPrototypeOf(nativeConn),
+        );
+        assert.equal(
+          Object.getPrototypeOf(server),
+          Object.getPrototypeOf(nativeConn),
+        );
+        nativeConn.close();
+        native.close();
+        assert.equal(ridCount(), before);
+      } else {
+        assert.equal(Object.getPrototypeOf(listener), Listener.prototype);
+        assert.equal(Object.getPrototypeOf(client), UnixConn.prototype);
+        assert.equal(Object.getPrototypeOf(server), UnixConn.prototype);
+        assert.equal(ridCount(), before + 3);
+      }
+      // A TCP conn is no UnixConn, Deno's own or ours.
+      const tcp = listen({ hostname: HOST, port: 0 });
+      const [tcpClient, tcpServer] = await pair(tcp);
+      assert.equal(tcpClient instanceof UnixConn, false);
+      tcpClient.close();
+      tcpServer.close();
+      tcp.close();
+      client.close();
+      server.close();
+      listener.close();
+      assert.equal(ridCount(), before);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  "Unix listen with loadBalanced: ours (the shared socket is emulated), its UnixConns ours, on every runtime",
+  opts,
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "own-unix-lb-"));
+    try {
+      const before = ridCount();
+      const [listener, client, server] = await unixPair(dir, true);
+      await roundTrip(client, server, "ping");
+      assert.equal(Object.getPrototypeOf(listener), Listener.prototype);
+      assert.equal(Object.getPrototypeOf(server), UnixConn.prototype);
+      assert.ok(client instanceof UnixConn);
+      // The client's connect shares nothing: Deno's own on Deno.
+      assert.equal(
+        Object.getPrototypeOf(client) === UnixConn.prototype,
+        !onDeno,
+      );
+      assert.equal(ridCount(), before + (onDeno ? 2 : 3));
+      client.close();
+      server.close();
+      listener.close();
+      assert.equal(ridCount(), before);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  "listenDatagram: Deno's own DatagramConn with --unstable-net and no reusePort; ours without the flag, with reusePort, and on Node and Bun",
+  opts,
+  async () => {
+    const body = `
+      import { DatagramConn, listenDatagram } from "${modUrl}";
+      const a = listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+      const b = listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+      const shared = listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0, reusePort: true });
+      await b.send(new TextEncoder().encode("ping"), a.addr);
+      const [data, from] = await a.receive();
+      class MyDatagramConn extends DatagramConn {}
+      console.log(JSON.stringify({
+        text: new TextDecoder().decode(data),
+        fromPort: from.port === b.addr.port,
+        ours: Object.getPrototypeOf(a) === DatagramConn.prototype,
+        sharedOurs: Object.getPrototypeOf(shared) === DatagramConn.prototype,
+        instance: a instanceof DatagramConn && shared instanceof DatagramConn,
+        subclass: a instanceof MyDatagramConn,
+        lookAlike: ({ addr: a.addr, receive: a.receive }) instanceof DatagramConn,
+      }));
+      a.close(); b.close(); shared.close();
+    `;
+    const expected = {
+      text: "ping",
+      fromPort: true,
+      ours: true,
+      sharedOurs: true,
+      instance: true,
+      subclass: false,
+      lookAlike: false,
+    };
+    const plain = await runSnippet(body);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.deepEqual(JSON.parse(plain.stdout), expected);
+    if (onDeno) {
+      const flagged = await runSnippet(body, {}, ["--unstable-net"]);
+      assert.equal(flagged.code, 0, flagged.stderr);
+      assert.deepEqual(JSON.parse(flagged.stdout), {
+        ...expected,
+        ours: false,
+      });
     }
   },
 );

@@ -12,6 +12,7 @@ import type {
   OwnTcp,
   TlsClientSettings,
   TlsServerSettings,
+  UdpBindRequest,
 } from "../types.ts";
 import { type DenoConn, denoNamespace, rethrow } from "./_native.ts";
 import { internalRidSymbol } from "./_stream.ts";
@@ -45,7 +46,15 @@ const CLASS: Record<OwnKind, string> = {
   tlsConn: "TlsConn",
   unixConn: "UnixConn",
   listener: "Listener",
+  datagramConn: "DatagramConn",
 };
+
+/**
+ * The prototype of Deno's `DatagramConn`, known once one was handed out:
+ * Deno's keeps its rid private (no internal symbol to tell it by), and its
+ * class is not on the namespace.
+ */
+let datagramPrototype: object | undefined;
 
 /**
  * Whether `value` is one of Deno's own objects of `kind`: Deno's classes
@@ -54,6 +63,10 @@ const CLASS: Record<OwnKind, string> = {
  */
 function is(kind: OwnKind, value: unknown): boolean {
   if (typeof value !== "object" || value === null) return false;
+  if (kind === "datagramConn") {
+    return datagramPrototype !== undefined &&
+      Object.prototype.isPrototypeOf.call(datagramPrototype, value);
+  }
   const symbol = internalRidSymbol(value);
   return symbol !== undefined && Object.hasOwn(value, symbol) &&
     classNames(value).includes(CLASS[kind]);
@@ -132,6 +145,42 @@ export const denoOwn: OwnTcp = {
       cert: settings.cert,
       key: settings.key,
     }).catch(rethrow);
+  },
+
+  listenUnix(path: string): object {
+    try {
+      return denoNamespace()!.listen({ transport: "unix", path });
+    } catch (err) {
+      throw bindError(err, false);
+    }
+  },
+
+  connectUnix(path: string): Promise<object> {
+    return denoNamespace()!.connect({ transport: "unix", path }).catch(
+      rethrow,
+    );
+  },
+
+  listenDatagram(request: UdpBindRequest): object | undefined {
+    // Without --unstable-net Deno has none: ours, on its node:dgram.
+    const listenDatagram = denoNamespace()?.listenDatagram;
+    if (!listenDatagram || request.shared || request.reusePort) {
+      return undefined;
+    }
+    let conn: object;
+    try {
+      conn = listenDatagram({
+        transport: "udp",
+        hostname: request.hostname,
+        port: request.port,
+        reuseAddress: request.reuseAddress,
+        loopback: request.loopback,
+      });
+    } catch (err) {
+      throw bindError(err, false);
+    }
+    datagramPrototype ??= Object.getPrototypeOf(conn) as object;
+    return conn;
   },
 
   startTls(conn: object, settings: TlsClientSettings): Promise<object> {
