@@ -165,6 +165,21 @@ export function op_net_listen_tls(
   args: ListenTlsArgs,
   keys: TlsKeys,
 ): [number, SocketAddress] {
+  const { plan, settings } = planListenTls(addr, args, keys);
+  return listenTlsPlanned(plan, settings);
+}
+
+/**
+ * `op_net_listen_tls`'s arguments checked: how to bind, and the server's
+ * settings (a key pair is required).
+ *
+ * @ignore Internal: for `ops/own.ts`'s `listenTlsOrOwn`.
+ */
+export function planListenTls(
+  addr: { hostname: string; port: number },
+  args: ListenTlsArgs,
+  keys: TlsKeys,
+): { plan: ListenPlan; settings: TlsServerSettings } {
   if (keys.cert === undefined || keys.key === undefined) {
     throw NetError.keyPairRequired("Deno.listenTls");
   }
@@ -174,24 +189,12 @@ export function op_net_listen_tls(
     args.loadBalanced,
     args.tcpBacklog,
   );
-  return listenTlsPlanned(plan, serverSettings(args, keys));
-}
-
-/**
- * A server's settings out of `op_net_listen_tls`'s arguments (a key pair
- * it checked is there).
- *
- * @ignore Internal: for `ops/own.ts`'s `listenTls`.
- */
-export function serverSettings(
-  args: ListenTlsArgs,
-  keys: TlsKeys,
-): TlsServerSettings {
-  return {
-    cert: keys.cert!,
-    key: keys.key!,
+  const settings = {
+    cert: keys.cert,
+    key: keys.key,
     alpnProtocols: args.alpnProtocols,
   };
+  return { plan, settings };
 }
 
 /**

@@ -24,13 +24,12 @@ import {
   listenPlanned,
   planListen,
 } from "./ops.ts";
-import { NetError } from "../core/messages.ts";
 import {
   clientSettings,
   type ConnectTlsArgs,
   type ListenTlsArgs,
   listenTlsPlanned,
-  serverSettings,
+  planListenTls,
   type StartTlsArgs,
   type TlsKeys,
 } from "./ops_tls.ts";
@@ -87,16 +86,7 @@ export function listenTlsOrOwn(
   args: ListenTlsArgs,
   keys: TlsKeys,
 ): [number, SocketAddress] | object {
-  if (keys.cert === undefined || keys.key === undefined) {
-    throw NetError.keyPairRequired("Deno.listenTls");
-  }
-  const plan = planListen(
-    addr,
-    args.reusePort,
-    args.loadBalanced,
-    args.tcpBacklog,
-  );
-  const settings = serverSettings(args, keys);
+  const { plan, settings } = planListenTls(addr, args, keys);
   return ownListener(
     plan,
     (own, request) => own.listenTls(request, settings),
