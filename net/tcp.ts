@@ -12,7 +12,7 @@ import {
   op_set_keepalive,
   op_set_nodelay,
 } from "../ops/mod.ts";
-import type { SocketAddress } from "../platform/types.ts";
+import type { SocketAddress } from "../ops/mod.ts";
 import { type NetAddr, netAddr, unsupportedTransport } from "./addr.ts";
 import { Conn, instanceOf } from "./conn.ts";
 import { Listener } from "./listener.ts";
