@@ -139,22 +139,7 @@ export function listenPlanned(plan: ListenPlan): [number, SocketAddress] {
 export function op_net_accept_tcp(
   rid: number,
 ): Promise<[number, SocketAddress, SocketAddress]> {
-  let listener: TcpListenerResource;
-  try {
-    listener = resourceTable.get(rid, TcpListenerResource);
-  } catch {
-    return Promise.reject(NetError.listenerClosed());
-  }
-  // Not `async`: an idle listener waits here, and a suspended frame costs it.
-  return listener.accept().then(acceptedTcp);
-}
-
-/** An accepted stream in the resource table, with copies of its addresses. */
-function acceptedTcp(
-  stream: NativeStream<SocketAddress>,
-): [number, SocketAddress, SocketAddress] {
-  const connRid = resourceTable.add(new TcpStreamResource(stream));
-  return [connRid, { ...stream.localAddr }, { ...stream.remoteAddr }];
+  return acceptFrom(rid, acceptedTcp);
 }
 
 /**
@@ -168,13 +153,24 @@ function acceptedTcp(
 export function acceptTcpSharingAddrs(
   rid: number,
 ): Promise<[number, SocketAddress, SocketAddress]> {
+  return acceptFrom(rid, acceptedTcpSharingAddrs);
+}
+
+/** The next connection of listener `rid`, as `made` puts it in the table. */
+function acceptFrom(
+  rid: number,
+  made: (
+    stream: NativeStream<SocketAddress>,
+  ) => [number, SocketAddress, SocketAddress],
+): Promise<[number, SocketAddress, SocketAddress]> {
   let listener: TcpListenerResource;
   try {
     listener = resourceTable.get(rid, TcpListenerResource);
   } catch {
     return Promise.reject(NetError.listenerClosed());
   }
-  return listener.accept().then(acceptedTcpSharingAddrs);
+  // Not `async`: an idle listener waits here, and a suspended frame costs it.
+  return listener.accept().then(made);
 }
 
 /** An accepted stream in the resource table, with its own addresses. */
@@ -183,6 +179,14 @@ function acceptedTcpSharingAddrs(
 ): [number, SocketAddress, SocketAddress] {
   const connRid = resourceTable.add(new TcpStreamResource(stream));
   return [connRid, stream.localAddr, stream.remoteAddr];
+}
+
+/** An accepted stream in the resource table, with copies of its addresses. */
+function acceptedTcp(
+  stream: NativeStream<SocketAddress>,
+): [number, SocketAddress, SocketAddress] {
+  const [connRid, local, remote] = acceptedTcpSharingAddrs(stream);
+  return [connRid, { ...local }, { ...remote }];
 }
 
 /**
