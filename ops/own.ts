@@ -1,12 +1,13 @@
 /**
- * The runtime's own TCP objects where nothing needs emulating
- * (`Runtime.own`: native Deno's `Deno.listen` listener and `TcpConn`s): a
- * listen whose strategy is `direct`, or `kernel` where the runtime's own
- * listen binds with `SO_REUSEPORT`, outside the parallel runner's workers,
- * gets the runtime's own listener, whose connections are its own; every
- * `connect` gets the runtime's own conn. What emulates (the shared socket of
- * the emulated strategy, the runner, `SO_REUSEPORT` through another layer)
- * stays in the resource table.
+ * The runtime's own objects where nothing needs emulating (`Runtime.own`:
+ * native Deno's listeners and conns, TCP, TLS and Unix, and its
+ * `DatagramConn`): a listen whose strategy is `direct`, or `kernel` where the
+ * runtime's own listen binds with `SO_REUSEPORT`, outside the parallel
+ * runner's workers, gets the runtime's own listener, whose connections are
+ * its own; every `connect` gets the runtime's own conn; a UDP socket without
+ * `reusePort` is the runtime's own where it has one. What emulates (the
+ * shared socket of the emulated strategy, the runner, `SO_REUSEPORT` through
+ * another layer) stays in the resource table.
  *
  * @module
  */
