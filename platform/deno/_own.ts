@@ -18,6 +18,7 @@ import { type DenoConn, denoNamespace, rethrow } from "./_native.ts";
 import { internalRidSymbol } from "./_stream.ts";
 import { connectOptions } from "./tls.ts";
 import { bindError } from "./_workers.ts";
+import { bindDenoUdp, type DenoListenDatagram } from "./_udp.ts";
 
 /** The class names along a prototype's chain, for each prototype seen. */
 const chains = new Map<object, string[]>();
@@ -167,18 +168,11 @@ export const denoOwn: OwnTcp = {
     if (!listenDatagram || request.shared || request.reusePort) {
       return undefined;
     }
-    let conn: object;
-    try {
-      conn = listenDatagram({
-        transport: "udp",
-        hostname: request.hostname,
-        port: request.port,
-        reuseAddress: request.reuseAddress,
-        loopback: request.loopback,
-      });
-    } catch (err) {
-      throw bindError(err, false);
-    }
+    const conn = bindDenoUdp(
+      listenDatagram as DenoListenDatagram,
+      request,
+      (err) => bindError(err, false),
+    );
     datagramPrototype ??= Object.getPrototypeOf(conn) as object;
     return conn;
   },

@@ -178,6 +178,28 @@ class DenoDatagramSocket implements NativeDatagramSocket {
   }
 }
 
+/**
+ * Deno's own UDP socket for `request` (its options as Deno names them);
+ * `translate` makes a bind's error ours. Also what `_own.ts` hands out.
+ */
+export function bindDenoUdp(
+  listenDatagram: DenoListenDatagram,
+  request: UdpBindRequest,
+  translate: (err: unknown) => Error,
+): DenoDatagramConn {
+  try {
+    return listenDatagram({
+      transport: "udp",
+      hostname: request.hostname,
+      port: request.port,
+      reuseAddress: request.reuseAddress,
+      loopback: request.loopback,
+    });
+  } catch (err) {
+    throw translate(err);
+  }
+}
+
 /** UDP on Deno's own `listenDatagram`; `translate` makes Deno's errors ours. */
 export function denoUdp(
   listenDatagram: DenoListenDatagram,
@@ -189,18 +211,7 @@ export function denoUdp(
       request: UdpBindRequest,
       onDatagram: (datagram: Datagram) => void,
     ): NativeDatagramSocket {
-      let conn: DenoDatagramConn;
-      try {
-        conn = listenDatagram({
-          transport: "udp",
-          hostname: request.hostname,
-          port: request.port,
-          reuseAddress: request.reuseAddress,
-          loopback: request.loopback,
-        });
-      } catch (err) {
-        throw translate(err);
-      }
+      const conn = bindDenoUdp(listenDatagram, request, translate);
       return new DenoDatagramSocket(conn, onDatagram, translate);
     },
     kernelSupport(): { supported: boolean; reason: string } {
