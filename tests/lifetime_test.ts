@@ -18,19 +18,45 @@ import { DENO_BIN } from "./_oracle_client.ts";
 const dir = mkdtempSync(join(tmpdir(), "reuseport-lifetime-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+/** How long a program may take to exit once its body has run. */
 const GRACE_MS = 1500;
+/** How long starting a runtime and loading the package may take (a busy CI machine). */
+const START_MS = 60_000;
+/** The line a program prints when its body has run: the grace period starts then. */
+const RAN = "ran";
 
-/** Runs `program` and reports whether it exited within the grace period. */
+/**
+ * Runs `program` and reports whether it exited within the grace period
+ * after its body ran. Counting from the body's end, not from the spawn,
+ * keeps a slow start on a loaded machine from reading as "alive".
+ */
 function fate(command: string, args: string[]): Promise<string> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: "ignore" });
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      resolve("alive");
-    }, GRACE_MS);
-    child.on("exit", (code) => {
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "ignore"] });
+    const settle = (fate: string) => {
       clearTimeout(timer);
-      resolve(code === 0 ? "exited" : `exited with ${code}`);
+      resolve(fate);
+    };
+    let timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      settle("never ran its body");
+    }, START_MS);
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      if (out.includes(RAN)) return;
+      out += chunk;
+      if (!out.includes(RAN)) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        settle("alive");
+      }, GRACE_MS);
+    });
+    child.on("exit", (code) => {
+      if (!out.includes(RAN)) {
+        return settle(`exited with ${code} before its body ran`);
+      }
+      settle(code === 0 ? "exited" : `exited with ${code}`);
     });
   });
 }
@@ -42,8 +68,12 @@ async function both(body: string): Promise<{ deno: string; ours: string }> {
   const n = counter++;
   const native = join(dir, `native_${n}.mjs`);
   const ours = join(dir, `ours_${n}.mjs`);
-  writeFileSync(native, `const { listen, connect } = Deno;\n${body}`);
-  writeFileSync(ours, `import { listen, connect } from "${modUrl}";\n${body}`);
+  const ran = `\nconsole.log(${JSON.stringify(RAN)});\n`;
+  writeFileSync(native, `const { listen, connect } = Deno;\n${body}${ran}`);
+  writeFileSync(
+    ours,
+    `import { listen, connect } from "${modUrl}";\n${body}${ran}`,
+  );
   const oursArgs = onDeno ? ["run", "-A", ours] : [ours];
   const [deno, mine] = await Promise.all([
     fate(DENO_BIN, ["run", "-A", native]),
@@ -103,8 +133,12 @@ const cases: Record<string, string> = {
 };
 
 for (const [name, body] of Object.entries(cases)) {
-  test(`lifetime like Deno: ${name}`, { timeout: 20_000 }, async () => {
-    const { deno, ours } = await both(body);
-    assert.equal(ours, deno);
-  });
+  test(
+    `lifetime like Deno: ${name}`,
+    { timeout: START_MS + 20_000 },
+    async () => {
+      const { deno, ours } = await both(body);
+      assert.equal(ours, deno);
+    },
+  );
 }

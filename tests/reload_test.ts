@@ -5,7 +5,13 @@
  * runner on Deno (kernel strategy).
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -187,16 +193,22 @@ test(
   async (t: TestContext) => {
     if (onDeno) return t.skip("the processes hub is a Node program");
     const file = join(dir, "stuck.mjs");
+    const stuck = join(dir, "stuck");
     // Worker 1 asks for a connection, then its event loop is stuck: what
-    // the primary hands it is never accepted.
+    // the primary hands it is never accepted. A second free for the ask to
+    // reach the primary; the marker says the loop is stuck now.
     writeFileSync(
       file,
       `import process from "node:process";
+import { writeFileSync } from "node:fs";
 import { listen } from ${JSON.stringify(modUrl)};
 if (process.env.REUSEPORT_WORKER === "1") {
   const listener = listen({ hostname: "127.0.0.1", port: Number(process.env.PORT) });
   listener.accept().catch(() => {});
-  setTimeout(() => { for (;;); }, 300);
+  setTimeout(() => {
+    writeFileSync(${JSON.stringify(stuck)}, "");
+    for (;;);
+  }, 1000);
 } else {
   await import(${JSON.stringify(pathToFileURL(app).href)});
 }
@@ -206,7 +218,11 @@ if (process.env.REUSEPORT_WORKER === "1") {
     try {
       const started = (id: number) =>
         events.find((e) => e.type === "start" && e.worker === id)?.pid;
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      // Not a fixed sleep: a loaded machine starts workers slowly.
+      for (let i = 0; !existsSync(stuck); i++) {
+        assert.ok(i < 600, "worker 1 never got stuck");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       // 6 connections: worker 2 answers, worker 1 holds the one it asked for.
       const load = runLoad(NODE, {
         port,
