@@ -151,14 +151,31 @@ test(
   },
 );
 
+/** Worker threads with reusePort share: the kernel's way, or moved sockets. */
+const reusePortShares = kernelHere || threadsShare;
+
 test(
-  "threads: worker threads listening with reusePort get a socket each (the kernel strategy) and all serve",
-  {
-    timeout: 60_000,
-    skip: kernelHere ? false : "the kernel does not balance here",
-  },
+  reusePortShares
+    ? "threads: worker threads listening with reusePort get a socket each (the kernel strategy) and all serve"
+    : "threads: with no kernel strategy here, a second worker thread's reusePort listen() throws AddrInUse saying what to use",
+  { timeout: 60_000 },
   async () => {
     const port = freePort();
+    if (!reusePortShares) {
+      // reusePort falls back to one shared socket, which cannot leave its thread.
+      const first = await startWorker(port, "w1", { reusePort: true });
+      const second = await startWorker(port, "w2", { reusePort: true });
+      await stopWorkers([first]);
+      await second.worker.terminate();
+      assert.deepEqual(first.first, { listening: true });
+      const err = second.first.error as { name: string; message: string };
+      assert.equal(err?.name, "AddrInUse", JSON.stringify(second.first));
+      assert.match(
+        err.message,
+        /another thread of this process, .* cannot move sockets between threads .* or processes: reuseport serve --parallel --processes$/,
+      );
+      return;
+    }
     const workers = await Promise.all(
       ["w1", "w2"].map((id) => startWorker(port, id, { reusePort: true })),
     );
