@@ -43,7 +43,7 @@ function assertCannotShare(seen: ThreadsSeen): void {
     seen.error,
     onDeno
       ? /^AddrInUse: .*another worker thread of this process, Deno cannot share one socket between workers .*reusePort without loadBalanced .*; or use deno serve --parallel$/
-      : /^AddrInUse: .*another thread of this process, .* cannot move sockets between threads \(Node 24 can\)\. Use the kernel strategy .* or processes: reuseport serve --parallel --processes$/,
+      : /^AddrInUse: .*another thread of this process, .* cannot move sockets between threads \([^)]+\)\. Use the kernel strategy .* or processes: reuseport serve --parallel --processes$/,
   );
 }
 
