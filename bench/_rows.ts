@@ -29,7 +29,7 @@ import {
   startUdpServer,
   startUnixServer,
   type UnixServer,
-} from "./_local.ts";
+} from "./_udp_unix.ts";
 
 /** A candidate: who it is, and one measurement of it. */
 export interface Candidate extends CandidateSpec {

@@ -178,6 +178,33 @@ if (!onDeno || strategyFor({ reusePort: true }).strategy === "kernel") {
 }
 if (detectRuntime().handles?.threads) modes.push("threads");
 
+// Where threads cannot share a socket (Node 20 and 22, Bun, Deno) the threads
+// mode is refused before any worker starts, saying why and what to use.
+if (!modes.includes("threads")) {
+  test(
+    "the command, --threads where threads cannot share here: NotSupported in one line saying to use processes, then the usage, exit 2",
+    { timeout: 30_000 },
+    async () => {
+      const file = join(dir, "never_loaded.mjs");
+      writeFileSync(file, 'throw new Error("a worker started");\n');
+      const result = await reuseport(
+        "serve",
+        "--parallel=2",
+        "--threads",
+        file,
+      );
+      assert.equal(result.code, 2, result.stderr);
+      assert.equal(result.stdout, "");
+      const lines = result.stderr.split("\n");
+      assert.match(
+        lines[0],
+        /^reuseport: NotSupported: .*(cannot move sockets between threads|moves connections between threads).*: use processes$/,
+      );
+      assert.match(lines[1], /^usage: reuseport serve /);
+    },
+  );
+}
+
 /** Modules that cannot start, and how each runtime says why. */
 const broken: { name: string; file: string; why: RegExp }[] = [
   {

@@ -47,6 +47,25 @@ const decoder = new TextDecoder();
 /** How many rids our resource table holds. */
 const ridCount = (): number => Object.keys(resources()).length;
 
+/** Closes `them` and asserts that our table holds what it held `before`. */
+function closeAll(before: number, ...them: { close(): void }[]): void {
+  for (const it of them) it.close();
+  assert.equal(ridCount(), before);
+}
+
+/** Runs `fn` with a new temporary directory, removed after. */
+async function inTempDir(
+  prefix: string,
+  fn: (dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Deno's own prototypes of a listener and a TCP conn, from Deno's own functions. */
 async function denoPrototypes(): Promise<{ listener: object; conn: object }> {
   const deno = denoNamespace()!;
@@ -125,10 +144,7 @@ test(
       assert.equal(Object.getPrototypeOf(server), TcpConn.prototype);
       assert.equal(ridCount(), before + 3);
     }
-    client.close();
-    server.close();
-    listener.close();
-    assert.equal(ridCount(), before);
+    closeAll(before, client, server, listener);
   },
 );
 
@@ -217,11 +233,7 @@ test(
         await roundTrip(client, server, "shared");
         // Listeners a and b, the server's conn; the client's too off Deno.
         assert.equal(ridCount(), before + (onDeno ? 3 : 4));
-        client.close();
-        server.close();
-        a.close();
-        b.close();
-        assert.equal(ridCount(), before);
+        closeAll(before, client, server, a, b);
       } finally {
         setStrategy(undefined);
       }
@@ -449,10 +461,7 @@ test(
       );
       const ours = (own ? 0 : 2) + (onDeno ? 0 : 1);
       assert.equal(ridCount(), before + ours);
-      client.close();
-      server.close();
-      listener.close();
-      assert.equal(ridCount(), before);
+      closeAll(before, client, server, listener);
     }
   },
 );
@@ -474,9 +483,8 @@ async function unixPair(
 test(
   "Unix listen and connect without loadBalanced: Deno's own listener and UnixConns on Deno (none in our table), ours elsewhere",
   opts,
-  async () => {
-    const dir = mkdtempSync(join(tmpdir(), "own-unix-"));
-    try {
+  () =>
+    inTempDir("own-unix-", async (dir) => {
       const before = ridCount();
       const [listener, client, server] = await unixPair(dir);
       await roundTrip(client, server, "ping");
@@ -508,9 +516,7 @@ test(
           Object.getPrototypeOf(server),
           Object.getPrototypeOf(nativeConn),
         );
-        nativeConn.close();
-        native.close();
-        assert.equal(ridCount(), before);
+        closeAll(before, nativeConn, native);
       } else {
         assert.equal(Object.getPrototypeOf(listener), Listener.prototype);
         assert.equal(Object.getPrototypeOf(client), UnixConn.prototype);
@@ -521,25 +527,15 @@ test(
       const tcp = listen({ hostname: HOST, port: 0 });
       const [tcpClient, tcpServer] = await pair(tcp);
       assert.equal(tcpClient instanceof UnixConn, false);
-      tcpClient.close();
-      tcpServer.close();
-      tcp.close();
-      client.close();
-      server.close();
-      listener.close();
-      assert.equal(ridCount(), before);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  },
+      closeAll(before, tcpClient, tcpServer, tcp, client, server, listener);
+    }),
 );
 
 test(
   "Unix listen with loadBalanced: ours (the shared socket is emulated), its UnixConns ours, on every runtime",
   opts,
-  async () => {
-    const dir = mkdtempSync(join(tmpdir(), "own-unix-lb-"));
-    try {
+  () =>
+    inTempDir("own-unix-lb-", async (dir) => {
       const before = ridCount();
       const [listener, client, server] = await unixPair(dir, true);
       await roundTrip(client, server, "ping");
@@ -552,14 +548,8 @@ test(
         !onDeno,
       );
       assert.equal(ridCount(), before + (onDeno ? 2 : 3));
-      client.close();
-      server.close();
-      listener.close();
-      assert.equal(ridCount(), before);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  },
+      closeAll(before, client, server, listener);
+    }),
 );
 
 test(

@@ -403,19 +403,27 @@ test(
   },
 );
 
-test("a Deno-like global that is not Deno is not taken for the runtime", {
-  ...opts,
-  skip: onDeno && "on Deno the global Deno is the runtime's",
-}, async () => {
-  const printed = await inTempDir((dir) => {
-    const script = join(dir, "shim_first.mjs");
-    writeFileSync(
-      script,
-      `globalThis.Deno = {
-      listen() { throw new Error("the shim's listen was called"); },
-      connect() { throw new Error("the shim's connect was called"); },
-      errors: {},
-    };
+// On Deno the global is the runtime's and read-only: a script's shim cannot
+// take its place (the assignment throws), and ours still works.
+test(
+  onDeno
+    ? "on Deno, a Deno-like shim cannot replace the global Deno (TypeError), and ours still work"
+    : "a Deno-like global that is not Deno is not taken for the runtime",
+  opts,
+  async () => {
+    const printed = await inTempDir((dir) => {
+      const script = join(dir, "shim_first.mjs");
+      writeFileSync(
+        script,
+        `try {
+      globalThis.Deno = {
+        listen() { throw new Error("the shim's listen was called"); },
+        connect() { throw new Error("the shim's connect was called"); },
+        errors: {},
+      };
+    } catch (err) {
+      console.log(err.name);
+    }
     const { connect, listen } = await import("${modUrl}");
     const listener = listen({ hostname: "127.0.0.1", port: 0 });
     const client = await connect({ port: listener.addr.port });
@@ -425,8 +433,12 @@ test("a Deno-like global that is not Deno is not taken for the runtime", {
     await server.read(buf);
     console.log(new TextDecoder().decode(buf));
     for (const c of [client, server, listener]) c.close();\n`,
-    );
-    return output(process.execPath, [script]);
-  });
-  assert.equal(printed, "ok\n");
-});
+      );
+      return output(
+        process.execPath,
+        onDeno ? ["run", "-A", "--quiet", script] : [script],
+      );
+    });
+    assert.equal(printed, onDeno ? "TypeError\nok\n" : "ok\n");
+  },
+);

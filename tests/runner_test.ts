@@ -12,7 +12,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { EventEmitter, once } from "node:events";
 import { connect as netConnect, createServer } from "node:net";
-import { after, test, type TestContext } from "node:test";
+import { after, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import {
@@ -151,14 +151,31 @@ test(
   },
 );
 
+/** Worker threads with reusePort share: the kernel's way, or moved sockets. */
+const reusePortShares = kernelHere || threadsShare;
+
 test(
-  "threads: worker threads listening with reusePort get a socket each (the kernel strategy) and all serve",
-  {
-    timeout: 60_000,
-    skip: kernelHere ? false : "the kernel does not balance here",
-  },
+  reusePortShares
+    ? "threads: worker threads listening with reusePort get a socket each (the kernel strategy) and all serve"
+    : "threads: with no kernel strategy here, a second worker thread's reusePort listen() throws AddrInUse saying what to use",
+  { timeout: 60_000 },
   async () => {
     const port = freePort();
+    if (!reusePortShares) {
+      // reusePort falls back to one shared socket, which cannot leave its thread.
+      const first = await startWorker(port, "w1", { reusePort: true });
+      const second = await startWorker(port, "w2", { reusePort: true });
+      await stopWorkers([first]);
+      await second.worker.terminate();
+      assert.deepEqual(first.first, { listening: true });
+      const err = second.first.error as { name: string; message: string };
+      assert.equal(err?.name, "AddrInUse", JSON.stringify(second.first));
+      assert.match(
+        err.message,
+        /another thread of this process, .* cannot move sockets between threads .* or processes: reuseport serve --parallel --processes$/,
+      );
+      return;
+    }
     const workers = await Promise.all(
       ["w1", "w2"].map((id) => startWorker(port, id, { reusePort: true })),
     );
@@ -179,83 +196,85 @@ test(
   },
 );
 
-test(
-  "processes: 2 runner workers serve; one killed under load is restarted and nothing else fails",
-  { timeout: 60_000 },
-  async (t: TestContext) => {
-    // The runner on Deno (kernel strategy): tests/reload_test.ts.
-    if (onDeno) return t.skip("examples/http_app.mjs runs the npm build");
-    const file = join(ROOT, "examples", "http_app.mjs");
-    const port = freePort();
-    const events: (ParallelEvent & { at: number })[] = [];
-    // Workers get the runner's environment when they (re)start.
-    process.env.PORT = String(port);
-    const server = await serveParallel({
-      file,
-      workers: 2,
-      mode: "processes",
-      onEvent: (event) => events.push({ ...event, at: Date.now() }),
-    });
-    try {
-      const node = process.execPath;
-      const probe = await runLoad(node, {
-        port,
+// Not on Deno: examples/http_app.mjs runs the npm build. The runner on Deno
+// (kernel strategy): tests/reload_test.ts.
+if (!onDeno) {
+  test(
+    "processes: 2 runner workers serve; one killed under load is restarted and nothing else fails",
+    { timeout: 60_000 },
+    async () => {
+      const file = join(ROOT, "examples", "http_app.mjs");
+      const port = freePort();
+      const events: (ParallelEvent & { at: number })[] = [];
+      // Workers get the runner's environment when they (re)start.
+      process.env.PORT = String(port);
+      const server = await serveParallel({
+        file,
         workers: 2,
-        connections: 4,
-        requests: 1,
+        mode: "processes",
+        onEvent: (event) => events.push({ ...event, at: Date.now() }),
       });
-      assert.equal(probe.ready, 2, "both workers answer");
-      const victim = probe.seen!["1"];
-      const survivor = probe.seen!["2"];
+      try {
+        const node = process.execPath;
+        const probe = await runLoad(node, {
+          port,
+          workers: 2,
+          connections: 4,
+          requests: 1,
+        });
+        assert.equal(probe.ready, 2, "both workers answer");
+        const victim = probe.seen!["1"];
+        const survivor = probe.seen!["2"];
 
-      const load = runLoad(node, {
-        port,
-        connections: 0,
-        requests: 5,
-        concurrency: 16,
-        seconds: 3,
-        trace: true,
-      });
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      process.kill(victim, "SIGKILL");
-      const result = await load;
+        const load = runLoad(node, {
+          port,
+          connections: 0,
+          requests: 5,
+          concurrency: 16,
+          seconds: 3,
+          trace: true,
+        });
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        process.kill(victim, "SIGKILL");
+        const result = await load;
 
-      const exit = events.find((e) => e.type === "exit" && e.worker === 1);
-      assert.ok(
-        exit,
-        `the runner saw worker 1 exit: ${JSON.stringify(events)}`,
-      );
-      assert.equal(exit.code, 137, "SIGKILL's exit code: 128 + 9");
-      assert.ok(
-        events.some((e) => e.type === "restart" && e.worker === 1),
-        "the runner restarted worker 1",
-      );
-      // Lost: only connections the dead worker held or was being handed
-      // before the runner knew it was dead; none answered by another.
-      const lost = result.trace!.filter((c) => c.error);
-      const unexplained = lost.filter((c) =>
-        c.opened > exit.at || c.pids.some((pid) => pid !== victim)
-      );
-      assert.deepEqual(
-        unexplained,
-        [],
-        `failed connections the dead worker did not hold (exit seen at ${exit.at})`,
-      );
-      assert.ok(lost.length <= 16, `${lost.length} connections lost`);
-      const after = result.trace!.filter((c) => c.opened > exit.at);
-      assert.ok(
-        after.filter((c) => !c.error && c.pids.length > 0).length > 0,
-        "requests succeed after the kill",
-      );
-      assert.deepEqual(result.workers["2"].pids, [survivor]);
-      const restarted = result.workers["1"].pids.filter((p) => p !== victim);
-      assert.equal(restarted.length, 1, "the restarted worker 1 serves");
-    } finally {
-      await server.close();
-      delete process.env.PORT;
-    }
-  },
-);
+        const exit = events.find((e) => e.type === "exit" && e.worker === 1);
+        assert.ok(
+          exit,
+          `the runner saw worker 1 exit: ${JSON.stringify(events)}`,
+        );
+        assert.equal(exit.code, 137, "SIGKILL's exit code: 128 + 9");
+        assert.ok(
+          events.some((e) => e.type === "restart" && e.worker === 1),
+          "the runner restarted worker 1",
+        );
+        // Lost: only connections the dead worker held or was being handed
+        // before the runner knew it was dead; none answered by another.
+        const lost = result.trace!.filter((c) => c.error);
+        const unexplained = lost.filter((c) =>
+          c.opened > exit.at || c.pids.some((pid) => pid !== victim)
+        );
+        assert.deepEqual(
+          unexplained,
+          [],
+          `failed connections the dead worker did not hold (exit seen at ${exit.at})`,
+        );
+        assert.ok(lost.length <= 16, `${lost.length} connections lost`);
+        const after = result.trace!.filter((c) => c.opened > exit.at);
+        assert.ok(
+          after.filter((c) => !c.error && c.pids.length > 0).length > 0,
+          "requests succeed after the kill",
+        );
+        assert.deepEqual(result.workers["2"].pids, [survivor]);
+        const restarted = result.workers["1"].pids.filter((p) => p !== victim);
+        assert.equal(restarted.length, 1, "the restarted worker 1 serves");
+      } finally {
+        await server.close();
+        delete process.env.PORT;
+      }
+    },
+  );
+}
 
 /** Sends one `listen` line to the hub's control socket, as a child's helper does. */
 function askHub(
@@ -296,84 +315,86 @@ class FakeChild extends EventEmitter {
   }
 }
 
-test(
-  "processes hub: a connection whose send to a dead child fails goes to the next waiting child",
-  { timeout: 20_000 },
-  async (t: TestContext) => {
-    if (onDeno) return t.skip("the processes hub is a Node program");
-    const hub = await startProcessHub(handles!);
-    const path = hub.primary;
-    // Child 1's channel is broken (it died); child 2 answers what it gets.
-    const dead = new FakeChild(1, (_raw, done) => done(new Error("EPIPE")));
-    let answered = (_who: string) => {};
-    const got = new Promise<string>((resolve) => answered = resolve);
-    const alive = new FakeChild(2, (raw) => {
-      const stream = handles!.stream(raw as object);
-      stream.write(new TextEncoder().encode("child 2"))
-        .then(() => stream.close());
-      answered("child 2");
-    });
-    hub.attach(alive as never);
-    hub.attach(dead as never);
-    try {
-      const request = {
-        hostname: "127.0.0.1",
-        port: 0,
-        backlog: 16,
-        reusePort: false,
-      };
-      const first = await askHub(path, { listen: request, member: "p1:1" });
-      const { port } = first.addr as { port: number };
-      await askHub(path, { listen: { ...request, port }, member: "p2:1" });
-      for (
-        const [child, member] of [[dead, "p1:1"], [alive, "p2:1"]] as const
-      ) {
-        child.emit("message", {
-          tag: "@reuseport/net",
-          msg: { op: "want", key: first.key, member, refed: true },
-        });
+// Not on Deno: the processes hub is a Node program (Deno's runner uses the
+// kernel strategy, with no hub).
+if (!onDeno) {
+  test(
+    "processes hub: a connection whose send to a dead child fails goes to the next waiting child",
+    { timeout: 20_000 },
+    async () => {
+      const hub = await startProcessHub(handles!);
+      const path = hub.primary;
+      // Child 1's channel is broken (it died); child 2 answers what it gets.
+      const dead = new FakeChild(1, (_raw, done) => done(new Error("EPIPE")));
+      let answered = (_who: string) => {};
+      const got = new Promise<string>((resolve) => answered = resolve);
+      const alive = new FakeChild(2, (raw) => {
+        const stream = handles!.stream(raw as object);
+        stream.write(new TextEncoder().encode("child 2"))
+          .then(() => stream.close());
+        answered("child 2");
+      });
+      hub.attach(alive as never);
+      hub.attach(dead as never);
+      try {
+        const request = {
+          hostname: "127.0.0.1",
+          port: 0,
+          backlog: 16,
+          reusePort: false,
+        };
+        const first = await askHub(path, { listen: request, member: "p1:1" });
+        const { port } = first.addr as { port: number };
+        await askHub(path, { listen: { ...request, port }, member: "p2:1" });
+        for (
+          const [child, member] of [[dead, "p1:1"], [alive, "p2:1"]] as const
+        ) {
+          child.emit("message", {
+            tag: "@reuseport/net",
+            msg: { op: "want", key: first.key, member, refed: true },
+          });
+        }
+        const client = await connect({ port });
+        const buf = new Uint8Array(16);
+        const n = await client.read(buf);
+        client.close();
+        assert.equal(
+          new TextDecoder().decode(buf.subarray(0, n ?? 0)),
+          "child 2",
+          "the connection reached child 2",
+        );
+        assert.equal(await got, "child 2");
+      } finally {
+        for (const child of [dead, alive]) child.emit("exit");
+        hub.close();
       }
-      const client = await connect({ port });
-      const buf = new Uint8Array(16);
-      const n = await client.read(buf);
-      client.close();
-      assert.equal(
-        new TextDecoder().decode(buf.subarray(0, n ?? 0)),
-        "child 2",
-        "the connection reached child 2",
-      );
-      assert.equal(await got, "child 2");
-    } finally {
-      for (const child of [dead, alive]) child.emit("exit");
-      hub.close();
-    }
-  },
-);
+    },
+  );
 
-test(
-  "processes hub: a new primary removes the control folders of dead primaries (SIGKILL), not a live one's",
-  { timeout: 20_000 },
-  async (t: TestContext) => {
-    if (onDeno) return t.skip("the processes hub is a Node program");
-    // A pid that ran and is gone (and, for the test, not reused yet).
-    const dead = spawnSync(process.execPath, ["-e", ""]).pid!;
-    const stale = mkdtempSync(join(tmpdir(), `reuseport-${dead}-0badf00d-`));
-    writeFileSync(join(stale, "control.sock"), ""); // nobody answers there
-    // Another pid namespace's primary: its pid is nobody here, it answers.
-    const live = mkdtempSync(join(tmpdir(), `reuseport-${dead}-00c0ffee-`));
-    const answering = createServer().listen(join(live, "control.sock"));
-    await once(answering, "listening");
-    const hub = await startProcessHub(handles!);
-    try {
-      const deadline = Date.now() + 5_000;
-      while (existsSync(stale) && Date.now() < deadline) await delay(20);
-      assert.equal(existsSync(stale), false, "the dead primary's folder");
-      assert.equal(existsSync(live), true, "the live primary's folder");
-    } finally {
-      hub.close();
-      answering.close();
-      rmSync(live, { recursive: true, force: true });
-      rmSync(stale, { recursive: true, force: true });
-    }
-  },
-);
+  test(
+    "processes hub: a new primary removes the control folders of dead primaries (SIGKILL), not a live one's",
+    { timeout: 20_000 },
+    async () => {
+      // A pid that ran and is gone (and, for the test, not reused yet).
+      const dead = spawnSync(process.execPath, ["-e", ""]).pid!;
+      const stale = mkdtempSync(join(tmpdir(), `reuseport-${dead}-0badf00d-`));
+      writeFileSync(join(stale, "control.sock"), ""); // nobody answers there
+      // Another pid namespace's primary: its pid is nobody here, it answers.
+      const live = mkdtempSync(join(tmpdir(), `reuseport-${dead}-00c0ffee-`));
+      const answering = createServer().listen(join(live, "control.sock"));
+      await once(answering, "listening");
+      const hub = await startProcessHub(handles!);
+      try {
+        const deadline = Date.now() + 5_000;
+        while (existsSync(stale) && Date.now() < deadline) await delay(20);
+        assert.equal(existsSync(stale), false, "the dead primary's folder");
+        assert.equal(existsSync(live), true, "the live primary's folder");
+      } finally {
+        hub.close();
+        answering.close();
+        rmSync(live, { recursive: true, force: true });
+        rmSync(stale, { recursive: true, force: true });
+      }
+    },
+  );
+}

@@ -181,6 +181,28 @@ function runnerShares(mode: "processes" | "threads", strategy: UdpStrategy) {
   return mode === "processes" ? processesShare : threadsShare;
 }
 
+/**
+ * Runs `fn` with a free UDP port and the runner's workers' environment (the
+ * port, the module's URL, `REUSEPORT_STRATEGY`) set, removed after.
+ */
+async function withUdpApp(
+  strategy: UdpStrategy,
+  fn: (port: number) => Promise<void>,
+): Promise<void> {
+  const port = freeUdpPort();
+  const env = {
+    PORT: String(port),
+    UDP_APP_MODULE: modUrl,
+    REUSEPORT_STRATEGY: strategy,
+  };
+  Object.assign(process.env, env);
+  try {
+    await fn(port);
+  } finally {
+    for (const name of Object.keys(env)) delete process.env[name];
+  }
+}
+
 for (const mode of ["processes", "threads"] as const) {
   for (const strategy of ["emulated", "kernel"] as UdpStrategy[]) {
     const works = runnerShares(mode, strategy);
@@ -189,44 +211,37 @@ for (const mode of ["processes", "threads"] as const) {
         ? `runner ${mode} (${strategy}): serveParallel of udp_app.mjs in 4 ${mode}; 32 flows × 20 datagrams each answered exactly once, from the shared port`
         : `runner ${mode} (${strategy}): not here; serveParallel says why`,
       { timeout: 120_000 },
-      async (t) => {
-        const port = freeUdpPort();
-        const env = {
-          PORT: String(port),
-          UDP_APP_MODULE: modUrl,
-          REUSEPORT_STRATEGY: strategy,
-        };
-        Object.assign(process.env, env);
-        let server: ParallelServer | undefined;
-        try {
+      (t) =>
+        withUdpApp(strategy, async (port) => {
+          let server: ParallelServer | undefined;
           try {
-            server = await serveParallel({
-              file: APP,
-              workers: WORKERS,
-              mode,
-            });
-          } catch (err) {
-            assert.ok(!works, `${err}`);
-            // The runner's own refusal, or each worker's bind (cannot load).
-            assert.match(
-              `${err}`,
-              /NotSupported.*(the kernel strategy cannot work here|REUSEPORT_STRATEGY=emulated: the parallel runner cannot use it here|threads cannot share a socket here|the parallel runner's threads need)/,
+            try {
+              server = await serveParallel({
+                file: APP,
+                workers: WORKERS,
+                mode,
+              });
+            } catch (err) {
+              assert.ok(!works, `${err}`);
+              // The runner's own refusal, or each worker's bind (cannot load).
+              assert.match(
+                `${err}`,
+                /NotSupported.*(the kernel strategy cannot work here|REUSEPORT_STRATEGY=emulated: the parallel runner cannot use it here|threads cannot share a socket here|the parallel runner's threads need)/,
+              );
+              t.diagnostic(`${err}`);
+              return;
+            }
+            assert.ok(works, "the runner started where it cannot share");
+            const answers = await udpAsk(port);
+            assertAnswered(answers);
+            t.diagnostic(
+              `runner ${mode} ${strategy}: ${JSON.stringify(answers.counts)}`,
             );
-            t.diagnostic(`${err}`);
-            return;
+            await flood(t, port, `runner ${mode} ${strategy}`);
+          } finally {
+            await server?.close();
           }
-          assert.ok(works, "the runner started where it cannot share");
-          const answers = await udpAsk(port);
-          assertAnswered(answers);
-          t.diagnostic(
-            `runner ${mode} ${strategy}: ${JSON.stringify(answers.counts)}`,
-          );
-          await flood(t, port, `runner ${mode} ${strategy}`);
-        } finally {
-          await server?.close();
-          for (const name of Object.keys(env)) delete process.env[name];
-        }
-      },
+        }),
     );
   }
 }
@@ -236,15 +251,8 @@ test(
     ? "runner processes (emulated): a rolling reload while flows keep asking; every datagram answered exactly once"
     : "runner processes (emulated) through a reload: not here; serveParallel says why",
   { timeout: 120_000 },
-  async (t) => {
-    const port = freeUdpPort();
-    const env = {
-      PORT: String(port),
-      UDP_APP_MODULE: modUrl,
-      REUSEPORT_STRATEGY: "emulated",
-    };
-    Object.assign(process.env, env);
-    try {
+  (t) =>
+    withUdpApp("emulated", async (port) => {
       if (!processesShare) {
         await assert.rejects(
           serveParallel({ file: APP, workers: 2, mode: "processes" }),
@@ -290,8 +298,5 @@ test(
       } finally {
         await server.close();
       }
-    } finally {
-      for (const name of Object.keys(env)) delete process.env[name];
-    }
-  },
+    }),
 );
