@@ -155,22 +155,28 @@ function readableStreamForRid(
   const stream = new ReadableStream({
     type: "bytes",
     autoAllocateChunkSize: CHUNK_SIZE,
-    async pull(controller) {
+    // Not `async`: a bulk transfer pulls once per chunk, and an async
+    // frame with its own promise per chunk is work the read's promise
+    // already does.
+    pull(controller) {
       const request = controller.byobRequest!;
-      const view = request.view as Uint8Array;
-      try {
-        const n = await read(rid, view);
-        if (n === 0) {
-          tryClose(rid);
-          controller.close();
-          request.respond(0);
-        } else {
-          request.respond(n);
-        }
-      } catch (err) {
+      const fail = (err: unknown) => {
         controller.error(err);
         tryClose(rid);
-      }
+      };
+      return read(rid, request.view as Uint8Array).then((n) => {
+        try {
+          if (n === 0) {
+            tryClose(rid);
+            controller.close();
+            request.respond(0);
+          } else {
+            request.respond(n);
+          }
+        } catch (err) {
+          fail(err);
+        }
+      }, fail);
     },
     cancel() {
       tryClose(rid);
@@ -185,15 +191,14 @@ function writableStreamForRid(
   write: (chunk: Uint8Array) => Promise<number>,
 ): WritableStream<Uint8Array> {
   return new WritableStream({
-    async write(chunk) {
-      try {
-        await write(chunk);
-      } catch (err) {
+    // Not `async`, as `pull` above: the write's own promise, once per chunk.
+    write(chunk) {
+      return write(chunk).then(undefined, (err) => {
         tryClose(rid);
         // Rejected, not just errored: the writer's `write()` rejects with
         // it, as on Deno.
         throw err;
-      }
+      });
     },
     close() {
       tryClose(rid);

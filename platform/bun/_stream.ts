@@ -1,9 +1,10 @@
 /**
  * Connected TCP streams on Bun: a socket of `Bun.listen` or `Bun.connect`
  * behind the `NativeStream` interface. Bun hands data to callbacks, so the
- * shared read queue holds it for Deno's pull-based reads, and a paused socket
- * leaves what nobody asked for in the kernel. Bun's `write` takes what the
- * kernel takes and keeps nothing back; the rest is written on `drain`.
+ * shared read queue holds it for Deno's pull-based reads, read ahead up to
+ * its high-water mark; past that the socket is paused and the rest waits in
+ * the kernel. Bun's `write` takes what the kernel takes and keeps nothing
+ * back; the rest is written on `drain`.
  *
  * @module
  */
@@ -30,6 +31,8 @@ const GONE = 1;
 const CLOSED = 2;
 /** The write side is shut down. */
 const SHUT = 4;
+/** The socket is paused: the kernel keeps what comes. */
+const PAUSED = 8;
 
 /**
  * A Bun socket as a `NativeStream`: pull-based reads, Deno's ref rules. `A`
@@ -44,12 +47,16 @@ export class BunStream<A = SocketAddress> extends PullStream
   // on the writes: an idle connection holds no lists of its own.
   #writes: PendingWrite[] = NONE;
   #shutdowns: (() => void)[] = NONE;
-  // `GONE | CLOSED | SHUT`: one field, not three, for every idle
+  // `GONE | CLOSED | SHUT | PAUSED`: one field, not four, for every idle
   // connection holds one stream.
   #flags = 0;
 
   /**
-   * Takes over `socket`, paused: nothing is read until someone reads. A
+   * Takes over `socket`, reading: what comes before the first read waits in
+   * the queue, up to its high-water mark. Not paused here: a pause and the
+   * resume at the first read are an `epoll_ctl` each, and the writable
+   * event the pause asks for is a third and an extra turn of the loop, for
+   * every connection. A
    * Unix socket's addresses come as `addrs` (Bun reports none for it); a
    * listener bound to one IP gives its own as `local`, shared by its
    * connections instead of an object and a string each.
@@ -58,7 +65,6 @@ export class BunStream<A = SocketAddress> extends PullStream
     super();
     this.#socket = socket;
     socket.data = this;
-    socket.pause();
     // Held for pending ops only (`PullStream`), never for being open.
     socket.unref();
     this.localAddr = addrs?.local ??
@@ -68,6 +74,9 @@ export class BunStream<A = SocketAddress> extends PullStream
   }
 
   protected flow(more: boolean): void {
+    // The queue asks at every read; Bun is asked only for a change.
+    if (more === !(this.#flags & PAUSED)) return;
+    this.#flags ^= PAUSED;
     if (more) this.#socket.resume();
     else this.#socket.pause();
   }
@@ -138,7 +147,7 @@ export class BunStream<A = SocketAddress> extends PullStream
     this.#flags |= CLOSED;
     this.stopHolding();
     this.queue.close();
-    this.#failWrites(this.queue.failure()!);
+    this.#failWrites(true);
     this.#flags |= GONE;
     this.#socket.end();
   }
@@ -151,8 +160,17 @@ export class BunStream<A = SocketAddress> extends PullStream
     if (!(this.#flags & GONE)) this.#socket.setKeepAlive(on);
   }
 
-  #failWrites(err: Error): void {
-    for (const write of this.#writes.splice(0)) write.reject(err);
+  /**
+   * Fails the pending writes: with the read side's failure when closed
+   * here, else with `BrokenPipe`. The error is made only when a write
+   * waits: most connections close with none, and an error's stack trace
+   * is the dearest part of a close.
+   */
+  #failWrites(closedHere: boolean): void {
+    if (this.#writes.length > 0) {
+      const err = closedHere ? this.queue.failure()! : NetError.brokenPipe();
+      for (const write of this.#writes.splice(0)) write.reject(err);
+    }
     for (const resolve of this.#shutdowns.splice(0)) resolve();
   }
 
@@ -168,7 +186,7 @@ export class BunStream<A = SocketAddress> extends PullStream
     this.stopHolding();
     if (err) this.#onError(err);
     else this.queue.end();
-    this.#failWrites(NetError.brokenPipe());
+    this.#failWrites(false);
   }
 
   /**
