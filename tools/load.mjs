@@ -32,7 +32,8 @@
 //                 verified: the load measures serving, the handshake is whole);
 //                 a connection counts as connected once its handshake is done
 // --resume        with --tls: each connection offers the last session ticket
-//                 the server gave (TLS resumption, as wrk's connections do)
+//                 the server gave (TLS resumption, as wrk's connections do);
+//                 `resumed` counts the connections the server resumed
 // --unix=<path>   connect to the Unix socket at that path, not to --port
 // --echo=N        not HTTP: sends N bytes to an echo server in 64 KiB chunks
 //                 while reading them back; prints {"bytes": N, "seconds": S}
@@ -86,6 +87,8 @@ if (options.close) options.requests = 1;
 
 /** The last TLS session the server gave (`--resume`). */
 let session;
+/** Connections whose session the server resumed (`--resume`). */
+let resumed = 0;
 
 const REQUEST = Buffer.from(
   `GET / HTTP/1.1\r\nHost: ${HOST}\r\n` +
@@ -104,7 +107,12 @@ function open(port, onConnect) {
   const socket = options.tls
     ? tlsConnect({ host: HOST, port, rejectUnauthorized: false, session })
     : tcpConnect(options.unix ? { path: options.unix } : { host: HOST, port });
-  if (options.resume) socket.on("session", (given) => session = given);
+  if (options.resume) {
+    socket.on("session", (given) => session = given);
+    socket.once("secureConnect", () => {
+      if (socket.isSessionReused()) resumed++;
+    });
+  }
   socket.once(options.tls ? "secureConnect" : "connect", onConnect);
   let buffered = "";
   let waiting = null;
@@ -279,6 +287,7 @@ async function http() {
     }),
   );
   result.seconds = (Date.now() - started) / 1000;
+  if (options.resume) result.resumed = resumed;
   if (seen) {
     result.ready = Object.keys(seen).length;
     result.seen = seen;
