@@ -2,7 +2,7 @@
 // counted by valgrind's callgrind: unlike request rates, the count does not
 // depend on what else runs on the machine.
 //
-//   node bench/instructions.mjs <http|close|udp|udp-echo> [--warm=N]
+//   node bench/instructions.mjs <http|close|tls|tls-close|tls-resume|udp|udp-echo> [--warm=N]
 //        [--count=N] [--concurrency=N] -- <server command...>
 //
 // e.g. node bench/instructions.mjs http -- node bench/server.mjs raw http
@@ -10,6 +10,9 @@
 //
 // http and close count per request or connection, also over a Unix socket
 // (a server that prints a path, not a port: bench/server.mjs --unix=<path>);
+// tls and tls-close are http and close over TLS (a server given --cert and
+// --key; the load does a full handshake per connection), tls-resume is
+// tls-close with each connection resuming the last session (as wrk does);
 // udp per datagram received from floods of tools/udp_load.mjs (the server
 // answers bench/udp_server.mjs's `reset` and `stats`), udp-echo per datagram
 // received and sent back (32 in flight).
@@ -44,15 +47,27 @@ const { positionals, values } = parseArgs({
   },
 });
 const [workload, ...command] = positionals;
-const WORKLOADS = ["http", "close", "udp", "udp-echo"];
+const WORKLOADS = [
+  "http",
+  "close",
+  "tls",
+  "tls-close",
+  "tls-resume",
+  "udp",
+  "udp-echo",
+];
+const tls = workload.startsWith("tls");
+const resume = workload === "tls-resume";
+/** Connections of one request each, not keep-alive requests. */
+const closing = workload.endsWith("close") || resume;
 if (!WORKLOADS.includes(workload) || command.length === 0) {
   throw new TypeError(
-    "usage: node bench/instructions.mjs <http|close|udp|udp-echo> [--warm=N] [--count=N] " +
+    "usage: node bench/instructions.mjs <http|close|tls|tls-close|tls-resume|udp|udp-echo> [--warm=N] [--count=N] " +
       "[--concurrency=N] -- <server command...>",
   );
 }
-const warm = Number(values.warm ?? (workload === "close" ? 5000 : 30000));
-const count = Number(values.count ?? (workload === "close" ? 3000 : 20000));
+const warm = Number(values.warm ?? (closing ? 5000 : 30000));
+const count = Number(values.count ?? (closing ? 3000 : 20000));
 const concurrency = Number(values.concurrency);
 
 const dir = mkdtempSync(join(tmpdir(), "reuseport-instructions-"));
@@ -106,7 +121,7 @@ async function udpLoad(n) {
  */
 async function load(n) {
   if (workload.startsWith("udp")) return await udpLoad(n);
-  const shape = workload === "close" ? ["--close", `--connections=${n}`] : [
+  const shape = closing ? ["--close", `--connections=${n}`] : [
     `--connections=${concurrency}`,
     `--requests=${Math.ceil(n / concurrency)}`,
   ];
@@ -116,6 +131,8 @@ async function load(n) {
     `--concurrency=${concurrency}`,
     "--seconds=3600",
     "--timeout=600000",
+    ...(tls ? ["--tls"] : []),
+    ...(resume ? ["--resume"] : []),
     ...shape,
   ]);
   const result = JSON.parse(stdout);

@@ -4,7 +4,7 @@
 //
 //   node tools/load.mjs --port=8080 [--workers=2] [--connections=200]
 //     [--requests=5] [--concurrency=50] [--seconds=10] [--timeout=5000]
-//     [--close] [--hold] [--trace] [--tls] [--unix=<path>]
+//     [--close] [--hold] [--trace] [--tls] [--resume] [--unix=<path>]
 //   node tools/load.mjs --port=8080 --echo=<bytes>
 //
 // HTTP/1.1 GET, each request waiting for its whole answer before the next on
@@ -31,6 +31,9 @@
 // --tls           HTTPS: each connection is node:tls (the certificate is not
 //                 verified: the load measures serving, the handshake is whole);
 //                 a connection counts as connected once its handshake is done
+// --resume        with --tls: each connection offers the last session ticket
+//                 the server gave (TLS resumption, as wrk's connections do);
+//                 `resumed` counts the connections the server resumed
 // --unix=<path>   connect to the Unix socket at that path, not to --port
 // --echo=N        not HTTP: sends N bytes to an echo server in 64 KiB chunks
 //                 while reading them back; prints {"bytes": N, "seconds": S}
@@ -51,6 +54,7 @@ const options = {
   hold: false,
   trace: false,
   tls: false,
+  resume: false,
   echo: 0,
   unix: "",
 };
@@ -75,7 +79,16 @@ if (options.unix && (options.tls || options.echo)) {
   console.error("load.mjs: --unix is for plain HTTP, without --tls or --echo");
   process.exit(2);
 }
+if (options.resume && !options.tls) {
+  console.error("load.mjs: --resume is for --tls");
+  process.exit(2);
+}
 if (options.close) options.requests = 1;
+
+/** The last TLS session the server gave (`--resume`). */
+let session;
+/** Connections whose session the server resumed (`--resume`). */
+let resumed = 0;
 
 const REQUEST = Buffer.from(
   `GET / HTTP/1.1\r\nHost: ${HOST}\r\n` +
@@ -92,8 +105,14 @@ const REQUEST = Buffer.from(
  */
 function open(port, onConnect) {
   const socket = options.tls
-    ? tlsConnect({ host: HOST, port, rejectUnauthorized: false })
+    ? tlsConnect({ host: HOST, port, rejectUnauthorized: false, session })
     : tcpConnect(options.unix ? { path: options.unix } : { host: HOST, port });
+  if (options.resume) {
+    socket.on("session", (given) => session = given);
+    socket.once("secureConnect", () => {
+      if (socket.isSessionReused()) resumed++;
+    });
+  }
   socket.once(options.tls ? "secureConnect" : "connect", onConnect);
   let buffered = "";
   let waiting = null;
@@ -268,6 +287,7 @@ async function http() {
     }),
   );
   result.seconds = (Date.now() - started) / 1000;
+  if (options.resume) result.resumed = resumed;
   if (seen) {
     result.ready = Object.keys(seen).length;
     result.seen = seen;

@@ -27,6 +27,11 @@ export function dropWrites(duplex: Duplex): void {
   droppers.get(duplex)?.();
 }
 
+/** Whether `duplex` is one of `duplexOf`: one that emits `PEER_END` and honours `dropWrites`. */
+export function isStreamDuplex(duplex: Duplex): boolean {
+  return droppers.has(duplex);
+}
+
 /**
  * The event a Duplex of `duplexOf` emits when the peer has ended its side
  * (its 'end' may come later, see `holdEnd`).

@@ -23,7 +23,7 @@ import type {
   TlsServerSettings,
   TlsStream,
 } from "../types.ts";
-import { dropWrites, PEER_END } from "./_duplex.ts";
+import { dropWrites, isStreamDuplex, PEER_END } from "./_duplex.ts";
 import { isCorruptRecord, tlsError } from "./_errors.ts";
 
 /** How long a closed TLS stream may take to finish its handshake and say `close_notify`. */
@@ -69,17 +69,21 @@ export class TlsSocketStream extends NetStream implements TlsStream {
     raw: Duplex,
   ) {
     super(socket, under);
-    // Bun's `node:tls` does not end a TLS socket whose Duplex ended: the
-    // connection's end is the stream's (as Node's TLS layer makes it).
-    raw.once(PEER_END, () =>
-      setImmediate(() => {
-        if (!socket.readableEnded) this.ended();
-      }));
-    // Bytes that are not TLS get no alert from Node's or Deno's TLS: the
-    // peer sees the connection end. Bun's writes one (protocol_version).
-    socket.once("error", (err) => {
-      if (isCorruptRecord(err)) dropWrites(raw);
-    });
+    // Only a Duplex over a stream needs these; a socket on the handle
+    // itself (Node) is spared their listeners, a connection's worth of work.
+    if (isStreamDuplex(raw)) {
+      // Bun's `node:tls` does not end a TLS socket whose Duplex ended: the
+      // connection's end is the stream's (as Node's TLS layer makes it).
+      raw.once(PEER_END, () =>
+        setImmediate(() => {
+          if (!socket.readableEnded) this.ended();
+        }));
+      // Bytes that are not TLS get no alert from Node's or Deno's TLS: the
+      // peer sees the connection end. Bun's writes one (protocol_version).
+      socket.once("error", (err) => {
+        if (isCorruptRecord(err)) dropWrites(raw);
+      });
+    }
     this.#socket = socket;
     this.toError = (err) =>
       tlsError(err, this.#handshaking, () => socket.getPeerCertificate());
