@@ -59,11 +59,6 @@ async function requestRate(
   tls: boolean,
 ): Promise<number> {
   const { knobs, machine } = bench;
-  if (tls && !machine.wrk) {
-    throw new Error(
-      "a request rate over TLS needs wrk: tools/load.mjs has no TLS",
-    );
-  }
   const timeout = seconds * 1000 + SLACK_MS;
   if (machine.wrk) {
     const out = await output(
@@ -90,6 +85,8 @@ async function requestRate(
       concurrency: knobs.connections,
       seconds,
       ...(load === "close" ? { close: true } : { requests: 0 }),
+      // Resuming the last session, as wrk's connections do.
+      ...(tls ? { tls: true, resume: true } : {}),
     }),
     timeout,
   );

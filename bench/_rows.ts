@@ -505,10 +505,6 @@ function tlsRows(bench: Bench): Row[] {
   const pin = machine.serverCpus;
   const deno = named("Deno", machine.deno, 2);
   const bun = named("Bun", machine.bun, 2);
-  // wrk is the only load here that speaks TLS.
-  const noLoad = machine.wrk
-    ? undefined
-    : "wrk is not installed, and tools/load.mjs speaks no TLS";
   // Made on first start, once per run (the server's pair of tests/_certs.ts),
   // and removed when the bench exits: no key is ever committed.
   const keyPair = (): string[] => {
@@ -575,11 +571,11 @@ function tlsRows(bench: Bench): Row[] {
     unit: "req/s",
     target: TLS_TARGET,
     note: `minimal HTTP/1.1 over TLS (RSA 2048 certificate), ${what}, ` +
-      `${knobs.connections} connections at a time from wrk over https; on ` +
+      `${knobs.connections} connections at a time from wrk (or tools/load.mjs) over https; on ` +
       "Bun the peer is its node:tls, which ours runs on there.",
     candidates: servers.map(([spec, command]) =>
       candidate(
-        { ...spec, unavailable: spec.unavailable ?? noLoad },
+        spec,
         () => startServer(command(workload), pin),
         (server) => measureRequests(bench, server, httpLoad, { tls: true }),
       )
