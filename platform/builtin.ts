@@ -70,7 +70,18 @@ const loaded: Partial<Builtins> = {};
  * ```
  */
 export function builtin<K extends keyof Builtins>(name: K): Builtins[K] {
-  return (loaded[name] ??= (globalThis as unknown as {
-    process: ProcessWithBuiltins;
-  }).process.getBuiltinModule(name) as Builtins[K]);
+  return (loaded[name] ??= load(name));
+}
+
+/** Loads `name` through the runtime's `process.getBuiltinModule`. */
+function load<K extends keyof Builtins>(name: K): Builtins[K] {
+  const process = (globalThis as { process?: Partial<ProcessWithBuiltins> })
+    .process;
+  if (typeof process?.getBuiltinModule !== "function") {
+    // Node before 20.16 and 22.3 has none: the package needs a newer one.
+    throw new Error(
+      `@reuseport/net needs process.getBuiltinModule (Node 20.16 or 22.3 or later) to load ${name}`,
+    );
+  }
+  return process.getBuiltinModule(name) as Builtins[K];
 }
