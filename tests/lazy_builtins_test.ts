@@ -75,3 +75,33 @@ test("TCP listen, accept, connect, read, write and close: none loaded on Deno (i
   // Node and Bun serve on their own sockets: at least their net layer.
   else assert.ok(after.length > 0, `loaded: ${after}`);
 });
+
+test("a runtime without process.getBuiltinModule gets an error naming what the package needs, at first use", async () => {
+  const builtinUrl = new URL(
+    modUrl.replace(/mod\.(ts|js)$/, "platform/builtin.$1"),
+  );
+  const dir = mkdtempSync(join(tmpdir(), "reuseport-builtins-"));
+  const file = join(dir, "program.mjs");
+  writeFileSync(
+    file,
+    `delete globalThis.process.getBuiltinModule;
+const { builtin } = await import(${JSON.stringify(builtinUrl.href)});
+try {
+  builtin("node:os");
+  console.log("loaded");
+} catch (err) {
+  console.log(err.message);
+}
+`,
+  );
+  try {
+    const result = await runChild(onDeno ? ["run", "-A", file] : [file]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(
+      result.stdout.trim(),
+      "@reuseport/net needs process.getBuiltinModule (Node 20.16 or 22.3 or later) to load node:os",
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
