@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { domainToASCII, domainToUnicode } from "node:url";
+import { builtin } from "../platform/builtin.ts";
 import { DnsError } from "../core/messages.ts";
 
 /** A parsed query name. */
@@ -33,11 +33,11 @@ function parseLabel(label: string): [string, string] {
       if (/[^a-z0-9-]/.test(ascii)) throw DnsError.invalidLabelChars();
       shown = ascii;
     } else {
-      ascii = domainToASCII(label);
+      ascii = builtin("node:url").domainToASCII(label);
       if (ascii === "" || ascii.includes(".")) {
         throw DnsError.invalidLabelChars();
       }
-      shown = domainToUnicode(ascii);
+      shown = builtin("node:url").domainToUnicode(ascii);
     }
   }
   if (ascii.length > 63) throw DnsError.labelTooLong(ascii.length);

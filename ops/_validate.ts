@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isIP } from "node:net";
+import { ipFamily } from "../core/ip.ts";
 import { NetError } from "../core/messages.ts";
 
 /**
@@ -38,12 +38,12 @@ export function validatePort(value: unknown, min = 0): number {
 export function validateHostname(hostname: string): string {
   if (hostname.startsWith("[") && hostname.endsWith("]")) {
     const inner = hostname.slice(1, -1);
-    if (isIP(inner) !== 6) {
+    if (ipFamily(inner) !== 6) {
       throw NetError.invalidIpv6(hostname);
     }
     return inner;
   }
-  if (isIP(hostname)) return hostname;
+  if (ipFamily(hostname)) return hostname;
   if (hostname === "" || hostname === ".") {
     throw NetError.emptyHost(hostname);
   }
@@ -58,7 +58,7 @@ export function validateHostname(hostname: string): string {
 
 /** Whether `hostname` needs no resolver: an IP literal, or `localhost`. */
 export function literalAddress(hostname: string): string | undefined {
-  if (isIP(hostname)) return hostname;
+  if (ipFamily(hostname)) return hostname;
   if (hostname.toLowerCase() === "localhost") return "127.0.0.1";
   return undefined;
 }

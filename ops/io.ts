@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { types } from "node:util";
+import { builtin } from "../platform/builtin.ts";
 import { NetError } from "../core/messages.ts";
 import type { NativeStream, SocketAddress } from "../platform/types.ts";
 import { type Resource, resourceTable } from "./resources.ts";
@@ -65,7 +65,7 @@ function streamOf(rid: number): NativeStream<unknown> {
  * call on the hot path.
  */
 function streamWithBuffer(rid: number, buf: unknown): NativeStream<unknown> {
-  if (!types.isUint8Array(buf)) {
+  if (!builtin("node:util").types.isUint8Array(buf)) {
     throw NetError.notABuffer();
   }
   return streamOf(rid);

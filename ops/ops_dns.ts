@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isIP } from "node:net";
+import { ipFamily } from "../core/ip.ts";
 import { DNS_RECORD_TYPES, DnsError } from "../core/messages.ts";
 import type { DnsRecord } from "../platform/types.ts";
 import { parseQueryName } from "./_dns_name.ts";
@@ -99,7 +99,7 @@ function recordTypeOf(value: unknown): string {
 
 /** Whether Rust's `IpAddr` parser takes `ip`: no zone, no leading zeros. */
 function rustIp(ip: string): boolean {
-  const family = isIP(ip);
+  const family = ipFamily(ip);
   if (family === 6) return !ip.includes("%");
   return family === 4 && !/(^|\.)0\d/.test(ip);
 }

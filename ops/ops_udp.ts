@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { isIP } from "node:net";
-import { types } from "node:util";
+import { ipFamily } from "../core/ip.ts";
+import { builtin } from "../platform/builtin.ts";
 import {
   DatagramQueue,
   DEFAULT_DATAGRAM_LIMITS,
@@ -340,7 +340,9 @@ export function recvUdpInto<B extends Uint8Array, R>(
   buf: B,
   make: (buf: B, n: number, from: SocketAddress) => R,
 ): Promise<R> {
-  if (!types.isUint8Array(buf)) return Promise.reject(NetError.notABuffer());
+  if (!builtin("node:util").types.isUint8Array(buf)) {
+    return Promise.reject(NetError.notABuffer());
+  }
   let member: UdpSocketResource;
   try {
     member = receiverOf(rid);
@@ -422,17 +424,19 @@ export async function op_net_send_udp(
     throw NetError.expectedNumber();
   }
   const port = sendPort(addr.port);
-  if (!types.isUint8Array(data)) throw NetError.notABuffer();
+  if (!builtin("node:util").types.isUint8Array(data)) {
+    throw NetError.notABuffer();
+  }
   const host = validateHostname(String(addr.hostname));
   const { socket } = memberOf(rid).shared;
   const v6 = socket.addr.hostname.includes(":");
   // An IP literal, the usual case (a reply to a sender), is looked at once.
-  let family = isIP(host);
+  let family = ipFamily(host);
   let ip = host;
   if (!family) {
     ip = literalAddress(host) ??
       await udpOf(runtime()).resolve(host, v6 ? 6 : 4);
-    family = isIP(ip);
+    family = ipFamily(ip);
     // The socket may have closed while the name resolved.
     memberOf(rid);
   }
@@ -456,7 +460,9 @@ function asOp(fn: () => void | Promise<void>): Promise<null> {
 /** Checks a multicast address (or an IPv4 interface) as Deno parses it. */
 function multicastLiteral(address: unknown, v6: boolean): string {
   const text = String(address);
-  if (isIP(text) !== (v6 ? 6 : 4)) throw NetError.invalidIpSyntax(v6);
+  if (ipFamily(text) !== (v6 ? 6 : 4)) {
+    throw NetError.invalidIpSyntax(v6);
+  }
   return text;
 }
 

@@ -8,8 +8,7 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import { resolve } from "node:path";
+import { builtin } from "../platform/builtin.ts";
 import { NetError } from "../core/messages.ts";
 import type {
   NativeUnixDatagram,
@@ -70,7 +69,7 @@ function unix(): UnixSockets {
  * and hold no NUL byte inside a path.
  */
 function validatePath(path: string): string {
-  const bytes = Buffer.byteLength(path);
+  const bytes = builtin("node:buffer").Buffer.byteLength(path);
   if (path.startsWith("\0")) {
     if (bytes > SUN_PATH) throw NetError.abstractNameTooLong();
   } else {
@@ -120,7 +119,9 @@ export function op_net_listen_unix(
   const shared = (loadBalanced ?? listenHook()?.loadBalanced ?? false) &&
     name !== "" && name !== "\0";
   // One socket per path, however it is spelled: a relative path resolved.
-  const bound = shared && !name.startsWith("\0") ? resolve(name) : name;
+  const bound = shared && !name.startsWith("\0")
+    ? builtin("node:path").resolve(name)
+    : name;
   const listener = connections.listenShared(
     shared ? `unix:${bound}` : undefined,
     () => sockets.listen(bound, UNIX_BACKLOG, shared),

@@ -8,10 +8,8 @@
  *
  * @module
  */
-import { readdirSync, readFileSync } from "node:fs";
-import * as dgram from "node:dgram";
-import { lookup } from "node:dns";
-import process from "node:process";
+import { builtin } from "./builtin.ts";
+import type * as dgram from "node:dgram";
 import { lookupError, osError, uvError } from "./errno.ts";
 import { LoopHold } from "./loop_hold.ts";
 import type {
@@ -53,8 +51,11 @@ export function peerAddress(address: string, port: number): SocketAddress {
 export function interfaceName(index: number): string | undefined {
   if (index === 0) return undefined;
   try {
-    for (const name of readdirSync("/sys/class/net")) {
-      const own = readFileSync(`/sys/class/net/${name}/ifindex`, "utf8");
+    for (const name of builtin("node:fs").readdirSync("/sys/class/net")) {
+      const own = builtin("node:fs").readFileSync(
+        `/sys/class/net/${name}/ifindex`,
+        "utf8",
+      );
       if (Number(own) === index) return name;
     }
   } catch {
@@ -66,7 +67,7 @@ export function interfaceName(index: number): string | undefined {
 /** Resolves `hostname` to an address of `family`, as Deno's send does. */
 export function resolveFor(hostname: string, family: 4 | 6): Promise<string> {
   return new Promise((resolve, reject) => {
-    lookup(hostname, { family }, (err, address) => {
+    builtin("node:dns").lookup(hostname, { family }, (err, address) => {
       if (err) reject(lookupError(err.code));
       else resolve(address);
     });
@@ -171,7 +172,7 @@ function bindDgram(
   onDatagram: (datagram: Datagram) => void,
 ): NativeDatagramSocket {
   const v6 = request.hostname.includes(":");
-  const socket = dgram.createSocket({
+  const socket = builtin("node:dgram").createSocket({
     type: v6 ? "udp6" : "udp4",
     reuseAddr: request.reuseAddress,
     ...(request.reusePort ? { reusePort: true } : {}),
@@ -242,8 +243,8 @@ export function probeUdpKernel(
   how: string,
   cannot: string,
 ): { supported: boolean; reason: string } {
-  const where = `${runtime} on ${process.platform}`;
-  if (!BALANCING_OS.includes(process.platform)) {
+  const where = `${runtime} on ${builtin("node:process").platform}`;
+  if (!BALANCING_OS.includes(builtin("node:process").platform)) {
     return {
       supported: false,
       reason: `${where}: SO_REUSEPORT does not balance datagrams there`,

@@ -7,8 +7,9 @@
  *
  * @module
  */
-import { Resolver } from "node:dns";
-import { isIPv6 } from "node:net";
+import { ipFamily } from "../core/ip.ts";
+import { builtin } from "./builtin.ts";
+import type { Resolver } from "node:dns";
 import { DnsError } from "../core/messages.ts";
 import { askRaw } from "./dns_wire.ts";
 import type { DnsQuestion, DnsRecord } from "./types.ts";
@@ -124,7 +125,7 @@ function translate(err: unknown, question: DnsQuestion): Error {
 
 /** The server as `setServers` takes it, port included. */
 function serverString(ip: string, port: number): string {
-  return isIPv6(ip) ? `[${ip}]:${port}` : `${ip}:${port}`;
+  return ipFamily(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
 /**
@@ -133,8 +134,8 @@ function serverString(ip: string, port: number): string {
  */
 function newResolver(signal: AbortSignal | undefined): Resolver {
   return signal
-    ? new Resolver({ timeout: 1000, tries: 1 })
-    : new Resolver({ timeout: 5000, tries: 2 });
+    ? new (builtin("node:dns").Resolver)({ timeout: 1000, tries: 1 })
+    : new (builtin("node:dns").Resolver)({ timeout: 5000, tries: 2 });
 }
 
 /**

@@ -10,8 +10,8 @@
  *
  * @module
  */
-import { createSocket } from "node:dgram";
-import { isIPv6 } from "node:net";
+import { ipFamily } from "../core/ip.ts";
+import { builtin } from "./builtin.ts";
 import { DnsError } from "../core/messages.ts";
 import type { DnsQuestion, DnsRecord } from "./types.ts";
 
@@ -162,7 +162,9 @@ export function askRaw(
   const { signal } = question;
   const id = Math.floor(Math.random() * 0x10000);
   const query = encodeQuery(id, question.name, TYPE_CODES[question.recordType]);
-  const socket = createSocket(isIPv6(server.ipAddr) ? "udp6" : "udp4");
+  const socket = builtin("node:dgram").createSocket(
+    ipFamily(server.ipAddr) === 6 ? "udp6" : "udp4",
+  );
   let tries = signal ? 1 : 2;
   const wait = signal ? 1000 : 5000;
   let timer: ReturnType<typeof setTimeout> | undefined;

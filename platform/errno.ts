@@ -7,8 +7,7 @@
  *
  * @module
  */
-import { constants } from "node:os";
-import { getSystemErrorMap, getSystemErrorName } from "node:util";
+import { builtin } from "./builtin.ts";
 import * as errors from "../core/errors.ts";
 
 type ErrorClass = new (message: string) => Error;
@@ -71,12 +70,11 @@ export function lookupError(code: string | undefined): Error {
 
 /** The error Deno raises for a libuv status code (a negative errno). */
 export function uvError(status: number): Error {
-  const name = getSystemErrorName(status);
-  const text = getSystemErrorMap().get(status)?.[1] ?? name;
+  const name = builtin("node:util").getSystemErrorName(status);
+  const text = builtin("node:util").getSystemErrorMap().get(status)?.[1] ??
+    name;
   return osError(name, -status, text[0].toUpperCase() + text.slice(1));
 }
-
-const ERRNO = constants.errno as Record<string, number | undefined>;
 
 /** What a socket reports: an errno name in `code`, its number with either sign. */
 interface CodedError {
@@ -97,7 +95,11 @@ export function codeError(err: unknown): Error {
   if (syscall === "getaddrinfo" || code.startsWith("EAI_")) {
     return lookupError(code);
   }
-  const number = ERRNO[code] ?? Math.abs(errno ?? 0);
+  const errnos = builtin("node:os").constants.errno as Record<
+    string,
+    number | undefined
+  >;
+  const number = errnos[code] ?? Math.abs(errno ?? 0);
   return osError(code, number, message);
 }
 

@@ -13,18 +13,18 @@
  * @module
  */
 
-import { setInterval } from "node:timers";
+import { builtin, type Builtins } from "./builtin.ts";
 
 /** Longest delay a Node timer takes; it never needs to fire. */
 const NEVER_MS = 2 ** 31 - 1;
 
 let holds = 0;
-let timer: ReturnType<typeof setInterval> | undefined;
+let timer: ReturnType<Builtins["node:timers"]["setInterval"]> | undefined;
 
 /** One more pending operation keeps the process alive. */
 export function hold(): void {
   if (holds++ > 0) return;
-  timer ??= setInterval(() => {}, NEVER_MS);
+  timer ??= builtin("node:timers").setInterval(() => {}, NEVER_MS);
   timer.ref();
 }
 

@@ -5,8 +5,7 @@
  *
  * @module
  */
-import { spawnSync } from "node:child_process";
-import process from "node:process";
+import { builtin } from "./builtin.ts";
 
 /** How long a helper gets before it is killed, unless the caller says. */
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -22,9 +21,13 @@ export function runSync(
   args: readonly string[],
   timeoutMs: number = DEFAULT_TIMEOUT_MS,
 ): string {
-  const child = spawnSync(process.execPath, ["-e", script, ...args], {
-    encoding: "utf8",
-    timeout: timeoutMs,
-  });
+  const child = builtin("node:child_process").spawnSync(
+    builtin("node:process").execPath,
+    ["-e", script, ...args],
+    {
+      encoding: "utf8",
+      timeout: timeoutMs,
+    },
+  );
   return child.stdout ?? "";
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Socket } from "node:net";
-import process from "node:process";
+import { builtin } from "./builtin.ts";
 import { NetError } from "../core/messages.ts";
 import { codeError, isReset } from "./errno.ts";
 import { PullStream } from "./pull_stream.ts";
@@ -127,7 +127,7 @@ export class NetStream<A = SocketAddress> extends PullStream
     this.queue.close();
     // A tick later, so that a write that just completed is acknowledged
     // first rather than failed as destroyed.
-    process.nextTick(() => this.#socket.destroy());
+    builtin("node:process").nextTick(() => this.#socket.destroy());
   }
 
   setNoDelay(on: boolean): void {

@@ -5,13 +5,11 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import { type ChildProcess, fork } from "node:child_process";
-import { constants } from "node:os";
-import process from "node:process";
+import { builtin } from "../platform/builtin.ts";
+import type { Buffer } from "node:buffer";
+import type { ChildProcess } from "node:child_process";
+import type * as threads from "node:worker_threads";
 import type { Readable } from "node:stream";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import * as threads from "node:worker_threads";
 import {
   reportedError,
   withoutPlainError,
@@ -83,16 +81,19 @@ export function workerPreload(): URL {
 /** A worker thread running `spec.file`. */
 export function startThread(spec: SlotSpec): Slot {
   const { id, file, args, execArgv, env, holdMs } = spec;
-  const worker = new threads.Worker(pathToFileURL(file), {
-    argv: args,
-    execArgv,
-    // Bun's Workers take their preload here (they ignore `--preload` in
-    // execArgv: the worker never heard of the runner); Node ignores it.
-    preload: [fileURLToPath(workerPreload())],
-    env: { ...process.env, ...env },
-    // Its stderr passes through ours here, to be held back (`passStderr`).
-    stderr: true,
-  } as threads.WorkerOptions);
+  const worker = new (builtin("node:worker_threads").Worker)(
+    builtin("node:url").pathToFileURL(file),
+    {
+      argv: args,
+      execArgv,
+      // Bun's Workers take their preload here (they ignore `--preload` in
+      // execArgv: the worker never heard of the runner); Node ignores it.
+      preload: [builtin("node:url").fileURLToPath(workerPreload())],
+      env: { ...builtin("node:process").env, ...env },
+      // Its stderr passes through ours here, to be held back (`passStderr`).
+      stderr: true,
+    } as threads.WorkerOptions,
+  );
   const stderr = passStderr(worker.stderr, holdMs);
   let listened = false;
   const ready = new Promise<void>((resolve) => {
@@ -111,7 +112,9 @@ export function startThread(spec: SlotSpec): Slot {
       if (stderr.holding()) {
         died ??= errorLine(err);
       } else {
-        process.stderr.write(`reuseport: worker ${id}: ${err.stack ?? err}\n`);
+        builtin("node:process").stderr.write(
+          `reuseport: worker ${id}: ${err.stack ?? err}\n`,
+        );
       }
     });
     worker.once("exit", async (code) => {
@@ -130,7 +133,10 @@ export function startThread(spec: SlotSpec): Slot {
     silence: stderr.drop,
     stop: () => {
       if (!listened) return void worker.terminate();
-      threads.postMessageToThread(worker.threadId, STOP_MESSAGE).catch(
+      builtin("node:worker_threads").postMessageToThread(
+        worker.threadId,
+        STOP_MESSAGE,
+      ).catch(
         () => {},
       );
     },
@@ -144,12 +150,12 @@ export function startProcess(
   attach?: (child: ChildProcess) => void,
 ): Slot {
   const { id, file, args, execArgv, env, holdMs } = spec;
-  const child = fork(file, args, {
+  const child = builtin("node:child_process").fork(file, args, {
     execArgv,
-    env: { ...process.env, ...env },
+    env: { ...builtin("node:process").env, ...env },
     // Its own process group: Ctrl-C reaches the primary, which stops the
     // workers in order, instead of killing them mid-request.
-    detached: process.platform !== "win32",
+    detached: builtin("node:process").platform !== "win32",
     // Its stderr passes through ours, so that the trace of an error it
     // cannot load with can be held back (`passStderr`).
     stdio: ["inherit", "inherit", "pipe", "ipc"],
@@ -172,7 +178,12 @@ export function startProcess(
     child.once("exit", async (code, signal) => {
       ended = true;
       loadError = await stderr.failure();
-      resolve(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1));
+      resolve(
+        code ??
+          (signal
+            ? 128 + (builtin("node:os").constants.signals[signal] ?? 0)
+            : 1),
+      );
     });
   });
   // process.kill, not child.kill: Deno's ChildProcess sends no signal after
@@ -181,7 +192,7 @@ export function startProcess(
   const sendSignal = (name: NodeJS.Signals): void => {
     if (ended) return;
     try {
-      process.kill(child.pid!, name);
+      builtin("node:process").kill(child.pid!, name);
     } catch {
       // It is gone already.
     }
@@ -228,7 +239,7 @@ function passStderr(stream: Readable, holdMs?: number): PassedStderr {
   let state: "hold" | "drop" | "pass" = holdMs === undefined ? "pass" : "hold";
   const held: Buffer[] = [];
   stream.on("data", (chunk: Buffer) => {
-    if (state === "pass") process.stderr.write(chunk);
+    if (state === "pass") builtin("node:process").stderr.write(chunk);
     else if (state === "hold") held.push(chunk);
   });
   const ended = new Promise<void>((resolve) => stream.once("close", resolve));
@@ -236,7 +247,9 @@ function passStderr(stream: Readable, holdMs?: number): PassedStderr {
     clearTimeout(timer);
     if (state !== "hold") return;
     state = "pass";
-    for (const chunk of held.splice(0)) process.stderr.write(chunk);
+    for (const chunk of held.splice(0)) {
+      builtin("node:process").stderr.write(chunk);
+    }
   };
   const drop = (): void => {
     clearTimeout(timer);
@@ -257,7 +270,8 @@ function passStderr(stream: Readable, holdMs?: number): PassedStderr {
         new Promise((resolve) => waited = setTimeout(resolve, STDERR_END_MS)),
       ]);
       clearTimeout(waited);
-      const reason = known ?? reportedError(Buffer.concat(held).toString());
+      const reason = known ??
+        reportedError(builtin("node:buffer").Buffer.concat(held).toString());
       if (reason === undefined) release();
       else drop();
       return reason;

@@ -9,8 +9,7 @@
  *
  * @module
  */
-import process from "node:process";
-import * as threads from "node:worker_threads";
+import { builtin } from "../platform/builtin.ts";
 import { type ListenHook, setListenHook } from "../ops/hooks.ts";
 import { isStop, READY_MESSAGE } from "./wire.ts";
 
@@ -37,21 +36,33 @@ class WorkerHook implements ListenHook {
     // Ready once the code that listened has run to its end, so that an app
     // that listens on several addresses in one go is on all of them.
     setTimeout(() => {
-      if (threads.isMainThread) {
-        if (process.connected) process.send?.(READY_MESSAGE);
-      } else threads.parentPort?.postMessage(READY_MESSAGE);
+      if (builtin("node:worker_threads").isMainThread) {
+        if (builtin("node:process").connected) {
+          builtin("node:process").send?.(READY_MESSAGE);
+        }
+      } else {builtin("node:worker_threads").parentPort?.postMessage(
+          READY_MESSAGE,
+        );}
     }, 0);
     // Neither listener holds the worker open: its own work does that.
-    if (threads.isMainThread) {
-      process.on("message", (m: unknown) => isStop(m) && this.#stop());
+    if (builtin("node:worker_threads").isMainThread) {
+      builtin("node:process").on(
+        "message",
+        (m: unknown) => isStop(m) && this.#stop(),
+      );
       // A primary that is gone cannot stop us: stop as if it had asked.
-      process.once("disconnect", () => {
+      builtin("node:process").once("disconnect", () => {
         this.#stop();
-        setTimeout(() => process.exit(0), ORPHAN_GRACE_MS).unref();
+        setTimeout(() => builtin("node:process").exit(0), ORPHAN_GRACE_MS)
+          .unref();
       });
-      (process.channel as { unref?(): void } | undefined)?.unref?.();
+      (builtin("node:process").channel as { unref?(): void } | undefined)
+        ?.unref?.();
     } else {
-      process.on("workerMessage", (m: unknown) => isStop(m) && this.#stop());
+      builtin("node:process").on(
+        "workerMessage",
+        (m: unknown) => isStop(m) && this.#stop(),
+      );
     }
   }
 }

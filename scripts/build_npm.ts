@@ -401,7 +401,7 @@ export function build(): boolean {
     description: config.description ?? DEFAULT_DESCRIPTION,
     license: config.license ?? "MIT",
     repository: REPOSITORY,
-    engines: { node: ">=20" },
+    engines: { node: ">=20.16" },
     main: outPath("script", main, ".js"),
     module: outPath("esm", main, ".js"),
     types: outPath("script", main, ".d.ts"),

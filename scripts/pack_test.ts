@@ -238,7 +238,7 @@ function packageChecks(project: string, files: string[]): Check[] {
       expect(p.name, "@reuseport/net", "name");
       expect(p.version, deno.version, "version (deno.json's)");
       expect(p.license, deno.license, "license");
-      expect(p.engines?.node, ">=20", "engines.node");
+      expect(p.engines?.node, ">=20.16", "engines.node");
       expect(
         Object.keys(p.exports).join(" "),
         Object.keys(deno.exports).join(" "),

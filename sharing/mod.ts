@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { isMainThread } from "node:worker_threads";
+import { builtin } from "../platform/builtin.ts";
 import { readSettings } from "../core/settings.ts";
 import { AddrInUse } from "../core/errors.ts";
 import { NetError } from "../core/messages.ts";
@@ -76,7 +76,9 @@ function sharedListen(
   try {
     return ownListen(rt, request);
   } catch (err) {
-    if (!isMainThread && err instanceof AddrInUse) {
+    if (
+      !builtin("node:worker_threads").isMainThread && err instanceof AddrInUse
+    ) {
       throw "path" in request
         ? NetError.unixThreadsCannotShare(err, unixThreadsReason(handles))
         : NetError.threadsCannotShare(err, handles.threadsReason);
@@ -135,7 +137,9 @@ function sharedBind(
   try {
     return udp.bind(request, onDatagram);
   } catch (err) {
-    if (!isMainThread && err instanceof AddrInUse) {
+    if (
+      !builtin("node:worker_threads").isMainThread && err instanceof AddrInUse
+    ) {
       throw NetError.threadsCannotShare(err, handles.threadsReason);
     }
     throw err;

@@ -8,13 +8,8 @@
  *
  * @module
  */
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { connect, createServer, type Server } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import process from "node:process";
-import { createInterface } from "node:readline";
+import { builtin } from "../platform/builtin.ts";
+import type { Server } from "node:net";
 import { runSync } from "../platform/run_sync.ts";
 import type {
   Datagram,
@@ -94,8 +89,11 @@ function childSharing(
   control: string,
   handles: Handles,
 ): SharingSide {
-  const ipc = process as unknown as Ipc;
-  const borrower = new Borrower(handles, memberPrefix(process.pid));
+  const ipc = builtin("node:process") as unknown as Ipc;
+  const borrower = new Borrower(
+    handles,
+    memberPrefix(builtin("node:process").pid),
+  );
   const toHub: Channel = {
     listen(request: SharedBind, member: string) {
       const line = JSON.stringify({ listen: request, member } as ListenRequest);
@@ -111,17 +109,21 @@ function childSharing(
       return unwrapAnswer(answer);
     },
     send(msg: MemberMessage, raw?: RawConnection) {
-      if (process.connected) sendOn(ipc, handles, msg, raw);
+      if (builtin("node:process").connected) sendOn(ipc, handles, msg, raw);
     },
   };
-  process.on("message", (value: unknown, raw?: RawConnection) => {
-    if (isEnvelope(value)) {
-      borrower.receive(toHub, value.msg as HubMessage, raw);
-    }
-  });
+  builtin("node:process").on(
+    "message",
+    (value: unknown, raw?: RawConnection) => {
+      if (isEnvelope(value)) {
+        borrower.receive(toHub, value.msg as HubMessage, raw);
+      }
+    },
+  );
   // Our listener must not hold the child open; pending accepts do that.
-  (process.channel as { unref?(): void } | undefined)?.unref?.();
-  process.once("exit", () => borrower.closeAll());
+  (builtin("node:process").channel as { unref?(): void } | undefined)
+    ?.unref?.();
+  builtin("node:process").once("exit", () => borrower.closeAll());
   return {
     open: (request) => borrower.join(toHub, request),
     openDatagram: (request, onDatagram) =>
@@ -143,7 +145,9 @@ export function processSharing(
   primary: string | undefined,
   handles: Handles,
 ): SharingSide | undefined {
-  if (!primary || typeof process.send !== "function") return undefined;
+  if (!primary || typeof builtin("node:process").send !== "function") {
+    return undefined;
+  }
   return childSharing(primary, handles);
 }
 
@@ -165,7 +169,7 @@ const CONTROL_DIR = /^reuseport-(\d+)-[0-9a-f]{8}-\w{6}$/;
 /** Whether a process `pid` runs (one of another user's counts). */
 function running(pid: number): boolean {
   try {
-    process.kill(pid, 0);
+    builtin("node:process").kill(pid, 0);
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
@@ -181,21 +185,23 @@ function running(pid: number): boolean {
 function sweepStale(): void {
   let names: string[];
   try {
-    names = readdirSync(tmpdir());
+    names = builtin("node:fs").readdirSync(builtin("node:os").tmpdir());
   } catch {
     return;
   }
   for (const name of names) {
     const pid = Number(CONTROL_DIR.exec(name)?.[1]);
     if (!pid || running(pid)) continue;
-    const dir = join(tmpdir(), name);
-    const probe = connect(join(dir, "control.sock"));
+    const dir = builtin("node:path").join(builtin("node:os").tmpdir(), name);
+    const probe = builtin("node:net").connect(
+      builtin("node:path").join(dir, "control.sock"),
+    );
     probe.unref();
     probe.once("connect", () => probe.destroy());
     probe.once("error", (err: NodeJS.ErrnoException) => {
       if (err.code !== "ECONNREFUSED" && err.code !== "ENOENT") return;
       try {
-        rmSync(dir, { recursive: true, force: true });
+        builtin("node:fs").rmSync(dir, { recursive: true, force: true });
       } catch {
         // Another user's, or gone meanwhile.
       }
@@ -212,32 +218,41 @@ export function startProcessHub(
   udp?: Udp,
 ): Promise<ProcessHub> {
   const owner = new Owner(handles, {}, udp);
-  const name = `reuseport-${process.pid}-${randomBytes(4).toString("hex")}`;
+  const name = `reuseport-${builtin("node:process").pid}-${
+    builtin("node:crypto").randomBytes(4).toString("hex")
+  }`;
   // Whoever can connect can make the primary bind: the socket goes in a
   // directory of its own that only this user can enter (mkdtemp: 0700).
-  const dir = process.platform === "win32"
+  const dir = builtin("node:process").platform === "win32"
     ? undefined
-    : mkdtempSync(join(tmpdir(), `${name}-`));
-  const path = dir ? join(dir, "control.sock") : `\\\\.\\pipe\\${name}`;
-  const server: Server = createServer((socket) => {
+    : builtin("node:fs").mkdtempSync(
+      builtin("node:path").join(builtin("node:os").tmpdir(), `${name}-`),
+    );
+  const path = dir
+    ? builtin("node:path").join(dir, "control.sock")
+    : `\\\\.\\pipe\\${name}`;
+  const server: Server = builtin("node:net").createServer((socket) => {
     socket.on("error", () => socket.destroy());
-    createInterface({ input: socket }).once("line", (line) => {
-      let answer: ListenAnswer;
-      try {
-        const request = JSON.parse(line) as ListenRequest;
-        answer = owner.answer(request.listen, request.member);
-      } catch {
-        answer = {
-          name: "TypeError",
-          message: "a listen request that is not JSON",
-        };
-      }
-      socket.end(JSON.stringify(answer));
-    });
+    builtin("node:readline").createInterface({ input: socket }).once(
+      "line",
+      (line) => {
+        let answer: ListenAnswer;
+        try {
+          const request = JSON.parse(line) as ListenRequest;
+          answer = owner.answer(request.listen, request.member);
+        } catch {
+          answer = {
+            name: "TypeError",
+            message: "a listen request that is not JSON",
+          };
+        }
+        socket.end(JSON.stringify(answer));
+      },
+    );
   });
   return new Promise((resolve, reject) => {
     server.once("error", (err) => {
-      if (dir) rmSync(dir, { recursive: true, force: true });
+      if (dir) builtin("node:fs").rmSync(dir, { recursive: true, force: true });
       reject(err);
     });
     server.listen(path, () => {
@@ -280,7 +295,9 @@ export function startProcessHub(
           // socket's file is removed, as its last listener's close does).
           owner.closeAll();
           server.close();
-          if (dir) rmSync(dir, { recursive: true, force: true });
+          if (dir) {
+            builtin("node:fs").rmSync(dir, { recursive: true, force: true });
+          }
         },
       });
     });

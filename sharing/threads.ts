@@ -15,8 +15,8 @@
  *
  * @module
  */
-import process from "node:process";
-import * as threads from "node:worker_threads";
+import { builtin } from "../platform/builtin.ts";
+import type * as threads from "node:worker_threads";
 import { AddrInUse } from "../core/errors.ts";
 import { NetError } from "../core/messages.ts";
 import type {
@@ -37,7 +37,7 @@ import {
   ANSWER_BYTES,
   BROADCAST,
   isThreadMessage,
-  LOCAL,
+  localPrefix,
   type PortMessage,
   type ThreadMessage,
   transfer,
@@ -89,8 +89,10 @@ export class ThreadSharing implements Channel {
       closed: (key) => this.#routes.delete(key),
     }, udp);
     this.#holder = new ThreadHolder(this.#owner, handles, this.#routes);
-    this.#borrower = new Borrower(handles, LOCAL);
-    this.#broadcast = new threads.BroadcastChannel(BROADCAST);
+    this.#borrower = new Borrower(handles, localPrefix());
+    this.#broadcast = new (builtin("node:worker_threads").BroadcastChannel)(
+      BROADCAST,
+    );
     this.#broadcast.unref();
     this.#broadcast.onmessage = (event: unknown) => {
       const value = (event as { data: unknown }).data;
@@ -98,11 +100,11 @@ export class ThreadSharing implements Channel {
         this.#holder.answer(value);
       }
     };
-    process.on("workerMessage", (value: unknown) => {
+    builtin("node:process").on("workerMessage", (value: unknown) => {
       if (isThreadMessage(value)) this.#onThreadMessage(value);
     });
     // Leaving tells the holders, so that their connections go to the threads left.
-    process.once("exit", () => this.#borrower.closeAll());
+    builtin("node:process").once("exit", () => this.#borrower.closeAll());
   }
 
   /**
@@ -225,7 +227,8 @@ export class ThreadSharing implements Channel {
   #portTo(holder: number): threads.MessagePort {
     const known = this.#toHolders.get(holder);
     if (known) return known;
-    const { port1, port2 } = new threads.MessageChannel();
+    const { port1, port2 } =
+      new (builtin("node:worker_threads").MessageChannel)();
     this.#toHolders.set(holder, port1);
     port1.on("message", ({ msg, raw }: PortMessage) => {
       if (msg.op === "moved") return this.#rejoin(msg.key);
@@ -245,9 +248,14 @@ export class ThreadSharing implements Channel {
       }
     });
     port1.unref();
-    threads.postMessageToThread(
+    builtin("node:worker_threads").postMessageToThread(
       holder,
-      { tag: TAG, op: "port", from: threads.threadId, port: port2 },
+      {
+        tag: TAG,
+        op: "port",
+        from: builtin("node:worker_threads").threadId,
+        port: port2,
+      },
       transfer(port2),
     ).catch(() => port1.close());
     return port1;

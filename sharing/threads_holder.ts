@@ -6,11 +6,12 @@
  *
  * @module
  */
-import * as threads from "node:worker_threads";
+import { builtin } from "../platform/builtin.ts";
+import type * as threads from "node:worker_threads";
 import type { Handles, RawConnection } from "../platform/types.ts";
 import type { HubState, Owner } from "./owner.ts";
 import {
-  LOCAL,
+  localPrefix,
   memberPrefix,
   type PortMessage,
   type ThreadMessage,
@@ -49,7 +50,7 @@ export class ThreadHolder {
     ) return;
     writeAnswer(value.answer, {
       ...this.#owner.answer(value.request, value.member),
-      holder: threads.threadId,
+      holder: builtin("node:worker_threads").threadId,
     });
   }
 
@@ -78,7 +79,7 @@ export class ThreadHolder {
           } satisfies PortMessage,
         );
       } else {
-        threads.postMessageToThread(movedTo, {
+        builtin("node:worker_threads").postMessageToThread(movedTo, {
           tag: TAG,
           op: "forward",
           msg: member,
@@ -120,7 +121,7 @@ export class ThreadHolder {
   maybeHandOver(key: string): void {
     if (this.#routes.get(key) !== "here") return;
     const members = this.#owner.members(key);
-    if (members.some((m) => m.startsWith(LOCAL))) return;
+    if (members.some((m) => m.startsWith(localPrefix()))) return;
     const heir = members
       .map((m) => Number(/^t(\d+):/.exec(m)?.[1]))
       .find((thread) => this.#fromMembers.has(thread));
@@ -129,7 +130,7 @@ export class ThreadHolder {
     if (!state) return;
     this.#routes.delete(key);
     this.#moved.set(key, heir);
-    threads.postMessageToThread(
+    builtin("node:worker_threads").postMessageToThread(
       heir,
       { tag: TAG, op: "adopt", state } satisfies ThreadMessage,
       transfer(state.handle, ...state.held),

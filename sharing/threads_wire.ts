@@ -4,7 +4,8 @@
  *
  * @module
  */
-import * as threads from "node:worker_threads";
+import { builtin } from "../platform/builtin.ts";
+import type * as threads from "node:worker_threads";
 import type { RawConnection } from "../platform/types.ts";
 import type { HubState } from "./owner.ts";
 import {
@@ -26,7 +27,9 @@ export function memberPrefix(threadId: number): string {
 }
 
 /** Member ids of this thread start with this. */
-export const LOCAL: string = memberPrefix(threads.threadId);
+export function localPrefix(): string {
+  return memberPrefix(builtin("node:worker_threads").threadId);
+}
 
 /** Messages between threads, besides the member and hub messages on ports. */
 export type ThreadMessage =

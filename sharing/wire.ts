@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
+import { builtin } from "../platform/builtin.ts";
 import { addressKey } from "../core/address.ts";
 import * as errors from "../core/errors.ts";
 import type {
@@ -168,7 +168,11 @@ export function packBytes<M extends MemberMessage | HubMessage>(msg: M): M {
   if (!(data instanceof Uint8Array)) return msg;
   return {
     ...msg,
-    data: Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+    data: builtin("node:buffer").Buffer.from(
+      data.buffer,
+      data.byteOffset,
+      data.byteLength,
+    )
       .toString("base64"),
   };
 }
@@ -176,6 +180,6 @@ export function packBytes<M extends MemberMessage | HubMessage>(msg: M): M {
 /** A datagram's bytes as they came: the receiver's own copy. */
 export function bytesOf(data: WireBytes): Uint8Array {
   return typeof data === "string"
-    ? new Uint8Array(Buffer.from(data, "base64"))
+    ? new Uint8Array(builtin("node:buffer").Buffer.from(data, "base64"))
     : data;
 }

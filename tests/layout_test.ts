@@ -111,6 +111,22 @@ test("layout: runtime adapters do not import each other, except the code they sh
   assert.deepEqual(wrong, []);
 });
 
+/** The command line's own program (`reuseport serve`): not part of the package's import. */
+const CLI_FILES = ["_cli.ts", "bin.ts"];
+
+test("layout: the package loads Node's built-in modules at first use (platform/builtin.ts), none by a static import", () => {
+  const files = sources("").filter((f) => !CLI_FILES.includes(f));
+  assert.ok(files.length > 20, `found only ${files.length} library files`);
+  const wrong = files.flatMap((file) =>
+    [
+      ...readFileSync(join(ROOT, file), "utf8").matchAll(
+        /^(?:import|export)\s+(?!type\b)[\w*{},\s]*?from\s+"(node:[^"]+)"|^import\s+"(node:[^"]+)"/gm,
+      ),
+    ].map((m) => `${file} → ${m[1] ?? m[2]}`)
+  );
+  assert.deepEqual(wrong, []);
+});
+
 test("layout: no import cycle between library files", () => {
   const graph = importGraph();
   const state = new Map<string, "open" | "done">();

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { isIP } from "node:net";
+import { ipFamily } from "../../core/ip.ts";
 import type {
   BindRequest,
   NativeListener,
@@ -43,7 +43,10 @@ export class BunListener implements NativeListener {
       });
     } catch (err) {
       // A name Bun could not resolve comes without an errno name.
-      if ((err as BunError).code === undefined && isIP(hostname) === 0) {
+      if (
+        (err as BunError).code === undefined &&
+        ipFamily(hostname) === 0
+      ) {
         throw lookupError(undefined);
       }
       throw codeError(err);

@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { createServer, type Socket } from "node:net";
+import { builtin } from "../builtin.ts";
+import type { Socket } from "node:net";
 import { AddrInUse } from "../../core/errors.ts";
 import type { RawListener, ShareAddress, ShareRequest } from "../types.ts";
 import type { BunGlobal } from "./_bun.ts";
@@ -25,7 +26,10 @@ export class NetListener implements RawListener<ShareAddress> {
 
   /** Binds and listens now; throws Deno's class for the errno. */
   constructor(bun: BunGlobal, request: ShareRequest) {
-    const server = createServer({ pauseOnConnect: true, allowHalfOpen: true });
+    const server = builtin("node:net").createServer({
+      pauseOnConnect: true,
+      allowHalfOpen: true,
+    });
     // The failure is thrown below; the event that repeats it is no news.
     server.on("error", () => {});
     if ("path" in request) {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
+import { builtin } from "../builtin.ts";
 import type {
   NativeListener,
   NativeStream,
@@ -27,7 +27,10 @@ const UNNAMED: UnixAddress = { path: null };
  * abstract name Linux takes (108 bytes) fails there with `EINVAL`.
  */
 function checkAbstract(bun: BunGlobal, path: string): void {
-  if (path.startsWith("\0") && Buffer.byteLength(path) >= 108) {
+  if (
+    path.startsWith("\0") &&
+    builtin("node:buffer").Buffer.byteLength(path) >= 108
+  ) {
     throw NetError.abstractNameFull(`Bun ${bun.version}`);
   }
 }

@@ -10,8 +10,7 @@
  */
 import { resolveByBinding } from "../resolve.ts";
 import type { Socket } from "node:net";
-import process from "node:process";
-import { fileURLToPath } from "node:url";
+import { builtin } from "../builtin.ts";
 import { nodeDnsResolver } from "../dns_resolver.ts";
 import type {
   BindRequest,
@@ -63,8 +62,8 @@ function bindsWithReusePort(): boolean {
 }
 
 function probeKernel(): { supported: boolean; reason: string } {
-  const where = `Bun ${bun().version} on ${process.platform}`;
-  if (!BALANCING_OS.includes(process.platform)) {
+  const where = `Bun ${bun().version} on ${builtin("node:process").platform}`;
+  if (!BALANCING_OS.includes(builtin("node:process").platform)) {
     return {
       supported: false,
       reason: `${where}: SO_REUSEPORT does not balance connections there`,
@@ -119,7 +118,11 @@ export const bunRuntime: Runtime = {
   udp: bunUdp,
 
   preloadArgs(module: URL, _thread: boolean): string[] {
-    return [...process.execArgv, "--preload", fileURLToPath(module)];
+    return [
+      ...builtin("node:process").execArgv,
+      "--preload",
+      builtin("node:url").fileURLToPath(module),
+    ];
   },
   kernelSupport(): { supported: boolean; reason: string } {
     kernel ??= probeKernel();
@@ -127,7 +130,7 @@ export const bunRuntime: Runtime = {
   },
 
   env(name: string): string | undefined {
-    return process.env[name];
+    return builtin("node:process").env[name];
   },
 
   listen(request: BindRequest): NativeListener {

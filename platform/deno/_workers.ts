@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { isMainThread } from "node:worker_threads";
+import { builtin } from "../builtin.ts";
 import * as errors from "../../core/errors.ts";
 import type { Udp } from "../types.ts";
 import { translate } from "./_native.ts";
@@ -14,7 +14,7 @@ import { translate } from "./_native.ts";
 function inWorker(): boolean {
   const scope = (globalThis as { WorkerGlobalScope?: unknown })
     .WorkerGlobalScope;
-  return !isMainThread ||
+  return !builtin("node:worker_threads").isMainThread ||
     (typeof scope === "function" && globalThis instanceof scope);
 }
 

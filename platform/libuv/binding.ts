@@ -15,7 +15,7 @@
  *
  * @module
  */
-import process from "node:process";
+import { builtin } from "../builtin.ts";
 
 /** A request object libuv completes: a write, a shutdown, a connect. */
 export interface Req {
@@ -121,7 +121,8 @@ let pipeWrap: PipeWrap | undefined;
 let streamWrap: StreamWrap | undefined;
 
 function binding<T>(name: string): T {
-  return (process as unknown as { binding(name: string): T }).binding(name);
+  return (builtin("node:process") as unknown as { binding(name: string): T })
+    .binding(name);
 }
 
 /** `tcp_wrap`, loaded on first use. */

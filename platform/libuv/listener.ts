@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isIP } from "node:net";
+import { ipFamily } from "../../core/ip.ts";
 import { Arrivals } from "../../core/arrivals.ts";
 import { uvError } from "../errno.ts";
 import type {
@@ -29,7 +29,7 @@ export function bindTcp(
   const out: Record<string, unknown> = {};
   let status: number;
   try {
-    status = isIP(hostname) === 6
+    status = ipFamily(hostname) === 6
       ? handle.bind6(hostname, port, flags)
       : handle.bindWithFlags
       ? handle.bindWithFlags(hostname, port, flags)

@@ -7,10 +7,7 @@
  *
  * @module
  */
-import { existsSync } from "node:fs";
-import { dirname } from "node:path";
-import process from "node:process";
-import { getSystemErrorName } from "node:util";
+import { builtin } from "../builtin.ts";
 import { NetError } from "../../core/messages.ts";
 import { osError, uvError } from "../errno.ts";
 import type { NativeListener, NativeStream, UnixAddress } from "../types.ts";
@@ -28,8 +25,9 @@ const UNNAMED: UnixAddress = { path: null };
  */
 function pipeError(status: number, path: string): Error {
   if (
-    getSystemErrorName(status) === "EACCES" && !path.startsWith("\0") &&
-    !existsSync(dirname(path))
+    builtin("node:util").getSystemErrorName(status) === "EACCES" &&
+    !path.startsWith("\0") &&
+    !builtin("node:fs").existsSync(builtin("node:path").dirname(path))
   ) {
     return osError("ENOENT", 2, "No such file or directory");
   }
@@ -77,7 +75,7 @@ export function bindPipe(
 ): RawAcceptor<UnixAddress> {
   // The pipe handle has no getsockname to learn the name the kernel picks.
   if (path === "" || path === "\0") {
-    throw NetError.unixAutobind(`Node ${process.version}`);
+    throw NetError.unixAutobind(`Node ${builtin("node:process").version}`);
   }
   const { Pipe, constants } = loadPipeWrap();
   const handle = new Pipe(constants.SERVER);

@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { isIP } from "node:net";
-import { getSystemErrorName } from "node:util";
+import { ipFamily } from "../../core/ip.ts";
+import { builtin } from "../builtin.ts";
 import { NetError } from "../../core/messages.ts";
 import { uvError } from "../errno.ts";
 import type { NativeStream, SocketAddress } from "../types.ts";
@@ -162,7 +162,10 @@ export class HandleStream<A = SocketAddress> extends PullStream
     // Deno reads the peer's reset as the end of the stream (the next write
     // then meets `EPIPE`), where libuv reports `ECONNRESET`.
     if (n >= 0) return;
-    if (n === UV_EOF || getSystemErrorName(n) === "ECONNRESET") {
+    if (
+      n === UV_EOF ||
+      builtin("node:util").getSystemErrorName(n) === "ECONNRESET"
+    ) {
       this.queue.end();
     } else this.queue.fail(uvError(n));
   }
@@ -281,7 +284,7 @@ export function connectHandle(
         reject(uvError(status));
       } else resolve(new HandleStream(handle));
     };
-    const status = isIP(ip) === 6
+    const status = ipFamily(ip) === 6
       ? handle.connect6(req, ip, port)
       : handle.connect(req, ip, port);
     if (status < 0) {

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import * as net from "node:net";
+import { builtin } from "../builtin.ts";
+import type * as net from "node:net";
 import type { Duplex } from "node:stream";
 import { duplexOf } from "../tls/_duplex.ts";
 import type { NativeStream } from "../types.ts";
@@ -18,5 +19,5 @@ export function tlsSocketOf(stream: NativeStream): Duplex {
   if (!handle) return duplexOf(stream);
   // The loop is held for pending operations only (`TlsSocketStream`).
   const options = { handle, allowHalfOpen: true } as net.SocketConstructorOpts;
-  return new net.Socket(options).unref();
+  return new (builtin("node:net").Socket)(options).unref();
 }

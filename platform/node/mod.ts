@@ -5,10 +5,8 @@
  *
  * @module
  */
-import { lookup } from "node:dns";
-import * as net from "node:net";
-import process from "node:process";
-import * as threads from "node:worker_threads";
+import { ipFamily } from "../../core/ip.ts";
+import { builtin } from "../builtin.ts";
 import { lookupError, uvError } from "../errno.ts";
 import { nodeDnsResolver } from "../dns_resolver.ts";
 import type {
@@ -42,7 +40,7 @@ const BALANCING_OS: readonly string[] = ["linux", "android", "freebsd"];
 
 function lookupAsync(hostname: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    lookup(hostname, (err, address) => {
+    builtin("node:dns").lookup(hostname, (err, address) => {
       if (err) reject(lookupError(err.code));
       else resolve(address);
     });
@@ -51,10 +49,11 @@ function lookupAsync(hostname: string): Promise<string> {
 
 /** Whether this Node can move TCP handles between threads, tested by feature. */
 function threadsCanMove(): boolean {
-  if (typeof threads.postMessageToThread !== "function") return false;
-  return Object.getOwnPropertySymbols(net.Server.prototype).some((s) =>
-    s.description === "messaging_transfer_symbol"
-  );
+  if (
+    typeof builtin("node:worker_threads").postMessageToThread !== "function"
+  ) return false;
+  return Object.getOwnPropertySymbols(builtin("node:net").Server.prototype)
+    .some((s) => s.description === "messaging_transfer_symbol");
 }
 
 const stream = (raw: object, localAddr?: SocketAddress): NativeStream =>
@@ -72,16 +71,19 @@ const handles: Handles = {
   },
   get threadsReason(): string {
     return threadsCanMove()
-      ? `Node ${process.version} moves sockets between threads`
-      : `Node ${process.version} cannot move sockets between threads (Node 24 can)`;
+      ? `Node ${builtin("node:process").version} moves sockets between threads`
+      : `Node ${
+        builtin("node:process").version
+      } cannot move sockets between threads (Node 24 can)`;
   },
   get unixThreads(): { moves: boolean; reason: string } {
     // Node transfers TCP handles to a worker (net.Socket's transfer takes a
     // TCP handle only); a pipe handle moves over IPC, to processes.
     return {
       moves: false,
-      reason:
-        `Node ${process.version} cannot move Unix socket connections between threads (a pipe handle cannot be transferred to a worker; only processes can be passed one)`,
+      reason: `Node ${
+        builtin("node:process").version
+      } cannot move Unix socket connections between threads (a pipe handle cannot be transferred to a worker; only processes can be passed one)`,
     };
   },
   bind(request: ShareRequest): RawAcceptor<ShareAddress> {
@@ -115,7 +117,9 @@ const unix: UnixSockets = {
   listen: listenPipe,
   connect: connectPipe,
   get datagramReason(): string {
-    return `Node ${process.version} has no Unix datagram sockets (node:dgram has only UDP)`;
+    return `Node ${
+      builtin("node:process").version
+    } has no Unix datagram sockets (node:dgram has only UDP)`;
   },
 };
 /** Connects a TCP handle, resolving a name first. */
@@ -124,7 +128,7 @@ async function connect(
   port: number,
   signal?: AbortSignal,
 ): Promise<NativeStream> {
-  const ip = net.isIP(hostname) ? hostname : await lookupAsync(hostname);
+  const ip = ipFamily(hostname) ? hostname : await lookupAsync(hostname);
   signal?.throwIfAborted();
   return connectHandle(ip, port, signal);
 }
@@ -152,14 +156,18 @@ export const nodeRuntime: Runtime = {
   handles,
   resolveDns: nodeDnsResolver(),
   unix,
-  udp: dgramUdp(() => `Node ${process.version}`),
+  udp: dgramUdp(() => `Node ${builtin("node:process").version}`),
 
   preloadArgs(module: URL, thread: boolean): string[] {
-    const own = thread ? modulePreloads(process.execArgv) : process.execArgv;
+    const own = thread
+      ? modulePreloads(builtin("node:process").execArgv)
+      : builtin("node:process").execArgv;
     return [...own, "--import", module.href];
   },
   kernelSupport(): { supported: boolean; reason: string } {
-    const node = `Node ${process.version} on ${process.platform}`;
+    const node = `Node ${builtin("node:process").version} on ${
+      builtin("node:process").platform
+    }`;
     if (typeof loadTcpWrap().constants.UV_TCP_REUSEPORT !== "number") {
       return {
         supported: false,
@@ -167,7 +175,7 @@ export const nodeRuntime: Runtime = {
           `${node} cannot bind with SO_REUSEPORT (libuv's UV_TCP_REUSEPORT arrived in Node 22.12)`,
       };
     }
-    if (!BALANCING_OS.includes(process.platform)) {
+    if (!BALANCING_OS.includes(builtin("node:process").platform)) {
       return {
         supported: false,
         reason: `${node}: SO_REUSEPORT does not balance connections there`,
@@ -178,14 +186,14 @@ export const nodeRuntime: Runtime = {
       reason: `${node} binds with SO_REUSEPORT on libuv's TCP handle${
         // Node >= 26.4's public synchronous bind: it learns of a taken port
         // only at listen(), in an event, and hands connections to net.Socket.
-        "BoundSocket" in net
+        "BoundSocket" in builtin("node:net")
           ? " (not net.BoundSocket: two of them bind one port, and the second hears of it only at listen(), in an event)"
           : ""} and the kernel balances`,
     };
   },
 
   env(name: string): string | undefined {
-    return process.env[name];
+    return builtin("node:process").env[name];
   },
 
   listen(request: BindRequest): NativeListener {

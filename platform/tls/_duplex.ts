@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { Duplex } from "node:stream";
-import { setImmediate } from "node:timers";
+import { builtin } from "../builtin.ts";
+import type { Duplex } from "node:stream";
 import type { NativeStream } from "../types.ts";
 
 /** Bytes asked for per read: a TLS record and its header. */
@@ -77,7 +77,7 @@ export function duplexOf(
       pushing = false;
     }
   };
-  const duplex = new Duplex({
+  const duplex = new (builtin("node:stream").Duplex)({
     allowHalfOpen: true,
     read() {
       if (reading || endHeld) return;
@@ -110,7 +110,7 @@ export function duplexOf(
       // An answer to bytes just read waits a turn: Bun's `node:tls` writes
       // its alert for bytes that are not TLS before it fails the socket (a
       // tick later), and Node's and Deno's send none (see `dropWrites`).
-      if (pushing) setImmediate(send);
+      if (pushing) builtin("node:timers").setImmediate(send);
       else send();
     },
     final(callback) {

@@ -7,10 +7,9 @@
  *
  * @module
  */
-import { createPrivateKey, X509Certificate } from "node:crypto";
+import { builtin } from "../builtin.ts";
+import type * as tls from "node:tls";
 import type { Duplex } from "node:stream";
-import { setImmediate } from "node:timers";
-import * as tls from "node:tls";
 import { NetError } from "../../core/messages.ts";
 import { hold, release } from "../loop_hold.ts";
 import { NetStream } from "../socket_stream.ts";
@@ -36,7 +35,10 @@ const CLOSE_GRACE_MS = 5_000;
 function checkPair(cert: string, key: string): void {
   let matches = true;
   try {
-    matches = new X509Certificate(cert).checkPrivateKey(createPrivateKey(key));
+    matches = new (builtin("node:crypto").X509Certificate)(cert)
+      .checkPrivateKey(
+        builtin("node:crypto").createPrivateKey(key),
+      );
   } catch {
     // Unreadable here: `createSecureContext` says what is wrong with it.
   }
@@ -75,7 +77,7 @@ export class TlsSocketStream extends NetStream implements TlsStream {
       // Bun's `node:tls` does not end a TLS socket whose Duplex ended: the
       // connection's end is the stream's (as Node's TLS layer makes it).
       raw.once(PEER_END, () =>
-        setImmediate(() => {
+        builtin("node:timers").setImmediate(() => {
           if (!socket.readableEnded) this.ended();
         }));
       // Bytes that are not TLS get no alert from Node's or Deno's TLS: the
@@ -179,7 +181,7 @@ export class TlsSocketStream extends NetStream implements TlsStream {
     if (!this.#handshaking) return super.ended();
     // `node:tls` can report the end of a stream before the handshake that
     // the same bytes completed ('secure' comes a turn later).
-    setImmediate(() => {
+    builtin("node:timers").setImmediate(() => {
       if (!this.#handshaking) return super.ended();
       // An end before the handshake finished is an unexpected one, and the
       // last thing to come: the half-open socket goes.
@@ -217,7 +219,7 @@ function clientOptions(settings: TlsClientSettings): tls.ConnectionOptions {
     rejectUnauthorized: true,
     checkServerIdentity: settings.unsafelyDisableHostnameVerification
       ? () => undefined
-      : tls.checkServerIdentity,
+      : builtin("node:tls").checkServerIdentity,
   };
 }
 
@@ -235,7 +237,10 @@ export function nodeTls(
     settings: TlsClientSettings,
   ): TlsStream => {
     const raw = socketOf(stream);
-    const socket = tls.connect({ ...clientOptions(settings), socket: raw });
+    const socket = builtin("node:tls").connect({
+      ...clientOptions(settings),
+      socket: raw,
+    });
     return new TlsSocketStream(socket, stream, false, raw);
   };
   return {
@@ -243,7 +248,7 @@ export function nodeTls(
       checkPair(settings.cert, settings.key);
       try {
         return {
-          secureContext: tls.createSecureContext({
+          secureContext: builtin("node:tls").createSecureContext({
             cert: settings.cert,
             key: settings.key,
           }),
@@ -258,7 +263,7 @@ export function nodeTls(
     accept(stream: NativeStream, context: TlsServerContext): TlsStream {
       const { secureContext, alpnProtocols } = context as ServerContext;
       const raw = socketOf(stream);
-      const socket = new tls.TLSSocket(raw, {
+      const socket = new (builtin("node:tls").TLSSocket)(raw, {
         isServer: true,
         secureContext,
         ALPNProtocols: alpnProtocols,
