@@ -251,15 +251,19 @@ export class DatagramConn
    * `127.0.0.1`); resolves the bytes sent. Typed to take any `Deno.Addr`,
    * as Deno's: one without a port rejects with Deno's `TypeError`.
    */
-  async send(
+  send(
     p: Uint8Array,
     opts: { hostname?: string; port?: number; transport?: string },
   ): Promise<number> {
-    return await op_net_send_udp(
-      this.#rid,
-      { hostname: opts.hostname ?? "127.0.0.1", port: opts.port as number },
-      p,
-    );
+    // No async function here: an echo sends per datagram; the op's promise
+    // is the one returned.
+    let addr: { hostname: string; port: number };
+    try {
+      addr = { hostname: opts.hostname ?? "127.0.0.1", port: opts.port! };
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return op_net_send_udp(this.#rid, addr, p);
   }
 
   /** Closes the socket; a pending `receive()` rejects with `Interrupted`. */

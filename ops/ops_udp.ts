@@ -401,7 +401,9 @@ function sendPort(value: unknown): number {
 /**
  * Sends `data` as one datagram to `addr` (a name is resolved first);
  * resolves the byte count. A datagram too long for UDP rejects with the
- * OS's `Message too long (os error 90)`.
+ * OS's `Message too long (os error 90)`. An IP literal (the usual case: a
+ * reply to a sender) goes out with no resolver step and no promise but the
+ * send's own.
  *
  * @example
  * ```ts
@@ -413,29 +415,74 @@ function sendPort(value: unknown): number {
  * close(rid);
  * ```
  */
-export async function op_net_send_udp(
+export function op_net_send_udp(
   rid: number,
   addr: { hostname: string; port: number },
   data: Uint8Array,
 ): Promise<number> {
-  if (typeof addr !== "object" || addr === null) {
-    throw NetError.expectedNumber();
+  // An async op: what is wrong rejects, in Deno's order of checks.
+  try {
+    if (typeof addr !== "object" || addr === null) {
+      throw NetError.expectedNumber();
+    }
+    const port = sendPort(addr.port);
+    if (!types.isUint8Array(data)) throw NetError.notABuffer();
+    const hostname = String(addr.hostname);
+    const family = literalFamily(hostname);
+    if (family === 0) {
+      return sendResolved(rid, validateHostname(hostname), port, data);
+    }
+    return sendTo(memberOf(rid).shared.socket, data, hostname, family, port);
+  } catch (err) {
+    return Promise.reject(err);
   }
-  const port = sendPort(addr.port);
-  if (!types.isUint8Array(data)) throw NetError.notABuffer();
-  const host = validateHostname(String(addr.hostname));
+}
+
+/** The last IP literal sent to, and its family: replies go to few peers. */
+let lastLiteral = "";
+let lastFamily = 0;
+
+/** 4 or 6 for a bare IP literal, else 0; the last one is not parsed again. */
+function literalFamily(hostname: string): number {
+  if (hostname === lastLiteral) return lastFamily;
+  const family = isIP(hostname);
+  if (family !== 0) {
+    lastLiteral = hostname;
+    lastFamily = family;
+  }
+  return family;
+}
+
+/** `op_net_send_udp` to a host that is not a bare IP literal (checked as Deno checks it). */
+async function sendResolved(
+  rid: number,
+  host: string,
+  port: number,
+  data: Uint8Array,
+): Promise<number> {
   const { socket } = memberOf(rid).shared;
-  const v6 = socket.addr.hostname.includes(":");
-  // An IP literal, the usual case (a reply to a sender), is looked at once.
   let family = isIP(host);
   let ip = host;
   if (!family) {
+    const v6 = socket.addr.hostname.includes(":");
     ip = literalAddress(host) ??
       await udpOf(runtime()).resolve(host, v6 ? 6 : 4);
     family = isIP(ip);
     // The socket may have closed while the name resolved.
     memberOf(rid);
   }
+  return await sendTo(socket, data, ip, family, port);
+}
+
+/** Sends to the literal `ip` of `family`, as the socket's family can reach it. */
+function sendTo(
+  socket: NativeDatagramSocket,
+  data: Uint8Array,
+  ip: string,
+  family: number,
+  port: number,
+): Promise<number> {
+  const v6 = socket.addr.hostname.includes(":");
   if (family === 6 && !v6) {
     throw osError(
       "EAFNOSUPPORT",
@@ -444,8 +491,7 @@ export async function op_net_send_udp(
     );
   }
   // A dual-stack socket reaches an IPv4 peer at its mapped address.
-  if (family === 4 && v6) ip = `::ffff:${ip}`;
-  return await socket.send(data, ip, port);
+  return socket.send(data, family === 4 && v6 ? `::ffff:${ip}` : ip, port);
 }
 
 /** Runs `fn` as an async op does: what it throws rejects, never throws. */

@@ -138,7 +138,7 @@ class DgramSocket implements NativeDatagramSocket {
   }
 
   close(): void {
-    this.#pending.set(false);
+    this.#pending.drop();
     this.#socket.close();
   }
 

@@ -133,7 +133,7 @@ class BunDatagramSocket implements NativeDatagramSocket {
   }
 
   close(): void {
-    this.#pending.set(false);
+    this.#pending.drop();
     this.#socket.close();
     // A send that waited for room will not get it now.
     this.drained();
