@@ -37,10 +37,28 @@ export const DEFAULT_DATAGRAM_LIMITS: DatagramLimits = {
  */
 interface Waiter<T, M> {
   member: M;
-  map: (item: T) => unknown;
+  map: (item: T, a: unknown, b: unknown) => unknown;
+  /** What `map` takes besides the item: no closure per receive. */
+  a: unknown;
+  b: unknown;
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
   next: Waiter<T, M> | undefined;
+}
+
+/** No-op resolving functions: a waiter's before its promise fills them in. */
+function unset(): void {}
+
+/** The waiter whose promise is being made (see `fill`). */
+let filling: Waiter<unknown, unknown> | undefined;
+
+/** One executor for every receive's promise, not a closure per receive. */
+function fill<R>(
+  resolve: (value: R) => void,
+  reject: (err: Error) => void,
+): void {
+  filling!.resolve = resolve as (value: unknown) => void;
+  filling!.reject = reject;
 }
 
 /** Datagrams in hand and receivers that wait, for one socket. */
@@ -109,7 +127,7 @@ export class DatagramQueue<T, M> {
       if (!waiter.next) this.#last = undefined;
       this.#waiting--;
       this.#delivered++;
-      waiter.resolve(waiter.map(item));
+      waiter.resolve(waiter.map(item, waiter.a, waiter.b));
       this.#changed();
       return true;
     }
@@ -129,29 +147,39 @@ export class DatagramQueue<T, M> {
    * `member` receives: a queued datagram at once, else the next to arrive;
    * the promise resolves what `map` makes of it, called as it is taken (a
    * receive copies it into its buffer then, with no turn of its own).
+   * `a` and `b` are passed on to `map`, so that it need not be a closure.
    */
-  take<R>(member: M, map: (item: T) => R): Promise<R> {
+  take<R, A = undefined, B = undefined>(
+    member: M,
+    map: (item: T, a: A, b: B) => R,
+    a?: A,
+    b?: B,
+  ): Promise<R> {
     // No `shift()` call on an empty queue: the usual case, per datagram.
     const first = this.#items.length > 0 ? this.#items.shift() : undefined;
     if (first) {
       this.#bytes -= first.size;
       this.#delivered++;
-      return Promise.resolve(map(first.item));
+      return Promise.resolve(map(first.item, a as A, b as B));
     }
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter<T, M> = {
-        member,
-        map,
-        resolve: resolve as (value: unknown) => void,
-        reject,
-        next: undefined,
-      };
-      if (this.#last) this.#last.next = waiter;
-      else this.#first = waiter;
-      this.#last = waiter;
-      this.#waiting++;
-      this.#changed();
-    });
+    const waiter: Waiter<T, M> = {
+      member,
+      map: map as Waiter<T, M>["map"],
+      a,
+      b,
+      resolve: unset,
+      reject: unset,
+      next: undefined,
+    };
+    filling = waiter as Waiter<unknown, unknown>;
+    const promise = new Promise<R>(fill);
+    filling = undefined;
+    if (this.#last) this.#last.next = waiter;
+    else this.#first = waiter;
+    this.#last = waiter;
+    this.#waiting++;
+    this.#changed();
+    return promise;
   }
 
   /**

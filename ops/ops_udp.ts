@@ -347,12 +347,19 @@ export function recvUdpInto<B extends Uint8Array, R>(
   } catch (err) {
     return Promise.reject(err);
   }
-  return member.shared.queue.take(member, ({ data, from }) => {
-    const n = Math.min(data.byteLength, buf.byteLength);
-    buf.set(n === data.byteLength ? data : data.subarray(0, n));
-    // Each datagram, and its address, goes to one receive only: no copy.
-    return make(buf, n, from);
-  });
+  return member.shared.queue.take(member, copyInto, buf, make);
+}
+
+/** `recvUdpInto`'s step as the datagram is taken: a function of the module's, not a closure per receive. */
+function copyInto<B extends Uint8Array, R>(
+  { data, from }: Datagram,
+  buf: B,
+  make: (buf: B, n: number, from: SocketAddress) => R,
+): R {
+  const n = Math.min(data.byteLength, buf.byteLength);
+  buf.set(n === data.byteLength ? data : data.subarray(0, n));
+  // Each datagram, and its address, goes to one receive only: no copy.
+  return make(buf, n, from);
 }
 
 /**
