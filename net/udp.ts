@@ -144,6 +144,14 @@ function received(
   return [p.subarray(0, n) as Uint8Array<ArrayBuffer>, udpAddr(from)];
 }
 
+/** What `receive()` resolves with no buffer given: the datagram's own bytes. */
+function receivedOwn(
+  data: Uint8Array<ArrayBuffer>,
+  from: SocketAddress,
+): [Uint8Array<ArrayBuffer>, UdpAddr] {
+  return [data, udpAddr(from)];
+}
+
 function udpAddr(addr: SocketAddress): UdpAddr {
   return { hostname: addr.hostname, port: addr.port, transport: "udp" };
 }
@@ -240,10 +248,7 @@ export class DatagramConn
       // The result made as the datagram is copied: one promise, one tuple.
       return recvUdpInto(this.#rid, p, received);
     }
-    return recvUdp(this.#rid, this.bufSize).then(([data, from]) => [
-      data,
-      udpAddr(from),
-    ]);
+    return recvUdp(this.#rid, this.bufSize, receivedOwn);
   }
 
   /**

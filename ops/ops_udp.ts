@@ -365,7 +365,9 @@ function copyInto<B extends Uint8Array, R>(
 /**
  * Receives the next datagram on `rid` without a buffer of the caller's: the
  * datagram's own bytes, at most `max` of them. What `DatagramConn#receive()`
- * uses when given no buffer (Deno's allocates 65,507 bytes per call).
+ * uses when given no buffer (Deno's allocates 65,507 bytes per call). The
+ * result is `[bytes, from]`, or what `make(bytes, from)` makes of them as
+ * the datagram is taken (no promise of the caller's per datagram).
  *
  * @example
  * ```ts
@@ -380,21 +382,50 @@ function copyInto<B extends Uint8Array, R>(
  * close(rid);
  * ```
  */
-export async function recvUdp(
+export function recvUdp(
   rid: number,
   max: number,
-): Promise<[Uint8Array<ArrayBuffer>, SocketAddress]> {
-  const member = receiverOf(rid);
-  return await member.shared.queue.take(member, ({ data, from }) => {
-    const n = Math.max(0, Math.min(data.byteLength, max));
-    // The runtimes' datagrams live in ArrayBuffers of their own.
-    const view = new Uint8Array(
-      data.buffer as ArrayBuffer,
-      data.byteOffset,
-      n,
-    );
-    return [view, from] as [Uint8Array<ArrayBuffer>, SocketAddress];
-  });
+): Promise<[Uint8Array<ArrayBuffer>, SocketAddress]>;
+/** `recvUdp` with the result made by `make(bytes, from)`. */
+export function recvUdp<R>(
+  rid: number,
+  max: number,
+  make: (data: Uint8Array<ArrayBuffer>, from: SocketAddress) => R,
+): Promise<R>;
+export function recvUdp<R>(
+  rid: number,
+  max: number,
+  make: (data: Uint8Array<ArrayBuffer>, from: SocketAddress) => R =
+    viewPair as never,
+): Promise<R> {
+  let member: UdpSocketResource;
+  try {
+    member = receiverOf(rid);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return member.shared.queue.take(member, viewOf, max, make);
+}
+
+function viewPair(
+  data: Uint8Array<ArrayBuffer>,
+  from: SocketAddress,
+): [Uint8Array<ArrayBuffer>, SocketAddress] {
+  return [data, from];
+}
+
+/** `recvUdp`'s step as the datagram is taken: its own bytes, at most `max`. */
+function viewOf<R>(
+  { data, from }: Datagram,
+  max: number,
+  make: (data: Uint8Array<ArrayBuffer>, from: SocketAddress) => R,
+): R {
+  const n = Math.max(0, Math.min(data.byteLength, max));
+  // The runtimes' datagrams live in ArrayBuffers of their own.
+  return make(
+    new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, n),
+    from,
+  );
 }
 
 /** A port as Deno's op takes it: a number, saturated to 0–65535; 0 cannot be sent to. */
