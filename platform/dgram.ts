@@ -138,7 +138,7 @@ class DgramSocket implements NativeDatagramSocket {
   }
 
   close(): void {
-    this.#pending.drop();
+    this.#pending.set(false);
     this.#socket.close();
   }
 

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { clearImmediate, setImmediate, setInterval } from "node:timers";
+import { setInterval } from "node:timers";
 
 /** Longest delay a Node timer takes; it never needs to fire. */
 const NEVER_MS = 2 ** 31 - 1;
@@ -35,13 +35,9 @@ export function release(): void {
 
 /**
  * One thing's share of the hold: `set(true)` holds the loop for it,
- * `set(false)` lets go, and setting what is already set costs a compare.
- * Letting go waits for the loop's check phase (one immediate): a socket
- * whose receive loop waits again right after each datagram is let go and
- * held again within the same turn, so the timer's ref count (a binding
- * call each way when nothing else holds the loop) is not touched per
- * datagram, only per turn at most. The process still exits in the turn
- * after nothing holds it. `drop()` lets go at once (the thing closed).
+ * `set(false)` lets go, and setting what is already set costs a compare. A
+ * socket whose receive loop waits again right after each datagram flips it
+ * twice a datagram without a binding call.
  *
  * @example
  * ```ts
@@ -49,49 +45,17 @@ export function release(): void {
  *
  * const pending = new LoopHold();
  * pending.set(true); // a receive waits: the process stays alive
- * pending.set(false); // it settled: let go in the check phase
- * pending.drop(); // closed: let go now
+ * pending.set(false); // it settled
  * ```
  */
 export class LoopHold {
-  /** What the last `set()` asked for. */
-  #wanted = false;
-  /** Whether `hold()` counts this one now. */
   #held = false;
-  #settling: ReturnType<typeof setImmediate> | undefined;
-  /** Made once: the check that lets go if nobody held again meanwhile. */
-  #settle = (): void => {
-    this.#settling = undefined;
-    if (!this.#wanted) this.#release();
-  };
 
-  /** Holds the loop (`true`) or lets it go in the check phase (`false`). */
+  /** Holds the loop (`true`) or lets it go (`false`). */
   set(on: boolean): void {
-    if (on === this.#wanted) return;
-    this.#wanted = on;
-    if (on) {
-      if (!this.#held) {
-        this.#held = true;
-        hold();
-      }
-    } else if (this.#held && this.#settling === undefined) {
-      this.#settling = setImmediate(this.#settle);
-    }
-  }
-
-  /** Lets go now, with no check pending. */
-  drop(): void {
-    this.#wanted = false;
-    if (this.#settling !== undefined) {
-      clearImmediate(this.#settling);
-      this.#settling = undefined;
-    }
-    this.#release();
-  }
-
-  #release(): void {
-    if (!this.#held) return;
-    this.#held = false;
-    release();
+    if (on === this.#held) return;
+    this.#held = on;
+    if (on) hold();
+    else release();
   }
 }

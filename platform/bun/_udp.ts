@@ -133,7 +133,7 @@ class BunDatagramSocket implements NativeDatagramSocket {
   }
 
   close(): void {
-    this.#pending.drop();
+    this.#pending.set(false);
     this.#socket.close();
     // A send that waited for room will not get it now.
     this.drained();
