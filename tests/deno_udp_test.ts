@@ -516,8 +516,8 @@ test(
   "netUdpSettledReceiveLetsGo: a receive loop that stops waiting, its socket open, does not hold the process",
   { timeout: 30_000 },
   async () => {
-    // Each receive holds the process while it waits; the last one settled
-    // lets go (in the check phase of that turn), with no close.
+    // Each receive holds the process while it waits; once the last one
+    // settled, nothing does, with no close.
     const exits = await unrefChild(
       true,
       `const conn = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
