@@ -501,6 +501,8 @@ if (onDeno && !native && process.env[FLAGGED_ENV] !== "1") {
     "these tests pass on ours over Deno.listenDatagram too (--unstable-net)",
     import.meta.url,
     { [FLAGGED_ENV]: "1" },
+    // Its children (Deno runs that type-check) take long on a busy machine.
+    120_000,
   );
 }
 
@@ -509,6 +511,7 @@ if (onDeno && !native && process.env[FLAGGED_ENV] !== "1") {
     "these tests pass on native Deno too (Deno's own listenDatagram)",
     import.meta.url,
     { [NATIVE_ENV]: "1" },
+    120_000,
   );
 }
 
