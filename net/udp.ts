@@ -144,6 +144,14 @@ function received(
   return [p.subarray(0, n) as Uint8Array<ArrayBuffer>, udpAddr(from)];
 }
 
+/** What `receive()` resolves with no buffer given: the datagram's own bytes. */
+function receivedOwn(
+  data: Uint8Array<ArrayBuffer>,
+  from: SocketAddress,
+): [Uint8Array<ArrayBuffer>, UdpAddr] {
+  return [data, udpAddr(from)];
+}
+
 function udpAddr(addr: SocketAddress): UdpAddr {
   return { hostname: addr.hostname, port: addr.port, transport: "udp" };
 }
@@ -240,10 +248,7 @@ export class DatagramConn
       // The result made as the datagram is copied: one promise, one tuple.
       return recvUdpInto(this.#rid, p, received);
     }
-    return recvUdp(this.#rid, this.bufSize).then(([data, from]) => [
-      data,
-      udpAddr(from),
-    ]);
+    return recvUdp(this.#rid, this.bufSize, receivedOwn);
   }
 
   /**
@@ -251,15 +256,19 @@ export class DatagramConn
    * `127.0.0.1`); resolves the bytes sent. Typed to take any `Deno.Addr`,
    * as Deno's: one without a port rejects with Deno's `TypeError`.
    */
-  async send(
+  send(
     p: Uint8Array,
     opts: { hostname?: string; port?: number; transport?: string },
   ): Promise<number> {
-    return await op_net_send_udp(
-      this.#rid,
-      { hostname: opts.hostname ?? "127.0.0.1", port: opts.port as number },
-      p,
-    );
+    // No async function here: an echo sends per datagram; the op's promise
+    // is the one returned.
+    let addr: { hostname: string; port: number };
+    try {
+      addr = { hostname: opts.hostname ?? "127.0.0.1", port: opts.port! };
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return op_net_send_udp(this.#rid, addr, p);
   }
 
   /** Closes the socket; a pending `receive()` rejects with `Interrupted`. */

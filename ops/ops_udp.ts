@@ -349,18 +349,27 @@ export function recvUdpInto<B extends Uint8Array, R>(
   } catch (err) {
     return Promise.reject(err);
   }
-  return member.shared.queue.take(member, ({ data, from }) => {
-    const n = Math.min(data.byteLength, buf.byteLength);
-    buf.set(n === data.byteLength ? data : data.subarray(0, n));
-    // Each datagram, and its address, goes to one receive only: no copy.
-    return make(buf, n, from);
-  });
+  return member.shared.queue.take(member, copyInto, buf, make);
+}
+
+/** `recvUdpInto`'s step as the datagram is taken: a function of the module's, not a closure per receive. */
+function copyInto<B extends Uint8Array, R>(
+  { data, from }: Datagram,
+  buf: B,
+  make: (buf: B, n: number, from: SocketAddress) => R,
+): R {
+  const n = Math.min(data.byteLength, buf.byteLength);
+  buf.set(n === data.byteLength ? data : data.subarray(0, n));
+  // Each datagram, and its address, goes to one receive only: no copy.
+  return make(buf, n, from);
 }
 
 /**
  * Receives the next datagram on `rid` without a buffer of the caller's: the
  * datagram's own bytes, at most `max` of them. What `DatagramConn#receive()`
- * uses when given no buffer (Deno's allocates 65,507 bytes per call).
+ * uses when given no buffer (Deno's allocates 65,507 bytes per call). The
+ * result is `[bytes, from]`, or what `make(bytes, from)` makes of them as
+ * the datagram is taken (no promise of the caller's per datagram).
  *
  * @example
  * ```ts
@@ -375,21 +384,50 @@ export function recvUdpInto<B extends Uint8Array, R>(
  * close(rid);
  * ```
  */
-export async function recvUdp(
+export function recvUdp(
   rid: number,
   max: number,
-): Promise<[Uint8Array<ArrayBuffer>, SocketAddress]> {
-  const member = receiverOf(rid);
-  return await member.shared.queue.take(member, ({ data, from }) => {
-    const n = Math.max(0, Math.min(data.byteLength, max));
-    // The runtimes' datagrams live in ArrayBuffers of their own.
-    const view = new Uint8Array(
-      data.buffer as ArrayBuffer,
-      data.byteOffset,
-      n,
-    );
-    return [view, from] as [Uint8Array<ArrayBuffer>, SocketAddress];
-  });
+): Promise<[Uint8Array<ArrayBuffer>, SocketAddress]>;
+/** `recvUdp` with the result made by `make(bytes, from)`. */
+export function recvUdp<R>(
+  rid: number,
+  max: number,
+  make: (data: Uint8Array<ArrayBuffer>, from: SocketAddress) => R,
+): Promise<R>;
+export function recvUdp<R>(
+  rid: number,
+  max: number,
+  make: (data: Uint8Array<ArrayBuffer>, from: SocketAddress) => R =
+    viewPair as never,
+): Promise<R> {
+  let member: UdpSocketResource;
+  try {
+    member = receiverOf(rid);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return member.shared.queue.take(member, viewOf, max, make);
+}
+
+function viewPair(
+  data: Uint8Array<ArrayBuffer>,
+  from: SocketAddress,
+): [Uint8Array<ArrayBuffer>, SocketAddress] {
+  return [data, from];
+}
+
+/** `recvUdp`'s step as the datagram is taken: its own bytes, at most `max`. */
+function viewOf<R>(
+  { data, from }: Datagram,
+  max: number,
+  make: (data: Uint8Array<ArrayBuffer>, from: SocketAddress) => R,
+): R {
+  const n = Math.max(0, Math.min(data.byteLength, max));
+  // The runtimes' datagrams live in ArrayBuffers of their own.
+  return make(
+    new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, n),
+    from,
+  );
 }
 
 /** A port as Deno's op takes it: a number, saturated to 0–65535; 0 cannot be sent to. */
@@ -403,7 +441,9 @@ function sendPort(value: unknown): number {
 /**
  * Sends `data` as one datagram to `addr` (a name is resolved first);
  * resolves the byte count. A datagram too long for UDP rejects with the
- * OS's `Message too long (os error 90)`.
+ * OS's `Message too long (os error 90)`. An IP literal (the usual case: a
+ * reply to a sender) goes out with no resolver step and no promise but the
+ * send's own.
  *
  * @example
  * ```ts
@@ -415,31 +455,76 @@ function sendPort(value: unknown): number {
  * close(rid);
  * ```
  */
-export async function op_net_send_udp(
+export function op_net_send_udp(
   rid: number,
   addr: { hostname: string; port: number },
   data: Uint8Array,
 ): Promise<number> {
-  if (typeof addr !== "object" || addr === null) {
-    throw NetError.expectedNumber();
+  // An async op: what is wrong rejects, in Deno's order of checks.
+  try {
+    if (typeof addr !== "object" || addr === null) {
+      throw NetError.expectedNumber();
+    }
+    const port = sendPort(addr.port);
+    if (!builtin("node:util").types.isUint8Array(data)) {
+      throw NetError.notABuffer();
+    }
+    const hostname = String(addr.hostname);
+    const family = literalFamily(hostname);
+    if (family === 0) {
+      return sendResolved(rid, validateHostname(hostname), port, data);
+    }
+    return sendTo(memberOf(rid).shared.socket, data, hostname, family, port);
+  } catch (err) {
+    return Promise.reject(err);
   }
-  const port = sendPort(addr.port);
-  if (!builtin("node:util").types.isUint8Array(data)) {
-    throw NetError.notABuffer();
+}
+
+/** The last IP literal sent to, and its family: replies go to few peers. */
+let lastLiteral = "";
+let lastFamily = 0;
+
+/** 4 or 6 for a bare IP literal, else 0; the last one is not parsed again. */
+function literalFamily(hostname: string): number {
+  if (hostname === lastLiteral) return lastFamily;
+  const family = ipFamily(hostname);
+  if (family !== 0) {
+    lastLiteral = hostname;
+    lastFamily = family;
   }
-  const host = validateHostname(String(addr.hostname));
+  return family;
+}
+
+/** `op_net_send_udp` to a host that is not a bare IP literal (checked as Deno checks it). */
+async function sendResolved(
+  rid: number,
+  host: string,
+  port: number,
+  data: Uint8Array,
+): Promise<number> {
   const { socket } = memberOf(rid).shared;
-  const v6 = socket.addr.hostname.includes(":");
-  // An IP literal, the usual case (a reply to a sender), is looked at once.
   let family = ipFamily(host);
   let ip = host;
   if (!family) {
+    const v6 = socket.addr.hostname.includes(":");
     ip = literalAddress(host) ??
       await udpOf(runtime()).resolve(host, v6 ? 6 : 4);
     family = ipFamily(ip);
     // The socket may have closed while the name resolved.
     memberOf(rid);
   }
+  return await sendTo(socket, data, ip, family, port);
+}
+
+/** Sends to the literal `ip` of `family`, as the socket's family can reach it. */
+function sendTo(
+  socket: NativeDatagramSocket,
+  data: Uint8Array,
+  ip: string,
+  family: number,
+  port: number,
+): Promise<number> {
+  const v6 = socket.addr.hostname.includes(":");
   if (family === 6 && !v6) {
     throw osError(
       "EAFNOSUPPORT",
@@ -448,8 +533,7 @@ export async function op_net_send_udp(
     );
   }
   // A dual-stack socket reaches an IPv4 peer at its mapped address.
-  if (family === 4 && v6) ip = `::ffff:${ip}`;
-  return await socket.send(data, ip, port);
+  return socket.send(data, family === 4 && v6 ? `::ffff:${ip}` : ip, port);
 }
 
 /** Runs `fn` as an async op does: what it throws rejects, never throws. */

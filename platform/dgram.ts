@@ -200,9 +200,21 @@ function bindDgram(
   socket.setBroadcast(true);
   socket.setMulticastLoopback(request.loopback);
   socket.unref();
-  socket.on("message", (data: Uint8Array, rinfo: dgram.RemoteInfo) => {
-    onDatagram({ data, from: peerAddress(rinfo.address, rinfo.port) });
-  });
+  // Only a dual-stack (IPv6) socket hears IPv4 peers at mapped addresses:
+  // an IPv4 one hands the sender on as it came, per datagram.
+  socket.on(
+    "message",
+    v6
+      ? (data: Uint8Array, rinfo: dgram.RemoteInfo) => {
+        onDatagram({ data, from: peerAddress(rinfo.address, rinfo.port) });
+      }
+      : (data: Uint8Array, rinfo: dgram.RemoteInfo) => {
+        onDatagram({
+          data,
+          from: { hostname: rinfo.address, port: rinfo.port },
+        });
+      },
+  );
   // Errors after the bind come with the send that caused them.
   socket.on("error", () => {});
   return bound;

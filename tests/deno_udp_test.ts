@@ -435,12 +435,24 @@ denoTest(async function netUdpIpv6AndNames() {
   for (const s of [v6, any6, v4]) s.close();
 });
 
+/** The program of `unrefChild`: an unref'd receive left pending. */
+const UNREF_PROGRAM =
+  `const conn = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+conn.unref();
+conn.receive().catch(() => {});
+console.log("waiting");
+`;
+
 /**
- * Runs, in a child of this runtime, a program that leaves an unref'd
- * receive pending on our `Deno.listenDatagram` (Deno's own when `native`);
- * on Deno with `--unstable-net` when `flag`. Resolves how it ended.
+ * Runs, in a child of this runtime, `program` (by default one that leaves
+ * an unref'd receive pending) on our `Deno.listenDatagram` (Deno's own
+ * when `native`); on Deno with `--unstable-net` when `flag`. Resolves how
+ * it ended.
  */
-async function unrefChild(flag: boolean): Promise<ChildResult> {
+async function unrefChild(
+  flag: boolean,
+  program = UNREF_PROGRAM,
+): Promise<ChildResult> {
   const dir = mkdtempSync(join(tmpdir(), "reuseport-udp-test-"));
   const file = join(dir, "main.mjs");
   const polyfill = new URL(
@@ -452,14 +464,7 @@ async function unrefChild(flag: boolean): Promise<ChildResult> {
     : `import { installPolyfill } from ${
       JSON.stringify(polyfill)
     };\ninstallPolyfill({ override: true });\n`;
-  writeFileSync(
-    file,
-    `${ours}const conn = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-conn.unref();
-conn.receive().catch(() => {});
-console.log("waiting");
-`,
-  );
+  writeFileSync(file, `${ours}${program}`);
   try {
     const args = onDeno
       ? ["run", "-A", "--quiet", ...(flag ? ["--unstable-net"] : []), file]
@@ -496,6 +501,8 @@ if (onDeno && !native && process.env[FLAGGED_ENV] !== "1") {
     "these tests pass on ours over Deno.listenDatagram too (--unstable-net)",
     import.meta.url,
     { [FLAGGED_ENV]: "1" },
+    // Its children (Deno runs that type-check) take long on a busy machine.
+    120_000,
   );
 }
 
@@ -504,5 +511,91 @@ if (onDeno && !native && process.env[FLAGGED_ENV] !== "1") {
     "these tests pass on native Deno too (Deno's own listenDatagram)",
     import.meta.url,
     { [NATIVE_ENV]: "1" },
+    120_000,
   );
 }
+
+test(
+  "netUdpSettledReceiveLetsGo: a receive loop that stops waiting, its socket open, does not hold the process",
+  { timeout: 30_000 },
+  async () => {
+    // Each receive holds the process while it waits; once the last one
+    // settled, nothing does, with no close.
+    const exits = await unrefChild(
+      true,
+      `const conn = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+for (let i = 0; i < 3; i++) {
+  const receiving = conn.receive(new Uint8Array(8));
+  await conn.send(new Uint8Array([i]), conn.addr);
+  const [data] = await receiving;
+  console.log(data[0]);
+}
+`,
+    );
+    assert.equal(exits.code, 0, exits.stderr);
+    assert.deepEqual(exits.stdout.trim().split("\n"), ["0", "1", "2"]);
+  },
+);
+
+denoTest(async function netUdpSendLiteralFamilies() {
+  // The parsed literal of one send is kept for the next: a socket of the
+  // other family still gets its own answer, and names are still resolved.
+  const v6 = udp({ hostname: "::1" });
+  const v4 = udp();
+  for (let i = 0; i < 2; i++) {
+    assert.equal(
+      await v6.send(new Uint8Array([6]), {
+        hostname: "::1",
+        port: v6.addr.port,
+      }),
+      1,
+    );
+    await assert.rejects(
+      v4.send(new Uint8Array(1), { hostname: "::1", port: 9 }),
+      (err) =>
+        isError(
+          err,
+          Error,
+          "Error",
+          "Address family not supported by protocol (os error 97)",
+        ),
+    );
+    assert.equal(
+      await v4.send(new Uint8Array([4]), {
+        hostname: loopback,
+        port: v4.addr.port,
+      }),
+      1,
+    );
+    await assert.rejects(
+      v6.send(new Uint8Array(1), { hostname: "[::1", port: 9 }),
+      URIError,
+    );
+    assert.equal(
+      await v6.send(new Uint8Array([7]), {
+        hostname: "[::1]",
+        port: v6.addr.port,
+      }),
+      1,
+    );
+    assert.equal(
+      await v4.send(new Uint8Array([5]), {
+        hostname: "localhost",
+        port: v4.addr.port,
+      }),
+      1,
+    );
+  }
+  const got6 = [];
+  const got4 = [];
+  for (let i = 0; i < 4; i++) got6.push((await v6.receive())[0][0]);
+  for (let i = 0; i < 4; i++) got4.push((await v4.receive())[0][0]);
+  assert.deepEqual(got6, [6, 7, 6, 7]);
+  assert.deepEqual(got4, [4, 5, 4, 5]);
+  // A bad `opts` rejects, as Deno's async send does, rather than throwing.
+  const sent = v4.send(new Uint8Array(1), null as never);
+  assert.ok(sent instanceof Promise);
+  await assert.rejects(sent, TypeError);
+  v6.close();
+  v4.close();
+});

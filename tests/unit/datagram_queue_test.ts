@@ -96,3 +96,38 @@ test("datagram queue: take maps the datagram as it is taken, queued or pushed la
   queue.push(4, 1);
   assert.equal(await queue.take("m", (n) => n + 1), 5);
 });
+
+test("datagram queue: a bounded cancel keeps the others in order; map gets its two arguments", async () => {
+  let changes = 0;
+  const queue = new DatagramQueue<number, string>(
+    { datagrams: 4, bytes: 100 },
+    () => changes++,
+  );
+  const tag = (n: number, a: string, b: number): string => `${a}${n * b}`;
+  const a1 = queue.take("a", tag, "a1:", 1);
+  const b1 = queue.take("b", tag, "b1:", 10);
+  const a2 = queue.take("a", tag, "a2:", 100);
+  const c1 = queue.take("c", tag, "c1:", 1000);
+  assert.equal(queue.cancel("a", NetError.canceled, 1), 1);
+  await assert.rejects(a1, { name: "Interrupted" });
+  assert.deepEqual(queue.waitingMembers(), ["b", "a", "c"]);
+  assert.equal(queue.waiting, 3);
+  for (const n of [1, 2, 3]) queue.push(n, 1);
+  assert.deepEqual(await Promise.all([b1, a2, c1]), [
+    "b1:10",
+    "a2:200",
+    "c1:3000",
+  ]);
+  assert.equal(queue.waiting, 0);
+  // Emptied, the list takes new receivers at its end again.
+  const b2 = queue.take("b", tag, "b2:", 1);
+  const b3 = queue.take("b", tag, "b3:", 2);
+  assert.equal(queue.cancel("b", NetError.canceled), 2);
+  await assert.rejects(b2, { name: "Interrupted" });
+  await assert.rejects(b3, { name: "Interrupted" });
+  assert.deepEqual(queue.waitingMembers(), []);
+  const a3 = queue.take("a", tag, "a3:", 5);
+  queue.push(4, 1);
+  assert.equal(await a3, "a3:20");
+  assert.ok(changes >= 10);
+});
