@@ -40,9 +40,7 @@ async function resumedLoad(
 }
 
 /** Serves `CONNECTIONS` connections with `listenTls`: one answer each, then closes. */
-async function serveOurs(): Promise<
-  { port: number; done: Promise<void> }
-> {
+function serveOurs(): { port: number; done: Promise<void> } {
   const { cert, key } = testCerts().server;
   const listener = listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
   const done = (async () => {
@@ -67,7 +65,7 @@ async function serveOurs(): Promise<
 }
 
 test("tools/load.mjs --tls --resume: listenTls resumes each offered session, as node:tls's server does", async () => {
-  const ours = await serveOurs();
+  const ours = serveOurs();
   const oursLoad = await resumedLoad(ours.port);
   await ours.done;
 
