@@ -9,6 +9,11 @@
 //           dgram  — node:dgram's 'message' events
 //           native — Deno.listenDatagram (Deno run with --unstable-net)
 //           bun    — Bun.udpSocket's data callback
+//           promise — node:dgram behind one promise per `receive(buf)`, the
+//                    datagram copied into `buf` and answered as
+//                    `[view, { hostname, port, transport }]`: the least any
+//                    receive loop of Deno's API shape costs on Node (the
+//                    ceiling of row 7's ratio for ours)
 // workload: count  — counts what arrives (a StatsD or syslog collector)
 //           echo   — sends each datagram back to its sender (a DNS server)
 //
@@ -32,7 +37,7 @@ const { positionals, values } = parseArgs({
   options: { module: { type: "string" } },
 });
 const [api, workload] = positionals;
-if (!["ours", "dgram", "native", "bun"].includes(api)) {
+if (!["ours", "dgram", "native", "bun", "promise"].includes(api)) {
   throw new TypeError(`bench/udp_server.mjs: unknown api '${api}'`);
 }
 if (!["count", "echo"].includes(workload)) {
@@ -63,6 +68,55 @@ async function serve() {
       arrived();
       if (echo) socket.send(data, rinfo.port, rinfo.address);
     });
+    return socket.address().port;
+  }
+  if (api === "promise") {
+    const dgram = await import("node:dgram");
+    const socket = dgram.createSocket("udp4");
+    await new Promise((resolve) => socket.bind(0, HOST, resolve));
+    /** The waiting receive's resolve and buffer; datagrams nobody waited for. */
+    let resolve = null;
+    let into = null;
+    const queued = [];
+    const answer = (buf, data, rinfo) => {
+      buf.set(data);
+      const { address: hostname, port } = rinfo;
+      return [buf.subarray(0, data.byteLength), {
+        hostname,
+        port,
+        transport: "udp",
+      }];
+    };
+    socket.on("message", (data, rinfo) => {
+      if (!resolve) return void queued.push([data, rinfo]);
+      const settle = resolve;
+      resolve = null;
+      settle(answer(into, data, rinfo));
+    });
+    const receive = (buf) => {
+      if (queued.length > 0) {
+        return Promise.resolve(answer(buf, ...queued.shift()));
+      }
+      into = buf;
+      return new Promise((r) => resolve = r);
+    };
+    const send = (data, from) =>
+      new Promise((ok, fail) =>
+        socket.send(
+          data,
+          from.port,
+          from.hostname,
+          (err, n) => err ? fail(err) : ok(n),
+        )
+      );
+    (async () => {
+      const buf = new Uint8Array(BUFFER);
+      for (;;) {
+        const [data, from] = await receive(buf);
+        arrived();
+        if (echo) await send(data, from);
+      }
+    })();
     return socket.address().port;
   }
   if (api === "bun") {
