@@ -384,17 +384,7 @@ function copyInto<B extends Uint8Array, R>(
  * close(rid);
  * ```
  */
-export function recvUdp(
-  rid: number,
-  max: number,
-): Promise<[Uint8Array<ArrayBuffer>, SocketAddress]>;
-/** `recvUdp` with the result made by `make(bytes, from)`. */
-export function recvUdp<R>(
-  rid: number,
-  max: number,
-  make: (data: Uint8Array<ArrayBuffer>, from: SocketAddress) => R,
-): Promise<R>;
-export function recvUdp<R>(
+export function recvUdp<R = [Uint8Array<ArrayBuffer>, SocketAddress]>(
   rid: number,
   max: number,
   make: (data: Uint8Array<ArrayBuffer>, from: SocketAddress) => R =
