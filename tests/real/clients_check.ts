@@ -371,7 +371,17 @@ check(
       await new Promise((r) => setTimeout(r, 300));
       const before = new Set(workers);
       const replaced = await server.reload();
-      await new Promise((r) => setTimeout(r, 300));
+      // `new` is a process id, or a thread id in threads.
+      const id = (n: number) =>
+        server.mode === "threads" ? `${process.pid} ${n}` : String(n);
+      // Until each new worker has answered (an emulated share can favour
+      // one worker for a while), for at most 5 s.
+      for (let waited = 0; waited < 5000; waited += 100) {
+        if (waited >= 300 && replaced.every((r) => workers.has(id(r.new)))) {
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
       stop = true;
       await Promise.all(clients);
       assert.equal(replaced.length, 2);
@@ -383,9 +393,6 @@ check(
       assert.ok(queuedResets <= 16, `${queuedResets} reset before an answer`);
       // Answers came from the old workers and from their replacements.
       assert.ok(before.size >= 1);
-      // `new` is a process id, or a thread id in threads.
-      const id = (n: number) =>
-        server.mode === "threads" ? `${process.pid} ${n}` : String(n);
       assert.ok(
         replaced.every((r) => workers.has(id(r.new))),
         `a new worker never answered: ${[...workers]}`,
