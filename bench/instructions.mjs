@@ -2,7 +2,7 @@
 // counted by valgrind's callgrind: unlike request rates, the count does not
 // depend on what else runs on the machine.
 //
-//   node bench/instructions.mjs <http|close|tls|tls-close|tls-resume|udp|udp-echo> [--warm=N]
+//   node bench/instructions.mjs <http|close|tls|tls-close|tls-resume|udp|udp-echo|echo> [--warm=N]
 //        [--count=N] [--concurrency=N] -- <server command...>
 //
 // e.g. node bench/instructions.mjs http -- node bench/server.mjs raw http
@@ -15,7 +15,8 @@
 // tls-close with each connection resuming the last session (as wrk does);
 // udp per datagram received from floods of tools/udp_load.mjs (the server
 // answers bench/udp_server.mjs's `reset` and `stats`), udp-echo per datagram
-// received and sent back (32 in flight).
+// received and sent back (32 in flight), echo per MiB a bulk echo server
+// sends back (one connection, tools/load.mjs --echo).
 //
 // The server runs under callgrind; tools/load.mjs warms it up (--warm units:
 // requests for http, connections for close; JIT tiers settle), the counters
@@ -55,6 +56,7 @@ const WORKLOADS = [
   "tls-resume",
   "udp",
   "udp-echo",
+  "echo",
 ];
 const tls = workload.startsWith("tls");
 const resume = workload === "tls-resume";
@@ -62,12 +64,13 @@ const resume = workload === "tls-resume";
 const closing = workload.endsWith("close") || resume;
 if (!WORKLOADS.includes(workload) || command.length === 0) {
   throw new TypeError(
-    "usage: node bench/instructions.mjs <http|close|tls|tls-close|tls-resume|udp|udp-echo> [--warm=N] [--count=N] " +
+    "usage: node bench/instructions.mjs <http|close|tls|tls-close|tls-resume|udp|udp-echo|echo> [--warm=N] [--count=N] " +
       "[--concurrency=N] -- <server command...>",
   );
 }
-const warm = Number(values.warm ?? (closing ? 5000 : 30000));
-const count = Number(values.count ?? (closing ? 3000 : 20000));
+const bulk = workload === "echo";
+const warm = Number(values.warm ?? (bulk ? 64 : closing ? 5000 : 30000));
+const count = Number(values.count ?? (bulk ? 64 : closing ? 3000 : 20000));
 const concurrency = Number(values.concurrency);
 
 const dir = mkdtempSync(join(tmpdir(), "reuseport-instructions-"));
@@ -121,10 +124,14 @@ async function udpLoad(n) {
  */
 async function load(n) {
   if (workload.startsWith("udp")) return await udpLoad(n);
-  const shape = closing ? ["--close", `--connections=${n}`] : [
-    `--connections=${concurrency}`,
-    `--requests=${Math.ceil(n / concurrency)}`,
-  ];
+  const shape = bulk
+    ? [`--echo=${n * 1024 * 1024}`]
+    : closing
+    ? ["--close", `--connections=${n}`]
+    : [
+      `--connections=${concurrency}`,
+      `--requests=${Math.ceil(n / concurrency)}`,
+    ];
   const { stdout } = await promisify(execFile)(process.execPath, [
     LOAD,
     target,
@@ -136,6 +143,7 @@ async function load(n) {
     ...shape,
   ]);
   const result = JSON.parse(stdout);
+  if (bulk) return result.bytes / (1024 * 1024);
   if (result.failed) {
     throw new Error(`the load failed: ${JSON.stringify(result.errors)}`);
   }
