@@ -6,11 +6,9 @@
  * @module
  */
 import { close, read, setRef, shutdown, tryClose, write } from "../ops/mod.ts";
-import { readOrNull } from "../ops/io.ts";
+import { readChunk, readOrNull } from "../ops/io.ts";
 import { isOwn, type OwnKind } from "../ops/own.ts";
 import type { NetAddr } from "./addr.ts";
-
-const CHUNK_SIZE = 64 * 1024;
 
 /**
  * A connection, as `Deno.Conn`: `read`/`write` with byte counts, web streams,
@@ -146,29 +144,44 @@ export function instanceOf(
     (cls === ours && isOwn(kind, value));
 }
 
-/** A byte stream over `read(rid)`; its end or error closes the rid, as in Deno. */
+/**
+ * A byte stream over the rid's reads; its end or error closes the rid, as
+ * in Deno. A BYOB reader's view is read into; a default reader (`for
+ * await`, `pipeTo`) gets the source's chunks as they came (`readChunk`),
+ * not a 64 KiB buffer allocated and copied into per chunk.
+ */
 function readableStreamForRid(
   rid: number,
 ): ReadableStream<Uint8Array<ArrayBuffer>> {
-  // Chunks come from `autoAllocateChunkSize`, so they are ArrayBuffer-backed,
-  // as Deno's types say; Node's typings only know `Uint8Array` here.
   const stream = new ReadableStream({
     type: "bytes",
-    autoAllocateChunkSize: CHUNK_SIZE,
     // Not `async`: a bulk transfer pulls once per chunk, and an async
     // frame with its own promise per chunk is work the read's promise
     // already does.
     pull(controller) {
-      const request = controller.byobRequest!;
       const fail = (err: unknown) => {
         controller.error(err);
         tryClose(rid);
       };
+      const end = () => {
+        tryClose(rid);
+        controller.close();
+      };
+      const request = controller.byobRequest;
+      if (!request) {
+        return readChunk(rid).then((chunk) => {
+          try {
+            if (chunk === null) end();
+            else controller.enqueue(chunk);
+          } catch (err) {
+            fail(err);
+          }
+        }, fail);
+      }
       return read(rid, request.view as Uint8Array).then((n) => {
         try {
           if (n === 0) {
-            tryClose(rid);
-            controller.close();
+            end();
             request.respond(0);
           } else {
             request.respond(n);
@@ -182,6 +195,8 @@ function readableStreamForRid(
       tryClose(rid);
     },
   });
+  // Chunks own ArrayBuffers (`readChunk`, or the reader's view), as Deno's
+  // types say; Node's typings only know `Uint8Array` here.
   return stream as ReadableStream<Uint8Array<ArrayBuffer>>;
 }
 

@@ -125,6 +125,30 @@ export function readOrNull(
   }
 }
 
+/** What a chunk read of a stream without `readChunk` reads into. */
+const CHUNK_SIZE = 64 * 1024;
+
+/**
+ * The next bytes of the stream at `rid` as a chunk that owns its whole
+ * `ArrayBuffer` (a byte stream's `enqueue` may take it over), `null` at end
+ * of stream: the stream's own chunk where it has `readChunk`, else read
+ * into a new buffer of 64 KiB, as Deno's streams read.
+ *
+ * @ignore Internal: the conns' `readable` reads through it.
+ */
+export function readChunk(
+  rid: number,
+): Promise<Uint8Array<ArrayBuffer> | null> {
+  try {
+    const stream = streamOf(rid);
+    if (stream.readChunk) return stream.readChunk();
+    const buf = new Uint8Array(CHUNK_SIZE);
+    return stream.read(buf).then((n) => n === 0 ? null : buf.subarray(0, n));
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
 /**
  * Writes all of `buf`; resolves the byte count once the OS has taken it.
  *

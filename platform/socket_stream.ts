@@ -95,6 +95,11 @@ export class NetStream<A = SocketAddress> extends PullStream
     else this.#socket.unref();
   }
 
+  /** The socket's own chunks, handed on whole: `data` gives each a buffer of its own. */
+  readChunk(): Promise<Uint8Array<ArrayBuffer> | null> {
+    return this.queue.readChunk();
+  }
+
   write(buf: Uint8Array): Promise<number> {
     if (this.#shut || this.#reset) return Promise.reject(NetError.brokenPipe());
     const failure = this.queue.failure();

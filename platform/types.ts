@@ -102,6 +102,13 @@ export interface NativeStream<A = SocketAddress> {
    * connection waits in one).
    */
   readOrNull?(buf: Uint8Array): Promise<number | null>;
+  /**
+   * The next bytes as a chunk that owns its whole `ArrayBuffer`, `null` at
+   * end of stream: where a stream has it, a byte stream's default reader
+   * gets the source's chunks as they came, without a buffer allocated and
+   * copied into per chunk.
+   */
+  readChunk?(): Promise<Uint8Array<ArrayBuffer> | null>;
   /** Writes all of `buf`; resolves the byte count once the OS has taken it. */
   write(buf: Uint8Array): Promise<number>;
   /** Shuts down the write side: the peer reads end of stream. */

@@ -413,6 +413,45 @@ const behaviours: Record<string, Scenario> = {
     closeAll(client, listener);
     return { length: got.length, intact: sameBytes(got, data), eof };
   },
+  "readable's default reader gets 1 MB whole, in plain ArrayBuffer-backed chunks":
+    async (net) => {
+      const { listener, client, server } = await pair(net);
+      const data = pattern(1_000_000);
+      const sent = writeAll(client, data).then(() => client.closeWrite());
+      const got = new Uint8Array(data.length);
+      let length = 0;
+      let plain = true;
+      for await (const chunk of server.readable) {
+        plain &&= Object.getPrototypeOf(chunk) === Uint8Array.prototype &&
+          chunk.buffer instanceof ArrayBuffer && chunk.byteLength > 0;
+        got.set(chunk, length);
+        length += chunk.byteLength;
+      }
+      await sent;
+      closeAll(client, listener);
+      return { length, intact: sameBytes(got, data), plain };
+    },
+  "readable's BYOB reader reads 1 MB into small views of its own": async (
+    net,
+  ) => {
+    const { listener, client, server } = await pair(net);
+    const data = pattern(1_000_000);
+    const sent = writeAll(client, data).then(() => client.closeWrite());
+    const reader = server.readable.getReader({ mode: "byob" });
+    const got = new Uint8Array(data.length);
+    let length = 0;
+    let most = 0;
+    for (;;) {
+      const { value, done } = await reader.read(new Uint8Array(1000));
+      if (done) break;
+      most = Math.max(most, value.byteLength);
+      got.set(value, length);
+      length += value.byteLength;
+    }
+    await sent;
+    closeAll(client, listener);
+    return { length, intact: sameBytes(got, data), most };
+  },
   "setNoDelay and setKeepAlive return": async (net) => {
     const { listener, client, server } = await pair(net);
     const result = [

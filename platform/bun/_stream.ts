@@ -86,6 +86,11 @@ export class BunStream<A = SocketAddress> extends PullStream
     else this.#socket.unref();
   }
 
+  /** Bun's own chunks, handed on whole: `data` gives each a buffer of its own. */
+  readChunk(): Promise<Uint8Array<ArrayBuffer> | null> {
+    return this.queue.readChunk();
+  }
+
   write(buf: Uint8Array): Promise<number> {
     if (this.#flags & SHUT) return Promise.reject(NetError.brokenPipe());
     // Like the kernel: writing to a connection that is gone is EPIPE.

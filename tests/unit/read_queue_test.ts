@@ -97,3 +97,68 @@ test("read queue: readOrNull resolves null at the end, pending or after it, and 
   // `read` keeps answering 0 at the end, as NativeStream#read does.
   assert.equal(await q.read(buf), 0);
 });
+
+test("read queue: readChunk hands a chunk that owns its buffer on as it is, waiting or in hand", async () => {
+  const { q } = queue();
+  const first = bytes(1, 2, 3);
+  const pending = q.readChunk();
+  q.push(first);
+  assert.equal(await pending, first);
+  const second = bytes(4, 5);
+  q.push(second);
+  assert.equal(await q.readChunk(), second);
+});
+
+test("read queue: readChunk copies what the source reuses or shares, into a buffer of its own", async () => {
+  const { q } = queue();
+  const source = bytes(1, 2, 3, 4);
+  const pending = q.readChunk();
+  q.push(source.subarray(0, 2), true);
+  source.fill(0);
+  const got = (await pending)!;
+  assert.deepEqual(got, bytes(1, 2));
+  assert.equal(got.buffer.byteLength, 2);
+  // A view into a bigger buffer, kept: handed on as a copy, the rest untouched.
+  const shared = bytes(5, 6, 7, 8);
+  q.push(shared.subarray(1, 3));
+  const copy = (await q.readChunk())!;
+  assert.deepEqual(copy, bytes(6, 7));
+  assert.notEqual(copy.buffer, shared.buffer);
+  assert.equal(copy.buffer.byteLength, 2);
+});
+
+test("read queue: readChunk joins small chunks in hand into one of up to 64 KiB, in order", async () => {
+  const { q, flows } = queue();
+  for (let i = 0; i < 40; i++) q.push(new Uint8Array(2048).fill(i));
+  assert.ok(flows.length > 0 && flows.every((more) => !more));
+  const joined = (await q.readChunk())!;
+  assert.equal(joined.byteLength, 64 * 1024);
+  assert.deepEqual([joined[0], joined[2048], joined[65535]], [0, 1, 31]);
+  // Below the high-water mark again: the source reads on.
+  assert.equal(flows.at(-1), true);
+  const rest = (await q.readChunk())!;
+  assert.equal(rest.byteLength, 8 * 2048);
+  assert.deepEqual([rest[0], rest.at(-1)], [32, 39]);
+  assert.equal(q.buffered, 0);
+});
+
+test("read queue: readChunk resolves null at the end, rejects as reads do, and keeps its turn among reads", async () => {
+  const { q } = queue();
+  const buf = new Uint8Array(2);
+  const a = q.read(buf);
+  const b = q.readChunk();
+  const c = q.readChunk();
+  q.push(bytes(1, 2, 3, 4));
+  assert.equal(await a, 2);
+  assert.deepEqual(await b, bytes(3, 4));
+  q.end();
+  assert.equal(await c, null);
+  assert.equal(await q.readChunk(), null);
+  const { q: q2 } = queue();
+  const failed = q2.readChunk();
+  q2.fail(
+    new errors.ConnectionReset("Connection reset by peer (os error 104)"),
+  );
+  await assert.rejects(failed, errors.ConnectionReset);
+  await assert.rejects(q2.readChunk(), errors.ConnectionReset);
+});
