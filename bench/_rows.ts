@@ -367,7 +367,9 @@ const HELD_BUFFER = 4 * 1024;
 /**
  * Row 5: server memory per idle connection and per listener, beside the
  * runtime's own API: node:net on each Node line, Deno.listen on Deno,
- * Bun.listen on Bun (node:net shown).
+ * Bun.listen on Bun (shown there: node:net, and Bun.listen behind the
+ * least a `read()` of Deno's shape needs, the floor of any server written
+ * to Deno's API on Bun).
  *
  * Per connection twice. First as a user's server runs: ours and
  * Deno.listen (the same code) wait in `read()` into a 1 KiB buffer, while
@@ -381,7 +383,7 @@ function memoryRows(bench: Bench): Row[] {
   const { machine, knobs } = bench;
   const deno = named("Deno", machine.deno, 2);
   const bun = named("Bun", machine.bun, 2);
-  type Api = "ours" | "raw" | "native" | "bun";
+  type Api = "ours" | "raw" | "native" | "bun" | "bunloop";
   /** Who runs where: the group, the label, the role, and its command. */
   const servers: [
     CandidateSpec,
@@ -420,11 +422,17 @@ function memoryRows(bench: Bench): Row[] {
       ["ours", "ours", "ours"],
       ["Bun.listen", "peer", "bun"],
       ["node:net", "reference", "raw"],
+      ["Bun.listen behind read()", "reference", "bunloop"],
     ] as const).map(([label, role, api]) =>
       [
         { label, group: bun, role, unavailable: machine.bun.unavailable },
         (a: Api, extra: string[]) =>
-          bunServer(machine.bun.path!, a as "ours", "http", extra),
+          a === "bunloop"
+            ? bunServer(machine.bun.path!, "bun", "http", [
+              ...extra,
+              "--read-loop",
+            ])
+            : bunServer(machine.bun.path!, a as "ours", "http", extra),
         api,
       ] as [CandidateSpec, (api: Api, extra: string[]) => string[], Api]
     ),
@@ -480,7 +488,10 @@ function memoryRows(bench: Bench): Row[] {
     // Issue 22's target is per connection; a listener's figure is shown.
     ...(id === "memory-listener" ? {} : { target: MEMORY_TARGET }),
     note: `server RSS after a full GC, before and after; ${what}`,
-    candidates: servers.map(([spec, command, api]) =>
+    // The read() floor is a per-connection figure: a listener has none.
+    candidates: servers.filter(([, , api]) =>
+      id !== "memory-listener" || api !== "bunloop"
+    ).map(([spec, command, api]) =>
       candidate(
         spec,
         () =>

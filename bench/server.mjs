@@ -18,6 +18,7 @@
 //                    raw: socket.pipe(socket)
 // options:  --module=<path>  --port=<n>  --reuse-port  --cluster=<workers>
 //           --parallel=<workers>  --hold-buffer  --read-buffer=<bytes>
+//           --read-loop
 //           --cert=<file> --key=<file>  --unix=<path>
 //           (--cluster: raw only, node:cluster with that many workers;
 //            --parallel: ours only, this package's runner, serveParallel(),
@@ -27,6 +28,11 @@
 //            size ours reads into, so that a memory comparison counts the
 //            application's read buffer on both sides;
 //            --read-buffer: the http workloads' read buffer (4096);
+//            --read-loop: bun and http only, each connection served by the
+//            read/write loop ours runs, over the least a read() of Deno's
+//            shape needs on Bun.listen (a promise resolved by the data
+//            callback, copying into the loop's buffer): what any server of
+//            Deno's API holds on Bun, whoever implements it;
 //            --cert, --key: http and close over TLS with that PEM key
 //            pair: ours listenTls, raw node:tls, native Deno.listenTls,
 //            bun Bun.listen's tls;
@@ -65,6 +71,7 @@ const { positionals, values } = parseArgs({
     "stats-dir": { type: "string" },
     "hold-buffer": { type: "boolean", default: false },
     "read-buffer": { type: "string" },
+    "read-loop": { type: "boolean", default: false },
     cert: { type: "string" },
     key: { type: "string" },
     unix: { type: "string" },
@@ -110,6 +117,10 @@ if (!(Number.isInteger(HTTP_BUFFER) && HTTP_BUFFER > 0)) {
   throw new TypeError(
     `bench/server.mjs: --read-buffer=${values["read-buffer"]} is no byte count`,
   );
+}
+
+if (values["read-loop"] && (api !== "bun" || workload !== "http")) {
+  throw new TypeError("bench/server.mjs: --read-loop needs api 'bun' and http");
 }
 
 if (values["hold-buffer"] && api !== "raw" && api !== "bun") {
@@ -270,6 +281,61 @@ const bunHandlers = {
 };
 
 /**
+ * Bun.listen behind `read()`/`write()` of Deno's shape, and no more: the
+ * read waiting for data is one promise whose resolver the socket keeps,
+ * and data that comes with no read waiting waits as it came. `serveConn`
+ * runs the same loop over it as over ours.
+ */
+const bunReadLoop = {
+  open(socket) {
+    const conn = {
+      buf: null,
+      resolve: null,
+      waiting: [],
+      read(buf) {
+        const chunk = conn.waiting.shift();
+        if (chunk === null) return Promise.resolve(null);
+        if (chunk) return Promise.resolve(copyInto(buf, chunk));
+        return new Promise((resolve) => {
+          conn.buf = buf;
+          conn.resolve = resolve;
+        });
+      },
+      write(bytes) {
+        socket.write(bytes);
+        return Promise.resolve(bytes.byteLength);
+      },
+      close() {
+        socket.end();
+      },
+    };
+    socket.data = conn;
+    serveConn(conn);
+  },
+  data(socket, chunk) {
+    const conn = socket.data;
+    if (!conn.resolve) return void conn.waiting.push(chunk);
+    const resolve = conn.resolve;
+    conn.resolve = null;
+    resolve(copyInto(conn.buf, chunk));
+  },
+  close(socket) {
+    const conn = socket.data;
+    if (conn.resolve) conn.resolve(null);
+    else conn.waiting.push(null);
+    conn.resolve = null;
+  },
+  error() {},
+};
+
+/** Copies what fits of `chunk` into `buf` (a minimal request always does). */
+function copyInto(buf, chunk) {
+  const n = Math.min(buf.byteLength, chunk.byteLength);
+  buf.set(chunk.subarray(0, n));
+  return n;
+}
+
+/**
  * Bun.listen's echo: what the kernel does not take at once waits, in order,
  * with the socket paused, until `drain` says there is room again.
  */
@@ -366,7 +432,11 @@ function serve(at, reusePort) {
       hostname: HOST,
       port: at,
       reusePort,
-      socket: workload === "echo" ? bunEcho : bunHandlers,
+      socket: workload === "echo"
+        ? bunEcho
+        : values["read-loop"]
+        ? bunReadLoop
+        : bunHandlers,
       ...(keyPair ? { tls: keyPair } : {}),
     });
     return Promise.resolve(server.port);
