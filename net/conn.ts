@@ -163,15 +163,11 @@ function readableStreamForRid(
         controller.error(err);
         tryClose(rid);
       };
-      const end = () => {
-        tryClose(rid);
-        controller.close();
-      };
       const request = controller.byobRequest;
       if (!request) {
         return readChunk(rid).then((chunk) => {
           try {
-            if (chunk === null) end();
+            if (chunk === null) endStream(rid, controller);
             else controller.enqueue(chunk);
           } catch (err) {
             fail(err);
@@ -181,7 +177,7 @@ function readableStreamForRid(
       return read(rid, request.view as Uint8Array).then((n) => {
         try {
           if (n === 0) {
-            end();
+            endStream(rid, controller);
             request.respond(0);
           } else {
             request.respond(n);
@@ -198,6 +194,15 @@ function readableStreamForRid(
   // Chunks own ArrayBuffers (`readChunk`, or the reader's view), as Deno's
   // types say; Node's typings only know `Uint8Array` here.
   return stream as ReadableStream<Uint8Array<ArrayBuffer>>;
+}
+
+/** The end of the rid's stream: the rid closes, as in Deno, and so does the stream. */
+function endStream(
+  rid: number,
+  controller: ReadableByteStreamController,
+): void {
+  tryClose(rid);
+  controller.close();
 }
 
 /** A sink over the conn's `write`; closing or aborting it closes the rid, as in Deno. */
