@@ -178,6 +178,30 @@ export class ReadQueue {
     else if (this.#buffered >= READ_HIGH_WATER) this.#owner.queueFlow(false);
   }
 
+  /**
+   * Everything in hand, taken as one chunk (`undefined` for nothing), for
+   * a source handed to another reader; `null` when this queue cannot be
+   * handed on: reads wait, or the stream ended, failed or was closed.
+   */
+  takeAll(): Uint8Array | undefined | null {
+    if (this.#headBuf || this.#flags & (EOF | CLOSED) || this.#error) {
+      return null;
+    }
+    if (this.#buffered === 0) return undefined;
+    let all = this.#chunks[0];
+    if (this.#chunks.length > 1) {
+      all = new Uint8Array(this.#buffered);
+      let at = 0;
+      for (const chunk of this.#chunks) {
+        all.set(chunk, at);
+        at += chunk.byteLength;
+      }
+    }
+    this.#chunks = NONE;
+    this.#buffered = 0;
+    return all;
+  }
+
   /** The peer ended the stream. */
   end(): void {
     this.#flags |= EOF;

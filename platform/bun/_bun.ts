@@ -20,12 +20,35 @@ export interface BunSocket {
   shutdown(): void;
   /** Closes the socket now (a FIN; `terminate()` would reset the peer). */
   end(): void;
+  /** Closes the socket now, a reset if anything is left unsaid. */
+  terminate(): void;
   pause(): void;
   resume(): void;
   ref(): void;
   unref(): void;
   setNoDelay(on: boolean): boolean;
   setKeepAlive(on: boolean, delayMs?: number): boolean;
+  /**
+   * TLS over this connection: `[this socket, the TLS socket]`; the bytes
+   * read ahead (a ClientHello) go in as `initialData`.
+   */
+  upgradeTLS(options: {
+    tls: BunTlsOptions;
+    isServer: boolean;
+    socket: SocketHandlers;
+    data?: unknown;
+    initialData?: Uint8Array;
+  }): [BunSocket, BunSocket] | undefined;
+  /** The protocol ALPN agreed on, once a TLS socket's handshake is done. */
+  readonly alpnProtocol?: string | false | null;
+}
+
+/** A key pair and ALPN's protocols, as Bun's TLS takes them. */
+export interface BunTlsOptions {
+  cert: string;
+  key: string;
+  /** ALPN's wire format: each protocol preceded by its length. */
+  ALPNProtocols?: Uint8Array;
 }
 
 /** A Bun error: an `Error` with the errno name and number of the failure. */
@@ -44,6 +67,8 @@ export interface SocketHandlers {
   error(socket: BunSocket, err: BunError): void;
   close(socket: BunSocket, err?: BunError): void;
   connectError?(socket: BunSocket, err: BunError): void;
+  /** A TLS socket's handshake ended: `success`, or failed with `err`. */
+  handshake?(socket: BunSocket, success: boolean, err: BunError | null): void;
 }
 
 /** A listening socket of `Bun.listen`. */

@@ -180,16 +180,37 @@ export class BunStream<A = SocketAddress> extends PullStream
   }
 
   /** The socket failed: a reset ends the stream, as in Deno; anything else fails it. */
-  #onError(err: BunError): void {
+  protected socketFailed(err: BunError): void {
     if (isReset(err)) this.queue.end();
     else this.queue.fail(codeError(err));
+  }
+
+  /**
+   * Hands the socket on (for TLS over it) with the bytes read ahead and not
+   * yet taken, and lets go of it: its callbacks no longer reach this
+   * stream. `undefined` where it cannot be handed on: reads or writes
+   * wait, or the connection ended, failed, was shut down or closed.
+   */
+  detach(): { socket: BunSocket; pending: Uint8Array | undefined } | undefined {
+    if (this.#flags & (GONE | CLOSED | SHUT) || this.#writes.length > 0) {
+      return undefined;
+    }
+    const pending = this.queue.takeAll();
+    if (pending === null) return undefined;
+    this.#flags |= GONE | CLOSED;
+    this.queue.close();
+    this.stopHolding();
+    const socket = this.#socket;
+    socket.data = undefined;
+    if (this.#flags & PAUSED) socket.resume();
+    return { socket, pending };
   }
 
   #onClose(err?: BunError): void {
     if (this.#flags & GONE) return;
     this.#flags |= GONE;
     this.stopHolding();
-    if (err) this.#onError(err);
+    if (err) this.socketFailed(err);
     else this.queue.end();
     this.#failWrites(false);
   }
@@ -213,7 +234,7 @@ export class BunStream<A = SocketAddress> extends PullStream
     },
     error(socket, err) {
       const stream = socket.data as BunStream | undefined;
-      if (stream) stream.#onError(err);
+      if (stream) stream.socketFailed(err);
     },
     close(socket, err) {
       const stream = socket.data as BunStream | undefined;

@@ -26,6 +26,11 @@ function fakeSocket(room = Infinity): BunSocket & { calls: string[] } {
     },
     shutdown: call("shutdown"),
     end: call("end"),
+    terminate: call("terminate"),
+    upgradeTLS: () => {
+      calls.push("upgradeTLS");
+      return undefined;
+    },
     pause: call("pause"),
     resume: call("resume"),
     ref: call("ref"),
@@ -97,4 +102,42 @@ test("bun stream: a close with nothing pending rejects nothing, and a pending sh
   idle.close();
   idle.close();
   await assert.rejects(idle.read(new Uint8Array(1)), errors.Interrupted);
+});
+
+test("bun stream: detach hands on the socket with the bytes read ahead, and lets go of it", async () => {
+  const socket = fakeSocket();
+  const stream = new BunStream(socket);
+  BunStream.handlers.data(socket, new Uint8Array([22, 3]));
+  BunStream.handlers.data(socket, new Uint8Array([1]));
+  const handed = stream.detach()!;
+  assert.equal(handed.socket, socket);
+  assert.deepEqual(handed.pending, new Uint8Array([22, 3, 1]));
+  // The socket's callbacks no longer reach the stream, which is closed.
+  assert.equal(socket.data, undefined);
+  BunStream.handlers.data(socket, new Uint8Array([9]));
+  BunStream.handlers.close(socket);
+  await assert.rejects(stream.read(new Uint8Array(1)), errors.Interrupted);
+  stream.close();
+  assert.deepEqual(socket.calls, ["unref"]);
+  // Nothing read ahead: nothing pending.
+  assert.equal(new BunStream(fakeSocket()).detach()!.pending, undefined);
+});
+
+test("bun stream: detach refuses while a read or write waits, or once closed or gone", async () => {
+  const reading = new BunStream(fakeSocket());
+  const read = reading.read(new Uint8Array(1));
+  assert.equal(reading.detach(), undefined);
+  const writing = new BunStream(fakeSocket(0));
+  void writing.write(new Uint8Array(1)).catch(() => {});
+  assert.equal(writing.detach(), undefined);
+  writing.close();
+  const closed = new BunStream(fakeSocket());
+  closed.close();
+  assert.equal(closed.detach(), undefined);
+  const gone = fakeSocket();
+  const ended = new BunStream(gone);
+  BunStream.handlers.close(gone);
+  assert.equal(ended.detach(), undefined);
+  reading.close();
+  await assert.rejects(read, errors.Interrupted);
 });

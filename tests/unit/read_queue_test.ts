@@ -162,3 +162,35 @@ test("read queue: readChunk resolves null at the end, rejects as reads do, and k
   await assert.rejects(failed, errors.ConnectionReset);
   await assert.rejects(q2.readChunk(), errors.ConnectionReset);
 });
+
+test("read queue: takeAll hands over what is in hand, a lone chunk itself, several joined in order", async () => {
+  const { q, flows } = queue();
+  assert.equal(q.takeAll(), undefined);
+  const lone = bytes(1, 2);
+  q.push(lone);
+  assert.equal(q.takeAll(), lone);
+  q.push(bytes(3));
+  q.push(bytes(4, 5), true);
+  assert.deepEqual(q.takeAll(), bytes(3, 4, 5));
+  assert.equal(q.buffered, 0);
+  // Nothing was asked of the source; later data is read as ever.
+  assert.deepEqual(flows, []);
+  q.push(bytes(6));
+  assert.equal(await q.read(new Uint8Array(4)), 1);
+});
+
+test("read queue: takeAll refuses (null) while a read waits, and once ended, failed or closed", () => {
+  const waiting = queue().q;
+  void waiting.read(new Uint8Array(1));
+  assert.equal(waiting.takeAll(), null);
+  const ended = queue().q;
+  ended.push(bytes(1));
+  ended.end();
+  assert.equal(ended.takeAll(), null);
+  const failed = queue().q;
+  failed.fail(new errors.ConnectionReset("reset"));
+  assert.equal(failed.takeAll(), null);
+  const closed = queue().q;
+  closed.close();
+  assert.equal(closed.takeAll(), null);
+});
