@@ -583,7 +583,8 @@ function tlsRows(bench: Bench): Row[] {
     target: TLS_TARGET,
     note: `minimal HTTP/1.1 over TLS (RSA 2048 certificate), ${what}, ` +
       `${knobs.connections} connections at a time from wrk (or tools/load.mjs) over https; on ` +
-      "Bun the peer is its node:tls, which ours runs on there.",
+      "Bun the peer is its node:tls; ours accepts with Bun's own TLS " +
+      "there, as Bun.listen's tls does.",
     candidates: servers.map(([spec, command]) =>
       candidate(
         spec,

@@ -1313,6 +1313,55 @@ denoTest(async function tlsAcceptBeforeHandshake() {
   listener.close();
 });
 
+/** Copies `from` to `to` until `from` ends, then ends `to`'s writing. */
+async function relay(from: Conn<NetAddr>, to: Conn<NetAddr>): Promise<void> {
+  const buf = new Uint8Array(1 << 14);
+  try {
+    for (let n; (n = await from.read(buf)) !== null;) {
+      await writeAll(to, buf.subarray(0, n));
+    }
+    await to.closeWrite();
+  } catch {
+    // The other side went first: nothing more to relay.
+  }
+}
+
+denoTest(async function tlsClientHelloReadBeforeAcceptInPieces() {
+  // The ClientHello arrives in two pieces, both before the server accepts:
+  // what the listener read ahead starts the handshake.
+  const { listener, port } = listenTls();
+  const front = Deno.listen({ hostname: "localhost", port: 0 });
+  const client = await Deno.connectTls({
+    hostname: "localhost",
+    port: front.addr.port,
+    caCerts,
+  });
+  const clientHandshake = client.handshake();
+  const inbound = await front.accept();
+  const outbound = await Deno.connect({ hostname: "localhost", port });
+  const hello = new Uint8Array(1 << 14);
+  const n = (await inbound.read(hello))!;
+  await writeAll(outbound, hello.subarray(0, 3));
+  await delay(50);
+  await writeAll(outbound, hello.subarray(3, n));
+  await delay(50);
+  const conn = await listener.accept();
+  const relays = [relay(inbound, outbound), relay(outbound, inbound)];
+  assert.equal((await conn.handshake()).alpnProtocol, null);
+  assert.equal((await clientHandshake).alpnProtocol, null);
+  await writeAll(conn, encoder.encode("over TLS"));
+  await conn.closeWrite();
+  assert.equal(decoder.decode(await readAll(client)), "over TLS");
+  client.close();
+  assert.equal((await readAll(conn)).length, 0);
+  conn.close();
+  await Promise.all(relays);
+  inbound.close();
+  outbound.close();
+  front.close();
+  listener.close();
+});
+
 denoTest(
   { timeout: 30_000 },
   async function tlsStalledHandshakesDoNotDelayOthers() {

@@ -31,6 +31,7 @@ import { bunUnix } from "./_unix.ts";
 import { bunUdp } from "./_udp.ts";
 import { duplexOf } from "../tls/_duplex.ts";
 import { nodeTls } from "../tls/node_tls.ts";
+import { bunTls } from "./_tls.ts";
 
 /** Where `SO_REUSEPORT` spreads connections across sockets. */
 const BALANCING_OS: readonly string[] = ["linux", "android"];
@@ -144,7 +145,10 @@ export const bunRuntime: Runtime = {
   connect,
   // Bun's sockets cannot be handed to `node:tls`: it runs over a Duplex,
   // which tells it of the peer's end once it has said `close_notify`.
-  tls: nodeTls((stream) => duplexOf(stream, { holdEnd: true }), connect),
+  // Accepted connections get Bun's own TLS instead.
+  tls: bunTls(
+    nodeTls((stream) => duplexOf(stream, { holdEnd: true }), connect),
+  ),
 };
 
 /** Connects with `Bun.connect`. */
