@@ -102,7 +102,11 @@ export function tlsError(
       }; certificate is only valid for ${presentedNames(cert?.subjectaltname)}`,
     );
   }
-  const alert = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(\w+)$/.exec(code);
+  // Bun's own TLS names the alert in OpenSSL's message only, as `EPROTO`.
+  const alert = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(\w+)$/.exec(code) ??
+    (code === "EPROTO"
+      ? /:(?:SSLV3|TLSV1|TLSV13)_ALERT_(\w+)$/.exec(message)
+      : null);
   if (alert) {
     return NetError.tlsInvalid(`received fatal alert: ${alertName(alert[1])}`);
   }
