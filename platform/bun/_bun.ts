@@ -41,12 +41,21 @@ export interface BunSocket {
   }): [BunSocket, BunSocket] | undefined;
   /** The protocol ALPN agreed on, once a TLS socket's handshake is done. */
   readonly alpnProtocol?: string | false | null;
+  /** A TLS socket's peer certificate, as `node:tls` describes one. */
+  getPeerCertificate?(): { subjectaltname?: string; valid_to?: string };
 }
 
 /** A key pair and ALPN's protocols, as Bun's TLS takes them. */
 export interface BunTlsOptions {
-  cert: string;
-  key: string;
+  /** A server's certificate chain, or a client's. */
+  cert?: string;
+  key?: string;
+  /** A client's trusted CAs; Bun's bundled roots without. */
+  ca?: string[];
+  /** The name a client sends as SNI. */
+  serverName?: string;
+  /** False: a client's verification is done here, on the handshake. */
+  rejectUnauthorized?: boolean;
   /** ALPN's wire format: each protocol preceded by its length. */
   ALPNProtocols?: Uint8Array;
 }

@@ -1,13 +1,15 @@
 /**
- * TLS on Bun: a connection a Bun listener accepted is upgraded in place by
+ * TLS on Bun: a Bun socket, accepted or connected, is upgraded in place by
  * Bun's own TLS (`socket.upgradeTLS`), so its handshake and records run in
- * native code as `Bun.listen({ tls })`'s do; clients, and connections that
- * are not Bun sockets (the runner's, passed as `node:net` sockets), go
- * through `node:tls`.
+ * native code as `Bun.listen({ tls })`'s and `Bun.connect({ tls })`'s do. A
+ * client's verification is done on the handshake, as `node:tls` does it,
+ * for Deno's errors. Connections that are not Bun sockets (the runner's,
+ * passed as `node:net` sockets) go through `node:tls`.
  *
  * @module
  */
 import { NetError } from "../../core/messages.ts";
+import { builtin } from "../builtin.ts";
 import { isReset } from "../errno.ts";
 import { hold, release } from "../loop_hold.ts";
 import { tlsError } from "../tls/_errors.ts";
@@ -15,6 +17,7 @@ import type {
   NativeStream,
   SocketAddress,
   Tls,
+  TlsClientSettings,
   TlsHandshakeInfo,
   TlsServerContext,
   TlsServerSettings,
@@ -51,6 +54,9 @@ function alpnWire(protocols: string[] | undefined): Uint8Array | undefined {
   return wire;
 }
 
+/** A client's check of the handshake: the failure, or `null` for none. */
+type Verify = (socket: BunSocket, err: BunError | null) => Error | null;
+
 /**
  * A Bun TLS socket as a `TlsStream`: Deno's TLS rules over the Bun stream
  * (writes and `closeWrite` wait for the handshake, a close finishes it and
@@ -63,13 +69,17 @@ class BunTlsStream extends BunStream implements TlsStream {
   #handshaking = true;
   #shut = false;
   #closing = false;
+  #verify: Verify | undefined;
 
+  /** Takes over `socket`; a client's `verify` checks its handshake. */
   constructor(
     socket: BunSocket,
     addrs: { local: SocketAddress; remote: SocketAddress },
+    verify?: Verify,
   ) {
     super(socket, addrs);
     this.#tls = socket;
+    this.#verify = verify;
     this.#done = new Promise((resolve, reject) => {
       this.#settle = (err) =>
         err
@@ -151,9 +161,15 @@ class BunTlsStream extends BunStream implements TlsStream {
     handshake(socket, success, err) {
       const stream = socket.data as BunTlsStream | undefined;
       if (!stream) return;
-      stream.#handshook(
-        success ? null : tlsError(err ?? NetError.tlsEof(), true),
-      );
+      if (!stream.#verify) {
+        return stream.#handshook(
+          success ? null : tlsError(err ?? NetError.tlsEof(), true),
+        );
+      }
+      const failure = stream.#verify(socket, err);
+      stream.#handshook(failure);
+      // A client that refuses the server hangs up, as `node:tls`'s does.
+      if (failure) socket.terminate();
     },
     // The end of the peer's bytes, or of the connection, before the
     // handshake finished is an unexpected one.
@@ -172,11 +188,86 @@ class BunTlsStream extends BunStream implements TlsStream {
   };
 }
 
-/** Bun's TLS for the connections its listeners accept, `base`'s for the rest. */
-export function bunTls(base: Tls): Tls {
+/** `stream`'s socket under TLS, or `undefined` where it cannot be handed on. */
+function upgrade(
+  stream: NativeStream,
+  tls: BunTlsOptions,
+  verify?: Verify,
+): BunTlsStream | undefined {
+  const handed = stream instanceof BunStream ? stream.detach() : undefined;
+  if (!handed) return undefined;
+  const sockets = handed.socket.upgradeTLS({
+    tls,
+    isServer: !verify,
+    socket: BunTlsStream.tlsHandlers,
+    initialData: handed.pending,
+  });
+  // Bun gives none for a socket that is closed, which `detach` rules out.
+  if (!sockets) throw NetError.tlsEof();
+  // The plain socket under it no longer holds the process.
+  sockets[0].unref();
+  return new BunTlsStream(
+    sockets[1],
+    { local: stream.localAddr, remote: stream.remoteAddr },
+    verify,
+  );
+}
+
+/**
+ * What Deno verifies (`unsafelyDisableHostnameVerification` honoured),
+ * checked as `node:tls` checks it, so that a failure is worded alike.
+ */
+function verifier(settings: TlsClientSettings): Verify {
+  return (socket, err) => {
+    const peer = () => socket.getPeerCertificate?.();
+    // The name is checked below, where it can be turned off.
+    if (err && err.code !== "ERR_TLS_CERT_ALTNAME_INVALID") {
+      return tlsError(err, true, peer);
+    }
+    if (settings.unsafelyDisableHostnameVerification) return null;
+    const mismatch = builtin("node:tls").checkServerIdentity(
+      settings.hostname,
+      // deno-lint-ignore no-explicit-any
+      (peer() ?? {}) as any,
+    );
+    return mismatch ? tlsError(mismatch, true) : null;
+  };
+}
+
+/** A client's options for Bun's TLS: Deno's, as `node:tls` is given them. */
+function clientTls(settings: TlsClientSettings): BunTlsOptions {
+  const { hostname, caCerts, alpnProtocols, cert, key } = settings;
+  const ALPNProtocols = alpnWire(alpnProtocols);
   return {
-    start: base.start,
-    connect: base.connect,
+    // SNI carries names only, never an IP literal.
+    ...(/^[\d.]+$|:/.test(hostname) ? {} : { serverName: hostname }),
+    ...(caCerts.length > 0 ? { ca: caCerts } : {}),
+    ...(cert && key ? { cert, key } : {}),
+    ...(ALPNProtocols ? { ALPNProtocols } : {}),
+    rejectUnauthorized: false,
+  };
+}
+
+/**
+ * Bun's TLS over Bun's sockets, `base`'s (`node:tls`) over any other;
+ * `connect` makes a plain connection for `connectTls`.
+ */
+export function bunTls(
+  base: Tls,
+  connect: (
+    hostname: string,
+    port: number,
+    signal?: AbortSignal,
+  ) => Promise<NativeStream>,
+): Tls {
+  const start = (
+    stream: NativeStream,
+    settings: TlsClientSettings,
+  ): Promise<TlsStream> => {
+    const tls = upgrade(stream, clientTls(settings), verifier(settings));
+    return tls ? Promise.resolve(tls) : base.start(stream, settings);
+  };
+  return {
     serverContext(settings: TlsServerSettings): TlsServerContext {
       // `node:tls`'s checks the pair and says what is wrong with it.
       const node = base.serverContext(settings);
@@ -189,22 +280,11 @@ export function bunTls(base: Tls): Tls {
     },
     accept(stream: NativeStream, context: TlsServerContext): TlsStream {
       const { node, bun } = context as ServerContext;
-      const handed = stream instanceof BunStream ? stream.detach() : undefined;
-      if (!handed) return base.accept(stream, node);
-      const sockets = handed.socket.upgradeTLS({
-        tls: bun,
-        isServer: true,
-        socket: BunTlsStream.tlsHandlers,
-        initialData: handed.pending,
-      });
-      // Bun gives none for a socket that is closed, which `detach` rules out.
-      if (!sockets) throw NetError.tlsEof();
-      // The plain socket under it no longer holds the process.
-      sockets[0].unref();
-      return new BunTlsStream(sockets[1], {
-        local: stream.localAddr,
-        remote: stream.remoteAddr,
-      });
+      return upgrade(stream, bun) ?? base.accept(stream, node);
+    },
+    start,
+    async connect(hostname, port, settings, signal): Promise<TlsStream> {
+      return await start(await connect(hostname, port, signal), settings);
     },
   };
 }

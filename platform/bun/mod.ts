@@ -145,9 +145,10 @@ export const bunRuntime: Runtime = {
   connect,
   // Bun's sockets cannot be handed to `node:tls`: it runs over a Duplex,
   // which tells it of the peer's end once it has said `close_notify`.
-  // Accepted connections get Bun's own TLS instead.
+  // Bun's own sockets get Bun's own TLS instead.
   tls: bunTls(
     nodeTls((stream) => duplexOf(stream, { holdEnd: true }), connect),
+    connect,
   ),
 };
 
