@@ -30,6 +30,11 @@ export interface CandidateSpec {
   label: string;
   group: string;
   role: Role;
+  /**
+   * Ours only: the label of its peer, where the group has more than one
+   * (the same program on the runtime's own objects); else the group's first.
+   */
+  peer?: string;
   /** Why it cannot run here; absent when it can. */
   unavailable?: string;
 }
@@ -101,7 +106,8 @@ function shares(workers: number[][]): number[] | undefined {
 /**
  * Results of a row from its candidates' samples. Candidates that ran have
  * one sample per round, in round order; a comparison pairs each `ours` with
- * the `peer` of its group, round by round.
+ * the `peer` of its group (the one it names, if it names one), round by
+ * round.
  */
 export function summarize(
   row: RowSpec,
@@ -113,6 +119,7 @@ export function summarize(
       label: spec.label,
       group: spec.group,
       role: spec.role,
+      ...(spec.peer ? { peer: spec.peer } : {}),
       ...(spec.unavailable ? { unavailable: spec.unavailable } : {}),
       samples: values,
       median: values.length ? median(values) : null,
@@ -133,7 +140,8 @@ export function summarize(
   for (const ours of candidates) {
     if (ours.role !== "ours" || ours.median === null) continue;
     const peer = candidates.find((c) =>
-      c.role === "peer" && c.group === ours.group && c.median !== null
+      c.role === "peer" && c.group === ours.group && c.median !== null &&
+      (ours.peer === undefined || c.label === ours.peer)
     );
     if (!peer) continue;
     const rounds = Math.min(ours.samples.length, peer.samples.length);

@@ -218,8 +218,8 @@ function requestRows(bench: Bench): Row[] {
 /**
  * Row 3: bulk echo, through read/write and through pipeTo, beside the
  * runtime's own echo: `node:net` piping on each Node line, the same
- * read/write and pipeTo code on `Deno.listen`, and on Bun `Bun.listen`
- * (`node:net` piping shown).
+ * read/write and pipeTo code on `Deno.listen` (each of ours beside its own
+ * shape), and on Bun `Bun.listen` (`node:net` piping shown).
  */
 function bulkRow(bench: Bench): Row {
   const { machine, knobs } = bench;
@@ -234,6 +234,9 @@ function bulkRow(bench: Bench): Row {
   const readWrite = "ours: read/write";
   const pipeTo = "ours: readable.pipeTo(writable)";
   const nodePipe = "node:net: socket.pipe(socket)";
+  // Deno has both shapes: each of ours beside the same code on its own conns.
+  const denoReadWrite = "Deno.listen: read/write";
+  const denoPipeTo = "Deno.listen: readable.pipeTo(writable)";
   const onDeno = { group: deno, unavailable: machine.deno.unavailable };
   const onBun = { group: bun, unavailable: machine.bun.unavailable };
   const bunPath = machine.bun.path!;
@@ -261,16 +264,20 @@ function bulkRow(bench: Bench): Row {
         ),
       ]),
       echo(
-        { label: readWrite, role: "ours", ...onDeno },
+        { label: readWrite, role: "ours", peer: denoReadWrite, ...onDeno },
         denoServer("ours", "echo"),
       ),
       echo(
-        { label: pipeTo, role: "ours", ...onDeno },
+        { label: pipeTo, role: "ours", peer: denoPipeTo, ...onDeno },
         denoServer("ours", "pipe"),
       ),
       echo(
-        { label: "Deno.listen: read/write", role: "peer", ...onDeno },
+        { label: denoReadWrite, role: "peer", ...onDeno },
         denoServer("native", "echo"),
+      ),
+      echo(
+        { label: denoPipeTo, role: "peer", ...onDeno },
+        denoServer("native", "pipe"),
       ),
       echo(
         { label: readWrite, role: "ours", ...onBun },

@@ -74,6 +74,26 @@ test("summarize pairs ours with its group's peer round by round", opts, () => {
   );
 });
 
+test(
+  "summarize pairs ours with the peer it names, where its group has two",
+  opts,
+  () => {
+    const result = summarize(ROW, [
+      run({ label: "ours rw", group: "Deno", role: "ours" }, [10, 10]),
+      run({ label: "ours pipe", group: "Deno", role: "ours", peer: "pipe" }, [
+        6,
+        6,
+      ]),
+      run({ label: "rw", group: "Deno", role: "peer" }, [10, 10]),
+      run({ label: "pipe", group: "Deno", role: "peer" }, [5, 5]),
+    ]);
+    assert.deepEqual(
+      result.comparisons.map((c) => [c.ours, c.peer, c.ratio]),
+      [["ours rw", "rw", 1], ["ours pipe", "pipe", 1.2]],
+    );
+  },
+);
+
 test("summarize sets no target where the row has none", opts, () => {
   const { comparisons } = summarize({ ...ROW, target: undefined }, [
     run({ label: "ours", group: "Node", role: "ours" }, [1]),
