@@ -246,8 +246,9 @@ function bulkRow(bench: Bench): Row {
     unit: "MB/s",
     target: TARGET,
     note: `${knobs.bulkMiB} MiB echoed (each way at once) per measurement, ` +
-      "sent and read back by a node:net client; ours and Deno.listen read " +
-      "into a 64 KiB buffer.",
+      "in 5 transfers whose median rate is the measurement, sent and read " +
+      "back by a node:net client; ours and Deno.listen read into a 64 KiB " +
+      "buffer.",
     candidates: [
       ...nodeLines(bench).flatMap(({ group, node, unavailable }) => [
         echo(
