@@ -11,8 +11,8 @@
 import { NetError } from "../../core/messages.ts";
 import { builtin } from "../builtin.ts";
 import { isReset } from "../errno.ts";
-import { hold, release } from "../loop_hold.ts";
 import { tlsError } from "../tls/_errors.ts";
+import { TlsHandshake } from "../tls/_handshake.ts";
 import type {
   NativeStream,
   SocketAddress,
@@ -63,11 +63,8 @@ type Verify = (socket: BunSocket, err: BunError | null) => Error | null;
  * says `close_notify`).
  */
 class BunTlsStream extends BunStream implements TlsStream {
-  #tls: BunSocket;
-  #done: Promise<TlsHandshakeInfo>;
-  #settle: (err: Error | null) => void = () => {};
-  #handshaking = true;
-  #shut = false;
+  #socket: BunSocket;
+  #tls = new TlsHandshake();
   #closing = false;
   #verify: Verify | undefined;
 
@@ -78,45 +75,26 @@ class BunTlsStream extends BunStream implements TlsStream {
     verify?: Verify,
   ) {
     super(socket, addrs);
-    this.#tls = socket;
+    this.#socket = socket;
     this.#verify = verify;
-    this.#done = new Promise((resolve, reject) => {
-      this.#settle = (err) =>
-        err
-          ? reject(err)
-          : resolve({ alpnProtocol: socket.alpnProtocol || null });
-    });
-    // Seen through `handshake()` or a read, if anyone asks.
-    this.#done.catch(() => {});
   }
 
   /** Resolves once the handshake is done; rejects as it failed. */
   handshake(): Promise<TlsHandshakeInfo> {
-    const failure = this.queue.failure();
-    if (failure && this.#handshaking) return Promise.reject(failure);
-    if (!this.#handshaking) return this.#done;
-    // A pending handshake keeps the process alive, as Deno's op does.
-    hold();
-    return this.#done.finally(release);
+    return this.#tls.wait(this.queue.failure());
   }
 
   override write(buf: Uint8Array): Promise<number> {
-    // After `closeWrite()` Deno's TLS stream is no longer connected for
-    // writing (nothing, though, can still be written).
-    if (this.#shut) {
-      return buf.byteLength === 0
-        ? Promise.resolve(0)
-        : Promise.reject(NetError.tlsWriteShut());
-    }
-    if (this.#handshaking) return this.handshake().then(() => super.write(buf));
-    return super.write(buf);
+    if (this.#tls.open) return super.write(buf);
+    return this.#tls.beforeWrite(buf, this.queue.failure())
+      .then((go) => go ? super.write(buf) : 0);
   }
 
   override shutdown(): Promise<void> {
-    this.#shut = true;
-    // As Deno's: the handshake first, then `close_notify`.
-    if (!this.#handshaking) return super.shutdown();
-    return this.handshake().then(() => super.shutdown());
+    const handshake = this.#tls.shut(this.queue.failure());
+    return handshake
+      ? handshake.then(() => super.shutdown())
+      : super.shutdown();
   }
 
   /**
@@ -125,34 +103,38 @@ class BunTlsStream extends BunStream implements TlsStream {
    * then `close_notify` goes out; reads end now.
    */
   override close(): void {
-    if (!this.#handshaking) return super.close();
+    if (!this.#tls.handshaking) return super.close();
     if (this.#closing) return;
     this.#closing = true;
     this.queue.close();
     this.stopHolding();
-    const timer = setTimeout(() => this.#tls.terminate(), CLOSE_GRACE_MS);
+    const timer = setTimeout(() => this.#socket.terminate(), CLOSE_GRACE_MS);
     (timer as { unref?: () => void }).unref?.();
     const close = () => {
       clearTimeout(timer);
       super.close();
     };
-    this.#done.then(close, close);
+    this.#tls.done.then(close, close);
   }
 
   protected override socketFailed(err: BunError): void {
     // As on TCP, a reset after the handshake ends the stream.
-    if (!this.#handshaking && isReset(err)) return this.queue.end();
-    const failure = tlsError(err, this.#handshaking);
+    if (!this.#tls.handshaking && isReset(err)) return this.queue.end();
+    const failure = tlsError(err, this.#tls.handshaking);
     this.queue.fail(failure);
     this.#handshook(failure);
   }
 
   /** The handshake is over: done (`null`) or failed with `err`. */
   #handshook(err: Error | null): void {
-    if (!this.#handshaking) return;
-    this.#handshaking = false;
-    if (err) this.queue.fail(err);
-    this.#settle(err);
+    if (!this.#tls.handshaking) return;
+    if (!err) {
+      return this.#tls.succeeded({
+        alpnProtocol: this.#socket.alpnProtocol || null,
+      });
+    }
+    this.queue.fail(err);
+    this.#tls.failed(err);
   }
 
   /** The callbacks of the TLS sockets: the stream's, and the handshake's. */
@@ -175,12 +157,14 @@ class BunTlsStream extends BunStream implements TlsStream {
     // handshake finished is an unexpected one.
     end(socket) {
       const stream = socket.data as BunTlsStream | undefined;
-      if (stream && stream.#handshaking) stream.#handshook(NetError.tlsEof());
+      if (stream && stream.#tls.handshaking) {
+        stream.#handshook(NetError.tlsEof());
+      }
       BunStream.handlers.end(socket);
     },
     close(socket, err) {
       const stream = socket.data as BunTlsStream | undefined;
-      if (!err && stream && stream.#handshaking) {
+      if (!err && stream && stream.#tls.handshaking) {
         stream.#handshook(NetError.tlsEof());
       }
       BunStream.handlers.close(socket, err);

@@ -24,6 +24,7 @@ import type {
 } from "../types.ts";
 import { dropWrites, isStreamDuplex, PEER_END } from "./_duplex.ts";
 import { isCorruptRecord, tlsError } from "./_errors.ts";
+import { TlsHandshake } from "./_handshake.ts";
 
 /** How long a closed TLS stream may take to finish its handshake and say `close_notify`. */
 const CLOSE_GRACE_MS = 5_000;
@@ -54,10 +55,8 @@ interface ServerContext {
 /** A `TLSSocket` as a `TlsStream`: reads and writes wait for the handshake. */
 export class TlsSocketStream extends NetStream implements TlsStream {
   #socket: tls.TLSSocket;
-  #done: Promise<TlsHandshakeInfo>;
-  #handshaking = true;
+  #tls = new TlsHandshake();
   #held = false;
-  #shut = false;
   #fail: (err: Error) => void;
 
   /**
@@ -87,26 +86,20 @@ export class TlsSocketStream extends NetStream implements TlsStream {
       });
     }
     this.#socket = socket;
+    const handshake = this.#tls;
     this.toError = (err) =>
-      tlsError(err, this.#handshaking, () => socket.getPeerCertificate());
-    let fail: (err: Error) => void = () => {};
-    this.#done = new Promise((resolve, reject) => {
-      fail = reject;
-      socket.once(server ? "secure" : "secureConnect", () => {
-        this.#handshaking = false;
-        resolve({ alpnProtocol: socket.alpnProtocol || null });
-      });
-      socket.once("close", () => {
-        if (this.#handshaking) {
-          reject(this.queue.failure() ?? NetError.tlsEof());
-        }
-      });
+      tlsError(err, handshake.handshaking, () => socket.getPeerCertificate());
+    socket.once(server ? "secure" : "secureConnect", () => {
+      handshake.succeeded({ alpnProtocol: socket.alpnProtocol || null });
     });
-    // Seen through `handshake()` or a read, if anyone asks.
-    this.#done.catch(() => {});
+    socket.once("close", () => {
+      if (handshake.handshaking) {
+        handshake.failed(this.queue.failure() ?? NetError.tlsEof());
+      }
+    });
     this.#fail = (err) => {
       this.queue.fail(err);
-      fail(err);
+      handshake.failed(err);
       socket.destroy();
     };
     // `node:tls` moves the handshake on only while the socket reads: read
@@ -117,34 +110,23 @@ export class TlsSocketStream extends NetStream implements TlsStream {
 
   /** Resolves once the handshake is done; rejects as it failed. */
   handshake(): Promise<TlsHandshakeInfo> {
-    const failure = this.queue.failure();
-    if (failure && this.#handshaking) return Promise.reject(failure);
-    if (!this.#handshaking) return this.#done;
-    // A pending handshake keeps the process alive, as Deno's op does.
-    hold();
-    return this.#done.finally(release);
+    return this.#tls.wait(this.queue.failure());
   }
 
   override write(buf: Uint8Array): Promise<number> {
-    // After `closeWrite()` Deno's TLS stream is no longer connected for
-    // writing (nothing, though, can still be written).
-    if (this.#shut) {
-      return buf.byteLength === 0
-        ? Promise.resolve(0)
-        : Promise.reject(NetError.tlsWriteShut());
-    }
+    if (this.#tls.open) return super.write(buf);
     // Written once the handshake is done, and refused with its failure (a
     // write queued in `node:tls` may be reported written all the same).
-    if (this.#handshaking) return this.handshake().then(() => super.write(buf));
-    return super.write(buf);
+    return this.#tls.beforeWrite(buf, this.queue.failure())
+      .then((go) => go ? super.write(buf) : 0);
   }
 
   override shutdown(): Promise<void> {
-    this.#shut = true;
-    // As Deno's: the handshake first, then `close_notify` (`node:tls` would
-    // end the stream under a handshake in progress).
-    if (!this.#handshaking) return super.shutdown();
-    return this.handshake().then(() => super.shutdown());
+    // The handshake first (`node:tls` would end the stream under one).
+    const handshake = this.#tls.shut(this.queue.failure());
+    return handshake
+      ? handshake.then(() => super.shutdown())
+      : super.shutdown();
   }
 
   /**
@@ -173,16 +155,16 @@ export class TlsSocketStream extends NetStream implements TlsStream {
       socket.end();
       whenDone();
     };
-    if (!this.#handshaking) end();
-    else this.#done.then(end, destroy);
+    if (!this.#tls.handshaking) end();
+    else this.#tls.done.then(end, destroy);
   }
 
   protected override ended(): void {
-    if (!this.#handshaking) return super.ended();
+    if (!this.#tls.handshaking) return super.ended();
     // `node:tls` can report the end of a stream before the handshake that
     // the same bytes completed ('secure' comes a turn later).
     builtin("node:timers").setImmediate(() => {
-      if (!this.#handshaking) return super.ended();
+      if (!this.#tls.handshaking) return super.ended();
       // An end before the handshake finished is an unexpected one, and the
       // last thing to come: the half-open socket goes.
       this.#fail(NetError.tlsEof());
@@ -190,7 +172,7 @@ export class TlsSocketStream extends NetStream implements TlsStream {
   }
 
   protected override readsAsEnd(err: unknown): boolean {
-    return !this.#handshaking && super.readsAsEnd(err);
+    return !this.#tls.handshaking && super.readsAsEnd(err);
   }
 
   protected override holdProcess(on: boolean): void {
