@@ -231,11 +231,15 @@ export function startProcessHub(
   const path = dir
     ? builtin("node:path").join(dir, "control.sock")
     : `\\\\.\\pipe\\${name}`;
+  // Set at close(): a request read after it (one a worker sent before it
+  // exited, say) would bind a socket that nobody closes any more.
+  let closed = false;
   const server: Server = builtin("node:net").createServer((socket) => {
     socket.on("error", () => socket.destroy());
     builtin("node:readline").createInterface({ input: socket }).once(
       "line",
       (line) => {
+        if (closed) return void socket.destroy();
         let answer: ListenAnswer;
         try {
           const request = JSON.parse(line) as ListenRequest;
@@ -293,6 +297,7 @@ export function startProcessHub(
         close() {
           // The workers are gone: every shared socket closes (a Unix
           // socket's file is removed, as its last listener's close does).
+          closed = true;
           owner.closeAll();
           server.close();
           if (dir) {

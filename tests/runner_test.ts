@@ -372,6 +372,32 @@ if (!onDeno) {
   );
 
   test(
+    "processes hub: a listen request read after close() binds nothing",
+    { timeout: 20_000 },
+    async () => {
+      const hub = await startProcessHub(handles!);
+      const dir = mkdtempSync(join(tmpdir(), "late-listen-"));
+      const path = join(dir, "app.sock");
+      try {
+        // A worker's connection is open, its request not read yet.
+        const socket = netConnect(hub.primary);
+        await once(socket, "connect");
+        hub.close();
+        const request = { transport: "unix", path, backlog: 16 };
+        socket.end(JSON.stringify({ listen: request, member: "p1:1" }) + "\n");
+        let answer = "";
+        socket.setEncoding("utf8").on("data", (chunk) => answer += chunk);
+        socket.on("error", () => {});
+        await once(socket, "close");
+        assert.equal(answer, "", "no answer");
+        assert.equal(existsSync(path), false, "no socket bound at the path");
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  test(
     "processes hub: a new primary removes the control folders of dead primaries (SIGKILL), not a live one's",
     { timeout: 20_000 },
     async () => {
